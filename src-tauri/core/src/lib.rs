@@ -1,8 +1,14 @@
 //! `gatehouse-core`: everything of Gatehouse that is not the window.
 //!
 //! The Tauri shell (`src-tauri/app`) and the headless `gatehoused` binary both drive the same
-//! [`gateway`] and the same store; nothing here depends on tauri or GTK.
+//! [`gateway`] over the same [`vault::Vault`] (store + data key); nothing here depends on tauri or GTK.
 
+pub mod admin;
+pub mod cli;
 pub mod clock;
+pub mod config;
 pub mod crypto;
+pub mod gateway;
+pub mod logging;
 pub mod store;
+pub mod vault;

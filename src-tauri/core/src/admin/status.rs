@@ -1,0 +1,28 @@
+//! What the window's status line shows: where the gateway listens and where the data key lives.
+
+use serde::Serialize;
+use ts_rs::TS;
+
+use crate::crypto::KeySourceInfo;
+use crate::gateway::RunningGateway;
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct GatewayStatus {
+    /// `http://127.0.0.1:PORT`: the issuer and the base of every local MCP URL.
+    pub address: String,
+    pub port: u16,
+    pub data_dir: String,
+    pub key_source: KeySourceInfo,
+    pub version: String,
+}
+
+pub fn gateway_status(gateway: &RunningGateway) -> GatewayStatus {
+    GatewayStatus {
+        address: gateway.base_url(),
+        port: gateway.address().port(),
+        data_dir: gateway.vault().data_dir().display().to_string(),
+        key_source: gateway.vault().key_source().clone(),
+        version: env!("CARGO_PKG_VERSION").to_owned(),
+    }
+}

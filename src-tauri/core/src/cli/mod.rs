@@ -1,0 +1,83 @@
+//! `gatehoused`: the headless gateway and its admin command line.
+//!
+//! Every command takes its data directory from `--data-dir DIR`, else `GATEHOUSE_DATA_DIR`, else the
+//! platform data directory the app uses, so it works side by side with a running app or gateway on
+//! the same store. Scripts and tests rely on this interface: keep it stable.
+
+mod serve;
+mod write_load;
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+use thiserror::Error;
+
+use crate::clock::{SharedClock, SystemClock};
+use crate::config::{self, ConfigError};
+use crate::crypto::{KeyBackend, KeyError};
+use crate::gateway::GatewayError;
+use crate::store::StoreError;
+use crate::vault::{Vault, VaultError};
+
+#[derive(Debug, Parser)]
+#[command(name = "gatehoused", version, about = "Gatehouse's local MCP gateway, without the window")]
+pub struct Cli {
+    /// Data directory (default: $GATEHOUSE_DATA_DIR, else the platform data directory of the app)
+    #[arg(long, global = true, value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Serve the gateway on 127.0.0.1 until SIGINT or SIGTERM
+    Serve {
+        /// Port on 127.0.0.1 (0 picks a free one; default: $GATEHOUSE_PORT, else 47474)
+        #[arg(long)]
+        port: Option<u16>,
+        /// Days to keep revoked and expired records before the retention job deletes them
+        #[arg(long, default_value_t = crate::store::retention::DEFAULT_RETENTION_DAYS)]
+        retention_days: u32,
+    },
+    /// Diagnostics: append N audit rows one transaction at a time, printing each committed id
+    #[command(hide = true)]
+    WriteLoad {
+        #[arg(long, default_value_t = 1_000_000)]
+        count: u64,
+    },
+}
+
+#[derive(Debug, Error)]
+pub enum CliError {
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error(transparent)]
+    Vault(#[from] VaultError),
+    #[error(transparent)]
+    Key(#[from] KeyError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Gateway(#[from] GatewayError),
+    #[error("{0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// Runs one `gatehoused` invocation.
+pub fn run(cli: Cli) -> Result<(), CliError> {
+    let data_dir = config::resolve_data_dir(cli.data_dir.as_deref())?;
+    match cli.command {
+        Command::Serve { port, retention_days } => serve::serve(&data_dir, port, retention_days),
+        Command::WriteLoad { count } => write_load::write_load(&data_dir, count),
+    }
+}
+
+fn clock() -> SharedClock {
+    std::sync::Arc::new(SystemClock)
+}
+
+fn open_vault(data_dir: &std::path::Path) -> Result<Vault, CliError> {
+    Ok(Vault::open(data_dir, KeyBackend::from_env()?, clock())?)
+}

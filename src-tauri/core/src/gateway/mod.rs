@@ -1,0 +1,158 @@
+//! The local gateway: one axum router on 127.0.0.1 that later issues grow into the authorization
+//! server (role 1), the MCP proxy and the upstream OAuth callback (role 2).
+//!
+//! `gatehoused serve` and the desktop app start it through the same [`start`] function, with an
+//! already-bound listener and a shutdown future, so tests run it on `127.0.0.1:0`.
+
+mod guard;
+mod health;
+
+use std::future::Future;
+use std::net::{Ipv4Addr, SocketAddr};
+
+use axum::Router;
+use axum::routing::get;
+use http::header::{AUTHORIZATION, COOKIE, PROXY_AUTHORIZATION, SET_COOKIE};
+use thiserror::Error;
+use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+use tower_http::sensitive_headers::{SetSensitiveRequestHeadersLayer, SetSensitiveResponseHeadersLayer};
+use tower_http::trace::TraceLayer;
+
+use crate::vault::Vault;
+
+pub use guard::{Refusal, is_loopback_origin};
+
+/// The gateway's own authority: which `Host` values are its own.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LocalAuthority {
+    pub port: u16,
+}
+
+impl LocalAuthority {
+    /// `http://127.0.0.1:PORT`: the issuer and the base of every resource URL.
+    pub fn base_url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    /// Whether `host` (a `Host` header value) names this gateway: a loopback name and our port.
+    pub fn is_own_host(&self, host: &str) -> bool {
+        let host = host.to_ascii_lowercase();
+        let port = self.port;
+        host == format!("127.0.0.1:{port}") || host == format!("localhost:{port}") || host == format!("[::1]:{port}")
+    }
+}
+
+/// Everything a request handler may need.
+#[derive(Clone)]
+pub struct GatewayState {
+    pub vault: Vault,
+    pub local: LocalAuthority,
+}
+
+impl axum::extract::FromRef<GatewayState> for LocalAuthority {
+    fn from_ref(state: &GatewayState) -> Self {
+        state.local
+    }
+}
+
+#[derive(Debug, Error)]
+pub enum GatewayError {
+    #[error("cannot listen on 127.0.0.1:{port}: {source}")]
+    Bind { port: u16, source: std::io::Error },
+    #[error("cannot read the listener's address: {0}")]
+    LocalAddr(std::io::Error),
+}
+
+/// Binds 127.0.0.1 only (never 0.0.0.0: checklist §3.1). Port 0 picks a free port.
+pub async fn bind_loopback(port: u16) -> Result<TcpListener, GatewayError> {
+    TcpListener::bind(SocketAddr::from((Ipv4Addr::LOCALHOST, port)))
+        .await
+        .map_err(|source| GatewayError::Bind { port, source })
+}
+
+/// The router with every route and layer, for `tower::ServiceExt::oneshot` tests.
+pub fn router(state: GatewayState) -> Router {
+    Router::new()
+        .route("/health", get(health::health))
+        .layer(axum::middleware::from_fn_with_state(state.local, guard::local_only))
+        .layer(TraceLayer::new_for_http())
+        .layer(SetSensitiveResponseHeadersLayer::new([SET_COOKIE]))
+        .layer(SetSensitiveRequestHeadersLayer::new([AUTHORIZATION, PROXY_AUTHORIZATION, COOKIE]))
+        .with_state(state)
+}
+
+/// A gateway that is serving; dropping it does not stop it, [`RunningGateway::shutdown`] does.
+pub struct RunningGateway {
+    address: SocketAddr,
+    vault: Vault,
+    stop: CancellationToken,
+    server: JoinHandle<std::io::Result<()>>,
+}
+
+impl RunningGateway {
+    pub fn address(&self) -> SocketAddr {
+        self.address
+    }
+
+    pub fn base_url(&self) -> String {
+        LocalAuthority { port: self.address.port() }.base_url()
+    }
+
+    pub fn vault(&self) -> &Vault {
+        &self.vault
+    }
+
+    /// Stops accepting, lets in-flight requests finish, and waits for the server task.
+    pub async fn shutdown(self) -> std::io::Result<()> {
+        self.stop.cancel();
+        self.wait().await
+    }
+
+    /// Waits until the server stops (its shutdown future resolved).
+    pub async fn wait(self) -> std::io::Result<()> {
+        match self.server.await {
+            Ok(result) => result,
+            Err(join) => Err(std::io::Error::other(join)),
+        }
+    }
+}
+
+/// Serves the gateway on `listener` until `shutdown` resolves (or [`RunningGateway::shutdown`]).
+/// Also starts the retention job, which runs now and then daily.
+pub async fn start(
+    vault: Vault,
+    listener: TcpListener,
+    retention_days: u32,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<RunningGateway, GatewayError> {
+    let address = listener.local_addr().map_err(GatewayError::LocalAddr)?;
+    let local = LocalAuthority { port: address.port() };
+    let stop = CancellationToken::new();
+    let state = GatewayState { vault: vault.clone(), local };
+    let app = router(state);
+
+    let retention_stop = stop.clone();
+    tokio::spawn(crate::store::retention::run_retention_job(
+        vault.store().clone(),
+        retention_days,
+        async move { retention_stop.cancelled().await },
+    ));
+
+    let server_stop = stop.clone();
+    let server = tokio::spawn(async move {
+        let stopped = async move {
+            tokio::select! {
+                () = shutdown => {},
+                () = server_stop.cancelled() => {},
+            }
+            server_stop.cancel();
+        };
+        axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
+            .with_graceful_shutdown(stopped)
+            .await
+    });
+    tracing::info!(%address, key_source = ?vault.key_source().kind, "gateway listening");
+    Ok(RunningGateway { address, vault, stop, server })
+}
