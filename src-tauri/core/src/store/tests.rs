@@ -1383,3 +1383,40 @@ async fn reads_proceed_while_a_write_is_open() {
         "after commit the value is visible"
     );
 }
+
+/// The hot-path and retention queries must be index searches, never full scans of the big tables
+/// (product.md §7: token validation with 1,000,000 tokens; cleanup of 1,000,000 rows in seconds).
+#[test]
+fn hot_queries_use_indexes() {
+    let f = fixture();
+    let plans = [
+        "SELECT t.grant_id FROM access_tokens t JOIN grants g ON g.id = t.grant_id
+         JOIN connections c ON c.id = g.connection_id WHERE t.token_hash = x'00'",
+        "SELECT 1 FROM refresh_tokens r JOIN grants g ON g.id = r.grant_id WHERE r.token_hash = x'00'",
+        "SELECT 1 FROM authorization_codes a JOIN grants g ON g.id = a.grant_id WHERE a.code_hash = x'00'",
+        "UPDATE access_tokens SET revoked_at = 1 WHERE grant_id = 'g' AND revoked_at IS NULL",
+        "UPDATE refresh_tokens SET revoked_at = 1 WHERE grant_id = 'g' AND revoked_at IS NULL",
+        "UPDATE authorization_codes SET revoked_at = 1 WHERE grant_id = 'g' AND used_at IS NULL",
+        "UPDATE authorization_requests SET status = 'revoked' WHERE grant_id = 'g' AND status = 'pending'",
+        "SELECT id FROM grants WHERE client_id = 'c' AND connection_id = 'k' AND redirect_uri = 'r' AND status = 'active'",
+        "DELETE FROM access_tokens WHERE expires_at < 5 OR revoked_at < 5",
+        "DELETE FROM refresh_tokens WHERE expires_at < 5 OR revoked_at < 5",
+        "DELETE FROM audit_events WHERE at < 5",
+    ];
+    for sql in plans {
+        let plan: Vec<String> = f
+            .store
+            .read_blocking(|c| {
+                let mut stmt = c.prepare(&format!("EXPLAIN QUERY PLAN {sql}"))?;
+                let rows = stmt
+                    .query_map([], |r| r.get::<_, String>(3))?
+                    .collect::<Result<Vec<_>, _>>()?;
+                Ok(rows)
+            })
+            .expect("EXPLAIN QUERY PLAN must work");
+        assert!(
+            !plan.is_empty() && plan.iter().all(|step| !step.starts_with("SCAN")),
+            "{sql}\nmust not scan a table, plan: {plan:?}"
+        );
+    }
+}
