@@ -1,0 +1,485 @@
+//! Connections: the upstream MCP servers (product.md §2).
+//!
+//! The *material* settings of a connection — upstream URL, transport and everything about how
+//! Gatehouse authenticates upstream — live in [`ConnectionSettings`]. Changing them bumps
+//! `config_version`, which every grant is bound to, and in the same transaction revokes the
+//! connection's grants (`connection_changed`) and drops its upstream credential (product.md §5: a
+//! material change purges them). Name and slug are not material. Disabling revokes
+//! (`connection_disabled`); deleting revokes (`connection_deleted`) before the rows go, so there is
+//! no way through this module to lose a grant without the revocation path and its audit trail.
+//!
+//! Secrets (`header_value_sealed`, `oauth.client_secret_sealed`) arrive sealed by `crate::crypto`,
+//! bound to the connection id, which is why [`NewConnection::id`] is chosen by the caller.
+
+use rusqlite::{Connection, OptionalExtension, Row, Transaction, params};
+
+use super::audit::{self, AuditKind, AuditSubject};
+use super::ids::ConnectionId;
+use super::revocation::{self, RevocationOutcome, RevocationReason};
+use super::text::text_enum;
+use super::{Store, StoreError, StoreEvent, is_unique_violation};
+use crate::clock::UnixMillis;
+
+text_enum! {
+    /// How Gatehouse talks to the upstream.
+    pub enum Transport {
+        StreamableHttp = "streamable_http",
+        Sse = "sse",
+        Stdio = "stdio",
+    }
+}
+
+text_enum! {
+    /// How Gatehouse authenticates to the upstream.
+    pub enum AuthKind {
+        None = "none",
+        /// A fixed header (API key) with a sealed value.
+        Header = "header",
+        OAuth = "oauth",
+    }
+}
+
+text_enum! {
+    /// Where the OAuth settings came from.
+    pub enum OAuthSource {
+        Discovered = "discovered",
+        Template = "template",
+        Manual = "manual",
+    }
+}
+
+text_enum! {
+    /// What the Connections tab shows.
+    pub enum ConnectionStatus {
+        NeedsAuth = "needs_auth",
+        Connected = "connected",
+        ReauthRequired = "reauth_required",
+        Error = "error",
+    }
+}
+
+/// Upstream OAuth settings (role 2). All optional: discovery may fill them in later.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct OAuthSettings {
+    pub source: Option<OAuthSource>,
+    pub issuer: Option<String>,
+    pub authorization_endpoint: Option<String>,
+    pub token_endpoint: Option<String>,
+    pub registration_endpoint: Option<String>,
+    pub revocation_endpoint: Option<String>,
+    pub userinfo_endpoint: Option<String>,
+    pub client_id: Option<String>,
+    /// AES-GCM envelope from `crate::crypto`.
+    pub client_secret_sealed: Option<Vec<u8>>,
+    pub scopes: Option<String>,
+    pub resource: Option<String>,
+    /// Provider template name (GitHub, Google, ...), when `source` is `template`.
+    pub template: Option<String>,
+}
+
+/// The material part of a connection: any change here bumps `config_version`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConnectionSettings {
+    pub upstream_url: String,
+    pub transport: Transport,
+    pub auth_kind: AuthKind,
+    pub header_name: Option<String>,
+    /// AES-GCM envelope from `crate::crypto`.
+    pub header_value_sealed: Option<Vec<u8>>,
+    pub oauth: OAuthSettings,
+}
+
+/// A connection to create.
+#[derive(Debug, Clone)]
+pub struct NewConnection {
+    pub id: ConnectionId,
+    pub slug: String,
+    pub name: String,
+    pub settings: ConnectionSettings,
+    pub enabled: bool,
+    pub status: ConnectionStatus,
+}
+
+/// One row of `connections`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConnectionRow {
+    pub id: ConnectionId,
+    pub slug: String,
+    pub name: String,
+    pub settings: ConnectionSettings,
+    pub enabled: bool,
+    pub config_version: i64,
+    pub status: ConnectionStatus,
+    pub status_detail: Option<String>,
+    pub account_label: Option<String>,
+    pub created_at: UnixMillis,
+    pub updated_at: UnixMillis,
+}
+
+/// An edit; `None` leaves a field as it is.
+#[derive(Debug, Clone, Default)]
+pub struct ConnectionEdit {
+    pub slug: Option<String>,
+    pub name: Option<String>,
+    pub settings: Option<ConnectionSettings>,
+}
+
+/// What [`update`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConnectionUpdate {
+    pub material: bool,
+    pub config_version: i64,
+    /// Present when the change was material.
+    pub revocation: Option<RevocationOutcome>,
+}
+
+const COLUMNS: &str = "id, slug, name, upstream_url, transport, auth_kind, header_name, header_value_sealed, \
+     oauth_source, oauth_issuer, oauth_authorization_endpoint, oauth_token_endpoint, \
+     oauth_registration_endpoint, oauth_revocation_endpoint, oauth_userinfo_endpoint, oauth_client_id, \
+     oauth_client_secret_sealed, oauth_scopes, oauth_resource, oauth_template, enabled, config_version, \
+     status, status_detail, account_label, created_at, updated_at";
+
+fn from_row(row: &Row<'_>) -> rusqlite::Result<ConnectionRow> {
+    Ok(ConnectionRow {
+        id: row.get(0)?,
+        slug: row.get(1)?,
+        name: row.get(2)?,
+        settings: ConnectionSettings {
+            upstream_url: row.get(3)?,
+            transport: row.get(4)?,
+            auth_kind: row.get(5)?,
+            header_name: row.get(6)?,
+            header_value_sealed: row.get(7)?,
+            oauth: OAuthSettings {
+                source: row.get(8)?,
+                issuer: row.get(9)?,
+                authorization_endpoint: row.get(10)?,
+                token_endpoint: row.get(11)?,
+                registration_endpoint: row.get(12)?,
+                revocation_endpoint: row.get(13)?,
+                userinfo_endpoint: row.get(14)?,
+                client_id: row.get(15)?,
+                client_secret_sealed: row.get(16)?,
+                scopes: row.get(17)?,
+                resource: row.get(18)?,
+                template: row.get(19)?,
+            },
+        },
+        enabled: row.get(20)?,
+        config_version: row.get(21)?,
+        status: row.get(22)?,
+        status_detail: row.get(23)?,
+        account_label: row.get(24)?,
+        created_at: row.get(25)?,
+        updated_at: row.get(26)?,
+    })
+}
+
+fn slug_conflict(err: rusqlite::Error, slug: &str) -> StoreError {
+    if is_unique_violation(&err) {
+        StoreError::Conflict(format!("a connection with slug {slug:?} already exists"))
+    } else {
+        StoreError::Sqlite(err)
+    }
+}
+
+fn not_found(id: &ConnectionId) -> StoreError {
+    StoreError::NotFound {
+        kind: "connection",
+        id: id.to_string(),
+    }
+}
+
+pub fn insert(tx: &Transaction, new: &NewConnection, now: UnixMillis) -> Result<(), StoreError> {
+    let s = &new.settings;
+    let o = &s.oauth;
+    tx.prepare_cached(&format!(
+        "INSERT INTO connections ({COLUMNS})
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20,
+                 ?21, 1, ?22, NULL, NULL, ?23, ?23)"
+    ))?
+    .execute(params![
+        new.id,
+        new.slug,
+        new.name,
+        s.upstream_url,
+        s.transport,
+        s.auth_kind,
+        s.header_name,
+        s.header_value_sealed,
+        o.source,
+        o.issuer,
+        o.authorization_endpoint,
+        o.token_endpoint,
+        o.registration_endpoint,
+        o.revocation_endpoint,
+        o.userinfo_endpoint,
+        o.client_id,
+        o.client_secret_sealed,
+        o.scopes,
+        o.resource,
+        o.template,
+        new.enabled,
+        new.status,
+        now,
+    ])
+    .map_err(|e| slug_conflict(e, &new.slug))?;
+    audit::append(
+        tx,
+        now,
+        AuditKind::ConnectionCreated,
+        &AuditSubject {
+            connection_id: Some(&new.id),
+            ..AuditSubject::default()
+        },
+    )?;
+    Ok(())
+}
+
+pub fn get(conn: &Connection, id: &ConnectionId) -> Result<Option<ConnectionRow>, StoreError> {
+    Ok(conn
+        .prepare_cached(&format!("SELECT {COLUMNS} FROM connections WHERE id = ?1"))?
+        .query_row([id], from_row)
+        .optional()?)
+}
+
+/// The connection serving `/mcp/<slug>`.
+pub fn get_by_slug(conn: &Connection, slug: &str) -> Result<Option<ConnectionRow>, StoreError> {
+    Ok(conn
+        .prepare_cached(&format!(
+            "SELECT {COLUMNS} FROM connections WHERE slug = ?1"
+        ))?
+        .query_row([slug], from_row)
+        .optional()?)
+}
+
+/// Every connection, by name.
+pub fn list(conn: &Connection) -> Result<Vec<ConnectionRow>, StoreError> {
+    let mut stmt = conn.prepare_cached(&format!(
+        "SELECT {COLUMNS} FROM connections ORDER BY name, id"
+    ))?;
+    let rows = stmt
+        .query_map([], from_row)?
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(rows)
+}
+
+/// Applies `edit`. A material change bumps `config_version`, resets the status to what a fresh
+/// connection of that auth kind has, deletes the upstream credential and revokes the grants.
+pub fn update(
+    tx: &Transaction,
+    id: &ConnectionId,
+    edit: &ConnectionEdit,
+    now: UnixMillis,
+) -> Result<ConnectionUpdate, StoreError> {
+    let current = get(tx, id)?.ok_or_else(|| not_found(id))?;
+    let slug = edit.slug.as_ref().unwrap_or(&current.slug);
+    let name = edit.name.as_ref().unwrap_or(&current.name);
+    let settings = edit.settings.as_ref().unwrap_or(&current.settings);
+    let material = *settings != current.settings;
+    let config_version = current.config_version + i64::from(material);
+    let (status, status_detail, account_label) = if material {
+        let fresh = match settings.auth_kind {
+            AuthKind::None => ConnectionStatus::Connected,
+            AuthKind::Header | AuthKind::OAuth => ConnectionStatus::NeedsAuth,
+        };
+        (fresh, None, None)
+    } else {
+        (
+            current.status,
+            current.status_detail.clone(),
+            current.account_label.clone(),
+        )
+    };
+    let o = &settings.oauth;
+    tx.prepare_cached(
+        "UPDATE connections SET
+            slug = ?2, name = ?3, upstream_url = ?4, transport = ?5, auth_kind = ?6, header_name = ?7,
+            header_value_sealed = ?8, oauth_source = ?9, oauth_issuer = ?10,
+            oauth_authorization_endpoint = ?11, oauth_token_endpoint = ?12,
+            oauth_registration_endpoint = ?13, oauth_revocation_endpoint = ?14,
+            oauth_userinfo_endpoint = ?15, oauth_client_id = ?16, oauth_client_secret_sealed = ?17,
+            oauth_scopes = ?18, oauth_resource = ?19, oauth_template = ?20, config_version = ?21,
+            status = ?22, status_detail = ?23, account_label = ?24, updated_at = ?25
+         WHERE id = ?1",
+    )?
+    .execute(params![
+        id,
+        slug,
+        name,
+        settings.upstream_url,
+        settings.transport,
+        settings.auth_kind,
+        settings.header_name,
+        settings.header_value_sealed,
+        o.source,
+        o.issuer,
+        o.authorization_endpoint,
+        o.token_endpoint,
+        o.registration_endpoint,
+        o.revocation_endpoint,
+        o.userinfo_endpoint,
+        o.client_id,
+        o.client_secret_sealed,
+        o.scopes,
+        o.resource,
+        o.template,
+        config_version,
+        status,
+        status_detail,
+        account_label,
+        now,
+    ])
+    .map_err(|e| slug_conflict(e, slug))?;
+
+    let revocation = if material {
+        super::upstream_credentials::delete(tx, id)?;
+        Some(revocation::revoke_for_connection_in(
+            tx,
+            id,
+            RevocationReason::ConnectionChanged,
+            now,
+        )?)
+    } else {
+        None
+    };
+    let detail = serde_json::json!({ "material": material, "config_version": config_version });
+    audit::append(
+        tx,
+        now,
+        AuditKind::ConnectionUpdated,
+        &AuditSubject {
+            connection_id: Some(id),
+            detail: Some(&detail),
+            ..AuditSubject::default()
+        },
+    )?;
+    Ok(ConnectionUpdate {
+        material,
+        config_version,
+        revocation,
+    })
+}
+
+/// Enables or disables a connection; disabling revokes its grants.
+pub fn set_enabled(
+    tx: &Transaction,
+    id: &ConnectionId,
+    enabled: bool,
+    now: UnixMillis,
+) -> Result<Option<RevocationOutcome>, StoreError> {
+    let changed = tx
+        .prepare_cached("UPDATE connections SET enabled = ?2, updated_at = ?3 WHERE id = ?1")?
+        .execute(params![id, enabled, now])?;
+    if changed == 0 {
+        return Err(not_found(id));
+    }
+    if enabled {
+        return Ok(None);
+    }
+    revocation::revoke_for_connection_in(tx, id, RevocationReason::ConnectionDisabled, now)
+        .map(Some)
+}
+
+/// Records what the upstream side last reported (not a material change).
+pub fn set_status(
+    tx: &Transaction,
+    id: &ConnectionId,
+    status: ConnectionStatus,
+    status_detail: Option<&str>,
+    now: UnixMillis,
+) -> Result<(), StoreError> {
+    let changed = tx
+        .prepare_cached(
+            "UPDATE connections SET status = ?2, status_detail = ?3, updated_at = ?4 WHERE id = ?1",
+        )?
+        .execute(params![id, status, status_detail, now])?;
+    if changed == 0 {
+        return Err(not_found(id));
+    }
+    Ok(())
+}
+
+/// Records the upstream account ("on behalf of ...").
+pub fn set_account_label(
+    tx: &Transaction,
+    id: &ConnectionId,
+    account_label: Option<&str>,
+    now: UnixMillis,
+) -> Result<(), StoreError> {
+    let changed = tx
+        .prepare_cached("UPDATE connections SET account_label = ?2, updated_at = ?3 WHERE id = ?1")?
+        .execute(params![id, account_label, now])?;
+    if changed == 0 {
+        return Err(not_found(id));
+    }
+    Ok(())
+}
+
+/// Revokes the connection's grants, then deletes it with its credential and (cascading) its grants.
+pub fn delete(
+    tx: &Transaction,
+    id: &ConnectionId,
+    now: UnixMillis,
+) -> Result<RevocationOutcome, StoreError> {
+    if get(tx, id)?.is_none() {
+        return Err(not_found(id));
+    }
+    let outcome =
+        revocation::revoke_for_connection_in(tx, id, RevocationReason::ConnectionDeleted, now)?;
+    tx.prepare_cached("DELETE FROM connections WHERE id = ?1")?
+        .execute([id])?;
+    audit::append(
+        tx,
+        now,
+        AuditKind::ConnectionDeleted,
+        &AuditSubject {
+            connection_id: Some(id),
+            ..AuditSubject::default()
+        },
+    )?;
+    Ok(outcome)
+}
+
+impl Store {
+    /// [`update`] in its own transaction; broadcasts the revocation, if any. Blocking.
+    pub fn update_connection(
+        &self,
+        id: &ConnectionId,
+        edit: &ConnectionEdit,
+    ) -> Result<ConnectionUpdate, StoreError> {
+        let now = self.now();
+        self.write_with_events_blocking(|tx| {
+            let update = update(tx, id, edit, now)?;
+            let events = events_of(update.revocation.as_ref());
+            Ok((update, events))
+        })
+    }
+
+    /// [`set_enabled`] in its own transaction; broadcasts the revocation, if any. Blocking.
+    pub fn set_connection_enabled(
+        &self,
+        id: &ConnectionId,
+        enabled: bool,
+    ) -> Result<Option<RevocationOutcome>, StoreError> {
+        let now = self.now();
+        self.write_with_events_blocking(|tx| {
+            let outcome = set_enabled(tx, id, enabled, now)?;
+            let events = events_of(outcome.as_ref());
+            Ok((outcome, events))
+        })
+    }
+
+    /// [`delete`] in its own transaction; broadcasts the revocation. Blocking.
+    pub fn delete_connection(&self, id: &ConnectionId) -> Result<RevocationOutcome, StoreError> {
+        let now = self.now();
+        self.write_with_events_blocking(|tx| revocation::with_event(delete(tx, id, now)?))
+    }
+}
+
+fn events_of(outcome: Option<&RevocationOutcome>) -> Vec<StoreEvent> {
+    outcome
+        .and_then(RevocationOutcome::event)
+        .into_iter()
+        .collect()
+}

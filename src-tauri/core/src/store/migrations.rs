@@ -1,0 +1,252 @@
+//! The schema, as a constant list of migrations applied with `rusqlite_migration`.
+//!
+//! **A migration that has shipped is never edited.** Databases in the field recorded its number in
+//! `PRAGMA user_version` and will never run it again; a change is always a new migration appended at
+//! the end. The `validate()` test below runs the whole list on an empty database.
+//!
+//! Migrations run with `foreign_keys` off (SQLite cannot change it inside a transaction, and a table
+//! rebuild with it on would cascade deletes), each followed by `PRAGMA foreign_key_check`, all in one
+//! transaction: either the database reaches the latest version or it stays where it was.
+//!
+//! Conventions in the schema (product.md §2):
+//! * Tables are `STRICT`, so a wrong type is an error, not a silent conversion.
+//! * Ids are TEXT uuid v4 from Rust; times are INTEGER unix milliseconds from the injected clock.
+//! * `*_sealed` BLOBs hold AES-GCM envelopes made by `crate::crypto`; `*_hash` BLOBs hold the 32-byte
+//!   SHA-256 of a token. No plaintext secret has a column.
+//! * Everything tied to a grant cascades on delete of the grant; the grant cascades on delete of its
+//!   client or connection. Deleting is only done by retention and by the delete/forget paths, which
+//!   revoke first (see `revocation`), so nothing disappears without an audit event.
+//! * `audit_events` has no foreign keys on purpose: the history outlives what it talks about.
+
+use rusqlite::Connection;
+use rusqlite_migration::{M, Migrations};
+
+use super::StoreError;
+
+const V1_SCHEMA: &str = r#"
+CREATE TABLE meta (
+    key   TEXT PRIMARY KEY NOT NULL,
+    value BLOB NOT NULL
+) STRICT;
+
+CREATE TABLE connections (
+    id                            TEXT PRIMARY KEY NOT NULL,
+    slug                          TEXT NOT NULL UNIQUE,
+    name                          TEXT NOT NULL,
+    upstream_url                  TEXT NOT NULL,
+    transport                     TEXT NOT NULL CHECK (transport IN ('streamable_http', 'sse', 'stdio')),
+    auth_kind                     TEXT NOT NULL CHECK (auth_kind IN ('none', 'header', 'oauth')),
+    header_name                   TEXT,
+    header_value_sealed           BLOB,
+    oauth_source                  TEXT CHECK (oauth_source IN ('discovered', 'template', 'manual')),
+    oauth_issuer                  TEXT,
+    oauth_authorization_endpoint  TEXT,
+    oauth_token_endpoint          TEXT,
+    oauth_registration_endpoint   TEXT,
+    oauth_revocation_endpoint     TEXT,
+    oauth_userinfo_endpoint       TEXT,
+    oauth_client_id               TEXT,
+    oauth_client_secret_sealed    BLOB,
+    oauth_scopes                  TEXT,
+    oauth_resource                TEXT,
+    oauth_template                TEXT,
+    enabled                       INTEGER NOT NULL DEFAULT 1 CHECK (enabled IN (0, 1)),
+    config_version                INTEGER NOT NULL DEFAULT 1 CHECK (config_version >= 1),
+    status                        TEXT NOT NULL DEFAULT 'needs_auth'
+                                  CHECK (status IN ('needs_auth', 'connected', 'reauth_required', 'error')),
+    status_detail                 TEXT,
+    account_label                 TEXT,
+    created_at                    INTEGER NOT NULL,
+    updated_at                    INTEGER NOT NULL
+) STRICT;
+
+CREATE TABLE upstream_credentials (
+    connection_id           TEXT PRIMARY KEY NOT NULL REFERENCES connections (id) ON DELETE CASCADE,
+    access_token_sealed     BLOB,
+    refresh_token_sealed    BLOB,
+    expires_at              INTEGER,
+    scopes                  TEXT,
+    issuer                  TEXT,
+    token_type              TEXT,
+    dcr_client_json_sealed  BLOB,
+    updated_at              INTEGER NOT NULL
+) STRICT;
+
+CREATE TABLE clients (
+    client_id                   TEXT PRIMARY KEY NOT NULL,
+    client_name                 TEXT,
+    client_uri                  TEXT,
+    software_id                 TEXT,
+    software_version            TEXT,
+    scope                       TEXT,
+    grant_types                 TEXT NOT NULL,
+    response_types              TEXT NOT NULL,
+    token_endpoint_auth_method  TEXT NOT NULL,
+    application_type            TEXT,
+    registration_source         TEXT NOT NULL CHECK (registration_source IN ('dcr', 'cimd', 'preregistered')),
+    metadata_json               TEXT NOT NULL DEFAULT '{}',
+    created_at                  INTEGER NOT NULL,
+    updated_at                  INTEGER NOT NULL
+) STRICT;
+
+-- Redirect URIs are kept one per row, in registration order, so `/authorize` matches with an index
+-- lookup and a re-registration can be compared set-wise.
+CREATE TABLE client_redirect_uris (
+    client_id     TEXT NOT NULL REFERENCES clients (client_id) ON DELETE CASCADE,
+    position      INTEGER NOT NULL,
+    redirect_uri  TEXT NOT NULL,
+    PRIMARY KEY (client_id, position),
+    UNIQUE (client_id, redirect_uri)
+) STRICT, WITHOUT ROWID;
+
+CREATE TABLE grants (
+    id              TEXT PRIMARY KEY NOT NULL,
+    client_id       TEXT NOT NULL REFERENCES clients (client_id) ON DELETE CASCADE,
+    connection_id   TEXT NOT NULL REFERENCES connections (id) ON DELETE CASCADE,
+    redirect_uri    TEXT NOT NULL,
+    scopes          TEXT NOT NULL,
+    tools_json      TEXT,
+    config_version  INTEGER NOT NULL,
+    status          TEXT NOT NULL CHECK (status IN ('pending', 'active', 'revoked')),
+    revoked_reason  TEXT,
+    revoked_at      INTEGER,
+    created_at      INTEGER NOT NULL,
+    activated_at    INTEGER,
+    last_used_at    INTEGER,
+    CHECK ((status = 'revoked') = (revoked_at IS NOT NULL AND revoked_reason IS NOT NULL)),
+    CHECK ((status = 'active') <= (activated_at IS NOT NULL))
+) STRICT;
+-- At most one active grant per binding (product.md §2); revoked and pending ones do not count.
+CREATE UNIQUE INDEX grants_one_active_binding
+    ON grants (client_id, connection_id, redirect_uri) WHERE status = 'active';
+CREATE INDEX grants_by_connection ON grants (connection_id, status);
+CREATE INDEX grants_by_client ON grants (client_id, status);
+CREATE INDEX grants_revoked_at ON grants (revoked_at) WHERE revoked_at IS NOT NULL;
+CREATE INDEX grants_pending_created_at ON grants (created_at) WHERE status = 'pending';
+
+CREATE TABLE authorization_requests (
+    id              TEXT PRIMARY KEY NOT NULL,
+    grant_id        TEXT NOT NULL REFERENCES grants (id) ON DELETE CASCADE,
+    client_id       TEXT NOT NULL,
+    connection_id   TEXT NOT NULL,
+    redirect_uri    TEXT NOT NULL,
+    scopes          TEXT NOT NULL,
+    state           TEXT,
+    code_challenge  TEXT NOT NULL,
+    resource        TEXT NOT NULL,
+    csrf_hash       BLOB NOT NULL CHECK (length(csrf_hash) = 32),
+    created_at      INTEGER NOT NULL,
+    expires_at      INTEGER NOT NULL,
+    status          TEXT NOT NULL DEFAULT 'pending'
+                    CHECK (status IN ('pending', 'approved', 'denied', 'expired', 'revoked'))
+) STRICT;
+CREATE INDEX authorization_requests_by_grant ON authorization_requests (grant_id, status);
+CREATE INDEX authorization_requests_expires_at ON authorization_requests (expires_at);
+
+CREATE TABLE authorization_codes (
+    code_hash       BLOB PRIMARY KEY NOT NULL CHECK (length(code_hash) = 32),
+    grant_id        TEXT NOT NULL REFERENCES grants (id) ON DELETE CASCADE,
+    client_id       TEXT NOT NULL,
+    redirect_uri    TEXT NOT NULL,
+    code_challenge  TEXT NOT NULL,
+    resource        TEXT NOT NULL,
+    scopes          TEXT NOT NULL,
+    created_at      INTEGER NOT NULL,
+    expires_at      INTEGER NOT NULL,
+    used_at         INTEGER,
+    revoked_at      INTEGER
+) STRICT, WITHOUT ROWID;
+CREATE INDEX authorization_codes_by_grant ON authorization_codes (grant_id);
+CREATE INDEX authorization_codes_expires_at ON authorization_codes (expires_at);
+CREATE INDEX authorization_codes_revoked_at ON authorization_codes (revoked_at) WHERE revoked_at IS NOT NULL;
+
+CREATE TABLE access_tokens (
+    token_hash  BLOB PRIMARY KEY NOT NULL CHECK (length(token_hash) = 32),
+    grant_id    TEXT NOT NULL REFERENCES grants (id) ON DELETE CASCADE,
+    client_id   TEXT NOT NULL,
+    resource    TEXT NOT NULL,
+    scopes      TEXT NOT NULL,
+    created_at  INTEGER NOT NULL,
+    expires_at  INTEGER NOT NULL,
+    revoked_at  INTEGER
+) STRICT, WITHOUT ROWID;
+CREATE INDEX access_tokens_by_grant ON access_tokens (grant_id);
+CREATE INDEX access_tokens_expires_at ON access_tokens (expires_at);
+CREATE INDEX access_tokens_revoked_at ON access_tokens (revoked_at) WHERE revoked_at IS NOT NULL;
+
+CREATE TABLE refresh_tokens (
+    token_hash   BLOB PRIMARY KEY NOT NULL CHECK (length(token_hash) = 32),
+    grant_id     TEXT NOT NULL REFERENCES grants (id) ON DELETE CASCADE,
+    family_id    TEXT NOT NULL,
+    parent_hash  BLOB CHECK (parent_hash IS NULL OR length(parent_hash) = 32),
+    client_id    TEXT NOT NULL,
+    scopes       TEXT NOT NULL,
+    created_at   INTEGER NOT NULL,
+    expires_at   INTEGER NOT NULL,
+    used_at      INTEGER,
+    revoked_at   INTEGER
+) STRICT, WITHOUT ROWID;
+CREATE INDEX refresh_tokens_by_grant ON refresh_tokens (grant_id);
+CREATE INDEX refresh_tokens_by_family ON refresh_tokens (family_id);
+CREATE INDEX refresh_tokens_expires_at ON refresh_tokens (expires_at);
+CREATE INDEX refresh_tokens_revoked_at ON refresh_tokens (revoked_at) WHERE revoked_at IS NOT NULL;
+
+-- What happened, to what, and why. Never a secret: no token, code, credential or ciphertext is
+-- written here, only ids, kinds, reasons and counts.
+CREATE TABLE audit_events (
+    id             INTEGER PRIMARY KEY AUTOINCREMENT,
+    at             INTEGER NOT NULL,
+    kind           TEXT NOT NULL,
+    grant_id       TEXT,
+    client_id      TEXT,
+    connection_id  TEXT,
+    reason         TEXT,
+    detail_json    TEXT
+) STRICT;
+CREATE INDEX audit_events_at ON audit_events (at);
+CREATE INDEX audit_events_by_grant ON audit_events (grant_id) WHERE grant_id IS NOT NULL;
+"#;
+
+/// Every migration, oldest first. Append only.
+const MIGRATION_LIST: &[M<'static>] = &[M::up(V1_SCHEMA)
+    .comment("v1: connections, credentials, clients, grants and their artefacts, audit, meta")
+    .foreign_key_check()];
+
+/// The migration set.
+pub const MIGRATIONS: Migrations<'static> = Migrations::from_slice(MIGRATION_LIST);
+
+/// Brings `conn` to the latest schema version in one transaction. Leaves `foreign_keys` on.
+pub(super) fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
+    conn.pragma_update(None, "foreign_keys", false)?;
+    let migrated = MIGRATIONS.to_latest(conn);
+    conn.pragma_update(None, "foreign_keys", true)?;
+    migrated?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn migrations_validate() {
+        MIGRATIONS
+            .validate()
+            .expect("the migration list must apply cleanly to an empty database");
+    }
+
+    #[test]
+    fn migrating_twice_is_a_no_op() {
+        let mut conn = Connection::open_in_memory().expect("in-memory sqlite must open");
+        migrate(&mut conn).expect("first migration must succeed");
+        migrate(&mut conn).expect("re-running on an up-to-date database must succeed");
+        let version: i64 = conn
+            .pragma_query_value(None, "user_version", |r| r.get(0))
+            .expect("user_version is always readable");
+        assert_eq!(
+            version,
+            i64::try_from(MIGRATION_LIST.len()).expect("a handful of migrations fits in i64"),
+            "user_version must record the number of applied migrations"
+        );
+    }
+}
