@@ -28,6 +28,8 @@ text_enum! {
         GrantActivated = "grant.activated",
         GrantRevoked = "grant.revoked",
         RetentionPurged = "retention.purged",
+        /// Rows written by `gatehoused write-load`, the crash-durability diagnostic.
+        DiagnosticWrite = "diagnostic.write",
     }
 }
 

@@ -265,6 +265,13 @@ impl Store {
     }
 
     /// Reads a value from the `meta` table (for example the crypto key-check value). Blocking.
+    /// A cheap read round trip, for `/health`.
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        self.read(|conn| Ok(conn.query_row("SELECT 1", [], |row| row.get::<_, i64>(0))?))
+            .await
+            .map(|_| ())
+    }
+
     pub fn meta_get(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
         self.read_blocking(|conn| meta::get(conn, key))
     }
