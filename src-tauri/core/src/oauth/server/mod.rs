@@ -1,0 +1,9 @@
+//! Role 1: Gatehouse as the OAuth 2.1 authorization server of local MCP clients.
+//!
+//! These modules are the pure protocol building blocks (no store, no clock, no I/O): what a registration,
+//! an authorization request and a token request must look like, and how errors go back on the wire. The
+//! endpoints compose them with the store.
+//!
+//! - [`error`]: protocol error bodies and authorization-response redirects (RFC 6749 §4.1.2, §5.2, RFC 9207).
+
+pub mod error;
