@@ -4,6 +4,8 @@
 //! an authorization request and a token request must look like, and how errors go back on the wire. The
 //! endpoints compose them with the store.
 //!
+//! - [`redirect_uri`]: registration policy and matching of redirect URIs (OAuth 2.1 §2.3, RFC 8252 §7).
 //! - [`error`]: protocol error bodies and authorization-response redirects (RFC 6749 §4.1.2, §5.2, RFC 9207).
 
 pub mod error;
+pub mod redirect_uri;
