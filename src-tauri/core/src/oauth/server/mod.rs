@@ -6,8 +6,10 @@
 //!
 //! - [`redirect_uri`]: registration policy and matching of redirect URIs (OAuth 2.1 §2.3, RFC 8252 §7).
 //! - [`pkce`]: S256 code challenges and verifiers (RFC 7636, OAuth 2.1 §4.1.1, §4.1.3).
+//! - [`resource`]: the `resource` parameter and the connection it names (RFC 8707 §2).
 //! - [`error`]: protocol error bodies and authorization-response redirects (RFC 6749 §4.1.2, §5.2, RFC 9207).
 
 pub mod error;
 pub mod pkce;
 pub mod redirect_uri;
+pub mod resource;
