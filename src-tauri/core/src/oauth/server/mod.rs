@@ -8,7 +8,9 @@
 //! - [`pkce`]: S256 code challenges and verifiers (RFC 7636, OAuth 2.1 §4.1.1, §4.1.3).
 //! - [`resource`]: the `resource` parameter and the connection it names (RFC 8707 §2).
 //! - [`error`]: protocol error bodies and authorization-response redirects (RFC 6749 §4.1.2, §5.2, RFC 9207).
+//! - [`client_metadata`]: Dynamic Client Registration request validation (RFC 7591 §2, §3.2).
 
+pub mod client_metadata;
 pub mod error;
 pub mod pkce;
 pub mod redirect_uri;

@@ -244,6 +244,30 @@ impl RedirectUri {
     pub fn host(&self) -> &str {
         &self.host
     }
+
+    /// Key under which two registrations count as the same redirect target when deciding whether a
+    /// re-registration removed one (product.md §2: cosmetic changes must not revoke). Looser than
+    /// [`RedirectUri::matches`] on purpose: a false "same" here keeps a grant, a false match there would
+    /// send a code elsewhere. Ignores the loopback port (matching ignores it too) and one trailing `/` of
+    /// the path.
+    pub(crate) fn cosmetic_key(&self) -> String {
+        let (path, query) = match self.path_and_query.split_once('?') {
+            Some((path, query)) => (path, Some(query)),
+            None => (self.path_and_query.as_str(), None),
+        };
+        let path = path.strip_suffix('/').unwrap_or(path);
+        let prefix = match self.kind {
+            RedirectKind::LoopbackHttp => format!("http://{}", self.host),
+            _ => {
+                let end = self.normalized.len() - self.path_and_query.len();
+                self.normalized[..end].to_owned()
+            }
+        };
+        match query {
+            Some(query) => format!("{prefix}{path}?{query}"),
+            None => format!("{prefix}{path}"),
+        }
+    }
 }
 
 impl fmt::Display for RedirectUri {
@@ -883,5 +907,34 @@ mod tests {
             panic!("no usable URI must fail the registration")
         };
         assert_eq!(e.rejected.len(), 1, "the refused URI is reported");
+    }
+
+    #[test]
+    fn cosmetic_key_ignores_trailing_slash_and_loopback_port() {
+        assert_eq!(
+            uri("https://vscode.dev/redirect").cosmetic_key(),
+            uri("https://VSCODE.dev/redirect/").cosmetic_key(),
+            "host case and trailing slash are cosmetic for revocation"
+        );
+        assert_eq!(
+            uri("http://127.0.0.1:33418/").cosmetic_key(),
+            uri("http://127.0.0.1").cosmetic_key(),
+            "loopback port never constrained a match, so changing it removes nothing"
+        );
+        assert_ne!(
+            uri("http://127.0.0.1/cb").cosmetic_key(),
+            uri("http://localhost/cb").cosmetic_key(),
+            "a host change is a real change"
+        );
+        assert_ne!(
+            uri("https://a.example/cb?x=1").cosmetic_key(),
+            uri("https://a.example/cb").cosmetic_key(),
+            "a query change is a real change"
+        );
+        assert_eq!(
+            uri("https://a.example:8443/cb/?x=1").cosmetic_key(),
+            "https://a.example:8443/cb?x=1",
+            "https port kept, slash before the query dropped"
+        );
     }
 }
