@@ -10,5 +10,6 @@ pub mod config;
 pub mod crypto;
 pub mod gateway;
 pub mod logging;
+pub mod oauth;
 pub mod store;
 pub mod vault;

@@ -1,0 +1,17 @@
+//! Role 1: Gatehouse as the OAuth 2.1 authorization server of local MCP clients.
+//!
+//! These modules are the pure protocol building blocks (no store, no clock, no I/O): what a registration,
+//! an authorization request and a token request must look like, and how errors go back on the wire. The
+//! endpoints compose them with the store.
+//!
+//! - [`redirect_uri`]: registration policy and matching of redirect URIs (OAuth 2.1 §2.3, RFC 8252 §7).
+//! - [`pkce`]: S256 code challenges and verifiers (RFC 7636, OAuth 2.1 §4.1.1, §4.1.3).
+//! - [`resource`]: the `resource` parameter and the connection it names (RFC 8707 §2).
+//! - [`error`]: protocol error bodies and authorization-response redirects (RFC 6749 §4.1.2, §5.2, RFC 9207).
+//! - [`client_metadata`]: Dynamic Client Registration request validation (RFC 7591 §2, §3.2).
+
+pub mod client_metadata;
+pub mod error;
+pub mod pkce;
+pub mod redirect_uri;
+pub mod resource;
