@@ -1,0 +1,119 @@
+import { screen, within } from "@testing-library/react";
+import { describe, expect, it } from "vitest";
+import { SAMPLE_GATEWAY_STATUS } from "./api";
+import { renderApp } from "./test/render";
+
+describe("Gatehouse window", () => {
+  it("has the Gatehouse heading", () => {
+    renderApp();
+    expect(screen.getByRole("heading", { level: 1, name: "Gatehouse" })).toBeInTheDocument();
+  });
+
+  it("has exactly the two tabs, Connections selected first", () => {
+    renderApp();
+    const tablist = screen.getByRole("tablist");
+    const tabs = within(tablist).getAllByRole("tab");
+    expect(tabs.map((tab) => tab.textContent)).toEqual(["Connections", "Authorized clients"]);
+    expect(screen.getByRole("tab", { name: "Connections" })).toHaveAttribute("aria-selected", "true");
+    expect(screen.getByRole("tab", { name: "Authorized clients" })).toHaveAttribute(
+      "aria-selected",
+      "false",
+    );
+  });
+
+  it("shows the panel of the selected tab, labelled by that tab", async () => {
+    const { user } = renderApp();
+    expect(screen.getByRole("tabpanel", { name: "Connections" })).toBeVisible();
+    expect(screen.queryByRole("tabpanel", { name: "Authorized clients" })).not.toBeInTheDocument();
+
+    await user.click(screen.getByRole("tab", { name: "Authorized clients" }));
+
+    expect(screen.getByRole("tab", { name: "Authorized clients" })).toHaveAttribute(
+      "aria-selected",
+      "true",
+    );
+    expect(screen.getByRole("tabpanel", { name: "Authorized clients" })).toBeVisible();
+    expect(screen.queryByRole("tabpanel", { name: "Connections" })).not.toBeInTheDocument();
+  });
+
+  it("moves between tabs with ArrowRight and ArrowLeft, wrapping at the ends", async () => {
+    const { user } = renderApp();
+    const connections = screen.getByRole("tab", { name: "Connections" });
+    const clients = screen.getByRole("tab", { name: "Authorized clients" });
+
+    await user.tab();
+    expect(connections).toHaveFocus();
+
+    await user.keyboard("{ArrowRight}");
+    expect(clients).toHaveFocus();
+    expect(clients).toHaveAttribute("aria-selected", "true");
+    expect(screen.getByRole("tabpanel", { name: "Authorized clients" })).toBeVisible();
+
+    await user.keyboard("{ArrowLeft}");
+    expect(connections).toHaveFocus();
+    expect(connections).toHaveAttribute("aria-selected", "true");
+
+    await user.keyboard("{ArrowLeft}");
+    expect(clients).toHaveFocus();
+    expect(clients).toHaveAttribute("aria-selected", "true");
+
+    await user.keyboard("{ArrowRight}");
+    expect(connections).toHaveFocus();
+  });
+
+  it("keeps only the selected tab in the Tab order", async () => {
+    const { user } = renderApp();
+    await user.click(screen.getByRole("tab", { name: "Authorized clients" }));
+    expect(screen.getByRole("tab", { name: "Connections" })).toHaveAttribute("tabindex", "-1");
+    expect(screen.getByRole("tab", { name: "Authorized clients" })).toHaveAttribute("tabindex", "0");
+    // Tab from the selected tab goes into its panel, not to the other tab.
+    await user.tab();
+    expect(screen.getByRole("tabpanel", { name: "Authorized clients" })).toHaveFocus();
+  });
+
+  it("reports the gateway address and key source from the backend", async () => {
+    renderApp({
+      initial: {
+        gatewayStatus: {
+          ...SAMPLE_GATEWAY_STATUS,
+          address: "127.0.0.1",
+          port: 48123,
+          keySource: { kind: "KeyFile", detail: "key file /tmp/gh/master.key" },
+        },
+      },
+    });
+    const status = screen.getByTestId("gateway-status");
+    expect(status).toHaveAttribute("role", "status");
+    expect(await screen.findByText(/Gateway running at/)).toBeInTheDocument();
+    expect(status).toHaveTextContent(
+      "Gateway running at http://127.0.0.1:48123 · Keys: key file /tmp/gh/master.key",
+    );
+    expect(status).not.toHaveTextContent("Preview");
+  });
+
+  it("says it is checking before the backend answers", () => {
+    renderApp();
+    expect(screen.getByTestId("gateway-status")).toHaveTextContent("Checking the gateway…");
+  });
+
+  it("shows the error when the backend call fails", async () => {
+    renderApp({ initial: { error: { type: "Store", data: "database is locked" } } });
+    expect(await screen.findByText(/Gateway status unavailable/)).toBeInTheDocument();
+    const status = screen.getByTestId("gateway-status");
+    expect(status).toHaveTextContent("Gateway status unavailable: Store: database is locked");
+    expect(status).toHaveAttribute("data-tone", "error");
+    expect(status).not.toHaveTextContent("Gateway running");
+  });
+
+  it("marks a preview without a backend in the status line", async () => {
+    renderApp({ preview: true });
+    expect(await screen.findByText(/Gateway running at/)).toBeInTheDocument();
+    expect(screen.getByTestId("gateway-status")).toHaveTextContent(/^Preview \(no backend\)/);
+  });
+
+  it("asks the backend for its status once on load", async () => {
+    const { api } = renderApp();
+    await screen.findByText(/Gateway running at/);
+    expect(api.calls.getGatewayStatus).toBe(1);
+  });
+});
