@@ -44,7 +44,7 @@ const KEY_CHECK_AAD: Aad<'static> = Aad {
 /// The 256-bit key that every stored secret is sealed under.
 ///
 /// Zeroized on drop, `Debug` prints no bytes, and it deliberately implements no `Serialize`: the only
-/// ways out are a key source persisting it and [`Cipher::new`].
+/// ways out are a [`KeySource`](super::KeySource) persisting it and [`Cipher::new`].
 #[derive(Clone, Zeroize, ZeroizeOnDrop)]
 pub struct DataKey([u8; DataKey::LEN]);
 
@@ -64,6 +64,12 @@ impl DataKey {
     #[must_use]
     pub fn from_bytes(bytes: [u8; Self::LEN]) -> Self {
         Self(bytes)
+    }
+
+    /// Parses a key from a byte slice of exactly [`DataKey::LEN`] bytes.
+    pub(crate) fn from_slice(bytes: &[u8]) -> Option<Self> {
+        let array: [u8; Self::LEN] = bytes.try_into().ok()?;
+        Some(Self(array))
     }
 
     /// The raw key bytes, for a key source to persist.
