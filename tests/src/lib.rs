@@ -17,19 +17,33 @@ pub fn bin_dir() -> PathBuf {
     BUILD.call_once(|| {
         let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
         let status = Command::new(cargo)
-            .args(["build", "--package", "gatehouse-core", "--bin", "gatehoused"])
+            .args([
+                "build",
+                "--package",
+                "gatehouse-core",
+                "--bin",
+                "gatehoused",
+            ])
             .status();
-        assert!(status.is_ok_and(|s| s.success()), "building gatehoused for the black-box tests failed");
+        assert!(
+            status.is_ok_and(|s| s.success()),
+            "building gatehoused for the black-box tests failed"
+        );
     });
-    let target = std::env::var_os("CARGO_TARGET_DIR")
-        .map_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../target"), PathBuf::from);
+    let target = std::env::var_os("CARGO_TARGET_DIR").map_or_else(
+        || Path::new(env!("CARGO_MANIFEST_DIR")).join("../target"),
+        PathBuf::from,
+    );
     target.join("debug")
 }
 
 /// Path of a workspace binary such as `gatehoused`.
 pub fn bin(name: &str) -> PathBuf {
     let path = bin_dir().join(format!("{name}{}", std::env::consts::EXE_SUFFIX));
-    assert!(path.is_file(), "{path:?} is missing: run `cargo build --workspace --bins` (cargo xtask test does)");
+    assert!(
+        path.is_file(),
+        "{path:?} is missing: run `cargo build --workspace --bins` (cargo xtask test does)"
+    );
     path
 }
 
@@ -37,7 +51,10 @@ pub fn bin(name: &str) -> PathBuf {
 /// the user's keyring).
 pub fn gatehoused(data_dir: &Path) -> Command {
     let mut cmd = Command::new(bin("gatehoused"));
-    cmd.arg("--data-dir").arg(data_dir).env("GATEHOUSE_KEY_BACKEND", "file").env_remove("GATEHOUSE_PORT");
+    cmd.arg("--data-dir")
+        .arg(data_dir)
+        .env("GATEHOUSE_KEY_BACKEND", "file")
+        .env_remove("GATEHOUSE_PORT");
     cmd
 }
 
@@ -57,10 +74,16 @@ impl Gatehoused {
             .stderr(Stdio::null())
             .spawn()
             .unwrap_or_else(|e| panic!("cannot start gatehoused: {e}"));
-        let stdout = child.stdout.take().unwrap_or_else(|| panic!("gatehoused stdout is not piped"));
+        let stdout = child
+            .stdout
+            .take()
+            .unwrap_or_else(|| panic!("gatehoused stdout is not piped"));
         let mut line = String::new();
         let read = BufReader::new(stdout).read_line(&mut line);
-        assert!(read.is_ok_and(|n| n > 0), "gatehoused exited before printing its address");
+        assert!(
+            read.is_ok_and(|n| n > 0),
+            "gatehoused exited before printing its address"
+        );
         let base_url = line
             .trim()
             .strip_prefix("listening on ")
@@ -71,8 +94,15 @@ impl Gatehoused {
             .next()
             .and_then(|p| p.parse().ok())
             .unwrap_or_else(|| panic!("no port in {base_url:?}"));
-        assert!(base_url.starts_with("http://127.0.0.1:"), "the gateway must listen on 127.0.0.1: {base_url}");
-        Self { child, base_url, port }
+        assert!(
+            base_url.starts_with("http://127.0.0.1:"),
+            "the gateway must listen on 127.0.0.1: {base_url}"
+        );
+        Self {
+            child,
+            base_url,
+            port,
+        }
     }
 }
 

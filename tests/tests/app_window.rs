@@ -28,13 +28,21 @@ impl Drop for Driver {
 
 impl Driver {
     async fn call(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> Value {
-        let mut request = self.http.request(method.clone(), format!("{}{path}", self.url));
+        let mut request = self
+            .http
+            .request(method.clone(), format!("{}{path}", self.url));
         if let Some(body) = body {
             request = request.json(&body);
         }
-        let response = request.send().await.unwrap_or_else(|e| panic!("{method} {path}: {e}"));
+        let response = request
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("{method} {path}: {e}"));
         let status = response.status();
-        let value: Value = response.json().await.unwrap_or_else(|e| panic!("{method} {path}: bad JSON: {e}"));
+        let value: Value = response
+            .json()
+            .await
+            .unwrap_or_else(|e| panic!("{method} {path}: bad JSON: {e}"));
         assert!(status.is_success(), "{method} {path} -> {status}: {value}");
         value["value"].clone()
     }
@@ -56,24 +64,44 @@ impl Driver {
     }
 
     async fn text(&self, session: &str, element: &str) -> String {
-        let value = self.call(reqwest::Method::GET, &format!("/session/{session}/element/{element}/text"), None).await;
+        let value = self
+            .call(
+                reqwest::Method::GET,
+                &format!("/session/{session}/element/{element}/text"),
+                None,
+            )
+            .await;
         value.as_str().unwrap_or_default().to_owned()
     }
 
     async fn attribute(&self, session: &str, element: &str, name: &str) -> String {
         let value = self
-            .call(reqwest::Method::GET, &format!("/session/{session}/element/{element}/attribute/{name}"), None)
+            .call(
+                reqwest::Method::GET,
+                &format!("/session/{session}/element/{element}/attribute/{name}"),
+                None,
+            )
             .await;
         value.as_str().unwrap_or_default().to_owned()
     }
 
     async fn click(&self, session: &str, element: &str) {
-        self.call(reqwest::Method::POST, &format!("/session/{session}/element/{element}/click"), Some(json!({})))
-            .await;
+        self.call(
+            reqwest::Method::POST,
+            &format!("/session/{session}/element/{element}/click"),
+            Some(json!({})),
+        )
+        .await;
     }
 
     async fn screenshot(&self, session: &str, path: &std::path::Path) {
-        let data = self.call(reqwest::Method::GET, &format!("/session/{session}/screenshot"), None).await;
+        let data = self
+            .call(
+                reqwest::Method::GET,
+                &format!("/session/{session}/screenshot"),
+                None,
+            )
+            .await;
         let png = base64::engine::general_purpose::STANDARD
             .decode(data.as_str().unwrap_or_default())
             .unwrap_or_else(|e| panic!("screenshot is not base64: {e}"));
@@ -104,7 +132,12 @@ async fn window_shows_both_tabs_and_the_gateway_status() {
     // tauri-driver starts WebKitWebDriver, which starts the app: all inherit this environment, so the
     // app uses a temporary data dir and XDG dirs and never touches the user's files.
     let child = Command::new(&driver_bin)
-        .args(["--port", &port.to_string(), "--native-port", &native_port.to_string()])
+        .args([
+            "--port",
+            &port.to_string(),
+            "--native-port",
+            &native_port.to_string(),
+        ])
         .env("GATEHOUSE_DATA_DIR", &data_dir)
         .env("GATEHOUSE_PORT", gateway_port.to_string())
         .env("GATEHOUSE_KEY_BACKEND", "auto")
@@ -116,8 +149,14 @@ async fn window_shows_both_tabs_and_the_gateway_status() {
         .stdout(Stdio::null())
         .spawn()
         .unwrap_or_else(|e| panic!("cannot start tauri-driver: {e}"));
-    let driver = Driver { child, url: format!("http://127.0.0.1:{port}"), http: reqwest::Client::new() };
-    let ready = wait_for(Duration::from_secs(20), || std::net::TcpStream::connect(("127.0.0.1", port)).ok());
+    let driver = Driver {
+        child,
+        url: format!("http://127.0.0.1:{port}"),
+        http: reqwest::Client::new(),
+    };
+    let ready = wait_for(Duration::from_secs(20), || {
+        std::net::TcpStream::connect(("127.0.0.1", port)).ok()
+    });
     assert!(ready.is_some(), "tauri-driver did not start listening");
 
     let session = driver
@@ -127,9 +166,14 @@ async fn window_shows_both_tabs_and_the_gateway_status() {
             Some(json!({"capabilities": {"alwaysMatch": {"tauri:options": {"application": app}}}})),
         )
         .await;
-    let session = session["sessionId"].as_str().unwrap_or_else(|| panic!("no session id: {session}")).to_owned();
+    let session = session["sessionId"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no session id: {session}"))
+        .to_owned();
 
-    let status = driver.find(&session, "//*[@data-testid='gateway-status']").await;
+    let status = driver
+        .find(&session, "//*[@data-testid='gateway-status']")
+        .await;
     let expected = format!("127.0.0.1:{gateway_port}");
     let mut status_text = String::new();
     for _ in 0..100 {
@@ -139,34 +183,94 @@ async fn window_shows_both_tabs_and_the_gateway_status() {
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    assert!(status_text.contains(&expected), "status line must name the gateway address, got {status_text:?}");
-    assert!(status_text.contains("Keys"), "status line must say where the data key lives: {status_text:?}");
+    assert!(
+        status_text.contains(&expected),
+        "status line must name the gateway address, got {status_text:?}"
+    );
+    assert!(
+        status_text.contains("Keys"),
+        "status line must say where the data key lives: {status_text:?}"
+    );
 
     let health = reqwest::get(format!("http://127.0.0.1:{gateway_port}/health"))
         .await
         .unwrap_or_else(|e| panic!("the app's gateway does not answer: {e}"));
-    assert_eq!(health.status(), 200, "the app must run the gateway in-process");
-    assert!(data_dir.join("gatehouse.sqlite3").is_file(), "the app must use GATEHOUSE_DATA_DIR");
+    assert_eq!(
+        health.status(),
+        200,
+        "the app must run the gateway in-process"
+    );
+    assert!(
+        data_dir.join("gatehouse.sqlite3").is_file(),
+        "the app must use GATEHOUSE_DATA_DIR"
+    );
 
-    let connections = driver.find(&session, "//*[@role='tab' and normalize-space(.)='Connections']").await;
-    let clients = driver.find(&session, "//*[@role='tab' and normalize-space(.)='Authorized clients']").await;
-    assert_eq!(driver.attribute(&session, &connections, "aria-selected").await, "true", "Connections opens first");
-    driver.screenshot(&session, &artifacts.join("app-window-connections.png")).await;
+    let connections = driver
+        .find(
+            &session,
+            "//*[@role='tab' and normalize-space(.)='Connections']",
+        )
+        .await;
+    let clients = driver
+        .find(
+            &session,
+            "//*[@role='tab' and normalize-space(.)='Authorized clients']",
+        )
+        .await;
+    assert_eq!(
+        driver
+            .attribute(&session, &connections, "aria-selected")
+            .await,
+        "true",
+        "Connections opens first"
+    );
+    driver
+        .screenshot(&session, &artifacts.join("app-window-connections.png"))
+        .await;
 
     driver.click(&session, &clients).await;
-    assert_eq!(driver.attribute(&session, &clients, "aria-selected").await, "true", "the clicked tab is selected");
-    assert_eq!(driver.attribute(&session, &connections, "aria-selected").await, "false", "only one tab is selected");
-    let panel = driver.find(&session, "//*[@role='tabpanel' and not(@hidden)]").await;
+    assert_eq!(
+        driver.attribute(&session, &clients, "aria-selected").await,
+        "true",
+        "the clicked tab is selected"
+    );
+    assert_eq!(
+        driver
+            .attribute(&session, &connections, "aria-selected")
+            .await,
+        "false",
+        "only one tab is selected"
+    );
+    let panel = driver
+        .find(&session, "//*[@role='tabpanel' and not(@hidden)]")
+        .await;
     let labelled_by = driver.attribute(&session, &panel, "aria-labelledby").await;
     assert_eq!(
         labelled_by,
         driver.attribute(&session, &clients, "id").await,
         "the visible panel must belong to the selected tab"
     );
-    driver.screenshot(&session, &artifacts.join("app-window-authorized-clients.png")).await;
+    driver
+        .screenshot(
+            &session,
+            &artifacts.join("app-window-authorized-clients.png"),
+        )
+        .await;
 
     driver.click(&session, &connections).await;
-    assert_eq!(driver.attribute(&session, &connections, "aria-selected").await, "true", "switching back works");
+    assert_eq!(
+        driver
+            .attribute(&session, &connections, "aria-selected")
+            .await,
+        "true",
+        "switching back works"
+    );
 
-    driver.call(reqwest::Method::DELETE, &format!("/session/{session}"), None).await;
+    driver
+        .call(
+            reqwest::Method::DELETE,
+            &format!("/session/{session}"),
+            None,
+        )
+        .await;
 }

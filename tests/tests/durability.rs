@@ -13,7 +13,10 @@ fn sigkill_during_writes_loses_no_committed_row() {
         .stdout(Stdio::piped())
         .spawn()
         .unwrap_or_else(|e| panic!("cannot start gatehoused write-load: {e}"));
-    let stdout = child.stdout.take().unwrap_or_else(|| panic!("stdout not piped"));
+    let stdout = child
+        .stdout
+        .take()
+        .unwrap_or_else(|| panic!("stdout not piped"));
     let mut committed: Vec<i64> = Vec::new();
     for line in BufReader::new(stdout).lines() {
         let line = line.unwrap_or_else(|e| panic!("reading write-load output: {e}"));
@@ -29,8 +32,15 @@ fn sigkill_during_writes_loses_no_committed_row() {
         }
     }
     let status = child.wait().unwrap_or_else(|e| panic!("wait: {e}"));
-    assert!(!status.success(), "the writer must have died from the kill, not finished");
-    assert_eq!(committed.len(), 300, "the writer must have reported 300 commits before the kill");
+    assert!(
+        !status.success(),
+        "the writer must have died from the kill, not finished"
+    );
+    assert_eq!(
+        committed.len(),
+        300,
+        "the writer must have reported 300 commits before the kill"
+    );
 
     let db = rusqlite::Connection::open(dir.path().join("gatehouse.sqlite3"))
         .unwrap_or_else(|e| panic!("reopen after kill: {e}"));
@@ -41,15 +51,25 @@ fn sigkill_during_writes_loses_no_committed_row() {
     let mut missing = Vec::new();
     for id in &committed {
         let found: i64 = db
-            .query_row("SELECT count(*) FROM audit_events WHERE id = ?1", [id], |r| r.get(0))
+            .query_row(
+                "SELECT count(*) FROM audit_events WHERE id = ?1",
+                [id],
+                |r| r.get(0),
+            )
             .unwrap_or_else(|e| panic!("lookup {id}: {e}"));
         if found != 1 {
             missing.push(*id);
         }
     }
-    assert!(missing.is_empty(), "committed rows lost after SIGKILL: {missing:?}");
+    assert!(
+        missing.is_empty(),
+        "committed rows lost after SIGKILL: {missing:?}"
+    );
 
     // And the gateway opens the same store again.
     let gateway = gatehouse_e2e::Gatehoused::serve(dir.path());
-    assert!(gateway.base_url.starts_with("http://127.0.0.1:"), "gatehoused must start on the killed store");
+    assert!(
+        gateway.base_url.starts_with("http://127.0.0.1:"),
+        "gatehoused must start on the killed store"
+    );
 }

@@ -10,13 +10,32 @@ async fn serve_prints_its_address_and_answers_health() {
     let response = reqwest::get(format!("{}/health", gateway.base_url))
         .await
         .unwrap_or_else(|e| panic!("GET /health: {e}"));
-    assert_eq!(response.status(), 200, "/health must answer 200 on a fresh data dir");
-    let body: serde_json::Value = response.json().await.unwrap_or_else(|e| panic!("health body: {e}"));
+    assert_eq!(
+        response.status(),
+        200,
+        "/health must answer 200 on a fresh data dir"
+    );
+    let body: serde_json::Value = response
+        .json()
+        .await
+        .unwrap_or_else(|e| panic!("health body: {e}"));
     assert_eq!(body["status"], "ok", "health body: {body}");
-    assert_eq!(body["store"], "ok", "the store round trip must work: {body}");
-    assert_eq!(body["key_source"], "KeyFile", "tests keep the key in a file: {body}");
-    assert_eq!(body["issuer"], gateway.base_url, "the issuer is the gateway's own origin");
-    assert!(dir.path().join("gatehouse.sqlite3").is_file(), "the store file must be created in the data dir");
+    assert_eq!(
+        body["store"], "ok",
+        "the store round trip must work: {body}"
+    );
+    assert_eq!(
+        body["key_source"], "KeyFile",
+        "tests keep the key in a file: {body}"
+    );
+    assert_eq!(
+        body["issuer"], gateway.base_url,
+        "the issuer is the gateway's own origin"
+    );
+    assert!(
+        dir.path().join("gatehouse.sqlite3").is_file(),
+        "the store file must be created in the data dir"
+    );
 }
 
 #[tokio::test]
@@ -25,15 +44,40 @@ async fn foreign_host_is_refused_and_loopback_names_are_accepted() {
     let gateway = Gatehoused::serve(dir.path());
     let client = reqwest::Client::new();
     let url = format!("{}/health", gateway.base_url);
-    for host in ["evil.example", "evil.example:80", &format!("attacker.example:{}", gateway.port)] {
-        let response = client.get(&url).header("Host", host).send().await.unwrap_or_else(|e| panic!("{e}"));
-        assert_eq!(response.status(), 421, "Host {host} must be refused (DNS rebinding)");
+    for host in [
+        "evil.example",
+        "evil.example:80",
+        &format!("attacker.example:{}", gateway.port),
+    ] {
+        let response = client
+            .get(&url)
+            .header("Host", host)
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(
+            response.status(),
+            421,
+            "Host {host} must be refused (DNS rebinding)"
+        );
         let body = response.text().await.unwrap_or_default();
-        assert!(!body.contains("\"ok\""), "a refused request must not reach the handler: {body}");
+        assert!(
+            !body.contains("\"ok\""),
+            "a refused request must not reach the handler: {body}"
+        );
     }
     let localhost = format!("localhost:{}", gateway.port);
-    let response = client.get(&url).header("Host", &localhost).send().await.unwrap_or_else(|e| panic!("{e}"));
-    assert_eq!(response.status(), 200, "Host {localhost} names the gateway itself");
+    let response = client
+        .get(&url)
+        .header("Host", &localhost)
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        response.status(),
+        200,
+        "Host {localhost} names the gateway itself"
+    );
 }
 
 #[tokio::test]
@@ -42,13 +86,30 @@ async fn foreign_origin_gets_403_and_loopback_origin_passes() {
     let gateway = Gatehoused::serve(dir.path());
     let client = reqwest::Client::new();
     let url = format!("{}/health", gateway.base_url);
-    for origin in ["https://evil.example", "null", "http://localhost.evil.example"] {
-        let response = client.get(&url).header("Origin", origin).send().await.unwrap_or_else(|e| panic!("{e}"));
+    for origin in [
+        "https://evil.example",
+        "null",
+        "http://localhost.evil.example",
+    ] {
+        let response = client
+            .get(&url)
+            .header("Origin", origin)
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(response.status(), 403, "Origin {origin} must get 403");
     }
-    let response =
-        client.get(&url).header("Origin", "http://localhost:6274").send().await.unwrap_or_else(|e| panic!("{e}"));
-    assert_eq!(response.status(), 200, "a loopback origin (MCP Inspector) may call the gateway");
+    let response = client
+        .get(&url)
+        .header("Origin", "http://localhost:6274")
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        response.status(),
+        200,
+        "a loopback origin (MCP Inspector) may call the gateway"
+    );
 }
 
 #[tokio::test]
@@ -58,5 +119,8 @@ async fn gateway_is_not_reachable_on_other_interfaces() {
     // 127.0.0.2 is loopback too, but a socket bound to 127.0.0.1 only does not answer there; the same
     // holds for every non-loopback interface.
     let other = std::net::TcpStream::connect(("127.0.0.2", gateway.port));
-    assert!(other.is_err(), "the gateway must be bound to 127.0.0.1 only, not 0.0.0.0");
+    assert!(
+        other.is_err(),
+        "the gateway must be bound to 127.0.0.1 only, not 0.0.0.0"
+    );
 }

@@ -97,10 +97,10 @@ describe("Gatehouse window", () => {
   });
 
   it("shows the error when the backend call fails", async () => {
-    renderApp({ initial: { error: { type: "Store", data: "database is locked" } } });
+    renderApp({ initial: { error: { type: "GatewayNotRunning", data: { reason: "cannot listen on 127.0.0.1:47474" } } } });
     expect(await screen.findByText(/Gateway status unavailable/)).toBeInTheDocument();
     const status = screen.getByTestId("gateway-status");
-    expect(status).toHaveTextContent("Gateway status unavailable: Store: database is locked");
+    expect(status).toHaveTextContent("Gateway status unavailable: The gateway is not running: cannot listen on 127.0.0.1:47474");
     expect(status).toHaveAttribute("data-tone", "error");
     expect(status).not.toHaveTextContent("Gateway running");
   });

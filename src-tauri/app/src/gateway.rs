@@ -22,8 +22,13 @@ pub struct GatewaySlot {
 
 pub fn start(app: &AppHandle) {
     let data_dir = config::resolve_data_dir(None);
-    let log = data_dir.as_ref().ok().map(|dir| gatehouse_core::logging::init(dir, "gatehouse"));
-    let launched = data_dir.map_err(|e| e.to_string()).and_then(|dir| launch(&dir));
+    let log = data_dir
+        .as_ref()
+        .ok()
+        .map(|dir| gatehouse_core::logging::init(dir, "gatehouse"));
+    let launched = data_dir
+        .map_err(|e| e.to_string())
+        .and_then(|dir| launch(&dir));
     let (running, failure) = match launched {
         Ok(running) => {
             tracing::info!(address = %running.base_url(), "gateway started with the app");
@@ -34,7 +39,11 @@ pub fn start(app: &AppHandle) {
             (None, Some(reason))
         }
     };
-    app.manage(Arc::new(GatewaySlot { gateway: Mutex::new(running), failure, _log: log }));
+    app.manage(Arc::new(GatewaySlot {
+        gateway: Mutex::new(running),
+        failure,
+        _log: log,
+    }));
 }
 
 fn launch(data_dir: &Path) -> Result<RunningGateway, String> {
@@ -42,16 +51,25 @@ fn launch(data_dir: &Path) -> Result<RunningGateway, String> {
     let backend = KeyBackend::from_env().map_err(|e| e.to_string())?;
     let vault = Vault::open(data_dir, backend, Arc::new(SystemClock)).map_err(|e| e.to_string())?;
     tauri::async_runtime::block_on(async {
-        let listener = gateway::bind_loopback(port).await.map_err(|e| e.to_string())?;
-        gateway::start(vault, listener, DEFAULT_RETENTION_DAYS, std::future::pending())
+        let listener = gateway::bind_loopback(port)
             .await
-            .map_err(|e| e.to_string())
+            .map_err(|e| e.to_string())?;
+        gateway::start(
+            vault,
+            listener,
+            DEFAULT_RETENTION_DAYS,
+            std::future::pending(),
+        )
+        .await
+        .map_err(|e| e.to_string())
     })
 }
 
 /// Stops the gateway when the app exits, letting in-flight requests finish.
 pub fn stop(app: &AppHandle) {
-    let Some(slot) = app.try_state::<Arc<GatewaySlot>>() else { return };
+    let Some(slot) = app.try_state::<Arc<GatewaySlot>>() else {
+        return;
+    };
     let running = slot.gateway.lock().ok().and_then(|mut g| g.take());
     if let Some(running) = running
         && let Err(error) = tauri::async_runtime::block_on(running.shutdown())

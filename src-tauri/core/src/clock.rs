@@ -76,6 +76,9 @@ mod tests {
 
     #[test]
     fn system_clock_is_after_2024() {
-        assert!(SystemClock.now() > 1_704_067_200_000, "wall clock should be after 2024-01-01");
+        assert!(
+            SystemClock.now() > 1_704_067_200_000,
+            "wall clock should be after 2024-01-01"
+        );
     }
 }

@@ -24,7 +24,9 @@ pub const PORT_ENV: &str = "GATEHOUSE_PORT";
 
 #[derive(Debug, Error)]
 pub enum ConfigError {
-    #[error("no platform data directory is known on this system; pass --data-dir or set {DATA_DIR_ENV}")]
+    #[error(
+        "no platform data directory is known on this system; pass --data-dir or set {DATA_DIR_ENV}"
+    )]
     NoPlatformDataDir,
     #[error("{PORT_ENV} must be a port number from 0 to 65535, got {0:?}")]
     BadPort(String),
@@ -86,7 +88,11 @@ mod tests {
             Some(dir),
             "an explicit --data-dir must be used as given"
         );
-        assert_eq!(resolve_port(Some(1234)).ok(), Some(1234), "an explicit --port must be used");
+        assert_eq!(
+            resolve_port(Some(1234)).ok(),
+            Some(1234),
+            "an explicit --port must be used"
+        );
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! `gatehouse-core`: everything of Gatehouse that is not the window.
 //!
 //! The Tauri shell (`src-tauri/app`) and the headless `gatehoused` binary both drive the same
-//! [`gateway`] over the same [`vault::Vault`] (store + data key); nothing here depends on tauri or GTK.
+//! [`gateway`](crate::gateway) over the same [`vault::Vault`] (store + data key); nothing here depends on tauri or GTK.
 
 pub mod admin;
 pub mod cli;

@@ -18,7 +18,10 @@ const KEY_CHECK: &str = "crypto.key_check";
 #[derive(Debug, Error)]
 pub enum VaultError {
     #[error("cannot create the data directory {path}: {source}")]
-    DataDir { path: PathBuf, source: std::io::Error },
+    DataDir {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error(transparent)]
@@ -27,7 +30,10 @@ pub enum VaultError {
         "the data key from {source_detail} does not open this database's secrets; restore the original \
          key (OS keyring entry or data.key) instead of starting over"
     )]
-    WrongKey { source_detail: String, cause: CryptoError },
+    WrongKey {
+        source_detail: String,
+        cause: CryptoError,
+    },
 }
 
 /// A cheap handle (clone freely) to the store, the cipher and where the key came from.
@@ -45,20 +51,33 @@ struct Inner {
 
 impl Vault {
     /// Opens (creating if needed) the data directory, its store and its data key.
-    pub fn open(data_dir: &Path, backend: KeyBackend, clock: SharedClock) -> Result<Self, VaultError> {
+    pub fn open(
+        data_dir: &Path,
+        backend: KeyBackend,
+        clock: SharedClock,
+    ) -> Result<Self, VaultError> {
         create_private_dir(data_dir)?;
         let store = Store::open(&config::database_path(data_dir), clock)?;
         let (key, key_source) = crate::crypto::load_data_key(data_dir, backend)?;
         let cipher = Cipher::new(&key);
         match store.meta_get(KEY_CHECK)? {
-            Some(sealed) => cipher.verify_key_check(&sealed).map_err(|cause| VaultError::WrongKey {
-                source_detail: key_source.detail.clone(),
-                cause,
-            })?,
+            Some(sealed) => {
+                cipher
+                    .verify_key_check(&sealed)
+                    .map_err(|cause| VaultError::WrongKey {
+                        source_detail: key_source.detail.clone(),
+                        cause,
+                    })?;
+            }
             None => store.meta_set(KEY_CHECK, &cipher.key_check())?,
         }
         Ok(Self {
-            inner: Arc::new(Inner { data_dir: data_dir.to_path_buf(), store, cipher, key_source }),
+            inner: Arc::new(Inner {
+                data_dir: data_dir.to_path_buf(),
+                store,
+                cipher,
+                key_source,
+            }),
         })
     }
 
@@ -80,7 +99,10 @@ impl Vault {
 }
 
 fn create_private_dir(dir: &Path) -> Result<(), VaultError> {
-    let err = |source| VaultError::DataDir { path: dir.to_path_buf(), source };
+    let err = |source| VaultError::DataDir {
+        path: dir.to_path_buf(),
+        source,
+    };
     std::fs::create_dir_all(dir).map_err(err)?;
     #[cfg(unix)]
     {

@@ -20,7 +20,11 @@ fn main() -> ExitCode {
         Some("run") => run(&args[1..]),
         Some("test") => steps::test(),
         Some("setup") => {
-            let level = if args.get(1).map(String::as_str) == Some("run") { Level::Run } else { Level::Test };
+            let level = if args.get(1).map(String::as_str) == Some("run") {
+                Level::Run
+            } else {
+                Level::Test
+            };
             setup::setup(level)
         }
         Some("bindings") => steps::bindings(),
@@ -41,8 +45,14 @@ fn main() -> ExitCode {
 /// `cargo xtask run [-- app args]`: set up, build the UI, then `cargo run` the app.
 fn run(extra: &[String]) -> Result<(), String> {
     setup::setup(Level::Run)?;
-    if cfg!(target_os = "linux") && std::env::var_os("DISPLAY").is_none() && std::env::var_os("WAYLAND_DISPLAY").is_none() {
-        return Err("no display: set DISPLAY or WAYLAND_DISPLAY (or run under xvfb-run) to open the window".into());
+    if cfg!(target_os = "linux")
+        && std::env::var_os("DISPLAY").is_none()
+        && std::env::var_os("WAYLAND_DISPLAY").is_none()
+    {
+        return Err(
+            "no display: set DISPLAY or WAYLAND_DISPLAY (or run under xvfb-run) to open the window"
+                .into(),
+        );
     }
     let mut args = vec!["run", "--package", "gatehouse", "--bin", "gatehouse", "--"];
     args.extend(extra.iter().map(String::as_str));
@@ -51,9 +61,10 @@ fn run(extra: &[String]) -> Result<(), String> {
 
 /// The repository root (this crate lives in src-tauri/xtask).
 pub fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..").canonicalize().unwrap_or_else(|_| {
-        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
-    })
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .canonicalize()
+        .unwrap_or_else(|_| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../.."))
 }
 
 /// The cargo that runs us.

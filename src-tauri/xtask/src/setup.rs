@@ -53,12 +53,16 @@ pub fn setup(level: Level) -> Result<(), String> {
 fn system_packages(level: Level) -> Result<(), String> {
     if cfg!(target_os = "macos") {
         if !succeeds("xcode-select", &["-p"]) {
-            return Err("install the Xcode command line tools first: xcode-select --install".into());
+            return Err(
+                "install the Xcode command line tools first: xcode-select --install".into(),
+            );
         }
         return Ok(());
     }
     if cfg!(target_os = "windows") {
-        eprintln!("xtask: on Windows the build needs the MSVC build tools and WebView2 (preinstalled on Windows 11)");
+        eprintln!(
+            "xtask: on Windows the build needs the MSVC build tools and WebView2 (preinstalled on Windows 11)"
+        );
         return Ok(());
     }
     if !succeeds("dpkg-query", &["--version"]) {
@@ -77,14 +81,25 @@ fn system_packages(level: Level) -> Result<(), String> {
         return Ok(());
     }
     eprintln!("xtask: installing Debian packages: {}", missing.join(" "));
-    let root_user = Command::new("id").arg("-u").output().is_ok_and(|o| o.stdout.trim_ascii() == b"0");
-    let (program, mut prefix): (&str, Vec<&str>) = if root_user { ("apt-get", vec![]) } else { ("sudo", vec!["apt-get"]) };
+    let root_user = Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|o| o.stdout.trim_ascii() == b"0");
+    let (program, mut prefix): (&str, Vec<&str>) = if root_user {
+        ("apt-get", vec![])
+    } else {
+        ("sudo", vec!["apt-get"])
+    };
     let mut update = prefix.clone();
     update.extend(["update", "-qq"]);
-    command(program, &update).env("DEBIAN_FRONTEND", "noninteractive").status_ok()?;
+    command(program, &update)
+        .env("DEBIAN_FRONTEND", "noninteractive")
+        .status_ok()?;
     prefix.extend(["install", "-y", "-qq"]);
     prefix.extend(missing.iter().copied());
-    command(program, &prefix).env("DEBIAN_FRONTEND", "noninteractive").status_ok()
+    command(program, &prefix)
+        .env("DEBIAN_FRONTEND", "noninteractive")
+        .status_ok()
 }
 
 fn node_modules() -> Result<(), String> {
@@ -93,15 +108,20 @@ fn node_modules() -> Result<(), String> {
     }
     let ui = root().join("ui");
     let installed = ui.join("node_modules/.package-lock.json");
-    let fresh = std::env::var("CI").is_ok_and(|v| v == "true") || newer(&ui.join("package-lock.json"), &installed);
+    let fresh = std::env::var("CI").is_ok_and(|v| v == "true")
+        || newer(&ui.join("package-lock.json"), &installed);
     if fresh {
-        command("npm", &["ci", "--no-audit", "--no-fund"]).dir(&ui).status_ok()?;
+        command("npm", &["ci", "--no-audit", "--no-fund"])
+            .dir(&ui)
+            .status_ok()?;
     }
     Ok(())
 }
 
 fn build_ui() -> Result<(), String> {
-    command("npm", &["run", "build"]).dir(root().join("ui")).status_ok()
+    command("npm", &["run", "build"])
+        .dir(root().join("ui"))
+        .status_ok()
 }
 
 fn tauri_driver() -> Result<(), String> {
@@ -109,18 +129,34 @@ fn tauri_driver() -> Result<(), String> {
         return Ok(());
     }
     eprintln!("xtask: installing tauri-driver {TAURI_DRIVER_VERSION}");
-    command(&cargo(), &["install", "tauri-driver", "--locked", "--version", TAURI_DRIVER_VERSION]).status_ok()
+    command(
+        &cargo(),
+        &[
+            "install",
+            "tauri-driver",
+            "--locked",
+            "--version",
+            TAURI_DRIVER_VERSION,
+        ],
+    )
+    .status_ok()
 }
 
 fn dpkg_installed(package: &str) -> bool {
     Command::new("dpkg-query")
         .args(["-W", "-f=${Status}", package])
         .output()
-        .is_ok_and(|o| o.status.success() && String::from_utf8_lossy(&o.stdout).contains("install ok installed"))
+        .is_ok_and(|o| {
+            o.status.success()
+                && String::from_utf8_lossy(&o.stdout).contains("install ok installed")
+        })
 }
 
 fn succeeds(program: &str, args: &[&str]) -> bool {
-    Command::new(program).args(args).output().is_ok_and(|o| o.status.success())
+    Command::new(program)
+        .args(args)
+        .output()
+        .is_ok_and(|o| o.status.success())
 }
 
 /// True when `source` is newer than `stamp`, or `stamp` is missing.

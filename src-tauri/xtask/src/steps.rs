@@ -29,8 +29,16 @@ impl Cmd {
     }
 
     fn describe(&self) -> String {
-        let args: Vec<String> = self.0.get_args().map(|a| a.to_string_lossy().into_owned()).collect();
-        format!("{} {}", self.0.get_program().to_string_lossy(), args.join(" "))
+        let args: Vec<String> = self
+            .0
+            .get_args()
+            .map(|a| a.to_string_lossy().into_owned())
+            .collect();
+        format!(
+            "{} {}",
+            self.0.get_program().to_string_lossy(),
+            args.join(" ")
+        )
     }
 
     /// Runs with inherited output; Err when it cannot start or exits non-zero.
@@ -88,9 +96,20 @@ impl Counts {
 }
 
 fn number_before(text: &str, label: &str) -> u64 {
-    let Some(end) = text.find(label) else { return 0 };
-    let digits: String = text[..end].chars().rev().take_while(char::is_ascii_digit).collect();
-    digits.chars().rev().collect::<String>().parse().unwrap_or(0)
+    let Some(end) = text.find(label) else {
+        return 0;
+    };
+    let digits: String = text[..end]
+        .chars()
+        .rev()
+        .take_while(char::is_ascii_digit)
+        .collect();
+    digits
+        .chars()
+        .rev()
+        .collect::<String>()
+        .parse()
+        .unwrap_or(0)
 }
 
 fn strip_ansi(line: &str) -> String {
@@ -120,7 +139,10 @@ pub fn tauri_driver_path() -> Option<PathBuf> {
     let cargo_home = std::env::var_os("CARGO_HOME")
         .map(PathBuf::from)
         .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cargo")));
-    let mut candidates: Vec<PathBuf> = cargo_home.into_iter().map(|h| h.join("bin/tauri-driver")).collect();
+    let mut candidates: Vec<PathBuf> = cargo_home
+        .into_iter()
+        .map(|h| h.join("bin/tauri-driver"))
+        .collect();
     if let Some(path) = std::env::var_os("PATH") {
         candidates.extend(std::env::split_paths(&path).map(|p| p.join("tauri-driver")));
     }
@@ -137,12 +159,27 @@ pub fn test() -> Result<(), String> {
     let artifacts = root.join("artifacts");
     let mut results: Vec<(&str, StepOutcome)> = Vec::new();
 
-    let fmt = command(&cargo, &["fmt", "--all", "--", "--check"]).dir(&root).counted();
+    let fmt = command(&cargo, &["fmt", "--all", "--", "--check"])
+        .dir(&root)
+        .counted();
     results.push(("cargo fmt --check", fmt));
-    let clippy =
-        command(&cargo, &["clippy", "--workspace", "--all-targets", "--", "-D", "warnings"]).dir(&root).counted();
+    let clippy = command(
+        &cargo,
+        &[
+            "clippy",
+            "--workspace",
+            "--all-targets",
+            "--",
+            "-D",
+            "warnings",
+        ],
+    )
+    .dir(&root)
+    .counted();
     results.push(("cargo clippy", clippy));
-    let build = command(&cargo, &["build", "--workspace", "--bins"]).dir(&root).counted();
+    let build = command(&cargo, &["build", "--workspace", "--bins"])
+        .dir(&root)
+        .counted();
     let built = build.ok;
     results.push(("cargo build (binaries for the end-to-end tests)", build));
     let tests = command(&cargo, &["test", "--workspace"])
@@ -152,19 +189,34 @@ pub fn test() -> Result<(), String> {
         .counted();
     results.push(("cargo test --workspace", tests));
     let ui = root.join("ui");
-    let typecheck = command("npm", &["run", "--silent", "typecheck"]).dir(&ui).counted();
+    let typecheck = command("npm", &["run", "--silent", "typecheck"])
+        .dir(&ui)
+        .counted();
     results.push(("ui typecheck", typecheck));
-    let vitest = command("npm", &["test", "--silent"]).dir(&ui).env("NO_COLOR", "1").env("FORCE_COLOR", "0").counted();
+    let vitest = command("npm", &["test", "--silent"])
+        .dir(&ui)
+        .env("NO_COLOR", "1")
+        .env("FORCE_COLOR", "0")
+        .counted();
     results.push(("ui unit tests (vitest)", vitest));
     if cfg!(target_os = "linux") {
-        let window = if built { window_test(&cargo, &root, &bin_dir, &artifacts) } else { skipped_failure() };
+        let window = if built {
+            window_test(&cargo, &root, &bin_dir, &artifacts)
+        } else {
+            skipped_failure()
+        };
         results.push(("app window test (tauri-driver, Xvfb)", window));
     }
 
     println!("\n== summary ({} s)", started.elapsed().as_secs());
     let mut total = Counts::default();
     for (name, outcome) in &results {
-        println!("{:>4}  {name} ({} passed, {} failed)", if outcome.ok { "ok" } else { "FAIL" }, outcome.counts.passed, outcome.counts.failed);
+        println!(
+            "{:>4}  {name} ({} passed, {} failed)",
+            if outcome.ok { "ok" } else { "FAIL" },
+            outcome.counts.passed,
+            outcome.counts.failed
+        );
         total.passed += outcome.counts.passed;
         total.failed += outcome.counts.failed;
         if !outcome.ok && outcome.counts.failed == 0 {
@@ -172,19 +224,29 @@ pub fn test() -> Result<(), String> {
         }
     }
     println!("{} passed, {} failed", total.passed, total.failed);
-    if results.iter().all(|(_, o)| o.ok) { Ok(()) } else { Err("some steps failed (see the summary above)".into()) }
+    if results.iter().all(|(_, o)| o.ok) {
+        Ok(())
+    } else {
+        Err("some steps failed (see the summary above)".into())
+    }
 }
 
 fn skipped_failure() -> StepOutcome {
     eprintln!("xtask: the app window test needs the binaries, which did not build");
-    StepOutcome { ok: false, counts: Counts::default() }
+    StepOutcome {
+        ok: false,
+        counts: Counts::default(),
+    }
 }
 
 /// The real app binary under Xvfb and a private D-Bus session, driven through tauri-driver.
 fn window_test(cargo: &str, root: &Path, bin_dir: &Path, artifacts: &Path) -> StepOutcome {
     let Some(driver) = tauri_driver_path() else {
         eprintln!("xtask: tauri-driver is not installed");
-        return StepOutcome { ok: false, counts: Counts::default() };
+        return StepOutcome {
+            ok: false,
+            counts: Counts::default(),
+        };
     };
     let app = bin_dir.join("gatehouse");
     command(
@@ -217,10 +279,19 @@ fn window_test(cargo: &str, root: &Path, bin_dir: &Path, artifacts: &Path) -> St
 
 /// `cargo xtask bindings`: rewrite ui/src/api/bindings from the Rust DTOs.
 pub fn bindings() -> Result<(), String> {
-    command(&cargo(), &["test", "--package", "gatehouse-core", "--lib", "admin::bindings"])
-        .dir(root())
-        .env("GATEHOUSE_UPDATE_BINDINGS", "1")
-        .status_ok()
+    command(
+        &cargo(),
+        &[
+            "test",
+            "--package",
+            "gatehouse-core",
+            "--lib",
+            "admin::bindings",
+        ],
+    )
+    .dir(root())
+    .env("GATEHOUSE_UPDATE_BINDINGS", "1")
+    .status_ok()
 }
 
 #[cfg(test)]
@@ -234,11 +305,18 @@ mod tests {
         c.add_line("test result: FAILED. 3 passed; 2 failed; 0 ignored");
         c.add_line("      Tests  1 failed | 7 passed (8)");
         c.add_line("running 3 tests");
-        assert_eq!((c.passed, c.failed), (22, 3), "cargo and vitest summary lines must both be counted");
+        assert_eq!(
+            (c.passed, c.failed),
+            (22, 3),
+            "cargo and vitest summary lines must both be counted"
+        );
     }
 
     #[test]
     fn strips_colour_codes() {
-        assert_eq!(strip_ansi("\u{1b}[32mTests\u{1b}[0m  4 passed"), "Tests  4 passed");
+        assert_eq!(
+            strip_ansi("\u{1b}[32mTests\u{1b}[0m  4 passed"),
+            "Tests  4 passed"
+        );
     }
 }

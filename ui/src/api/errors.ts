@@ -1,12 +1,12 @@
 import { TRANSPORT_ERROR, type IpcError } from "./types";
 
+const BACKEND_TAGS: ReadonlySet<string> = new Set(["GatewayNotRunning", "Internal", TRANSPORT_ERROR]);
+
+/** True for a tagged error whose tag the UI knows (see `bindings/IpcError.ts`). */
 export function isIpcError(value: unknown): value is IpcError {
-  return (
-    typeof value === "object" &&
-    value !== null &&
-    "type" in value &&
-    typeof (value as { type: unknown }).type === "string"
-  );
+  if (typeof value !== "object" || value === null || !("type" in value)) return false;
+  const tag = (value as { type: unknown }).type;
+  return typeof tag === "string" && BACKEND_TAGS.has(tag);
 }
 
 /** Whatever a command rejected with, as an `IpcError`. */
@@ -17,15 +17,16 @@ export function toIpcError(value: unknown): IpcError {
   return { type: TRANSPORT_ERROR, data: detail };
 }
 
-/** A sentence for a person. Branches on the tag; `data` is shown only when it is text. */
+/** A sentence for a person, chosen by the tag. */
 export function describeIpcError(error: IpcError): string {
-  const detail = typeof error.data === "string" && error.data.length > 0 ? error.data : null;
   switch (error.type) {
-    case TRANSPORT_ERROR:
-      return detail
-        ? `Could not reach the Gatehouse backend (${detail}).`
+    case "Transport":
+      return error.data
+        ? `Could not reach the Gatehouse backend (${error.data}).`
         : "Could not reach the Gatehouse backend.";
-    default:
-      return detail ? `${error.type}: ${detail}` : `The backend reported ${error.type}.`;
+    case "GatewayNotRunning":
+      return `The gateway is not running: ${error.data.reason}`;
+    case "Internal":
+      return `Something failed inside Gatehouse (${error.data.message}); details are in the log.`;
   }
 }

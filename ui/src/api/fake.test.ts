@@ -15,8 +15,9 @@ describe("createFakeApi", () => {
     const api = createFakeApi();
     api.setGatewayStatus({ ...SAMPLE_GATEWAY_STATUS, port: 9000 });
     expect((await api.getGatewayStatus()).port).toBe(9000);
-    api.failWith({ type: "Store" });
-    await expect(api.getGatewayStatus()).rejects.toEqual({ type: "Store" });
+    const failure = { type: "Internal", data: { message: "store locked" } } as const;
+    api.failWith(failure);
+    await expect(api.getGatewayStatus()).rejects.toEqual(failure);
     api.failWith(null);
     await expect(api.getGatewayStatus()).resolves.toMatchObject({ port: 9000 });
   });

@@ -18,11 +18,9 @@ describe("tauriApi", () => {
   });
 
   it("passes a tagged IPC error through unchanged", async () => {
-    invoke.mockRejectedValue({ type: "Store", data: "database is locked" });
-    await expect(tauriApi.getGatewayStatus()).rejects.toEqual({
-      type: "Store",
-      data: "database is locked",
-    });
+    const tagged = { type: "GatewayNotRunning", data: { reason: "port taken" } };
+    invoke.mockRejectedValue(tagged);
+    await expect(tauriApi.getGatewayStatus()).rejects.toEqual(tagged);
   });
 
   it("turns an untagged rejection into a Transport error", async () => {

@@ -9,7 +9,8 @@ use crate::gateway::RunningGateway;
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
 #[serde(rename_all = "camelCase")]
 pub struct GatewayStatus {
-    /// `http://127.0.0.1:PORT`: the issuer and the base of every local MCP URL.
+    /// The loopback IP the gateway listens on (`127.0.0.1`); with `port` it makes the issuer
+    /// `http://127.0.0.1:PORT`, the base of every local MCP URL.
     pub address: String,
     pub port: u16,
     pub data_dir: String,
@@ -19,7 +20,7 @@ pub struct GatewayStatus {
 
 pub fn gateway_status(gateway: &RunningGateway) -> GatewayStatus {
     GatewayStatus {
-        address: gateway.base_url(),
+        address: gateway.address().ip().to_string(),
         port: gateway.address().port(),
         data_dir: gateway.vault().data_dir().display().to_string(),
         key_source: gateway.vault().key_source().clone(),

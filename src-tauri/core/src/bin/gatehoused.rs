@@ -6,7 +6,7 @@ use clap::Parser;
 
 fn main() -> ExitCode {
     let cli = gatehouse_core::cli::Cli::parse();
-    match gatehouse_core::cli::run(cli) {
+    match gatehouse_core::cli::run(&cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             eprintln!("gatehoused: error: {error}");

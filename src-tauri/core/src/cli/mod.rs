@@ -20,7 +20,11 @@ use crate::store::StoreError;
 use crate::vault::{Vault, VaultError};
 
 #[derive(Debug, Parser)]
-#[command(name = "gatehoused", version, about = "Gatehouse's local MCP gateway, without the window")]
+#[command(
+    name = "gatehoused",
+    version,
+    about = "Gatehouse's local MCP gateway, without the window"
+)]
 pub struct Cli {
     /// Data directory (default: $GATEHOUSE_DATA_DIR, else the platform data directory of the app)
     #[arg(long, global = true, value_name = "DIR")]
@@ -66,10 +70,13 @@ pub enum CliError {
 }
 
 /// Runs one `gatehoused` invocation.
-pub fn run(cli: Cli) -> Result<(), CliError> {
+pub fn run(cli: &Cli) -> Result<(), CliError> {
     let data_dir = config::resolve_data_dir(cli.data_dir.as_deref())?;
     match cli.command {
-        Command::Serve { port, retention_days } => serve::serve(&data_dir, port, retention_days),
+        Command::Serve {
+            port,
+            retention_days,
+        } => serve::serve(&data_dir, port, retention_days),
         Command::WriteLoad { count } => write_load::write_load(&data_dir, count),
     }
 }

@@ -11,7 +11,9 @@ use crate::gateway;
 pub fn serve(data_dir: &Path, port: Option<u16>, retention_days: u32) -> Result<(), CliError> {
     let _log = crate::logging::init(data_dir, "gatehoused");
     let port = config::resolve_port(port)?;
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
     runtime.block_on(async {
         let vault = open_vault(data_dir)?;
         let listener = gateway::bind_loopback(port).await?;

@@ -16,7 +16,15 @@ pub fn write_load(data_dir: &Path, count: u64) -> Result<(), CliError> {
         let at = store.now();
         let id = store.write_blocking(move |tx| {
             let detail = serde_json::json!({ "row": i });
-            audit::append(tx, at, AuditKind::DiagnosticWrite, &AuditSubject { detail: Some(&detail), ..Default::default() })
+            audit::append(
+                tx,
+                at,
+                AuditKind::DiagnosticWrite,
+                &AuditSubject {
+                    detail: Some(&detail),
+                    ..Default::default()
+                },
+            )
         })?;
         writeln!(out, "committed {id}")?;
         out.flush()?;

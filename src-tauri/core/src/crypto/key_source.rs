@@ -86,7 +86,7 @@ pub enum KeyError {
 }
 
 /// Which kind of store holds the key; the UI shows [`KeySourceInfo::detail`] next to it.
-#[derive(Debug, Clone, Copy, serde::Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, serde::Serialize, ts_rs::TS, PartialEq, Eq)]
 pub enum KeySourceKind {
     OsKeyring,
     KeyFile,
@@ -94,7 +94,7 @@ pub enum KeySourceKind {
 }
 
 /// What a [`KeySource`] is, in words the UI can show as they are.
-#[derive(Debug, Clone, serde::Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, serde::Serialize, ts_rs::TS, PartialEq, Eq)]
 pub struct KeySourceInfo {
     pub kind: KeySourceKind,
     pub detail: String,

@@ -40,7 +40,8 @@ impl IntoResponse for Refusal {
                 "requests from this origin are not allowed: only loopback origins may call the gateway",
             ),
         };
-        let body = serde_json::json!({ "error": "access_denied", "error_description": description });
+        let body =
+            serde_json::json!({ "error": "access_denied", "error_description": description });
         (
             status,
             [(http::header::CACHE_CONTROL, "no-store")],
@@ -91,7 +92,11 @@ pub fn is_loopback_origin(origin: &str) -> bool {
 }
 
 /// The middleware form of [`check`].
-pub async fn local_only(State(local): State<LocalAuthority>, request: Request, next: Next) -> Response {
+pub async fn local_only(
+    State(local): State<LocalAuthority>,
+    request: Request,
+    next: Next,
+) -> Response {
     match check(request.headers(), request.uri(), &local) {
         Ok(()) => next.run(request).await,
         Err(refusal) => {
@@ -119,9 +124,18 @@ mod tests {
 
     #[test]
     fn own_loopback_hosts_pass() {
-        for host in ["127.0.0.1:4321", "localhost:4321", "LOCALHOST:4321", "[::1]:4321"] {
+        for host in [
+            "127.0.0.1:4321",
+            "localhost:4321",
+            "LOCALHOST:4321",
+            "[::1]:4321",
+        ] {
             let h = headers(&[("host", host)]);
-            assert_eq!(check(&h, &http::Uri::from_static("/health"), &LOCAL), Ok(()), "{host} is ours");
+            assert_eq!(
+                check(&h, &http::Uri::from_static("/health"), &LOCAL),
+                Ok(()),
+                "{host} is ours"
+            );
         }
     }
 
@@ -144,7 +158,11 @@ mod tests {
             );
         }
         assert_eq!(
-            check(&HeaderMap::new(), &http::Uri::from_static("/health"), &LOCAL),
+            check(
+                &HeaderMap::new(),
+                &http::Uri::from_static("/health"),
+                &LOCAL
+            ),
             Err(Refusal::ForeignHost),
             "a request without Host must be refused"
         );
@@ -152,10 +170,19 @@ mod tests {
 
     #[test]
     fn origins_are_checked_when_present() {
-        let ok = ["http://localhost:6274", "http://127.0.0.1:4321", "http://[::1]:9", "https://localhost"];
+        let ok = [
+            "http://localhost:6274",
+            "http://127.0.0.1:4321",
+            "http://[::1]:9",
+            "https://localhost",
+        ];
         for origin in ok {
             let h = headers(&[("host", "127.0.0.1:4321"), ("origin", origin)]);
-            assert_eq!(check(&h, &http::Uri::from_static("/"), &LOCAL), Ok(()), "{origin} is loopback");
+            assert_eq!(
+                check(&h, &http::Uri::from_static("/"), &LOCAL),
+                Ok(()),
+                "{origin} is loopback"
+            );
         }
         let bad = [
             "https://evil.example",

@@ -16,6 +16,14 @@ pub async fn health(State(state): State<GatewayState>) -> impl IntoResponse {
         "key_source": state.vault.key_source().kind,
         "store": if store_ok { "ok" } else { "unavailable" },
     });
-    let status = if store_ok { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
-    (status, [(http::header::CACHE_CONTROL, "no-store")], Json(body))
+    let status = if store_ok {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    (
+        status,
+        [(http::header::CACHE_CONTROL, "no-store")],
+        Json(body),
+    )
 }

@@ -17,7 +17,9 @@ use thiserror::Error;
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
-use tower_http::sensitive_headers::{SetSensitiveRequestHeadersLayer, SetSensitiveResponseHeadersLayer};
+use tower_http::sensitive_headers::{
+    SetSensitiveRequestHeadersLayer, SetSensitiveResponseHeadersLayer,
+};
 use tower_http::trace::TraceLayer;
 
 use crate::vault::Vault;
@@ -40,7 +42,9 @@ impl LocalAuthority {
     pub fn is_own_host(&self, host: &str) -> bool {
         let host = host.to_ascii_lowercase();
         let port = self.port;
-        host == format!("127.0.0.1:{port}") || host == format!("localhost:{port}") || host == format!("[::1]:{port}")
+        host == format!("127.0.0.1:{port}")
+            || host == format!("localhost:{port}")
+            || host == format!("[::1]:{port}")
     }
 }
 
@@ -76,10 +80,17 @@ pub async fn bind_loopback(port: u16) -> Result<TcpListener, GatewayError> {
 pub fn router(state: GatewayState) -> Router {
     Router::new()
         .route("/health", get(health::health))
-        .layer(axum::middleware::from_fn_with_state(state.local, guard::local_only))
+        .layer(axum::middleware::from_fn_with_state(
+            state.local,
+            guard::local_only,
+        ))
         .layer(TraceLayer::new_for_http())
         .layer(SetSensitiveResponseHeadersLayer::new([SET_COOKIE]))
-        .layer(SetSensitiveRequestHeadersLayer::new([AUTHORIZATION, PROXY_AUTHORIZATION, COOKIE]))
+        .layer(SetSensitiveRequestHeadersLayer::new([
+            AUTHORIZATION,
+            PROXY_AUTHORIZATION,
+            COOKIE,
+        ]))
         .with_state(state)
 }
 
@@ -97,7 +108,10 @@ impl RunningGateway {
     }
 
     pub fn base_url(&self) -> String {
-        LocalAuthority { port: self.address.port() }.base_url()
+        LocalAuthority {
+            port: self.address.port(),
+        }
+        .base_url()
     }
 
     pub fn vault(&self) -> &Vault {
@@ -128,9 +142,14 @@ pub async fn start(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<RunningGateway, GatewayError> {
     let address = listener.local_addr().map_err(GatewayError::LocalAddr)?;
-    let local = LocalAuthority { port: address.port() };
+    let local = LocalAuthority {
+        port: address.port(),
+    };
     let stop = CancellationToken::new();
-    let state = GatewayState { vault: vault.clone(), local };
+    let state = GatewayState {
+        vault: vault.clone(),
+        local,
+    };
     let app = router(state);
 
     let retention_stop = stop.clone();
@@ -149,10 +168,18 @@ pub async fn start(
             }
             server_stop.cancel();
         };
-        axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
-            .with_graceful_shutdown(stopped)
-            .await
+        axum::serve(
+            listener,
+            app.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(stopped)
+        .await
     });
     tracing::info!(%address, key_source = ?vault.key_source().kind, "gateway listening");
-    Ok(RunningGateway { address, vault, stop, server })
+    Ok(RunningGateway {
+        address,
+        vault,
+        stop,
+        server,
+    })
 }
