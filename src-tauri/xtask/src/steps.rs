@@ -231,6 +231,52 @@ pub fn test() -> Result<(), String> {
     }
 }
 
+/// `gatehouse-core` must build and test with no window stack: no tauri, wry, GTK or WebKit anywhere in
+/// its dependency tree (normal, build and dev edges).
+fn core_is_headless(cargo: &str, root: &Path) -> StepOutcome {
+    let output = Command::new(cargo)
+        .args([
+            "tree",
+            "--package",
+            "gatehouse-core",
+            "--edges",
+            "all",
+            "--prefix",
+            "none",
+            "--format",
+            "{p}",
+        ])
+        .current_dir(root)
+        .output();
+    let Ok(output) = output.inspect_err(|e| eprintln!("xtask: cannot run cargo tree: {e}")) else {
+        return StepOutcome {
+            ok: false,
+            counts: Counts::default(),
+        };
+    };
+    let tree = String::from_utf8_lossy(&output.stdout);
+    let window_crates: Vec<&str> = tree
+        .lines()
+        .filter(|line| {
+            let name = line.split_whitespace().next().unwrap_or_default();
+            name.starts_with("tauri")
+                || name == "wry"
+                || name.starts_with("gtk")
+                || name.starts_with("webkit2gtk")
+        })
+        .collect();
+    let ok = output.status.success() && !tree.trim().is_empty() && window_crates.is_empty();
+    if !ok {
+        eprintln!(
+            "xtask: gatehouse-core must not depend on the window stack; found: {window_crates:?}"
+        );
+    }
+    StepOutcome {
+        ok,
+        counts: Counts::default(),
+    }
+}
+
 fn skipped_failure() -> StepOutcome {
     eprintln!("xtask: the app window test needs the binaries, which did not build");
     StepOutcome {
