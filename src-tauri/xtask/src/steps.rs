@@ -177,7 +177,10 @@ pub fn test() -> Result<(), String> {
     .dir(&root)
     .counted();
     results.push(("cargo clippy", clippy));
-    results.push(("gatehouse-core has no tauri or GTK dependency", core_is_headless(&cargo, &root)));
+    results.push((
+        "gatehouse-core has no tauri or GTK dependency",
+        core_is_headless(&cargo, &root),
+    ));
     let build = command(&cargo, &["build", "--workspace", "--bins"])
         .dir(&root)
         .counted();

@@ -9,9 +9,11 @@
 //! - [`resource`]: the `resource` parameter and the connection it names (RFC 8707 §2).
 //! - [`error`]: protocol error bodies and authorization-response redirects (RFC 6749 §4.1.2, §5.2, RFC 9207).
 //! - [`client_metadata`]: Dynamic Client Registration request validation (RFC 7591 §2, §3.2).
+//! - [`policy`]: Gatehouse's scopes and token lifetimes.
 
 pub mod client_metadata;
 pub mod error;
 pub mod pkce;
+pub mod policy;
 pub mod redirect_uri;
 pub mod resource;
