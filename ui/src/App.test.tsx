@@ -78,7 +78,7 @@ describe("Gatehouse window", () => {
           ...SAMPLE_GATEWAY_STATUS,
           address: "127.0.0.1",
           port: 48123,
-          keySource: { kind: "KeyFile", detail: "key file /tmp/gh/master.key" },
+          key_source: { kind: "KeyFile", detail: "key file /tmp/gh/master.key" },
         },
       },
     });

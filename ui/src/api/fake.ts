@@ -4,8 +4,8 @@ import type { GatehouseApi, IpcError } from "./types";
 export const SAMPLE_GATEWAY_STATUS: GatewayStatus = {
   address: "127.0.0.1",
   port: 8707,
-  dataDir: "/preview/gatehouse",
-  keySource: { kind: "Fixed", detail: "fixed preview key (not secret)" },
+  data_dir: "/preview/gatehouse",
+  key_source: { kind: "Fixed", detail: "fixed preview key (not secret)" },
   version: "0.0.0-preview",
 };
 

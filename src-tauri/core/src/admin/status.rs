@@ -6,8 +6,8 @@ use ts_rs::TS;
 use crate::crypto::KeySourceInfo;
 use crate::gateway::RunningGateway;
 
+/// Field names are snake_case, like every DTO (the `gatehoused --json` output is the same DTOs).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
-#[serde(rename_all = "camelCase")]
 pub struct GatewayStatus {
     /// The loopback IP the gateway listens on (`127.0.0.1`); with `port` it makes the issuer
     /// `http://127.0.0.1:PORT`, the base of every local MCP URL.

@@ -30,7 +30,7 @@ export function GatewayStatusLine() {
   }
   return (
     <StatusLine tone="ok" testId="gateway-status">
-      {prefix}Gateway running at {gatewayUrl(status.data)} · Keys: {status.data.keySource.detail}
+      {prefix}Gateway running at {gatewayUrl(status.data)} · Keys: {status.data.key_source.detail}
     </StatusLine>
   );
 }
