@@ -10,10 +10,25 @@
 //! - [`error`]: protocol error bodies and authorization-response redirects (RFC 6749 §4.1.2, §5.2, RFC 9207).
 //! - [`client_metadata`]: Dynamic Client Registration request validation (RFC 7591 §2, §3.2).
 //! - [`policy`]: Gatehouse's scopes and token lifetimes.
+//!
+//! The endpoints: [`routes::router`] mounts [`metadata`] (RFC 8414, RFC 9728), [`register`] (RFC 7591),
+//! [`token`] and [`revoke`] (RFC 7009), with [`cors`] for loopback origins; [`form`] and [`issue`] are
+//! their shared request parsing and token minting.
 
 pub mod client_metadata;
+pub mod cors;
 pub mod error;
+pub mod form;
+pub mod issue;
+pub mod metadata;
 pub mod pkce;
 pub mod policy;
 pub mod redirect_uri;
+pub mod register;
 pub mod resource;
+pub mod revoke;
+pub mod routes;
+pub mod token;
+
+#[cfg(test)]
+mod endpoint_tests;
