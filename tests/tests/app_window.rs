@@ -47,20 +47,31 @@ impl Driver {
         value["value"].clone()
     }
 
+    /// Finds an element, waiting (bounded) for the page to render it: the webview loads the UI
+    /// after the session starts, so the first lookups may come before React has mounted.
     async fn find(&self, session: &str, xpath: &str) -> String {
-        let found = self
-            .call(
-                reqwest::Method::POST,
-                &format!("/session/{session}/element"),
-                Some(json!({"using": "xpath", "value": xpath})),
-            )
-            .await;
-        found
-            .as_object()
-            .and_then(|o| o.values().next())
-            .and_then(Value::as_str)
-            .map(str::to_owned)
-            .unwrap_or_else(|| panic!("no element for {xpath}: {found}"))
+        let url = format!("{}/session/{session}/element", self.url);
+        let body = json!({"using": "xpath", "value": xpath});
+        let mut last = Value::Null;
+        for _ in 0..300 {
+            let response = self.http.post(&url).json(&body).send().await;
+            let response = response.unwrap_or_else(|e| panic!("find {xpath}: {e}"));
+            let found = response.status().is_success();
+            last = response
+                .json()
+                .await
+                .unwrap_or_else(|e| panic!("find {xpath}: bad JSON: {e}"));
+            if found
+                && let Some(id) = last["value"]
+                    .as_object()
+                    .and_then(|o| o.values().next())
+                    .and_then(Value::as_str)
+            {
+                return id.to_owned();
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("no element for {xpath} within 30 s: {last}")
     }
 
     async fn text(&self, session: &str, element: &str) -> String {
@@ -146,6 +157,7 @@ async fn window_shows_both_tabs_and_the_gateway_status() {
         .env("XDG_CACHE_HOME", home.path().join("xdg-cache"))
         .env("TAURI_WEBVIEW_AUTOMATION", "true")
         .env("NO_AT_BRIDGE", "1")
+        .env("GTK_USE_PORTAL", "0")
         .stdout(Stdio::null())
         .spawn()
         .unwrap_or_else(|e| panic!("cannot start tauri-driver: {e}"));
