@@ -74,15 +74,15 @@ impl Driver {
         panic!("no element for {xpath} within 30 s: {last}")
     }
 
-    async fn text(&self, session: &str, element: &str) -> String {
-        let value = self
-            .call(
-                reqwest::Method::GET,
-                &format!("/session/{session}/element/{element}/text"),
-                None,
-            )
-            .await;
-        value.as_str().unwrap_or_default().to_owned()
+    /// The element's text, or None when the element went stale (re-rendered) in the meantime.
+    async fn try_text(&self, session: &str, element: &str) -> Option<String> {
+        let url = format!("{}/session/{session}/element/{element}/text", self.url);
+        let response = self.http.get(url).send().await.ok()?;
+        if !response.status().is_success() {
+            return None;
+        }
+        let value: Value = response.json().await.ok()?;
+        value["value"].as_str().map(str::to_owned)
     }
 
     async fn attribute(&self, session: &str, element: &str, name: &str) -> String {
@@ -183,13 +183,14 @@ async fn window_shows_both_tabs_and_the_gateway_status() {
         .unwrap_or_else(|| panic!("no session id: {session}"))
         .to_owned();
 
-    let status = driver
-        .find(&session, "//*[@data-testid='gateway-status']")
-        .await;
+    // The status line is re-rendered when the gateway answers, so find it anew on every poll.
     let expected = format!("127.0.0.1:{gateway_port}");
     let mut status_text = String::new();
     for _ in 0..100 {
-        status_text = driver.text(&session, &status).await;
+        let status = driver
+            .find(&session, "//*[@data-testid='gateway-status']")
+            .await;
+        status_text = driver.try_text(&session, &status).await.unwrap_or_default();
         if status_text.contains(&expected) {
             break;
         }
