@@ -80,6 +80,10 @@ pub async fn bind_loopback(port: u16) -> Result<TcpListener, GatewayError> {
 pub fn router(state: GatewayState) -> Router {
     Router::new()
         .route("/health", get(health::health))
+        .merge(crate::oauth::server::authorize::router(
+            &state,
+            std::sync::Arc::new(crate::oauth::server::tool_catalog::UnavailableToolCatalog),
+        ))
         .layer(axum::middleware::from_fn_with_state(
             state.local,
             guard::local_only,

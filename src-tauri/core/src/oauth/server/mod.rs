@@ -10,10 +10,23 @@
 //! - [`error`]: protocol error bodies and authorization-response redirects (RFC 6749 §4.1.2, §5.2, RFC 9207).
 //! - [`client_metadata`]: Dynamic Client Registration request validation (RFC 7591 §2, §3.2).
 //! - [`policy`]: Gatehouse's scopes and token lifetimes.
+//!
+//! Endpoints:
+//! - [`authorize`]: `GET /authorize` (OAuth 2.1 §4.1.1) up to the consent page; [`decision`]: the consent
+//!   form's `POST /authorize/decision`; [`consent_page`]: their HTML; [`cimd`]: Client ID Metadata
+//!   Documents; [`tool_catalog`]: the upstream tool list the consent page offers.
 
+pub mod authorize;
+pub mod cimd;
 pub mod client_metadata;
+pub mod consent_page;
+pub mod decision;
 pub mod error;
 pub mod pkce;
 pub mod policy;
 pub mod redirect_uri;
 pub mod resource;
+pub mod tool_catalog;
+
+#[cfg(test)]
+mod authorize_tests;
