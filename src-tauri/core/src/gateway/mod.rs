@@ -81,6 +81,10 @@ pub fn router(state: GatewayState) -> Router {
     Router::new()
         .route("/health", get(health::health))
         .merge(crate::oauth::server::routes::router(&state))
+        .merge(crate::oauth::server::authorize::router(
+            &state,
+            std::sync::Arc::new(crate::oauth::server::tool_catalog::UnavailableToolCatalog),
+        ))
         .layer(axum::middleware::from_fn_with_state(
             state.local,
             guard::local_only,

@@ -182,6 +182,31 @@ pub fn create_pending(
     Ok(())
 }
 
+/// Sets the tool allow-list of a **pending** grant (the consent page's choice, made after the grant
+/// was created). `None` = every tool. Fails with [`StoreError::GrantState`] when the grant is no
+/// longer pending, so an active binding's tools never change behind its back.
+pub fn set_pending_tools(
+    tx: &Transaction,
+    id: &GrantId,
+    tools: Option<&[String]>,
+) -> Result<(), StoreError> {
+    let updated = tx
+        .prepare_cached("UPDATE grants SET tools_json = ?2 WHERE id = ?1 AND status = 'pending'")?
+        .execute(params![id, tools_json(tools)?])?;
+    if updated == 0 {
+        let grant = get(tx, id)?.ok_or_else(|| StoreError::NotFound {
+            kind: "grant",
+            id: id.to_string(),
+        })?;
+        return Err(StoreError::GrantState {
+            id: grant.id,
+            actual: grant.status,
+            expected: GrantStatus::Pending,
+        });
+    }
+    Ok(())
+}
+
 /// Moves a pending grant to `active`, keeping one active grant per binding (see [`Activation`]).
 /// Activating an already active grant is a no-op; a revoked grant cannot be activated.
 pub fn activate(tx: &Transaction, id: &GrantId, now: UnixMillis) -> Result<Activation, StoreError> {
@@ -341,5 +366,43 @@ impl Store {
     pub async fn activate_grant_async(&self, id: GrantId) -> Result<Activation, StoreError> {
         let store = self.clone();
         super::run_blocking(move || store.activate_grant(&id)).await
+    }
+}
+
+#[cfg(test)]
+mod set_pending_tools_tests {
+    use super::super::test_support::fixture;
+    use super::*;
+
+    #[test]
+    fn sets_tools_of_a_pending_grant_only() {
+        let f = fixture();
+        let connection = f.connection("docs");
+        let client = f.client();
+        let id = f.pending_grant(&client, &connection, "mcp:access");
+        let tools = vec![String::from("search"), String::from("fetch")];
+        let now = f.clock_now();
+        f.store
+            .write_blocking(|tx| set_pending_tools(tx, &id, Some(&tools)))
+            .unwrap_or_else(|e| panic!("a pending grant takes a tool list: {e}"));
+        assert_eq!(
+            f.grant(&id).tools,
+            Some(vec![String::from("fetch"), String::from("search")]),
+            "stored sorted, like create_pending"
+        );
+        f.store
+            .write_blocking(|tx| activate(tx, &id, now).map(|_| ()))
+            .unwrap_or_else(|e| panic!("activation works: {e}"));
+        let result = f
+            .store
+            .write_blocking(|tx| set_pending_tools(tx, &id, None));
+        assert!(
+            matches!(result, Err(StoreError::GrantState { .. })),
+            "an active grant's tools never change: {result:?}"
+        );
+        assert!(
+            f.grant(&id).tools.is_some(),
+            "the active grant kept its list"
+        );
     }
 }

@@ -14,9 +14,16 @@
 //! The endpoints: [`routes::router`] mounts [`metadata`] (RFC 8414, RFC 9728), [`register`] (RFC 7591),
 //! [`token`] and [`revoke`] (RFC 7009), with [`cors`] for loopback origins; [`form`] and [`issue`] are
 //! their shared request parsing and token minting.
+//! [`authorize`]: `GET /authorize` (OAuth 2.1 §4.1.1) up to the consent page; [`decision`]: the consent
+//!   form's `POST /authorize/decision`; [`consent_page`]: their HTML; [`cimd`]: Client ID Metadata
+//! Documents; [`tool_catalog`]: the upstream tool list the consent page offers.
 
+pub mod authorize;
+pub mod cimd;
 pub mod client_metadata;
 pub mod cors;
+pub mod consent_page;
+pub mod decision;
 pub mod error;
 pub mod form;
 pub mod issue;
@@ -29,6 +36,9 @@ pub mod resource;
 pub mod revoke;
 pub mod routes;
 pub mod token;
+pub mod tool_catalog;
 
+#[cfg(test)]
+mod authorize_tests;
 #[cfg(test)]
 mod endpoint_tests;

@@ -1,0 +1,818 @@
+//! `GET /authorize` and `POST /authorize/decision` against a real store in a temporary directory,
+//! driven with `tower::ServiceExt::oneshot` (mcp-auth-checklist §5.2 items 18-26, 32-47).
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::body::Body;
+use http::{Request, StatusCode, header};
+use tower::ServiceExt;
+use url::Url;
+
+use super::authorize::{AuthorizeState, router_with};
+use super::cimd::CimdResolver;
+use super::tool_catalog::{FixedToolCatalog, ToolSummary};
+use crate::clock::{MINUTE, ManualClock};
+use crate::crypto::KeyBackend;
+use crate::crypto::token::TokenHash;
+use crate::gateway::{GatewayState, LocalAuthority};
+use crate::store::authorization_codes;
+use crate::store::clients::{ClientRegistration, RegistrationSource};
+use crate::store::connections::{
+    self, AuthKind, ConnectionSettings, ConnectionStatus, NewConnection, OAuthSettings, Transport,
+};
+use crate::store::grants::{self, GrantFilter, GrantStatus};
+use crate::store::{ClientId, ConnectionId, Store};
+use crate::vault::Vault;
+
+const PORT: u16 = 4849;
+const ISSUER: &str = "http://127.0.0.1:4849";
+const RESOURCE: &str = "http://127.0.0.1:4849/mcp/docs";
+/// A valid S256 challenge (RFC 7636 Appendix B).
+const CHALLENGE: &str = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
+
+struct Env {
+    _dir: tempfile::TempDir,
+    vault: Vault,
+    clock: ManualClock,
+    app: Router,
+}
+
+fn store_of(env: &Env) -> &Store {
+    env.vault.store()
+}
+
+fn tools() -> Vec<ToolSummary> {
+    ["search", "fetch", "delete"]
+        .into_iter()
+        .map(|name| ToolSummary {
+            name: name.into(),
+            title: None,
+            description: Some(format!("{name} things")),
+        })
+        .collect()
+}
+
+fn env_with(catalog: FixedToolCatalog, cimd: CimdResolver) -> Env {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("tempdir: {e}"));
+    let clock = ManualClock::new(1_750_004_800_000);
+    let vault = Vault::open(dir.path(), KeyBackend::File, Arc::new(clock.clone()))
+        .unwrap_or_else(|e| panic!("vault: {e}"));
+    let app = router_with(AuthorizeState {
+        store: vault.store().clone(),
+        local: LocalAuthority { port: PORT },
+        tools: Arc::new(catalog),
+        cimd: Arc::new(cimd),
+    });
+    let env = Env {
+        _dir: dir,
+        vault,
+        clock,
+        app,
+    };
+    add_connection(&env, "docs", true);
+    add_connection(&env, "off", false);
+    env
+}
+
+fn env() -> Env {
+    env_with(FixedToolCatalog(Ok(tools())), CimdResolver::new())
+}
+
+fn add_connection(env: &Env, slug: &str, enabled: bool) -> ConnectionId {
+    let id = ConnectionId::new();
+    let new = NewConnection {
+        id: id.clone(),
+        slug: slug.into(),
+        name: format!("Docs {slug}"),
+        settings: ConnectionSettings {
+            upstream_url: format!("https://{slug}.example/mcp"),
+            transport: Transport::StreamableHttp,
+            auth_kind: AuthKind::None,
+            header_name: None,
+            header_value_sealed: None,
+            oauth: OAuthSettings::default(),
+        },
+        enabled,
+        status: ConnectionStatus::Connected,
+    };
+    let now = env.clock_now();
+    store_of(env)
+        .write_blocking(|tx| connections::insert(tx, &new, now))
+        .unwrap_or_else(|e| panic!("connection: {e}"));
+    id
+}
+
+impl Env {
+    fn clock_now(&self) -> i64 {
+        self.vault.store().now()
+    }
+
+    fn client(&self, name: Option<&str>, redirects: &[&str]) -> String {
+        let id = ClientId::generate();
+        let reg = ClientRegistration {
+            client_id: id.clone(),
+            client_name: name.map(str::to_owned),
+            client_uri: None,
+            software_id: None,
+            software_version: None,
+            redirect_uris: redirects.iter().map(|s| (*s).to_owned()).collect(),
+            scope: Some("mcp:access offline_access".into()),
+            grant_types: vec!["authorization_code".into(), "refresh_token".into()],
+            response_types: vec!["code".into()],
+            token_endpoint_auth_method: "none".into(),
+            application_type: Some("native".into()),
+            registration_source: RegistrationSource::Dcr,
+            metadata: serde_json::json!({}),
+        };
+        store_of(self)
+            .upsert_client(&reg)
+            .unwrap_or_else(|e| panic!("client: {e}"));
+        id.to_string()
+    }
+
+    async fn send(&self, request: Request<Body>) -> (StatusCode, http::HeaderMap, String) {
+        let response = self
+            .app
+            .clone()
+            .oneshot(request)
+            .await
+            .unwrap_or_else(|e| match e {});
+        let status = response.status();
+        let headers = response.headers().clone();
+        let body = axum::body::to_bytes(response.into_body(), 1 << 20)
+            .await
+            .unwrap_or_else(|e| panic!("body: {e}"));
+        (status, headers, String::from_utf8_lossy(&body).into_owned())
+    }
+
+    async fn get(&self, params: &[(&str, &str)]) -> (StatusCode, http::HeaderMap, String) {
+        let query = url::form_urlencoded::Serializer::new(String::new())
+            .extend_pairs(params)
+            .finish();
+        let request = Request::get(format!("/authorize?{query}"))
+            .header(header::HOST, format!("127.0.0.1:{PORT}"))
+            .body(Body::empty())
+            .unwrap_or_else(|e| panic!("request: {e}"));
+        self.send(request).await
+    }
+
+    async fn post(&self, form: &[(&str, &str)]) -> (StatusCode, http::HeaderMap, String) {
+        let body = url::form_urlencoded::Serializer::new(String::new())
+            .extend_pairs(form)
+            .finish();
+        let request = Request::post("/authorize/decision")
+            .header(header::HOST, format!("127.0.0.1:{PORT}"))
+            .header(header::ORIGIN, ISSUER)
+            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .body(Body::from(body))
+            .unwrap_or_else(|e| panic!("request: {e}"));
+        self.send(request).await
+    }
+
+    fn count(&self, sql: &str) -> i64 {
+        store_of(self)
+            .read_blocking(|c| Ok(c.query_row(sql, [], |r| r.get(0))?))
+            .unwrap_or_else(|e| panic!("{sql}: {e}"))
+    }
+}
+
+fn params<'a>(client_id: &'a str, redirect: &'a str) -> Vec<(&'a str, &'a str)> {
+    vec![
+        ("response_type", "code"),
+        ("client_id", client_id),
+        ("redirect_uri", redirect),
+        ("code_challenge", CHALLENGE),
+        ("code_challenge_method", "S256"),
+        ("resource", RESOURCE),
+        ("state", "st8"),
+        ("scope", "mcp:access"),
+    ]
+}
+
+fn with<'a>(
+    mut p: Vec<(&'a str, &'a str)>,
+    name: &'a str,
+    value: Option<&'a str>,
+) -> Vec<(&'a str, &'a str)> {
+    p.retain(|(k, _)| *k != name);
+    if let Some(value) = value {
+        p.push((name, value));
+    }
+    p
+}
+
+/// The value of a hidden input in the consent page.
+fn hidden(html: &str, name: &str) -> String {
+    let marker = format!("name=\"{name}\" value=\"");
+    let start = html
+        .find(&marker)
+        .unwrap_or_else(|| panic!("no hidden {name} in the page"))
+        + marker.len();
+    html[start..]
+        .split('"')
+        .next()
+        .unwrap_or_default()
+        .to_owned()
+}
+
+fn location(headers: &http::HeaderMap) -> Url {
+    let raw = headers
+        .get(header::LOCATION)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_else(|| panic!("a redirect has a Location"));
+    Url::parse(raw).unwrap_or_else(|e| panic!("Location {raw}: {e}"))
+}
+
+fn query(url: &Url, name: &str) -> Option<String> {
+    url.query_pairs()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.into_owned())
+}
+
+fn assert_error_redirect(
+    (status, headers, _): &(StatusCode, http::HeaderMap, String),
+    error: &str,
+    why: &str,
+) {
+    assert_eq!(*status, StatusCode::SEE_OTHER, "{why}: redirected with 303");
+    let url = location(headers);
+    assert_eq!(query(&url, "error").as_deref(), Some(error), "{why}");
+    assert_eq!(
+        query(&url, "state").as_deref(),
+        Some("st8"),
+        "{why}: state echoed"
+    );
+    assert_eq!(
+        query(&url, "iss").as_deref(),
+        Some(ISSUER),
+        "{why}: RFC 9207 iss"
+    );
+}
+
+fn assert_error_page((status, headers, body): &(StatusCode, http::HeaderMap, String), why: &str) {
+    assert_eq!(*status, StatusCode::BAD_REQUEST, "{why}: error page, 400");
+    assert!(
+        headers.get(header::LOCATION).is_none(),
+        "{why}: never redirected"
+    );
+    assert!(body.contains("<h1>"), "{why}: an HTML page");
+}
+
+#[tokio::test]
+async fn approve_issues_a_code_bound_to_the_request_and_activates_the_grant() {
+    let env = env();
+    let client = env.client(Some("Claude Code"), &["http://localhost/callback"]);
+    let state = "a b&c=d/é?#+%20";
+    let p = with(
+        params(&client, "http://localhost:53122/callback"),
+        "state",
+        Some(state),
+    );
+    let (status, headers, html) = env.get(&p).await;
+    assert_eq!(status, StatusCode::OK, "consent page shown: {html}");
+    let csp = headers
+        .get(header::CONTENT_SECURITY_POLICY)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    assert!(
+        csp.contains("frame-ancestors 'none'"),
+        "checklist 39: {csp}"
+    );
+    assert_eq!(
+        headers.get(header::X_FRAME_OPTIONS).map(|v| v.as_bytes()),
+        Some(&b"DENY"[..]),
+        "checklist 39"
+    );
+    assert_eq!(
+        headers.get(header::CACHE_CONTROL).map(|v| v.as_bytes()),
+        Some(&b"no-store"[..]),
+        "no caching of the CSRF token"
+    );
+    for text in [
+        "&quot;Claude Code&quot;",
+        "unverified",
+        "Docs docs",
+        "on behalf of you",
+        "http://localhost:53122/callback",
+        "Every callback this client registered is on this computer",
+        "name=\"tool\" value=\"search\" checked",
+        "name=\"tool\" value=\"delete\" checked",
+    ] {
+        assert!(html.contains(text), "checklist 37: the page shows {text}");
+    }
+    assert!(!html.contains(CHALLENGE), "the code challenge never leaks");
+    assert_eq!(
+        env.count("SELECT count(*) FROM grants WHERE status = 'pending'"),
+        1,
+        "a pending grant is created with the page"
+    );
+
+    let request_id = hidden(&html, "request_id");
+    let csrf = hidden(&html, "csrf_token");
+    let form = [
+        ("request_id", request_id.as_str()),
+        ("csrf_token", csrf.as_str()),
+        ("offered", "search"),
+        ("offered", "fetch"),
+        ("offered", "delete"),
+        ("tool", "search"),
+        ("tool", "fetch"),
+        ("decision", "approve"),
+    ];
+    let (status, headers, _) = env.post(&form).await;
+    assert_eq!(
+        status,
+        StatusCode::SEE_OTHER,
+        "checklist 40: 303, never 307"
+    );
+    let url = location(&headers);
+    assert!(
+        url.as_str()
+            .starts_with("http://localhost:53122/callback?code=gh_ac_"),
+        "the code goes to the exact requested callback: {url}"
+    );
+    assert_eq!(query(&url, "state").as_deref(), Some(state), "checklist 44");
+    assert_eq!(query(&url, "iss").as_deref(), Some(ISSUER), "RFC 9207");
+    let code = query(&url, "code").unwrap_or_default();
+    let hash = *TokenHash::of(&code).as_bytes();
+    let row = store_of(&env)
+        .read_blocking(|c| authorization_codes::lookup(c, &hash))
+        .unwrap_or_else(|e| panic!("lookup: {e}"))
+        .unwrap_or_else(|| panic!("only the code's hash is stored, and it is"));
+    assert_eq!(
+        row.redirect_uri, "http://localhost:53122/callback",
+        "exact URI bound"
+    );
+    assert_eq!(row.code_challenge, CHALLENGE, "PKCE challenge bound");
+    assert_eq!(row.resource, RESOURCE, "resource bound");
+    assert_eq!(row.scopes, "mcp:access", "scopes bound");
+    assert_eq!(row.client_id.as_str(), client, "client bound");
+    let grant = store_of(&env)
+        .read_blocking(|c| grants::get(c, &row.grant_id))
+        .unwrap_or_else(|e| panic!("{e}"))
+        .unwrap_or_else(|| panic!("grant exists"));
+    assert_eq!(
+        grant.status,
+        GrantStatus::Active,
+        "approved grant is active"
+    );
+    assert_eq!(
+        grant.tools,
+        Some(vec!["fetch".to_owned(), "search".to_owned()]),
+        "unchecked tools are left out"
+    );
+    assert_eq!(
+        grant.redirect_uri, "http://localhost/callback",
+        "the grant binds the registered (port-agnostic) callback"
+    );
+
+    let again = env.post(&form).await;
+    assert_error_page(&again, "a second POST of the same decision");
+    assert_eq!(
+        env.count("SELECT count(*) FROM authorization_codes"),
+        1,
+        "no second code"
+    );
+}
+
+#[tokio::test]
+async fn never_auto_approves_and_reuses_an_identical_active_grant() {
+    let env = env();
+    let client = env.client(Some("C"), &["http://127.0.0.1/cb"]);
+    let mut grant_ids = Vec::new();
+    for round in 0..2 {
+        let (status, headers, html) = env.get(&params(&client, "http://127.0.0.1:5000/cb")).await;
+        assert_eq!(
+            status,
+            StatusCode::OK,
+            "checklists 41-42: round {round} shows consent again, never a silent redirect"
+        );
+        assert!(headers.get(header::LOCATION).is_none(), "no redirect");
+        let form = [
+            ("request_id", hidden(&html, "request_id")),
+            ("csrf_token", hidden(&html, "csrf_token")),
+            ("decision", "approve".into()),
+        ];
+        let form: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        let (status, headers, _) = env.post(&form).await;
+        assert_eq!(status, StatusCode::SEE_OTHER, "approved");
+        let code = query(&location(&headers), "code").unwrap_or_default();
+        let hash = *TokenHash::of(&code).as_bytes();
+        let row = store_of(&env)
+            .read_blocking(|c| authorization_codes::lookup(c, &hash))
+            .unwrap_or_else(|e| panic!("{e}"))
+            .unwrap_or_else(|| panic!("code stored"));
+        grant_ids.push(row.grant_id);
+    }
+    assert_eq!(
+        grant_ids[0], grant_ids[1],
+        "the same binding reuses the active grant"
+    );
+    let active = store_of(&env)
+        .read_blocking(|c| {
+            grants::list(
+                c,
+                &GrantFilter {
+                    active_only: true,
+                    ..GrantFilter::default()
+                },
+            )
+        })
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(active.len(), 1, "one active grant per binding");
+    assert_eq!(
+        active[0].tools, None,
+        "no tool unchecked → all tools (NULL)"
+    );
+}
+
+#[tokio::test]
+async fn deny_redirects_with_access_denied() {
+    let env = env();
+    let client = env.client(None, &["cursor://anysphere.cursor-mcp/oauth/callback"]);
+    let (status, _, html) = env
+        .get(&params(
+            &client,
+            "cursor://anysphere.cursor-mcp/oauth/callback",
+        ))
+        .await;
+    assert_eq!(status, StatusCode::OK, "consent page");
+    assert!(
+        html.contains("Unverified MCP client"),
+        "no name → unverified label"
+    );
+    assert!(
+        html.contains("app link (cursor:)"),
+        "checklist 37: private-use warning"
+    );
+    let request_id = hidden(&html, "request_id");
+    let csrf = hidden(&html, "csrf_token");
+    let response = env
+        .post(&[
+            ("request_id", &request_id),
+            ("csrf_token", &csrf),
+            ("decision", "deny"),
+        ])
+        .await;
+    assert_error_redirect(&response, "access_denied", "checklist 43");
+    assert_eq!(
+        env.count("SELECT count(*) FROM authorization_requests WHERE status = 'denied'"),
+        1,
+        "request denied"
+    );
+    assert_eq!(
+        env.count("SELECT count(*) FROM grants WHERE status = 'active'"),
+        0,
+        "nothing active"
+    );
+}
+
+#[tokio::test]
+async fn csrf_missing_wrong_or_stale_issues_nothing() {
+    let env = env();
+    let client = env.client(Some("C"), &["http://127.0.0.1/cb"]);
+    let (_, _, html) = env.get(&params(&client, "http://127.0.0.1:5000/cb")).await;
+    let request_id = hidden(&html, "request_id");
+    let csrf = hidden(&html, "csrf_token");
+    let missing = env
+        .post(&[("request_id", &request_id), ("decision", "approve")])
+        .await;
+    assert_error_page(&missing, "checklist 38: no CSRF token");
+    let wrong = env
+        .post(&[
+            ("request_id", &request_id),
+            ("csrf_token", "gh_csrf_wrong"),
+            ("decision", "approve"),
+        ])
+        .await;
+    assert_error_page(&wrong, "checklist 38: wrong CSRF token");
+
+    let foreign = {
+        let body = format!("request_id={request_id}&csrf_token={csrf}&decision=approve");
+        let request = Request::post("/authorize/decision")
+            .header(header::ORIGIN, "http://localhost:6274")
+            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .body(Body::from(body))
+            .unwrap_or_else(|e| panic!("{e}"));
+        env.send(request).await
+    };
+    assert_eq!(
+        foreign.0,
+        StatusCode::FORBIDDEN,
+        "another local origin cannot submit the consent form"
+    );
+
+    env.clock.advance(11 * MINUTE);
+    let stale = env
+        .post(&[
+            ("request_id", &request_id),
+            ("csrf_token", &csrf),
+            ("decision", "approve"),
+        ])
+        .await;
+    assert_error_page(&stale, "checklist 38: stale consent");
+    assert_eq!(
+        env.count("SELECT count(*) FROM authorization_codes"),
+        0,
+        "no code was issued"
+    );
+}
+
+#[tokio::test]
+async fn client_and_redirect_errors_are_pages_never_redirects() {
+    let env = env();
+    let client = env.client(Some("C"), &["http://127.0.0.1/cb"]);
+    let ok = env.get(&params(&client, "http://127.0.0.1:53122/cb")).await;
+    assert_eq!(ok.0, StatusCode::OK, "checklist 24: loopback any port");
+    let cases: Vec<(Vec<(&str, &str)>, &str)> = vec![
+        (
+            params("no-such-client", "http://127.0.0.1:5000/cb"),
+            "checklist 22: unknown client_id",
+        ),
+        (
+            with(params(&client, "x"), "client_id", None),
+            "missing client_id",
+        ),
+        (
+            params(&client, "http://127.0.0.1:5000/other"),
+            "checklist 23: different path",
+        ),
+        (
+            params(&client, "http://localhost:53122/cb"),
+            "checklist 25: host swap",
+        ),
+        (
+            params(&client, "http://127.0.0.1:1@evil.com/cb"),
+            "checklist 26: userinfo",
+        ),
+        (
+            params(&client, "http://127.0.0.1:5000/cb#frag"),
+            "checklist 26: fragment",
+        ),
+        (
+            params(&client, "http://127.0.0.1:5000/cb?extra=1"),
+            "checklist 26: extra query",
+        ),
+        (
+            params("http://evil.example/client", "http://127.0.0.1:5000/cb"),
+            "checklist 32: http CIMD client_id, no fetch",
+        ),
+        (
+            params(
+                "https://evil.example/a/../client",
+                "http://127.0.0.1:5000/cb",
+            ),
+            "checklist 32: dot segment CIMD client_id, no fetch",
+        ),
+    ];
+    for (p, why) in cases {
+        let response = env.get(&p).await;
+        assert_error_page(&response, why);
+    }
+    let p = params(&client, "http://127.0.0.1:5000/cb");
+    let mut doubled = p.clone();
+    doubled.push(("redirect_uri", "http://127.0.0.1:5001/cb"));
+    assert_error_page(&env.get(&doubled).await, "two redirect_uri values");
+}
+
+#[tokio::test]
+async fn errors_after_a_trusted_redirect_are_redirected() {
+    let env = env();
+    let client = env.client(Some("C"), &["http://127.0.0.1/cb"]);
+    let base = params(&client, "http://127.0.0.1:5000/cb");
+    let too_short = &CHALLENGE[..42];
+    let with_plus = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw+cM";
+    type Case<'a> = (Vec<(&'a str, &'a str)>, &'a str, &'a str);
+    let cases: Vec<Case> = vec![
+        (
+            with(base.clone(), "code_challenge", None),
+            "invalid_request",
+            "checklist 18",
+        ),
+        (
+            with(base.clone(), "code_challenge_method", Some("plain")),
+            "invalid_request",
+            "checklist 19",
+        ),
+        (
+            with(base.clone(), "code_challenge_method", None),
+            "invalid_request",
+            "checklist 20",
+        ),
+        (
+            with(base.clone(), "code_challenge", Some(too_short)),
+            "invalid_request",
+            "checklist 21: 42 characters",
+        ),
+        (
+            with(base.clone(), "code_challenge", Some(with_plus)),
+            "invalid_request",
+            "checklist 21: + / =",
+        ),
+        (
+            with(base.clone(), "response_type", Some("token")),
+            "unsupported_response_type",
+            "response_type token",
+        ),
+        (
+            with(base.clone(), "resource", Some("https://other.example/mcp")),
+            "invalid_target",
+            "checklist 45",
+        ),
+        (
+            with(
+                base.clone(),
+                "resource",
+                Some("http://127.0.0.1:4849/mcp/docs#x"),
+            ),
+            "invalid_target",
+            "checklist 46: fragment",
+        ),
+        (
+            with(base.clone(), "resource", None),
+            "invalid_target",
+            "checklist 47: missing resource → invalid_target (documented)",
+        ),
+        (
+            with(
+                base.clone(),
+                "resource",
+                Some("http://127.0.0.1:4849/mcp/nope"),
+            ),
+            "invalid_target",
+            "unknown connection",
+        ),
+        (
+            with(
+                base.clone(),
+                "resource",
+                Some("http://127.0.0.1:4849/mcp/off"),
+            ),
+            "invalid_target",
+            "disabled connection",
+        ),
+    ];
+    for (p, error, why) in cases {
+        let response = env.get(&p).await;
+        assert_error_redirect(&response, error, why);
+    }
+    let mut two = base.clone();
+    two.push(("resource", "http://127.0.0.1:4849/mcp/off"));
+    assert_error_redirect(
+        &env.get(&two).await,
+        "invalid_target",
+        "checklist 46: two resources",
+    );
+    assert_eq!(
+        env.count("SELECT count(*) FROM authorization_requests"),
+        0,
+        "no consent recorded for a bad request"
+    );
+}
+
+#[tokio::test]
+async fn oidc_scopes_are_down_scoped_and_names_escaped() {
+    let env = env_with(
+        FixedToolCatalog(Err("upstream <down>".into())),
+        CimdResolver::new(),
+    );
+    let client = env.client(
+        Some("<script>alert(1)</script>"),
+        &["http://127.0.0.1/cb", "https://app.example/cb"],
+    );
+    let p = with(
+        params(&client, "http://127.0.0.1:5000/cb"),
+        "scope",
+        Some("openid email profile offline_access"),
+    );
+    let (status, _, html) = env.get(&p).await;
+    assert_eq!(status, StatusCode::OK, "down-scoped, not refused");
+    assert!(!html.contains("<script"), "the client name is escaped");
+    assert!(
+        html.contains("&quot;&lt;script&gt;alert(1)&lt;/script&gt;&quot;"),
+        "and shown in quotes"
+    );
+    assert!(
+        html.contains(
+            "The tool list could not be loaded: upstream &lt;down&gt;; approving allows all tools"
+        ),
+        "catalog failure explained"
+    );
+    assert!(!html.contains("type=\"checkbox\""), "no checkboxes");
+    assert!(
+        !html.contains("Every callback this client registered is on this computer"),
+        "no localhost warning when an https callback is registered"
+    );
+    assert_eq!(
+        env.count(
+            "SELECT count(*) FROM authorization_requests WHERE scopes = 'mcp:access offline_access'"
+        ),
+        1,
+        "openid/email/profile dropped, mcp:access added"
+    );
+}
+
+/// Serves `document` at `/client.json` on 127.0.0.1; returns the URL.
+async fn document_server(document: Arc<std::sync::Mutex<serde_json::Value>>) -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let port = listener.local_addr().map(|a| a.port()).unwrap_or_default();
+    let app = Router::new().route(
+        "/client.json",
+        axum::routing::get(move || {
+            let document = Arc::clone(&document);
+            async move {
+                let value = document.lock().map(|d| d.clone()).unwrap_or_default();
+                axum::Json(value)
+            }
+        }),
+    );
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    format!("http://127.0.0.1:{port}/client.json")
+}
+
+#[tokio::test]
+async fn cimd_client_with_portless_loopback_callback_works_and_failures_are_not_cached() {
+    let env = env_with(
+        FixedToolCatalog(Ok(tools())),
+        CimdResolver::insecure_loopback_for_tests(),
+    );
+    let document = Arc::new(std::sync::Mutex::new(serde_json::Value::Null));
+    let url = document_server(Arc::clone(&document)).await;
+    let good = serde_json::json!({
+        "client_id": url,
+        "client_name": "Claude Code",
+        "redirect_uris": ["http://localhost/callback", "http://127.0.0.1/callback"],
+        "grant_types": ["authorization_code", "refresh_token"],
+        "response_types": ["code"],
+        "token_endpoint_auth_method": "none"
+    });
+    let mut wrong = good.clone();
+    wrong["client_id"] = serde_json::json!("https://claude.ai/oauth/other");
+    if let Ok(mut d) = document.lock() {
+        *d = wrong;
+    }
+    let p = params(&url, "http://localhost:53122/callback");
+    assert_error_page(&env.get(&p).await, "checklist 33: client_id mismatch");
+
+    if let Ok(mut d) = document.lock() {
+        *d = good;
+    }
+    let (status, _, html) = env.get(&p).await;
+    assert_eq!(
+        status,
+        StatusCode::OK,
+        "checklist 33: the failure was not cached; the fixed document works: {html}"
+    );
+    assert!(html.contains("Client ID host"), "CIMD host shown");
+    assert_eq!(
+        env.count("SELECT count(*) FROM clients WHERE registration_source = 'cimd'"),
+        1,
+        "the document is persisted as a cimd client"
+    );
+    let other_path = params(&url, "http://localhost:53122/elsewhere");
+    assert_error_page(
+        &env.get(&other_path).await,
+        "checklist 36: redirect not in the document",
+    );
+}
+
+#[tokio::test]
+async fn the_gateway_router_serves_authorize_behind_its_guard() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("tempdir: {e}"));
+    let vault = Vault::open(dir.path(), KeyBackend::File, Arc::new(ManualClock::new(0)))
+        .unwrap_or_else(|e| panic!("vault: {e}"));
+    let app = crate::gateway::router(GatewayState {
+        vault,
+        local: LocalAuthority { port: PORT },
+    });
+    let request = |host: &str| {
+        Request::get("/authorize?client_id=nope&redirect_uri=http://127.0.0.1/cb")
+            .header(header::HOST, host)
+            .body(Body::empty())
+            .unwrap_or_else(|e| panic!("{e}"))
+    };
+    let response = app
+        .clone()
+        .oneshot(request(&format!("127.0.0.1:{PORT}")))
+        .await
+        .unwrap_or_else(|e| match e {});
+    assert_eq!(
+        response.status(),
+        StatusCode::BAD_REQUEST,
+        "routed: unknown client page"
+    );
+    let response = app
+        .oneshot(request(&format!("evil.example:{PORT}")))
+        .await
+        .unwrap_or_else(|e| match e {});
+    assert_eq!(
+        response.status(),
+        StatusCode::MISDIRECTED_REQUEST,
+        "the Host guard wraps /authorize"
+    );
+}

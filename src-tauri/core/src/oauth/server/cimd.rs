@@ -1,0 +1,565 @@
+//! Client ID Metadata Documents (draft-ietf-oauth-client-id-metadata-document, "CIMD"): a client whose
+//! `client_id` is an https URL publishes its registration at that URL, and Gatehouse fetches it.
+//!
+//! Implements (mcp-auth-checklist §2.2, CIMD part):
+//! - CIMD §3: the URL is validated **before any fetch**: https, a host, a path other than `/`, no `.` or
+//!   `..` segment (raw or percent-encoded), no fragment, no userinfo, and already in the form a URL parser
+//!   would write it (so nothing is rewritten between validation and fetch). A query is allowed.
+//! - CIMD §6.5 (SSRF): the host is resolved first with `tokio::net::lookup_host`; if **any** answer is not
+//!   a public unicast address (private, loopback, link-local, the 169.254.169.254 metadata address,
+//!   CGNAT, documentation, multicast, IPv4-mapped/NAT64 forms of those …) nothing is fetched. The
+//!   request is then pinned to the checked address with reqwest's `resolve()`, so a second DNS answer
+//!   cannot swap it. No redirects are followed (a redirect is a failure), https only, 5 s timeout.
+//! - CIMD §6.6: the body is read incrementally and refused beyond [`MAX_DOCUMENT_BYTES`].
+//! - CIMD §4.1: the document is a JSON object whose `client_id` equals the URL by simple string
+//!   comparison; `client_secret`, `client_secret_expires_at` or a `client_secret_*` auth method are
+//!   refused; `client_name` and `redirect_uris` must be present (CR26). The rest is validated exactly
+//!   like a DCR body ([`validate_registration`]): the same redirect-URI policy and scope down-scoping.
+//! - CIMD §4.4: successful documents are cached in memory for [`CACHE_TTL`] (Gatehouse does not parse
+//!   HTTP cache headers; ten minutes bounds how stale a registration can be). Failures are never cached.
+//!
+//! Each successful fetch is persisted as a `cimd` client row through `clients::upsert`, whose shrink
+//! rule revokes grants when the document drops a redirect URI, scope, grant type or response type.
+
+use std::collections::HashMap;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use serde_json::Value;
+use url::Url;
+
+use super::client_metadata::{ValidatedClient, validate_registration};
+use super::policy::SUPPORTED_SCOPES;
+use crate::clock::{MINUTE, UnixMillis};
+use crate::store::ClientId;
+use crate::store::clients::{ClientRegistration, RegistrationSource};
+
+/// Largest metadata document accepted (CIMD §6.6 recommends about 5 KB).
+pub const MAX_DOCUMENT_BYTES: usize = 5 * 1024;
+/// Whole-request timeout of a fetch.
+pub const FETCH_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long a fetched document is reused.
+pub const CACHE_TTL: UnixMillis = 10 * MINUTE;
+/// Longest `client_id` URL accepted, in bytes.
+pub const MAX_CLIENT_ID_URL_LEN: usize = 2048;
+
+/// Why a URL-shaped `client_id` could not be used. Shown on the error page; never contains the document.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CimdError {
+    #[error("the client_id URL must use https")]
+    NotHttps,
+    #[error("the client_id URL is not a valid absolute URL")]
+    InvalidUrl,
+    #[error("the client_id URL must have a path")]
+    NoPath,
+    #[error("the client_id URL must not contain . or .. path segments")]
+    DotSegment,
+    #[error("the client_id URL must not have a fragment")]
+    Fragment,
+    #[error("the client_id URL must not contain a user name or password")]
+    Userinfo,
+    #[error("the client_id URL is not in canonical form")]
+    NotCanonical,
+    #[error("the client_id host could not be resolved")]
+    Resolve,
+    #[error("the client_id host resolves to a private, loopback or link-local address")]
+    ForbiddenAddress,
+    #[error("the client metadata document could not be fetched: {0}")]
+    Fetch(String),
+    #[error("fetching the client metadata document answered HTTP {0}")]
+    Status(u16),
+    #[error("the client metadata document is larger than 5 KiB")]
+    TooLarge,
+    #[error("the client metadata document is not a JSON object")]
+    NotJson,
+    #[error("the client metadata document's client_id does not equal its URL")]
+    ClientIdMismatch,
+    #[error("the client metadata document must not contain a client secret")]
+    HasSecret,
+    #[error("the client metadata document asks for a shared-secret authentication method")]
+    SecretAuthMethod,
+    #[error("the client metadata document lacks {0}")]
+    Missing(&'static str),
+    #[error("the client metadata document is invalid: {0}")]
+    Invalid(String),
+}
+
+/// Whether a `client_id` is URL-shaped, i.e. meant as a CIMD URL (then it is validated as one, and an
+/// `http://` one is refused rather than looked up as an opaque id).
+pub fn is_url_shaped(client_id: &str) -> bool {
+    let lower = client_id.get(..8).unwrap_or(client_id).to_ascii_lowercase();
+    lower.starts_with("https://") || lower.starts_with("http://")
+}
+
+/// Validates a CIMD `client_id` URL (CIMD §3) without touching the network.
+pub fn validate_client_id_url(raw: &str) -> Result<Url, CimdError> {
+    validate_url(raw, false)
+}
+
+fn validate_url(raw: &str, allow_http_loopback: bool) -> Result<Url, CimdError> {
+    if raw.len() > MAX_CLIENT_ID_URL_LEN {
+        return Err(CimdError::InvalidUrl);
+    }
+    if raw.contains('#') {
+        return Err(CimdError::Fragment);
+    }
+    let url = Url::parse(raw).map_err(|_| CimdError::InvalidUrl)?;
+    let loopback_test = allow_http_loopback
+        && url.scheme() == "http"
+        && url.host() == Some(url::Host::Ipv4(Ipv4Addr::LOCALHOST));
+    if url.scheme() != "https" && !loopback_test {
+        return Err(CimdError::NotHttps);
+    }
+    if !url.username().is_empty() || url.password().is_some() || raw_authority(raw).contains('@') {
+        return Err(CimdError::Userinfo);
+    }
+    if url.host_str().is_none_or(str::is_empty) {
+        return Err(CimdError::InvalidUrl);
+    }
+    let raw_path = raw_path(raw);
+    if raw_path.split('/').any(|segment| {
+        let s = segment.to_ascii_lowercase();
+        matches!(s.as_str(), "." | ".." | "%2e" | "%2e%2e" | ".%2e" | "%2e.")
+    }) {
+        return Err(CimdError::DotSegment);
+    }
+    if url.path().is_empty() || url.path() == "/" {
+        return Err(CimdError::NoPath);
+    }
+    if url.as_str() != raw {
+        return Err(CimdError::NotCanonical);
+    }
+    Ok(url)
+}
+
+/// `scheme://AUTHORITY/...` → `AUTHORITY` as written.
+fn raw_authority(raw: &str) -> &str {
+    let rest = raw.split_once("://").map_or(raw, |(_, rest)| rest);
+    let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    &rest[..end]
+}
+
+/// The path as written (without query).
+fn raw_path(raw: &str) -> &str {
+    let rest = raw.split_once("://").map_or(raw, |(_, rest)| rest);
+    let start = rest.find('/').unwrap_or(rest.len());
+    let path = &rest[start..];
+    path.split(['?', '#']).next().unwrap_or(path)
+}
+
+/// Whether Gatehouse may fetch from `ip`: only public unicast addresses (CIMD §6.5).
+pub fn is_public_address(ip: IpAddr) -> bool {
+    match ip {
+        IpAddr::V4(v4) => is_public_v4(v4),
+        IpAddr::V6(v6) => {
+            if let Some(v4) = v6.to_ipv4_mapped() {
+                return is_public_v4(v4);
+            }
+            let s = v6.segments();
+            // NAT64 well-known prefix 64:ff9b::/96 embeds an IPv4 address.
+            if s[0] == 0x64 && s[1] == 0xff9b && s[2..6] == [0, 0, 0, 0] {
+                let v4 = Ipv4Addr::new(
+                    (s[6] >> 8) as u8,
+                    (s[6] & 0xff) as u8,
+                    (s[7] >> 8) as u8,
+                    (s[7] & 0xff) as u8,
+                );
+                return is_public_v4(v4);
+            }
+            !(v6.is_unspecified()
+                || v6.is_loopback()
+                || v6.is_multicast()
+                || (s[0] & 0xfe00) == 0xfc00 // unique local fc00::/7
+                || (s[0] & 0xffc0) == 0xfe80 // link-local fe80::/10
+                || (s[0] & 0xffc0) == 0xfec0 // site-local fec0::/10 (deprecated)
+                || (s[0] == 0x2001 && s[1] == 0x0db8) // documentation
+                || (s[0] == 0x2001 && s[1] < 0x0200) // IETF protocol assignments incl. Teredo
+                || (s[0] == 0x2002) // 6to4 can embed private IPv4
+                || s[0..6] == [0, 0, 0, 0, 0, 0]) // IPv4-compatible (deprecated) and ::/96
+        }
+    }
+}
+
+fn is_public_v4(ip: Ipv4Addr) -> bool {
+    let [a, b, c, _] = ip.octets();
+    !(ip.is_unspecified()
+        || ip.is_loopback()
+        || ip.is_private()
+        || ip.is_link_local() // 169.254/16, including the 169.254.169.254 metadata address
+        || ip.is_broadcast()
+        || ip.is_multicast()
+        || ip.is_documentation()
+        || a == 0
+        || (a == 100 && (64..128).contains(&b)) // shared address space / CGNAT
+        || (a == 192 && b == 0 && c == 0) // IETF protocol assignments
+        || (a == 198 && (b == 18 || b == 19)) // benchmarking
+        || a >= 240) // reserved
+}
+
+/// Checks a fetched document (CIMD §4.1) and turns it into a registration.
+pub fn validate_document(
+    client_id_url: &str,
+    document: &Value,
+) -> Result<ValidatedClient, CimdError> {
+    let Value::Object(map) = document else {
+        return Err(CimdError::NotJson);
+    };
+    match map.get("client_id") {
+        Some(Value::String(id)) if id == client_id_url => {}
+        Some(_) => return Err(CimdError::ClientIdMismatch),
+        None => return Err(CimdError::Missing("client_id")),
+    }
+    if map.contains_key("client_secret") || map.contains_key("client_secret_expires_at") {
+        return Err(CimdError::HasSecret);
+    }
+    if map
+        .get("token_endpoint_auth_method")
+        .and_then(Value::as_str)
+        .is_some_and(|m| m.starts_with("client_secret"))
+    {
+        return Err(CimdError::SecretAuthMethod);
+    }
+    if !map.get("client_name").is_some_and(Value::is_string) {
+        return Err(CimdError::Missing("client_name"));
+    }
+    if !map.contains_key("redirect_uris") {
+        return Err(CimdError::Missing("redirect_uris"));
+    }
+    validate_registration(document, SUPPORTED_SCOPES).map_err(|e| {
+        CimdError::Invalid(
+            e.description()
+                .map_or_else(|| e.error().as_str().to_owned(), str::to_owned),
+        )
+    })
+}
+
+/// The store row for a validated document.
+pub fn registration(client_id: &ClientId, client: &ValidatedClient) -> ClientRegistration {
+    let mut metadata = client.metadata_json();
+    if let Value::Object(map) = &mut metadata {
+        map.insert("client_id".into(), Value::String(client_id.to_string()));
+    }
+    ClientRegistration {
+        client_id: client_id.clone(),
+        client_name: client.client_name.clone(),
+        client_uri: client.client_uri.clone(),
+        software_id: client.software_id.clone(),
+        software_version: client.software_version.clone(),
+        redirect_uris: client
+            .redirect_uris
+            .iter()
+            .map(|u| u.as_str().to_owned())
+            .collect(),
+        scope: (!client.scopes.is_empty()).then(|| client.scopes.join(" ")),
+        grant_types: client
+            .grant_types
+            .iter()
+            .map(|g| g.as_str().to_owned())
+            .collect(),
+        response_types: client
+            .response_types
+            .iter()
+            .map(|r| r.as_str().to_owned())
+            .collect(),
+        token_endpoint_auth_method: client.token_endpoint_auth_method().to_owned(),
+        application_type: client.application_type.map(|a| a.as_str().to_owned()),
+        registration_source: RegistrationSource::Cimd,
+        metadata,
+    }
+}
+
+/// Fetches and caches metadata documents.
+pub struct CimdResolver {
+    cache: Mutex<HashMap<String, (UnixMillis, Arc<ValidatedClient>)>>,
+    /// Tests only: accept `http://127.0.0.1:PORT/...` and loopback addresses, so a local server can
+    /// stand in for a client's web site. Never set in production code.
+    insecure_loopback: bool,
+}
+
+/// A document found in the cache or fetched now.
+#[derive(Debug, Clone)]
+pub struct Resolved {
+    pub client: Arc<ValidatedClient>,
+    /// Fetched now (so the client row should be written), rather than served from the cache.
+    pub fetched: bool,
+}
+
+impl Default for CimdResolver {
+    fn default() -> Self {
+        CimdResolver::new()
+    }
+}
+
+impl CimdResolver {
+    pub fn new() -> Self {
+        CimdResolver {
+            cache: Mutex::new(HashMap::new()),
+            insecure_loopback: false,
+        }
+    }
+
+    #[cfg(test)]
+    pub(crate) fn insecure_loopback_for_tests() -> Self {
+        CimdResolver {
+            cache: Mutex::new(HashMap::new()),
+            insecure_loopback: true,
+        }
+    }
+
+    /// The validated document for `client_id`, from the cache when younger than [`CACHE_TTL`].
+    pub async fn resolve(&self, client_id: &str, now: UnixMillis) -> Result<Resolved, CimdError> {
+        let url = validate_url(client_id, self.insecure_loopback)?;
+        if let Some(client) = self.cached(client_id, now) {
+            return Ok(Resolved {
+                client,
+                fetched: false,
+            });
+        }
+        let document = self.fetch(&url).await?;
+        let client = Arc::new(validate_document(client_id, &document)?);
+        if let Ok(mut cache) = self.cache.lock() {
+            cache.retain(|_, (at, _)| now - *at < CACHE_TTL);
+            cache.insert(client_id.to_owned(), (now, Arc::clone(&client)));
+        }
+        Ok(Resolved {
+            client,
+            fetched: true,
+        })
+    }
+
+    fn cached(&self, client_id: &str, now: UnixMillis) -> Option<Arc<ValidatedClient>> {
+        let cache = self.cache.lock().ok()?;
+        let (at, client) = cache.get(client_id)?;
+        (now - *at < CACHE_TTL && now >= *at).then(|| Arc::clone(client))
+    }
+
+    async fn fetch(&self, url: &Url) -> Result<Value, CimdError> {
+        let host = url.host_str().ok_or(CimdError::InvalidUrl)?.to_owned();
+        let port = url.port_or_known_default().ok_or(CimdError::InvalidUrl)?;
+        let lookup_host = host
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .to_owned();
+        let addresses: Vec<SocketAddr> = tokio::net::lookup_host((lookup_host.as_str(), port))
+            .await
+            .map_err(|_| CimdError::Resolve)?
+            .collect();
+        let Some(first) = addresses.first().copied() else {
+            return Err(CimdError::Resolve);
+        };
+        let allowed =
+            |ip: IpAddr| is_public_address(ip) || (self.insecure_loopback && ip.is_loopback());
+        if !addresses.iter().all(|a| allowed(a.ip())) {
+            tracing::warn!(%host, "CIMD fetch refused: the host resolves to a non-public address");
+            return Err(CimdError::ForbiddenAddress);
+        }
+        let client = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .timeout(FETCH_TIMEOUT)
+            .connect_timeout(FETCH_TIMEOUT)
+            .https_only(!self.insecure_loopback)
+            .resolve(&host, first)
+            .no_proxy()
+            .build()
+            .map_err(|e| CimdError::Fetch(e.to_string()))?;
+        let mut response = client
+            .get(url.as_str())
+            .header(http::header::ACCEPT, "application/json")
+            .send()
+            .await
+            .map_err(|e| CimdError::Fetch(fetch_error_text(&e)))?;
+        if response.status() != reqwest::StatusCode::OK {
+            return Err(CimdError::Status(response.status().as_u16()));
+        }
+        if response
+            .content_length()
+            .is_some_and(|len| len > MAX_DOCUMENT_BYTES as u64)
+        {
+            return Err(CimdError::TooLarge);
+        }
+        let mut body = Vec::with_capacity(1024);
+        while let Some(chunk) = response
+            .chunk()
+            .await
+            .map_err(|e| CimdError::Fetch(fetch_error_text(&e)))?
+        {
+            if body.len() + chunk.len() > MAX_DOCUMENT_BYTES {
+                return Err(CimdError::TooLarge);
+            }
+            body.extend_from_slice(&chunk);
+        }
+        serde_json::from_slice(&body).map_err(|_| CimdError::NotJson)
+    }
+}
+
+fn fetch_error_text(e: &reqwest::Error) -> String {
+    if e.is_timeout() {
+        "it timed out".into()
+    } else if e.is_connect() {
+        "the connection failed".into()
+    } else {
+        "the request failed".into()
+    }
+}
+
+/// The host of an https `client_id`, for the consent page (CIMD §6.4).
+pub fn client_id_host(client_id: &str) -> Option<String> {
+    Url::parse(client_id)
+        .ok()
+        .and_then(|u| u.host_str().map(str::to_owned))
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    const CLAUDE: &str = "https://claude.ai/oauth/claude-code-client-metadata";
+
+    #[test]
+    fn client_id_urls_are_validated_before_any_fetch() {
+        assert!(
+            validate_client_id_url(CLAUDE).is_ok(),
+            "Claude Code's client_id is a valid CIMD URL"
+        );
+        assert!(
+            validate_client_id_url("https://vscode.dev/oauth/client-metadata.json?v=1").is_ok(),
+            "a query is discouraged but allowed"
+        );
+        assert!(
+            validate_client_id_url("https://example.com:8443/client").is_ok(),
+            "a port is allowed"
+        );
+        let cases = [
+            ("http://example.com/client", CimdError::NotHttps),
+            ("https://example.com", CimdError::NoPath),
+            ("https://example.com/", CimdError::NoPath),
+            ("https://example.com/a/../client", CimdError::DotSegment),
+            ("https://example.com/a/./client", CimdError::DotSegment),
+            ("https://example.com/a/%2E%2E/client", CimdError::DotSegment),
+            ("https://example.com/client#frag", CimdError::Fragment),
+            ("https://user@example.com/client", CimdError::Userinfo),
+            ("https://user:pw@example.com/client", CimdError::Userinfo),
+            ("https://EXAMPLE.com/client", CimdError::NotCanonical),
+            ("https://example.com:443/client", CimdError::NotCanonical),
+            ("ftp://example.com/client", CimdError::NotHttps),
+        ];
+        for (url, expected) in cases {
+            assert_eq!(
+                validate_client_id_url(url).err(),
+                Some(expected.clone()),
+                "checklist 32: {url} must be refused with {expected:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn non_public_addresses_are_never_fetched() {
+        for ip in [
+            "10.0.0.5",
+            "169.254.169.254",
+            "127.0.0.1",
+            "192.168.1.1",
+            "172.16.0.1",
+            "100.64.0.1",
+            "0.0.0.0",
+            "::1",
+            "fe80::1",
+            "fd00:ec2::254",
+            "::ffff:10.0.0.5",
+            "::ffff:169.254.169.254",
+            "64:ff9b::a00:5",
+            "::",
+        ] {
+            let ip: IpAddr = ip.parse().unwrap_or_else(|e| panic!("{ip}: {e}"));
+            assert!(
+                !is_public_address(ip),
+                "checklist 35: {ip} must not be fetched"
+            );
+        }
+        for ip in ["93.184.216.34", "2606:4700::6810:84e5", "1.1.1.1"] {
+            let ip: IpAddr = ip.parse().unwrap_or_else(|e| panic!("{ip}: {e}"));
+            assert!(is_public_address(ip), "{ip} is a public address");
+        }
+    }
+
+    fn claude_document() -> Value {
+        json!({
+            "client_id": CLAUDE,
+            "client_name": "Claude Code",
+            "redirect_uris": ["http://localhost/callback", "http://127.0.0.1/callback"],
+            "grant_types": ["authorization_code", "refresh_token"],
+            "response_types": ["code"],
+            "token_endpoint_auth_method": "none"
+        })
+    }
+
+    #[test]
+    fn documents_are_validated() {
+        let client = validate_document(CLAUDE, &claude_document())
+            .unwrap_or_else(|e| panic!("Claude Code's document is valid: {e}"));
+        assert_eq!(
+            client.redirect_uris.len(),
+            2,
+            "both loopback callbacks kept"
+        );
+
+        let mut other = claude_document();
+        other["client_id"] = json!("https://claude.ai/oauth/other");
+        assert_eq!(
+            validate_document(CLAUDE, &other).err(),
+            Some(CimdError::ClientIdMismatch),
+            "checklist 33: client_id must equal the URL"
+        );
+        let mut secret = claude_document();
+        secret["client_secret"] = json!("s");
+        assert_eq!(
+            validate_document(CLAUDE, &secret).err(),
+            Some(CimdError::HasSecret),
+            "checklist 34: no client_secret"
+        );
+        let mut expires = claude_document();
+        expires["client_secret_expires_at"] = json!(0);
+        assert_eq!(
+            validate_document(CLAUDE, &expires).err(),
+            Some(CimdError::HasSecret),
+            "checklist 34: no client_secret_expires_at"
+        );
+        let mut post = claude_document();
+        post["token_endpoint_auth_method"] = json!("client_secret_post");
+        assert_eq!(
+            validate_document(CLAUDE, &post).err(),
+            Some(CimdError::SecretAuthMethod),
+            "checklist 34: no shared-secret method"
+        );
+        let mut no_name = claude_document();
+        no_name.as_object_mut().map(|m| m.remove("client_name"));
+        assert_eq!(
+            validate_document(CLAUDE, &no_name).err(),
+            Some(CimdError::Missing("client_name")),
+            "CR26: client_name required"
+        );
+        assert_eq!(
+            validate_document(CLAUDE, &json!([1])).err(),
+            Some(CimdError::NotJson),
+            "an array is not a document"
+        );
+    }
+
+    #[test]
+    fn registration_row_is_cimd_sourced() {
+        let client =
+            validate_document(CLAUDE, &claude_document()).unwrap_or_else(|e| panic!("valid: {e}"));
+        let id = ClientId::new(CLAUDE).unwrap_or_else(|| panic!("non-empty"));
+        let reg = registration(&id, &client);
+        assert_eq!(reg.registration_source, RegistrationSource::Cimd, "source");
+        assert_eq!(
+            reg.redirect_uris,
+            vec!["http://localhost/callback", "http://127.0.0.1/callback"],
+            "normalized callbacks in order"
+        );
+        assert_eq!(reg.token_endpoint_auth_method, "none", "public client");
+    }
+}

@@ -1,0 +1,221 @@
+//! `POST /authorize/decision`: the consent page's Approve / Deny (OAuth 2.1 §4.1.2, §4.1.2.1, §7.5.4).
+//!
+//! - The request must exist, be pending and unexpired, and the form's CSRF token must hash to the one
+//!   stored with it (compared in constant time). Otherwise: an HTML error page, no code, no redirect
+//!   (checklist 38). A second POST of the same decision finds the request decided and gets that page.
+//! - `Origin`, when sent, must be the gateway's own origin (the gateway guard already refused
+//!   non-loopback origins; this also refuses other local ports).
+//! - Deny: the request is marked denied and the browser is sent (303) to the callback with
+//!   `error=access_denied`, `state`, `iss` (checklist 43). The pending grant stays pending (retention
+//!   removes it).
+//! - Approve, in one transaction: the tool allow-list is set on the pending grant, the grant is activated
+//!   (an identical active grant is reused and the code bound to it; a different one on the same binding
+//!   is superseded), the request is marked approved, and a one-use code (only its SHA-256 stored, 60 s)
+//!   is bound to client, exact redirect URI, PKCE challenge, resource and scopes. Then **303** (never
+//!   307, checklist 40) to the callback with `code`, `state` (byte for byte, checklist 44) and `iss`.
+//!
+//! # Tool allow-list
+//! The form carries the offered tool names (`offered`) and the checked ones (`tool`). Every offered tool
+//! checked — or no list offered because it could not be loaded, or the upstream listed none — stores
+//! NULL, meaning *every tool, including ones the upstream adds later*; otherwise the checked names that
+//! were offered are stored. The offered list comes from the form, not the store: only the holder of the
+//! consent page's CSRF token can submit it, and they are the person deciding.
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::response::{IntoResponse, Response};
+use http::header::ORIGIN;
+use http::{HeaderMap, StatusCode};
+use secrecy::ExposeSecret;
+
+use super::authorize::{AuthorizeState, Params, see_other};
+use super::consent_page::ErrorPage;
+use super::error::{ErrorCode, code_redirect, error_redirect};
+use super::policy::AUTHORIZATION_CODE_TTL;
+use crate::crypto::token::{self, TokenHash, TokenKind, constant_time_eq};
+use crate::store::authorization_codes::{self, NewAuthorizationCode};
+use crate::store::authorization_requests::{self, Decision};
+use crate::store::{AuthorizationRequestId, StoreError, grants};
+
+enum Outcome {
+    Refused(&'static str),
+    Denied {
+        redirect_uri: String,
+        state: Option<String>,
+    },
+    Approved {
+        redirect_uri: String,
+        state: Option<String>,
+        code: String,
+    },
+}
+
+const STALE: &str = "This consent page is no longer valid: it was already answered, it expired, or the \
+                     access it asked for was revoked. Start the connection again from the MCP client.";
+
+pub(super) async fn decide(
+    State(s): State<Arc<AuthorizeState>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    if let Some(origin) = headers.get(ORIGIN) {
+        let own = origin
+            .to_str()
+            .ok()
+            .and_then(|o| o.strip_prefix("http://"))
+            .is_some_and(|authority| s.local.is_own_host(authority));
+        if !own {
+            return ErrorPage {
+                status: StatusCode::FORBIDDEN,
+                title: "This authorization request cannot continue",
+                message: String::from("The consent form was not sent from Gatehouse's own page."),
+            }
+            .into_response();
+        }
+    }
+    let params = Params::parse(&body);
+    let (Ok(Some(request_id)), Ok(Some(csrf)), Ok(decision)) = (
+        params.one("request_id"),
+        params.one("csrf_token"),
+        params.one("decision"),
+    ) else {
+        return refused(
+            "The consent form is incomplete (its request or its CSRF token is missing).",
+        );
+    };
+    let decision = match decision {
+        Some("approve") => Decision::Approve,
+        Some("deny") => Decision::Deny,
+        _ => return refused("The consent form did not say Approve or Deny."),
+    };
+    let Some(request_id) = AuthorizationRequestId::parse(request_id) else {
+        return refused(STALE);
+    };
+    let csrf_hash = *TokenHash::of(csrf).as_bytes();
+    let offered: BTreeSet<String> = params
+        .all("offered")
+        .into_iter()
+        .map(str::to_owned)
+        .collect();
+    let selected: BTreeSet<String> = params.all("tool").into_iter().map(str::to_owned).collect();
+    let tools: Option<Vec<String>> = if offered.is_subset(&selected) {
+        None
+    } else {
+        Some(selected.intersection(&offered).cloned().collect())
+    };
+    let now = s.store.now();
+
+    let result = s
+        .store
+        .write_with_events(move |tx| {
+            let Some(request) = authorization_requests::get(tx, &request_id)? else {
+                return Ok((Outcome::Refused(STALE), Vec::new()));
+            };
+            if !constant_time_eq(&csrf_hash, &request.csrf_hash) {
+                return Ok((
+                    Outcome::Refused("The consent form's CSRF token is missing or wrong."),
+                    Vec::new(),
+                ));
+            }
+            if !request.is_pending(now) {
+                authorization_requests::decide(tx, &request_id, decision, now)?;
+                return Ok((Outcome::Refused(STALE), Vec::new()));
+            }
+            match decision {
+                Decision::Deny => {
+                    authorization_requests::decide(tx, &request_id, Decision::Deny, now)?;
+                    Ok((
+                        Outcome::Denied {
+                            redirect_uri: request.redirect_uri,
+                            state: request.state,
+                        },
+                        Vec::new(),
+                    ))
+                }
+                Decision::Approve => {
+                    grants::set_pending_tools(tx, &request.grant_id, tools.as_deref())?;
+                    let activation = grants::activate(tx, &request.grant_id, now)?;
+                    if !authorization_requests::decide(tx, &request_id, Decision::Approve, now)? {
+                        return Err(StoreError::Conflict(String::from(
+                            "the authorization request stopped being pending inside its own transaction",
+                        )));
+                    }
+                    let code = token::generate(TokenKind::AuthorizationCode);
+                    authorization_codes::insert(
+                        tx,
+                        &NewAuthorizationCode {
+                            code_hash: *TokenHash::of(code.expose_secret()).as_bytes(),
+                            grant_id: activation.grant_id.clone(),
+                            client_id: request.client_id,
+                            redirect_uri: request.redirect_uri.clone(),
+                            code_challenge: request.code_challenge,
+                            resource: request.resource,
+                            scopes: request.scopes,
+                            expires_at: now + AUTHORIZATION_CODE_TTL,
+                        },
+                        now,
+                    )?;
+                    tracing::info!(
+                        grant_id = %activation.grant_id,
+                        reused = activation.reused,
+                        "consent approved"
+                    );
+                    let events = activation.events();
+                    Ok((
+                        Outcome::Approved {
+                            redirect_uri: request.redirect_uri,
+                            state: request.state,
+                            code: code.expose_secret().to_owned(),
+                        },
+                        events,
+                    ))
+                }
+            }
+        })
+        .await;
+
+    let issuer = s.issuer();
+    let location = match result {
+        Ok(Outcome::Refused(message)) => return refused(message),
+        Ok(Outcome::Denied {
+            redirect_uri,
+            state,
+        }) => error_redirect(
+            &redirect_uri,
+            ErrorCode::AccessDenied,
+            Some("the user denied the authorization"),
+            state.as_deref(),
+            &issuer,
+        ),
+        Ok(Outcome::Approved {
+            redirect_uri,
+            state,
+            code,
+        }) => code_redirect(&redirect_uri, &code, state.as_deref(), &issuer),
+        Err(e) => {
+            tracing::error!(error = %e, "consent decision failed");
+            return ErrorPage {
+                status: StatusCode::INTERNAL_SERVER_ERROR,
+                title: "Gatehouse could not process this authorization",
+                message: String::from(
+                    "An internal error occurred; the details are in Gatehouse's log.",
+                ),
+            }
+            .into_response();
+        }
+    };
+    match location {
+        Ok(location) => see_other(&location),
+        Err(e) => {
+            tracing::error!(error = %e, "stored redirect URI does not parse");
+            refused(STALE)
+        }
+    }
+}
+
+fn refused(message: &str) -> Response {
+    ErrorPage::bad_request(message).into_response()
+}
