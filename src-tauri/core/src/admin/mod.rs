@@ -15,6 +15,8 @@ mod status;
 
 #[cfg(test)]
 mod bindings;
+#[cfg(test)]
+mod tests;
 
 pub use clients::{ClientForgotten, ClientView, add_client, forget_client, list_clients};
 pub use connections::{
