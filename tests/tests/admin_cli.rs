@@ -261,8 +261,12 @@ fn grants_and_clients_commands() {
     let clients = json(dir, &["clients", "list", "--json"]);
     let clients = clients.as_array().expect("an array");
     assert_eq!(clients.len(), 2);
-    assert_eq!(clients[0]["client_id"], client_id.as_str());
-    assert_eq!(clients[0]["client_name"], "Script client");
+    let listed = clients
+        .iter()
+        .find(|c| c["client_id"] == client_id.as_str())
+        .unwrap_or_else(|| panic!("the added client must be listed: {clients:?}"));
+    assert_eq!(listed["client_name"], "Script client");
+    assert_eq!(listed["active_grants"], 0);
 
     let err = fails(
         dir,

@@ -553,10 +553,16 @@ fn clients_are_preregistered_strictly_and_forgetting_revokes() {
     );
 
     let view = f.add("clients");
+    f.clock.advance(1_000);
     let client = f.client("Forget me");
     f.grant(&client, &view.id);
     let listed = list_clients(&f.vault).expect("list works");
     assert_eq!(listed.len(), 2);
+    assert_eq!(
+        listed[1].client_id,
+        client.as_str(),
+        "clients are listed oldest first"
+    );
     assert_eq!(listed[1].active_grants, 1);
 
     let forgotten = forget_client(&f.vault, client.as_str()).expect("forget works");
