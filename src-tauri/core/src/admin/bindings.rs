@@ -5,7 +5,10 @@ use std::path::PathBuf;
 
 use ts_rs::{Config, TS};
 
-use super::{GatewayStatus, IpcError};
+use super::{
+    AdminErrorKind, ClientForgotten, ClientView, ConnectionChange, ConnectionRemoved,
+    ConnectionView, EditPreview, GatewayStatus, GrantView, GrantsRevoked, IpcError, TokenHealth,
+};
 use crate::crypto::{KeySourceInfo, KeySourceKind};
 
 fn generated() -> Vec<(String, String)> {
@@ -19,7 +22,22 @@ fn generated() -> Vec<(String, String)> {
             ));
         )*};
     }
-    add!(GatewayStatus, KeySourceInfo, KeySourceKind, IpcError);
+    add!(
+        GatewayStatus,
+        KeySourceInfo,
+        KeySourceKind,
+        IpcError,
+        AdminErrorKind,
+        ConnectionView,
+        ConnectionChange,
+        ConnectionRemoved,
+        EditPreview,
+        GrantView,
+        GrantsRevoked,
+        TokenHealth,
+        ClientView,
+        ClientForgotten,
+    );
     files
 }
 

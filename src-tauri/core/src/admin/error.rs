@@ -4,6 +4,8 @@
 use serde::Serialize;
 use ts_rs::TS;
 
+use crate::store::StoreError;
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, TS, thiserror::Error)]
 #[serde(tag = "type", content = "data")]
 pub enum IpcError {
@@ -13,4 +15,67 @@ pub enum IpcError {
     /// Something failed inside the core; the details are in the log, not here.
     #[error("internal error: {message}")]
     Internal { message: String },
+}
+
+/// What an admin use case can fail with. [`AdminError::kind`] is the stable name the IPC error and
+/// scripts branch on; the message is for people.
+#[derive(Debug, thiserror::Error)]
+pub enum AdminError {
+    /// The input was refused; `field` names the offending input (`slug`, `url`, `header`...).
+    #[error("invalid {field}: {message}")]
+    InvalidInput {
+        field: &'static str,
+        message: String,
+    },
+    #[error("no {what} {key:?}")]
+    NotFound { what: &'static str, key: String },
+    #[error("{0}")]
+    Conflict(String),
+    /// A sealed value could not be opened or sealed (wrong data key, tampering).
+    #[error("a stored secret could not be opened: {0}")]
+    Crypto(#[from] crate::crypto::CryptoError),
+    #[error(transparent)]
+    Store(StoreError),
+}
+
+/// The stable kind of an [`AdminError`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, TS)]
+#[serde(rename_all = "snake_case")]
+pub enum AdminErrorKind {
+    InvalidInput,
+    NotFound,
+    Conflict,
+    Internal,
+}
+
+impl AdminError {
+    pub fn kind(&self) -> AdminErrorKind {
+        match self {
+            AdminError::InvalidInput { .. } => AdminErrorKind::InvalidInput,
+            AdminError::NotFound { .. } => AdminErrorKind::NotFound,
+            AdminError::Conflict(_) => AdminErrorKind::Conflict,
+            AdminError::Crypto(_) | AdminError::Store(_) => AdminErrorKind::Internal,
+        }
+    }
+
+    pub(crate) fn invalid(field: &'static str, message: impl Into<String>) -> Self {
+        AdminError::InvalidInput {
+            field,
+            message: message.into(),
+        }
+    }
+}
+
+/// The store's not-found and conflict errors are the caller's business, not internal failures.
+impl From<StoreError> for AdminError {
+    fn from(err: StoreError) -> Self {
+        match err {
+            StoreError::NotFound { kind, id } => AdminError::NotFound {
+                what: kind,
+                key: id,
+            },
+            StoreError::Conflict(message) => AdminError::Conflict(message),
+            other => AdminError::Store(other),
+        }
+    }
 }

@@ -2,12 +2,29 @@
 //! data transfer objects they return. Every DTO here derives `ts_rs::TS`; the TypeScript bindings in
 //! `ui/src/api/bindings/` are generated from them (`cargo xtask bindings`) and a test fails when the
 //! checked-in files are stale. DTOs never carry a token or secret value.
+//!
+//! The use cases are blocking (they run on the calling thread against the store's blocking API):
+//! the CLI calls them directly, the Tauri commands from a blocking task. Field names are snake_case,
+//! the same in IPC and in `gatehoused … --json`, because outside scripts read them.
 
+mod clients;
+mod connections;
 mod error;
+mod grants;
 mod status;
 
 #[cfg(test)]
 mod bindings;
+#[cfg(test)]
+mod tests;
 
-pub use error::IpcError;
+pub use clients::{ClientForgotten, ClientView, add_client, forget_client, list_clients};
+pub use connections::{
+    ConnectionChange, ConnectionChanges, ConnectionRemoved, ConnectionView, EditPreview,
+    NewConnectionInput, UpstreamAuth, add_connection, edit_connection, get_connection,
+    grants_at_risk, list_connections, local_url, preview_edit, remove_connection,
+    set_connection_enabled,
+};
+pub use error::{AdminError, AdminErrorKind, IpcError};
+pub use grants::{GrantView, GrantsRevoked, TokenHealth, list_grants, revoke_grants};
 pub use status::{GatewayStatus, gateway_status};

@@ -4,6 +4,7 @@
 //! platform data directory the app uses, so it works side by side with a running app or gateway on
 //! the same store. Scripts and tests rely on this interface: keep it stable.
 
+mod admin;
 mod serve;
 mod write_load;
 
@@ -12,6 +13,7 @@ use std::path::PathBuf;
 use clap::{Parser, Subcommand};
 use thiserror::Error;
 
+use crate::admin::AdminError;
 use crate::clock::{SharedClock, SystemClock};
 use crate::config::{self, ConfigError};
 use crate::crypto::{KeyBackend, KeyError};
@@ -45,6 +47,30 @@ pub enum Command {
         #[arg(long, default_value_t = crate::store::retention::DEFAULT_RETENTION_DAYS)]
         retention_days: u32,
     },
+    /// Upstream MCP servers: add, list, edit, remove, disable, enable
+    Connections {
+        /// Print the result as JSON
+        #[arg(long, global = true)]
+        json: bool,
+        #[command(subcommand)]
+        command: admin::ConnectionsCommand,
+    },
+    /// Grants (authorized clients): list, revoke
+    Grants {
+        /// Print the result as JSON
+        #[arg(long, global = true)]
+        json: bool,
+        #[command(subcommand)]
+        command: admin::GrantsCommand,
+    },
+    /// Registered MCP clients: list, pre-register, forget
+    Clients {
+        /// Print the result as JSON
+        #[arg(long, global = true)]
+        json: bool,
+        #[command(subcommand)]
+        command: admin::ClientsCommand,
+    },
     /// Diagnostics: append N audit rows one transaction at a time, printing each committed id
     #[command(hide = true)]
     WriteLoad {
@@ -65,6 +91,11 @@ pub enum CliError {
     Store(#[from] StoreError),
     #[error(transparent)]
     Gateway(#[from] GatewayError),
+    #[error(transparent)]
+    Admin(#[from] AdminError),
+    /// The command line was well-formed for clap but not usable (a malformed --header...).
+    #[error("{0}")]
+    Usage(String),
     #[error("{0}")]
     Io(#[from] std::io::Error),
 }
@@ -72,12 +103,15 @@ pub enum CliError {
 /// Runs one `gatehoused` invocation.
 pub fn run(cli: &Cli) -> Result<(), CliError> {
     let data_dir = config::resolve_data_dir(cli.data_dir.as_deref())?;
-    match cli.command {
+    match &cli.command {
         Command::Serve {
             port,
             retention_days,
-        } => serve::serve(&data_dir, port, retention_days),
-        Command::WriteLoad { count } => write_load::write_load(&data_dir, count),
+        } => serve::serve(&data_dir, *port, *retention_days),
+        Command::Connections { json, command } => admin::connections(&data_dir, command, *json),
+        Command::Grants { json, command } => admin::grants(&data_dir, command, *json),
+        Command::Clients { json, command } => admin::clients(&data_dir, command, *json),
+        Command::WriteLoad { count } => write_load::write_load(&data_dir, *count),
     }
 }
 

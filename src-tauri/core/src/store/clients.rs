@@ -231,6 +231,19 @@ pub fn get(conn: &Connection, client_id: &ClientId) -> Result<Option<ClientRow>,
     Ok(Some(client))
 }
 
+/// Every client, oldest registration first (the admin list; redirect URIs included).
+pub fn list(conn: &Connection) -> Result<Vec<ClientRow>, StoreError> {
+    let ids = conn
+        .prepare_cached("SELECT client_id FROM clients ORDER BY created_at, client_id")?
+        .query_map([], |row| row.get(0))?
+        .collect::<Result<Vec<ClientId>, _>>()?;
+    let mut clients = Vec::with_capacity(ids.len());
+    for id in &ids {
+        clients.extend(get(conn, id)?);
+    }
+    Ok(clients)
+}
+
 /// Whether `redirect_uri` (normalized) is registered for the client, exactly.
 pub fn has_redirect_uri(
     conn: &Connection,
@@ -301,5 +314,35 @@ impl Store {
                 .collect();
             Ok((outcome, events))
         })
+    }
+}
+
+#[cfg(test)]
+mod list_tests {
+    use super::super::test_support::fixture;
+    use super::*;
+
+    #[test]
+    fn list_returns_every_client_with_its_redirect_uris_oldest_first() {
+        let f = fixture();
+        let first = f.client();
+        f.clock.advance(1_000);
+        let second = f.client();
+        let listed = f
+            .store
+            .read_blocking(list)
+            .expect("listing clients must work");
+        let ids: Vec<&ClientId> = listed.iter().map(|c| &c.registration.client_id).collect();
+        assert_eq!(
+            ids,
+            vec![&first, &second],
+            "clients must come back oldest registration first"
+        );
+        assert!(
+            listed
+                .iter()
+                .all(|c| c.registration.redirect_uris.len() == 1),
+            "each listed client must carry its redirect URIs: {listed:?}"
+        );
     }
 }

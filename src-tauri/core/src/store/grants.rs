@@ -333,6 +333,37 @@ pub fn count_active_for_connection(
     Ok(u64::try_from(n).unwrap_or(0))
 }
 
+/// What a grant's tokens look like, for the token health shown next to it. Never a hash.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct GrantTokenState {
+    /// Whether any access or refresh token is stored for the grant, in any state.
+    pub issued: bool,
+    /// The latest expiry among the grant's access tokens that are not revoked.
+    pub access_expires_at: Option<UnixMillis>,
+    /// The latest expiry among the grant's refresh tokens that are neither revoked nor rotated away.
+    pub refresh_expires_at: Option<UnixMillis>,
+}
+
+/// [`GrantTokenState`] of one grant (three indexed lookups on `grant_id`).
+pub fn token_state(conn: &Connection, id: &GrantId) -> Result<GrantTokenState, StoreError> {
+    Ok(conn
+        .prepare_cached(
+            "SELECT EXISTS (SELECT 1 FROM access_tokens WHERE grant_id = ?1)
+                    OR EXISTS (SELECT 1 FROM refresh_tokens WHERE grant_id = ?1),
+                    (SELECT max(expires_at) FROM access_tokens
+                      WHERE grant_id = ?1 AND revoked_at IS NULL),
+                    (SELECT max(expires_at) FROM refresh_tokens
+                      WHERE grant_id = ?1 AND revoked_at IS NULL AND used_at IS NULL)",
+        )?
+        .query_row([id], |row| {
+            Ok(GrantTokenState {
+                issued: row.get(0)?,
+                access_expires_at: row.get(1)?,
+                refresh_expires_at: row.get(2)?,
+            })
+        })?)
+}
+
 /// Records that these grants were used at `at` (the proxy batches this, debounced, off the hot
 /// path). Only active grants move, and `last_used_at` never goes backwards. Returns rows changed.
 pub fn touch_last_used(
@@ -403,6 +434,61 @@ mod set_pending_tools_tests {
         assert!(
             f.grant(&id).tools.is_some(),
             "the active grant kept its list"
+        );
+    }
+}
+
+#[cfg(test)]
+mod token_state_tests {
+    use super::super::test_support::fixture;
+    use super::*;
+    use crate::clock::HOUR;
+
+    #[test]
+    fn token_state_sees_live_tokens_and_forgets_revoked_ones() {
+        let f = fixture();
+        let connection = f.connection("tokens");
+        let client = f.client();
+        let grant = f.active_grant(&client, &connection);
+        let read = |f: &super::super::test_support::Fixture| {
+            let grant = grant.clone();
+            f.store
+                .read_blocking(move |c| token_state(c, &grant))
+                .expect("reading the token state must work")
+        };
+        assert_eq!(
+            read(&f),
+            GrantTokenState {
+                issued: false,
+                access_expires_at: None,
+                refresh_expires_at: None
+            },
+            "a grant without tokens has nothing issued"
+        );
+        let now = f.clock_now();
+        f.artefacts(&grant);
+        let state = read(&f);
+        assert!(state.issued, "tokens were issued");
+        assert_eq!(
+            state.access_expires_at,
+            Some(now + HOUR),
+            "the access token's expiry must show"
+        );
+        assert!(
+            state.refresh_expires_at.is_some_and(|at| at > now + HOUR),
+            "the refresh token's expiry must show: {state:?}"
+        );
+        f.store
+            .revoke_grants(std::slice::from_ref(&grant), RevocationReason::UserRevoked)
+            .expect("revoking must work");
+        assert_eq!(
+            read(&f),
+            GrantTokenState {
+                issued: true,
+                access_expires_at: None,
+                refresh_expires_at: None
+            },
+            "revoked tokens are issued but no longer count as live"
         );
     }
 }

@@ -1,0 +1,542 @@
+//! Connections for upstreams without OAuth (issue 3): add, list, edit, enable/disable and remove,
+//! with the validation the store leaves to its callers.
+//!
+//! * **Slug**: `[a-z0-9][a-z0-9-]{0,62}`, the same rule the `resource` parameter is parsed with
+//!   ([`is_valid_slug`]), so every slug that can be added can also be authorized.
+//! * **Upstream URL**: absolute `https`, or `http` only to a loopback host (`127.0.0.1`, `localhost`,
+//!   `[::1]`): a header secret must never cross a network in clear (conventions, "Outbound HTTP").
+//!   No userinfo (it would sit unencrypted in the database) and no fragment.
+//! * **Header auth**: the header name is an HTTP token and not one the proxy owns (hop-by-hop,
+//!   framing, MCP session headers); `Authorization` is allowed because API keys usually go there. The
+//!   value is sealed with the data key, bound to `connections.header_value_sealed` of this row, before
+//!   the row is written: the store never sees it in clear, and no DTO ever carries it.
+//! * **Material edits** (URL, auth) bump `config_version` and revoke the connection's grants in the
+//!   store's one revocation path; re-entering the same header value is not a change. A name edit is
+//!   cosmetic.
+
+use secrecy::{ExposeSecret, SecretString};
+use serde::Serialize;
+use ts_rs::TS;
+
+use super::AdminError;
+use crate::clock::UnixMillis;
+use crate::crypto::Aad;
+use crate::oauth::server::resource::{ResourceUri, is_valid_slug};
+use crate::store::connections::{
+    self, AuthKind, ConnectionEdit, ConnectionRow, ConnectionSettings, ConnectionStatus,
+    NewConnection, OAuthSettings, Transport,
+};
+use crate::store::grants;
+use crate::store::{ConnectionId, Store};
+use crate::vault::Vault;
+
+/// Longest connection name accepted, in characters.
+pub const MAX_NAME_CHARS: usize = 200;
+/// Longest upstream URL accepted, in bytes.
+pub const MAX_URL_LEN: usize = 2048;
+/// Longest header value accepted, in bytes.
+pub const MAX_HEADER_VALUE_LEN: usize = 8192;
+
+/// Headers the proxy sets or owns itself, or that would change how a request is framed or routed.
+const RESERVED_HEADERS: &[&str] = &[
+    "connection",
+    "keep-alive",
+    "proxy-authenticate",
+    "proxy-authorization",
+    "proxy-connection",
+    "te",
+    "trailer",
+    "transfer-encoding",
+    "upgrade",
+    "host",
+    "content-length",
+    "content-type",
+    "content-encoding",
+    "accept",
+    "accept-encoding",
+    "origin",
+    "mcp-session-id",
+    "mcp-protocol-version",
+    "last-event-id",
+];
+
+const LOOPBACK_HOSTS: &[&str] = &["127.0.0.1", "localhost", "[::1]"];
+
+/// How Gatehouse authenticates to an upstream without OAuth.
+#[derive(Debug, Clone)]
+pub enum UpstreamAuth {
+    None,
+    /// A fixed header such as `Authorization: Bearer …` or `X-API-Key: …`.
+    Header {
+        name: String,
+        value: SecretString,
+    },
+}
+
+/// A connection to add.
+#[derive(Debug, Clone)]
+pub struct NewConnectionInput {
+    pub slug: String,
+    pub name: String,
+    pub upstream_url: String,
+    pub auth: UpstreamAuth,
+}
+
+/// An edit; `None` leaves a field as it is.
+#[derive(Debug, Clone, Default)]
+pub struct ConnectionChanges {
+    pub name: Option<String>,
+    pub upstream_url: Option<String>,
+    pub auth: Option<UpstreamAuth>,
+}
+
+/// A connection as the Connections tab and `gatehoused connections list --json` show it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
+pub struct ConnectionView {
+    pub id: String,
+    pub slug: String,
+    pub name: String,
+    pub upstream_url: String,
+    /// `http://127.0.0.1:PORT/mcp/<slug>`: what MCP clients are pointed at.
+    pub local_url: String,
+    #[ts(type = "\"streamable_http\" | \"sse\" | \"stdio\"")]
+    pub transport: String,
+    #[ts(type = "\"none\" | \"header\" | \"oauth\"")]
+    pub auth_kind: String,
+    /// The name of the injected header (never its value).
+    pub header_name: Option<String>,
+    pub enabled: bool,
+    #[ts(type = "\"needs_auth\" | \"connected\" | \"reauth_required\" | \"error\"")]
+    pub status: String,
+    pub status_detail: Option<String>,
+    /// The upstream account ("on behalf of …"), when known.
+    pub account_label: Option<String>,
+    #[ts(type = "number")]
+    pub config_version: i64,
+    /// How many active grants (authorized clients) the connection has.
+    #[ts(type = "number")]
+    pub authorized_clients: u64,
+    #[ts(type = "number")]
+    pub created_at: UnixMillis,
+    #[ts(type = "number")]
+    pub updated_at: UnixMillis,
+}
+
+/// What an edit, enable or disable did.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
+pub struct ConnectionChange {
+    pub connection: ConnectionView,
+    /// The URL or auth settings changed (`config_version` was bumped).
+    pub material: bool,
+    /// How many grants this change revoked.
+    #[ts(type = "number")]
+    pub revoked_grants: u64,
+}
+
+/// What a removal did.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
+pub struct ConnectionRemoved {
+    pub id: String,
+    pub slug: String,
+    #[ts(type = "number")]
+    pub revoked_grants: u64,
+}
+
+/// What an edit would do, for the warning shown before it is applied.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
+pub struct EditPreview {
+    pub material: bool,
+    /// Active grants the edit would revoke (0 when it is not material).
+    #[ts(type = "number")]
+    pub grants_to_revoke: u64,
+}
+
+/// The local URL MCP clients use for a connection.
+pub fn local_url(port: u16, slug: &str) -> String {
+    ResourceUri::for_connection(port, slug).map_or_else(
+        || format!("http://127.0.0.1:{port}/mcp/{slug}"),
+        |r| r.as_str().to_owned(),
+    )
+}
+
+/// Adds a connection and returns it.
+pub fn add_connection(
+    vault: &Vault,
+    port: u16,
+    input: &NewConnectionInput,
+) -> Result<ConnectionView, AdminError> {
+    let slug = input.slug.trim();
+    if !is_valid_slug(slug) {
+        return Err(AdminError::invalid(
+            "slug",
+            format!(
+                "{slug:?} must be 1-63 characters of lowercase letters, digits and '-', starting with a \
+                 letter or digit"
+            ),
+        ));
+    }
+    let name = validate_name(&input.name)?;
+    let upstream_url = validate_upstream_url(&input.upstream_url)?;
+    let id = ConnectionId::new();
+    let (auth_kind, header_name, header_value_sealed) = seal_auth(vault, &id, &input.auth)?;
+    let new = NewConnection {
+        id: id.clone(),
+        slug: slug.to_owned(),
+        name,
+        settings: ConnectionSettings {
+            upstream_url,
+            transport: Transport::StreamableHttp,
+            auth_kind,
+            header_name,
+            header_value_sealed,
+            oauth: OAuthSettings::default(),
+        },
+        enabled: true,
+        // Without OAuth there is nothing to sign in to; the proxy reports upstream failures.
+        status: ConnectionStatus::Connected,
+    };
+    let store = vault.store();
+    let now = store.now();
+    store.write_blocking(|tx| connections::insert(tx, &new, now))?;
+    get_connection(vault, port, id.as_str())
+}
+
+/// Every connection, by name.
+pub fn list_connections(vault: &Vault, port: u16) -> Result<Vec<ConnectionView>, AdminError> {
+    let store = vault.store();
+    let rows = store.read_blocking(connections::list)?;
+    rows.iter().map(|row| view(store, port, row)).collect()
+}
+
+/// One connection, by id or slug.
+pub fn get_connection(vault: &Vault, port: u16, key: &str) -> Result<ConnectionView, AdminError> {
+    let row = find(vault.store(), key)?;
+    view(vault.store(), port, &row)
+}
+
+/// Whether `changes` would be material, and how many active grants it would then revoke.
+pub fn preview_edit(
+    vault: &Vault,
+    key: &str,
+    changes: &ConnectionChanges,
+) -> Result<EditPreview, AdminError> {
+    let row = find(vault.store(), key)?;
+    let edit = plan_edit(vault, &row, changes)?;
+    let material = edit
+        .settings
+        .as_ref()
+        .is_some_and(|settings| *settings != row.settings);
+    let grants_to_revoke = if material {
+        active_grants(vault.store(), &row.id)?
+    } else {
+        0
+    };
+    Ok(EditPreview {
+        material,
+        grants_to_revoke,
+    })
+}
+
+/// How many active grants removing or disabling the connection would revoke.
+pub fn grants_at_risk(vault: &Vault, key: &str) -> Result<u64, AdminError> {
+    let row = find(vault.store(), key)?;
+    active_grants(vault.store(), &row.id)
+}
+
+/// Applies `changes`; a material change revokes the connection's grants.
+pub fn edit_connection(
+    vault: &Vault,
+    port: u16,
+    key: &str,
+    changes: &ConnectionChanges,
+) -> Result<ConnectionChange, AdminError> {
+    let row = find(vault.store(), key)?;
+    let edit = plan_edit(vault, &row, changes)?;
+    let update = vault.store().update_connection(&row.id, &edit)?;
+    Ok(ConnectionChange {
+        connection: get_connection(vault, port, row.id.as_str())?,
+        material: update.material,
+        revoked_grants: update
+            .revocation
+            .map_or(0, |outcome| count(outcome.revoked.len())),
+    })
+}
+
+/// Enables or disables a connection; disabling revokes its grants.
+pub fn set_connection_enabled(
+    vault: &Vault,
+    port: u16,
+    key: &str,
+    enabled: bool,
+) -> Result<ConnectionChange, AdminError> {
+    let row = find(vault.store(), key)?;
+    let outcome = vault.store().set_connection_enabled(&row.id, enabled)?;
+    Ok(ConnectionChange {
+        connection: get_connection(vault, port, row.id.as_str())?,
+        material: false,
+        revoked_grants: outcome.map_or(0, |outcome| count(outcome.revoked.len())),
+    })
+}
+
+/// Removes a connection after revoking its grants.
+pub fn remove_connection(vault: &Vault, key: &str) -> Result<ConnectionRemoved, AdminError> {
+    let row = find(vault.store(), key)?;
+    let outcome = vault.store().delete_connection(&row.id)?;
+    Ok(ConnectionRemoved {
+        id: row.id.to_string(),
+        slug: row.slug,
+        revoked_grants: count(outcome.revoked.len()),
+    })
+}
+
+/// The connection named by `key`: an id, else a slug.
+pub(crate) fn find(store: &Store, key: &str) -> Result<ConnectionRow, AdminError> {
+    let key = key.trim();
+    let by_id = ConnectionId::parse(key);
+    let slug = key.to_owned();
+    store
+        .read_blocking(move |conn| match by_id {
+            Some(id) => match connections::get(conn, &id)? {
+                Some(row) => Ok(Some(row)),
+                None => connections::get_by_slug(conn, &slug),
+            },
+            None => connections::get_by_slug(conn, &slug),
+        })?
+        .ok_or_else(|| AdminError::NotFound {
+            what: "connection",
+            key: key.to_owned(),
+        })
+}
+
+fn plan_edit(
+    vault: &Vault,
+    row: &ConnectionRow,
+    changes: &ConnectionChanges,
+) -> Result<ConnectionEdit, AdminError> {
+    let name = changes.name.as_deref().map(validate_name).transpose()?;
+    let mut settings = row.settings.clone();
+    if let Some(url) = &changes.upstream_url {
+        settings.upstream_url = validate_upstream_url(url)?;
+    }
+    if let Some(auth) = &changes.auth {
+        if row.settings.auth_kind == AuthKind::OAuth {
+            return Err(AdminError::invalid(
+                "auth",
+                "this connection signs in with OAuth; its auth settings are not edited here",
+            ));
+        }
+        if !same_header(vault, row, auth)? {
+            let (auth_kind, header_name, header_value_sealed) = seal_auth(vault, &row.id, auth)?;
+            settings.auth_kind = auth_kind;
+            settings.header_name = header_name;
+            settings.header_value_sealed = header_value_sealed;
+        }
+    }
+    let settings_changed = settings != row.settings;
+    Ok(ConnectionEdit {
+        slug: None,
+        name,
+        settings: settings_changed.then_some(settings),
+    })
+}
+
+/// Whether `auth` is exactly what the connection already has (same header name and value, or none
+/// for none). Sealing again would produce new bytes, so the comparison is on the opened value.
+fn same_header(
+    vault: &Vault,
+    row: &ConnectionRow,
+    auth: &UpstreamAuth,
+) -> Result<bool, AdminError> {
+    match (auth, row.settings.auth_kind) {
+        (UpstreamAuth::None, AuthKind::None) => Ok(true),
+        (UpstreamAuth::Header { name, value }, AuthKind::Header) => {
+            let (Some(current_name), Some(sealed)) = (
+                row.settings.header_name.as_deref(),
+                row.settings.header_value_sealed.as_deref(),
+            ) else {
+                return Ok(false);
+            };
+            if !current_name.eq_ignore_ascii_case(name.trim()) {
+                return Ok(false);
+            }
+            let current = vault.cipher().open_string(sealed, &header_aad(&row.id))?;
+            Ok(current.expose_secret() == value.expose_secret().trim())
+        }
+        _ => Ok(false),
+    }
+}
+
+fn header_aad(id: &ConnectionId) -> Aad<'_> {
+    Aad {
+        table: "connections",
+        column: "header_value_sealed",
+        row_id: id.as_str(),
+    }
+}
+
+type SealedAuth = (AuthKind, Option<String>, Option<Vec<u8>>);
+
+fn seal_auth(
+    vault: &Vault,
+    id: &ConnectionId,
+    auth: &UpstreamAuth,
+) -> Result<SealedAuth, AdminError> {
+    match auth {
+        UpstreamAuth::None => Ok((AuthKind::None, None, None)),
+        UpstreamAuth::Header { name, value } => {
+            let name = validate_header_name(name)?;
+            let value = value.expose_secret().trim();
+            validate_header_value(value)?;
+            let sealed = vault.cipher().seal_str(value, &header_aad(id));
+            Ok((AuthKind::Header, Some(name), Some(sealed)))
+        }
+    }
+}
+
+fn validate_name(name: &str) -> Result<String, AdminError> {
+    let name = name.trim();
+    if name.is_empty() {
+        return Err(AdminError::invalid("name", "the name must not be empty"));
+    }
+    if name.chars().count() > MAX_NAME_CHARS {
+        return Err(AdminError::invalid(
+            "name",
+            format!("the name must be at most {MAX_NAME_CHARS} characters"),
+        ));
+    }
+    if name.chars().any(char::is_control) {
+        return Err(AdminError::invalid(
+            "name",
+            "the name must not contain control characters",
+        ));
+    }
+    Ok(name.to_owned())
+}
+
+/// Returns the URL in its parsed (normalized) form.
+fn validate_upstream_url(raw: &str) -> Result<String, AdminError> {
+    let raw = raw.trim();
+    if raw.len() > MAX_URL_LEN {
+        return Err(AdminError::invalid(
+            "url",
+            format!("the upstream URL must be at most {MAX_URL_LEN} bytes"),
+        ));
+    }
+    let url = url::Url::parse(raw).map_err(|e| {
+        AdminError::invalid(
+            "url",
+            format!("{raw:?} is not an absolute URL ({e}); expected https://host/path"),
+        )
+    })?;
+    let host = url.host_str().unwrap_or_default();
+    match url.scheme() {
+        "https" => {}
+        "http" if LOOPBACK_HOSTS.contains(&host) => {}
+        "http" => {
+            return Err(AdminError::invalid(
+                "url",
+                format!(
+                    "{raw:?} uses plain http to a non-loopback host; use https (plain http is allowed \
+                     only for 127.0.0.1, localhost and [::1])"
+                ),
+            ));
+        }
+        other => {
+            return Err(AdminError::invalid(
+                "url",
+                format!(
+                    "{raw:?} has scheme {other:?}; the upstream URL must be https (or http to loopback)"
+                ),
+            ));
+        }
+    }
+    if host.is_empty() {
+        return Err(AdminError::invalid("url", format!("{raw:?} has no host")));
+    }
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err(AdminError::invalid(
+            "url",
+            "the upstream URL must not contain a user name or password; use --header for credentials",
+        ));
+    }
+    if url.fragment().is_some() {
+        return Err(AdminError::invalid(
+            "url",
+            "the upstream URL must not have a fragment (#...)",
+        ));
+    }
+    Ok(url.to_string())
+}
+
+fn validate_header_name(name: &str) -> Result<String, AdminError> {
+    let name = name.trim();
+    if name.is_empty() {
+        return Err(AdminError::invalid("header", "the header name is empty"));
+    }
+    let parsed = http::HeaderName::from_bytes(name.as_bytes()).map_err(|_| {
+        AdminError::invalid(
+            "header",
+            format!("{name:?} is not a valid HTTP header name"),
+        )
+    })?;
+    if RESERVED_HEADERS.contains(&parsed.as_str()) {
+        return Err(AdminError::invalid(
+            "header",
+            format!("{name:?} is set by the gateway itself and cannot carry a credential"),
+        ));
+    }
+    // Kept as typed, so the UI shows what the user entered; HTTP compares names case-insensitively.
+    Ok(name.to_owned())
+}
+
+/// Checks the value without ever putting it in the message.
+fn validate_header_value(value: &str) -> Result<(), AdminError> {
+    if value.is_empty() {
+        return Err(AdminError::invalid("header", "the header value is empty"));
+    }
+    if value.len() > MAX_HEADER_VALUE_LEN {
+        return Err(AdminError::invalid(
+            "header",
+            format!("the header value must be at most {MAX_HEADER_VALUE_LEN} bytes"),
+        ));
+    }
+    if http::HeaderValue::from_str(value).is_err() {
+        return Err(AdminError::invalid(
+            "header",
+            "the header value contains characters not allowed in an HTTP header (line breaks, \
+             control or non-ASCII characters)",
+        ));
+    }
+    Ok(())
+}
+
+fn active_grants(store: &Store, id: &ConnectionId) -> Result<u64, AdminError> {
+    let id = id.clone();
+    Ok(store.read_blocking(move |conn| grants::count_active_for_connection(conn, &id))?)
+}
+
+fn view(store: &Store, port: u16, row: &ConnectionRow) -> Result<ConnectionView, AdminError> {
+    let s = &row.settings;
+    Ok(ConnectionView {
+        id: row.id.to_string(),
+        slug: row.slug.clone(),
+        name: row.name.clone(),
+        upstream_url: s.upstream_url.clone(),
+        local_url: local_url(port, &row.slug),
+        transport: s.transport.as_str().to_owned(),
+        auth_kind: s.auth_kind.as_str().to_owned(),
+        header_name: s.header_name.clone(),
+        enabled: row.enabled,
+        status: row.status.as_str().to_owned(),
+        status_detail: row.status_detail.clone(),
+        account_label: row.account_label.clone(),
+        config_version: row.config_version,
+        authorized_clients: active_grants(store, &row.id)?,
+        created_at: row.created_at,
+        updated_at: row.updated_at,
+    })
+}
+
+fn count(n: usize) -> u64 {
+    u64::try_from(n).unwrap_or(u64::MAX)
+}
