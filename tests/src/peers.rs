@@ -47,10 +47,8 @@ pub fn node_modules() -> PathBuf {
 
 /// Where screenshots go: `GATEHOUSE_ARTIFACTS`, else `<workspace>/artifacts/e2e`.
 pub fn artifacts_dir() -> PathBuf {
-    std::env::var_os("GATEHOUSE_ARTIFACTS").map_or_else(
-        || tests_dir().join("../artifacts/e2e"),
-        PathBuf::from,
-    )
+    std::env::var_os("GATEHOUSE_ARTIFACTS")
+        .map_or_else(|| tests_dir().join("../artifacts/e2e"), PathBuf::from)
 }
 
 /// A `node` command running `tests/js/<script>` with `tests/` as working directory.
@@ -73,7 +71,10 @@ pub struct Everything {
 impl Everything {
     pub fn start() -> Self {
         let entry = node_modules().join("@modelcontextprotocol/server-everything/dist/index.js");
-        assert!(entry.is_file(), "{entry:?} is missing: run npm ci in tests/");
+        assert!(
+            entry.is_file(),
+            "{entry:?} is missing: run npm ci in tests/"
+        );
         let port = free_port();
         let child = Command::new("node")
             .arg(&entry)
@@ -90,7 +91,10 @@ impl Everything {
             }
             std::net::TcpStream::connect(("127.0.0.1", port)).ok()
         });
-        assert!(up.is_some(), "server-everything did not listen on {port} within 30 s");
+        assert!(
+            up.is_some(),
+            "server-everything did not listen on {port} within 30 s"
+        );
         server
     }
 
