@@ -21,6 +21,7 @@
 // 4 authorization failed, 5 the final CALL failed with an auth error (expected after a revoke),
 // 6 the final CALL failed for another reason, 1 anything else.
 
+import { randomBytes } from 'node:crypto';
 import { createServer } from 'node:http';
 import { readFileSync, writeFileSync, existsSync } from 'node:fs';
 import { createInterface } from 'node:readline';
@@ -105,6 +106,10 @@ class Provider {
       token_endpoint_auth_method: 'none',
     };
   }
+  state() {
+    this.data.state = randomBytes(16).toString('hex');
+    return this.data.state;
+  }
   clientInformation() {
     return this.data.client;
   }
@@ -154,6 +159,7 @@ try {
   const { code, ...shown } = params;
   out({ step: 'callback', has_code: Boolean(code), ...shown });
   if (params.error === 'access_denied') process.exit(3);
+  if (params.state !== provider.data.state) fail(4, 'callback', 'the state came back changed');
   if (!code) process.exit(4);
   const finishing = newTransport();
   try {

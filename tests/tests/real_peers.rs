@@ -228,3 +228,80 @@ fn page(html: &str, extra_headers: &str) -> String {
         html.len()
     )
 }
+
+/// The clients' OAuth paths (DCR, consent clicked in Chromium, code exchange, 401 -> refresh, revoke ->
+/// auth error) against `js/stand-in-gateway.mjs`, a tiny AS + bearer proxy, so the scripts are known
+/// to work before the real gateway is there.
+#[test]
+fn both_clients_complete_oauth_refresh_and_revoke_through_a_stand_in_gateway() {
+    let upstream = Everything::start();
+    let mut gateway = NodeProcess::spawn("stand-in-gateway.mjs", &[&upstream.mcp_url()]);
+    let base = gateway.expect("address", STEP, |l| {
+        l.strip_prefix("listening on ").map(str::to_owned)
+    });
+    let mcp = format!("{base}/mcp/everything");
+    let revoke_all = || {
+        let status = std::process::Command::new("node")
+            .args([
+                "-e",
+                &format!("fetch('{base}/admin/revoke-all',{{method:'POST'}}).then(r=>process.exit(r.ok?0:1))"),
+            ])
+            .status();
+        assert!(status.is_ok_and(|s| s.success()), "revoke-all failed");
+    };
+
+    let mut sdk = NodeProcess::spawn("sdk-client.mjs", &[&mcp]);
+    let url = sdk.expect_authorize(STEP);
+    assert!(query_param(&url, "state").is_some(), "{url}");
+    let approved = consent(&url, "approve", "stand-in-sdk");
+    assert_eq!(
+        approved.report["final_url_has_code"], true,
+        "{}",
+        approved.report
+    );
+    sdk.expect_step("connected", STEP);
+    sdk.expect_step("callTool", STEP);
+    sdk.expect_step("getPrompt", STEP);
+    sdk.expect_marker("REFRESHED", STEP);
+    sdk.expect_marker("READY", STEP);
+    revoke_all();
+    sdk.send("CALL");
+    let call = sdk.expect_step("call", STEP);
+    assert_eq!(call["ok"], false, "{call}");
+    assert_eq!(call["status"], 401, "{call}");
+    assert_eq!(sdk.finish(STEP).code(), Some(5), "{}", sdk.transcript());
+
+    let config = tempfile::tempdir().unwrap_or_else(|e| panic!("tempdir: {e}"));
+    let config_dir = config.path().to_string_lossy().into_owned();
+    let port = gatehouse_e2e::free_port().to_string();
+    let mut remote = NodeProcess::spawn(
+        "mcp-remote-client.mjs",
+        &[&mcp, "--config-dir", &config_dir, "--callback-port", &port],
+    );
+    let url = remote.expect_authorize(STEP);
+    assert_eq!(
+        query_param(&url, "redirect_uri"),
+        Some(format!("http://localhost:{port}/oauth/callback"))
+    );
+    let approved = consent(&url, "approve", "stand-in-mcp-remote");
+    assert_eq!(
+        approved.report["final_url_has_code"], true,
+        "{}",
+        approved.report
+    );
+    remote.expect_step("connected", STEP);
+    remote.expect_step("callTool", STEP);
+    remote.expect_step("getPrompt", STEP);
+    remote.expect_marker("REFRESHED", STEP);
+    remote.expect_marker("READY", STEP);
+    revoke_all();
+    remote.send("CALL");
+    let call = remote.expect_step("call", STEP);
+    assert_eq!(call["auth_error"], true, "{call}");
+    assert_eq!(
+        remote.finish(STEP).code(),
+        Some(5),
+        "{}",
+        remote.transcript()
+    );
+}
