@@ -134,3 +134,5 @@ pub fn free_port() -> u16 {
         .map(|a| a.port())
         .unwrap_or_else(|e| panic!("cannot find a free port: {e}"))
 }
+
+pub mod peers;

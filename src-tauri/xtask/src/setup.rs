@@ -1,6 +1,6 @@
 //! Installs what the build and the tests need, and nothing that is already there.
 //! Debian/Ubuntu: apt packages (with sudo when not root), `npm ci`, the UI build, and for tests
-//! tauri-driver. macOS and Windows: say what to install when something is missing.
+//! `npm ci` in tests/ (the real MCP peers) and tauri-driver. macOS and Windows: say what to install when something is missing.
 
 use std::path::Path;
 use std::process::Command;
@@ -42,8 +42,13 @@ const TAURI_DRIVER_VERSION: &str = "2.1.0";
 
 pub fn setup(level: Level) -> Result<(), String> {
     system_packages(level)?;
-    node_modules()?;
+    node_modules(&root().join("ui"))?;
     build_ui()?;
+    if level == Level::Test {
+        // The real MCP peers the black-box tests drive (SDK client, mcp-remote, the reference server,
+        // playwright-core), pinned in tests/package.json.
+        node_modules(&root().join("tests"))?;
+    }
     if level == Level::Test && cfg!(target_os = "linux") {
         tauri_driver()?;
     }
@@ -102,17 +107,17 @@ fn system_packages(level: Level) -> Result<(), String> {
         .status_ok()
 }
 
-fn node_modules() -> Result<(), String> {
+/// `npm ci` in `dir` (ui/ or tests/) when its lock file is newer than what is installed.
+fn node_modules(dir: &Path) -> Result<(), String> {
     if !succeeds("npm", &["--version"]) {
         return Err("Node.js 20+ with npm is required to build the UI: install it first".into());
     }
-    let ui = root().join("ui");
-    let installed = ui.join("node_modules/.package-lock.json");
+    let installed = dir.join("node_modules/.package-lock.json");
     let fresh = std::env::var("CI").is_ok_and(|v| v == "true")
-        || newer(&ui.join("package-lock.json"), &installed);
+        || newer(&dir.join("package-lock.json"), &installed);
     if fresh {
         command("npm", &["ci", "--no-audit", "--no-fund"])
-            .dir(&ui)
+            .dir(dir)
             .status_ok()?;
     }
     Ok(())
