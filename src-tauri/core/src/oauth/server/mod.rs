@@ -21,8 +21,8 @@
 pub mod authorize;
 pub mod cimd;
 pub mod client_metadata;
-pub mod cors;
 pub mod consent_page;
+pub mod cors;
 pub mod decision;
 pub mod error;
 pub mod form;
