@@ -80,6 +80,7 @@ pub async fn bind_loopback(port: u16) -> Result<TcpListener, GatewayError> {
 pub fn router(state: GatewayState) -> Router {
     Router::new()
         .route("/health", get(health::health))
+        .merge(crate::proxy::router(&state))
         .layer(axum::middleware::from_fn_with_state(
             state.local,
             guard::local_only,
