@@ -11,5 +11,6 @@ pub mod crypto;
 pub mod gateway;
 pub mod logging;
 pub mod oauth;
+pub mod proxy;
 pub mod store;
 pub mod vault;

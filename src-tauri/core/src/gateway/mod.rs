@@ -6,6 +6,7 @@
 
 mod guard;
 mod health;
+mod tool_catalog;
 
 use std::future::Future;
 use std::net::{Ipv4Addr, SocketAddr};
@@ -83,8 +84,9 @@ pub fn router(state: GatewayState) -> Router {
         .merge(crate::oauth::server::routes::router(&state))
         .merge(crate::oauth::server::authorize::router(
             &state,
-            std::sync::Arc::new(crate::oauth::server::tool_catalog::UnavailableToolCatalog),
+            std::sync::Arc::new(tool_catalog::UpstreamToolCatalog::new(state.vault.clone())),
         ))
+        .merge(crate::proxy::router(&state))
         .layer(axum::middleware::from_fn_with_state(
             state.local,
             guard::local_only,

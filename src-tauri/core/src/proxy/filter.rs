@@ -1,0 +1,314 @@
+//! A grant's tool allow-list (the tools the person ticked on the consent page; `NULL` = all).
+//!
+//! * `tools/call` of a tool outside the list is answered by Gatehouse with a JSON-RPC error and never
+//!   reaches the upstream.
+//! * The `tools/list` response is cut down to the allowed tools. A JSON body is parsed, filtered and
+//!   re-serialized (the one response the proxy buffers, bounded). An SSE body is parsed event by event
+//!   as it streams: every event is passed on as soon as it is complete, and only the `data` of the
+//!   JSON-RPC response whose `id` is the `tools/list` request's is rewritten. Events are delimited by
+//!   a blank line with `\n` or `\r\n` line ends (WHATWG HTML §9.2.6). A lone `\r` line end, which
+//!   no MCP server in the wild sends, is not recognised: such a stream is held back (up to a bound,
+//!   then cut) rather than passed on unfiltered, so the failure mode never leaks a tool.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+
+use axum::body::Bytes;
+use futures_util::{Stream, StreamExt};
+use serde_json::Value;
+
+/// The tools a grant may use; `None` = every tool.
+#[derive(Debug, Clone)]
+pub struct ToolAllowList(Option<Arc<HashSet<String>>>);
+
+impl ToolAllowList {
+    /// From a grant's `tools_json` (a JSON array of names, or NULL). A value that does not parse
+    /// allows nothing: failing closed beats exposing tools nobody consented to.
+    pub fn from_json(tools_json: Option<&str>) -> Self {
+        match tools_json {
+            None => Self(None),
+            Some(text) => {
+                let names: Vec<String> = serde_json::from_str(text).unwrap_or_else(|err| {
+                    tracing::error!(error = %err, "a grant's tool list is malformed; allowing no tools");
+                    Vec::new()
+                });
+                Self(Some(Arc::new(names.into_iter().collect())))
+            }
+        }
+    }
+
+    pub fn all() -> Self {
+        Self(None)
+    }
+
+    /// Whether this list restricts anything.
+    pub fn is_restricted(&self) -> bool {
+        self.0.is_some()
+    }
+
+    pub fn allows(&self, tool: &str) -> bool {
+        self.0.as_ref().is_none_or(|set| set.contains(tool))
+    }
+
+    /// Removes disallowed tools from `result.tools` of a response with `id`; whether it did anything.
+    fn filter_response(&self, message: &mut Value, id: &Value) -> bool {
+        if message.get("id") != Some(id) {
+            return false;
+        }
+        let Some(tools) = message
+            .get_mut("result")
+            .and_then(|r| r.get_mut("tools"))
+            .and_then(Value::as_array_mut)
+        else {
+            return false;
+        };
+        tools.retain(|tool| {
+            tool.get("name")
+                .and_then(Value::as_str)
+                .is_some_and(|name| self.allows(name))
+        });
+        true
+    }
+
+    /// Filters a JSON `tools/list` response body; `None` when it is not that response (pass as is).
+    pub fn filter_json(&self, body: &[u8], id: &Value) -> Option<Vec<u8>> {
+        let mut message: Value = serde_json::from_slice(body).ok()?;
+        if self.filter_response(&mut message, id) {
+            serde_json::to_vec(&message).ok()
+        } else {
+            None
+        }
+    }
+}
+
+/// Rewrites the `tools/list` response inside an SSE stream, passing every other event through.
+#[derive(Debug)]
+pub struct SseToolsFilter {
+    allow: ToolAllowList,
+    id: Value,
+    buf: Vec<u8>,
+    done: bool,
+}
+
+/// Longest event held back while looking for the `tools/list` response. Passing a larger one on
+/// untouched could leak tools, so the stream is cut instead.
+const MAX_EVENT: usize = 16 * 1024 * 1024;
+
+impl SseToolsFilter {
+    pub fn new(allow: ToolAllowList, id: Value) -> Self {
+        Self {
+            allow,
+            id,
+            buf: Vec::new(),
+            done: false,
+        }
+    }
+
+    /// Feeds a chunk; returns the bytes that may go to the client now, or `Err` when an event grew
+    /// past [`MAX_EVENT`].
+    pub fn push(&mut self, chunk: &[u8]) -> Result<Bytes, &'static str> {
+        if self.done {
+            return Ok(Bytes::copy_from_slice(chunk));
+        }
+        self.buf.extend_from_slice(chunk);
+        let mut out = Vec::new();
+        let mut start = 0;
+        while !self.done {
+            let Some(len) = event_end(&self.buf[start..]) else {
+                break;
+            };
+            let event = &self.buf[start..start + len];
+            match self.rewrite(event) {
+                Some(rewritten) => {
+                    out.extend_from_slice(&rewritten);
+                    self.done = true;
+                }
+                None => out.extend_from_slice(event),
+            }
+            start += len;
+        }
+        self.buf.drain(..start);
+        if self.done {
+            out.append(&mut self.buf);
+        } else if self.buf.len() > MAX_EVENT {
+            return Err("an SSE event from the upstream is too large");
+        }
+        Ok(Bytes::from(out))
+    }
+
+    /// End of stream: a trailing event without its blank line is passed only if it is not the
+    /// `tools/list` response (it cannot be filtered reliably, so it is dropped).
+    pub fn finish(&mut self) -> Bytes {
+        let rest = std::mem::take(&mut self.buf);
+        if self.done || self.rewrite(&rest).is_none() {
+            Bytes::from(rest)
+        } else {
+            Bytes::new()
+        }
+    }
+
+    /// The event with its response filtered, if it is the `tools/list` response.
+    fn rewrite(&self, event: &[u8]) -> Option<Vec<u8>> {
+        let text = std::str::from_utf8(event).ok()?;
+        let mut data = String::new();
+        let mut other_lines = Vec::new();
+        let mut has_data = false;
+        for line in text.split('\n') {
+            let line = line.strip_suffix('\r').unwrap_or(line);
+            if let Some(value) = line.strip_prefix("data:") {
+                if has_data {
+                    data.push('\n');
+                }
+                data.push_str(value.strip_prefix(' ').unwrap_or(value));
+                has_data = true;
+            } else if !line.is_empty() {
+                other_lines.push(line);
+            }
+        }
+        if !has_data || !data.contains("\"tools\"") {
+            return None;
+        }
+        let mut message: Value = serde_json::from_str(&data).ok()?;
+        if !self.allow.filter_response(&mut message, &self.id) {
+            return None;
+        }
+        let json = serde_json::to_string(&message).ok()?;
+        let mut out = String::with_capacity(json.len() + 64);
+        for line in other_lines {
+            out.push_str(line);
+            out.push('\n');
+        }
+        out.push_str("data: ");
+        out.push_str(&json);
+        out.push_str("\n\n");
+        Some(out.into_bytes())
+    }
+}
+
+/// Length of the first complete event in `buf` (through its blank line), if there is one.
+fn event_end(buf: &[u8]) -> Option<usize> {
+    let mut line_start = 0;
+    for (i, &b) in buf.iter().enumerate() {
+        if b == b'\n' {
+            let line = &buf[line_start..i];
+            let line = line.strip_suffix(b"\r").unwrap_or(line);
+            if line.is_empty() {
+                return Some(i + 1);
+            }
+            line_start = i + 1;
+        }
+    }
+    None
+}
+
+/// Applies `filter` to an SSE byte stream.
+pub fn filter_sse<S, E>(
+    upstream: S,
+    filter: SseToolsFilter,
+) -> impl Stream<Item = Result<Bytes, std::io::Error>> + Send + 'static
+where
+    S: Stream<Item = Result<Bytes, E>> + Send + Unpin + 'static,
+    E: std::error::Error + Send + Sync + 'static,
+{
+    futures_util::stream::unfold(
+        (upstream, filter, false),
+        |(mut upstream, mut filter, ended)| async move {
+            if ended {
+                return None;
+            }
+            loop {
+                match upstream.next().await {
+                    Some(Ok(chunk)) => match filter.push(&chunk) {
+                        Ok(out) if out.is_empty() => {}
+                        Ok(out) => return Some((Ok(out), (upstream, filter, false))),
+                        Err(why) => {
+                            return Some((
+                                Err(std::io::Error::other(why)),
+                                (upstream, filter, true),
+                            ));
+                        }
+                    },
+                    Some(Err(err)) => {
+                        return Some((Err(std::io::Error::other(err)), (upstream, filter, true)));
+                    }
+                    None => {
+                        let out = filter.finish();
+                        return (!out.is_empty()).then_some((Ok(out), (upstream, filter, true)));
+                    }
+                }
+            }
+        },
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn allow(names: &[&str]) -> ToolAllowList {
+        ToolAllowList::from_json(Some(&serde_json::to_string(names).unwrap_or_default()))
+    }
+
+    #[test]
+    fn json_list_keeps_only_allowed_tools() {
+        let body = json!({"jsonrpc":"2.0","id":3,"result":{"tools":[{"name":"a"},{"name":"b"}]}});
+        let out = allow(&["b"])
+            .filter_json(&serde_json::to_vec(&body).unwrap_or_default(), &json!(3))
+            .unwrap_or_default();
+        let out: Value = serde_json::from_slice(&out).unwrap_or_default();
+        assert_eq!(
+            out["result"]["tools"],
+            json!([{"name":"b"}]),
+            "only b is allowed"
+        );
+        assert!(
+            allow(&["b"])
+                .filter_json(&serde_json::to_vec(&body).unwrap_or_default(), &json!(4))
+                .is_none(),
+            "another id is not the tools/list response"
+        );
+        assert!(
+            !ToolAllowList::from_json(Some("not json")).allows("a"),
+            "a malformed list fails closed"
+        );
+    }
+
+    #[test]
+    fn sse_rewrites_only_the_matching_event_across_chunk_boundaries() {
+        let stream = concat!(
+            ": keepalive\n\n",
+            "event: message\ndata: {\"jsonrpc\":\"2.0\",\"method\":\"notifications/progress\",\"params\":{\"tools\":1}}\n\n",
+            "id: 7\r\nevent: message\r\ndata: {\"jsonrpc\":\"2.0\",\"id\":\"L\",\"result\":{\"tools\":[{\"name\":\"a\"},{\"name\":\"b\"}]}}\r\n\r\n",
+            "data: after\n\n"
+        );
+        for split in [1, 5, 40, 100, stream.len()] {
+            let mut filter = SseToolsFilter::new(allow(&["a"]), json!("L"));
+            let mut out = Vec::new();
+            for chunk in stream.as_bytes().chunks(split) {
+                out.extend_from_slice(&filter.push(chunk).unwrap_or_default());
+            }
+            out.extend_from_slice(&filter.finish());
+            let out = String::from_utf8(out).unwrap_or_default();
+            assert!(
+                out.starts_with(
+                    ": keepalive\n\nevent: message\ndata: {\"jsonrpc\":\"2.0\",\"method\""
+                ),
+                "other events pass byte for byte (split {split}): {out}"
+            );
+            assert!(
+                out.contains("id: 7\nevent: message\ndata: {\"id\":\"L\",\"jsonrpc\":\"2.0\",\"result\":{\"tools\":[{\"name\":\"a\"}]}}\n\n")
+                    || out.contains("\"tools\":[{\"name\":\"a\"}]"),
+                "the response is filtered (split {split}): {out}"
+            );
+            assert!(
+                !out.contains("\"b\""),
+                "b never leaves (split {split}): {out}"
+            );
+            assert!(
+                out.ends_with("data: after\n\n"),
+                "later events pass (split {split})"
+            );
+        }
+    }
+}

@@ -1,0 +1,753 @@
+//! Forwarding on `/mcp/<slug>`: Streamable HTTP, both eras (product.md §4; mcp-auth-checklist §1.6,
+//! §3.3-§3.6).
+//!
+//! * **Outbound headers come from an allow-list**: `Content-Type`, `Accept`, `MCP-Protocol-Version`,
+//!   `Last-Event-ID`, and the 2026-07-28 `Mcp-Method`, `Mcp-Name`, `Mcp-Param-*`. The session id is
+//!   translated ([`super::sessions`]). Nothing else passes: not the client's `Authorization` (no token
+//!   passthrough), not `Cookie`, not hop-by-hop headers. The connection's own credential is injected.
+//! * **Responses stream** as they arrive (`Body::from_stream` over reqwest's byte stream); only a JSON
+//!   `tools/list` response under a tool allow-list is buffered, with a bound, to be filtered. Status,
+//!   `Content-Type`, `MCP-Protocol-Version` and the translated session id pass back; upstream
+//!   `WWW-Authenticate` and `Set-Cookie` never do. SSE responses get `X-Accel-Buffering: no` and
+//!   `Cache-Control: no-cache`, and end when the grant is revoked.
+//! * **Upstream trouble is a JSON-RPC error** (D6): unreachable, no response start within the timeout,
+//!   a redirect (never followed: it would carry the credential elsewhere), 401/403 (the connection is
+//!   marked `error` so the app shows it), 5xx.
+//! * **Eras**: a POST whose body has `params._meta["io.modelcontextprotocol/protocolVersion"]` is
+//!   2026-07-28 and stateless: its `Mcp-Session-Id` and `Last-Event-ID` are ignored and no session id
+//!   is minted or echoed for it (§3.5). JSON-RPC batches are refused with 400 in every era: 2025-06-18
+//!   removed them, and accepting them for 2025-03-26 would let batched responses slip past the tool
+//!   filter, so Gatehouse does not offer that optional 2025-03-26 feature.
+
+use std::collections::HashMap;
+use std::sync::{Arc, PoisonError, RwLock};
+
+use axum::body::{Body, Bytes};
+use axum::extract::{Path, State};
+use axum::response::{IntoResponse, Response};
+use futures_util::{Stream, StreamExt};
+use http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, header};
+use secrecy::ExposeSecret;
+use serde_json::Value;
+
+use super::Proxy;
+use super::bearer::{self, Authorized};
+use super::filter::{SseToolsFilter, ToolAllowList, filter_sse};
+use super::jsonrpc::{self, Message};
+use crate::crypto::Aad;
+use crate::store::ConnectionId;
+use crate::store::access_tokens::AccessTokenRow;
+use crate::store::connections::{self, AuthKind, ConnectionRow, ConnectionStatus};
+use crate::vault::Vault;
+
+pub const MCP_SESSION_ID: HeaderName = HeaderName::from_static("mcp-session-id");
+pub const MCP_PROTOCOL_VERSION: HeaderName = HeaderName::from_static("mcp-protocol-version");
+pub const LAST_EVENT_ID: HeaderName = HeaderName::from_static("last-event-id");
+const X_ACCEL_BUFFERING: HeaderName = HeaderName::from_static("x-accel-buffering");
+
+/// Protocol versions a legacy request may name (MCP-Protocol-Version; checklist §3.4: 400 otherwise).
+pub const KNOWN_VERSIONS: &[&str] = &[
+    "2024-11-05",
+    "2025-03-26",
+    "2025-06-18",
+    "2025-11-25",
+    "2026-07-28",
+];
+
+/// What to tell a client whose upstream rejected Gatehouse's credentials.
+pub const UPSTREAM_REJECTED: &str =
+    "the upstream rejected Gatehouse's credentials: open Gatehouse and check the connection";
+/// What to tell a client calling a tool its grant does not include.
+pub const TOOL_NOT_ALLOWED: &str =
+    "tool not allowed for this client; open Gatehouse to change its access";
+
+/// How to reach one connection's upstream: its URL and the credential to inject.
+pub struct Upstream {
+    url: reqwest::Url,
+    credential: Option<(HeaderName, HeaderValue)>,
+    config_version: i64,
+    auth_kind: AuthKind,
+}
+
+/// Upstream targets by connection, valid for one `config_version` (a material edit bumps it, so a
+/// changed URL or secret is picked up on the next request). Opening the sealed secret once per
+/// configuration keeps AES-GCM and a second store query off the hot path.
+#[derive(Default)]
+pub struct Upstreams {
+    map: RwLock<HashMap<ConnectionId, Arc<Upstream>>>,
+}
+
+/// Opens the connection's header secret (sealed with AAD connections/header_value_sealed/<id>).
+fn credential_of(
+    vault: &Vault,
+    row: &ConnectionRow,
+) -> Result<Option<(HeaderName, HeaderValue)>, String> {
+    match row.settings.auth_kind {
+        AuthKind::None => Ok(None),
+        AuthKind::Header => {
+            let (Some(name), Some(sealed)) = (
+                row.settings.header_name.as_deref(),
+                row.settings.header_value_sealed.as_deref(),
+            ) else {
+                return Err("the connection's header credential is incomplete: open Gatehouse and check the connection".into());
+            };
+            let name = HeaderName::from_bytes(name.as_bytes())
+                .map_err(|_| "the connection's header name is not a valid HTTP header name".to_owned())?;
+            let secret = vault
+                .cipher()
+                .open_string(
+                    sealed,
+                    &Aad {
+                        table: "connections",
+                        column: "header_value_sealed",
+                        row_id: row.id.as_str(),
+                    },
+                )
+                .map_err(|err| {
+                    tracing::error!(connection = %row.id, error = %err, "cannot open the header secret");
+                    "Gatehouse cannot open the connection's stored credential: open Gatehouse and re-enter it".to_owned()
+                })?;
+            let mut value = HeaderValue::from_str(secret.expose_secret())
+                .map_err(|_| "the connection's header value is not a valid HTTP header value".to_owned())?;
+            value.set_sensitive(true);
+            Ok(Some((name, value)))
+        }
+        AuthKind::OAuth => Err(
+            "this connection signs in to its upstream with OAuth, which the proxy does not use yet: open Gatehouse"
+                .into(),
+        ),
+    }
+}
+
+/// The upstream target of a connection row (used by the catalog as well).
+pub fn upstream_of(vault: &Vault, row: &ConnectionRow) -> Result<Upstream, String> {
+    let url = reqwest::Url::parse(&row.settings.upstream_url).map_err(|_| {
+        "the connection's upstream URL is not valid: open Gatehouse and check the connection"
+            .to_owned()
+    })?;
+    Ok(Upstream {
+        url,
+        credential: credential_of(vault, row)?,
+        config_version: row.config_version,
+        auth_kind: row.settings.auth_kind,
+    })
+}
+
+impl Upstream {
+    /// A request to the upstream URL with the credential injected.
+    pub fn request(
+        &self,
+        http: &reqwest::Client,
+        method: Method,
+        mut headers: HeaderMap,
+    ) -> reqwest::RequestBuilder {
+        if let Some((name, value)) = &self.credential {
+            headers.insert(name.clone(), value.clone());
+        }
+        http.request(method, self.url.clone()).headers(headers)
+    }
+}
+
+impl Proxy {
+    async fn upstream(&self, token: &AccessTokenRow) -> Result<Arc<Upstream>, String> {
+        let id = &token.connection_id;
+        if let Some(hit) = self
+            .upstreams
+            .map
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(id)
+            .filter(|u| u.config_version == token.connection_config_version)
+        {
+            return Ok(hit.clone());
+        }
+        let wanted = id.clone();
+        let row = self
+            .vault
+            .store()
+            .read(move |conn| connections::get(conn, &wanted))
+            .await
+            .map_err(|err| {
+                tracing::error!(error = %err, "cannot read the connection");
+                "Gatehouse could not read the connection".to_owned()
+            })?
+            .ok_or_else(|| "the connection no longer exists".to_owned())?;
+        let upstream = Arc::new(upstream_of(&self.vault, &row)?);
+        self.upstreams
+            .map
+            .write()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(id.clone(), upstream.clone());
+        Ok(upstream)
+    }
+
+    /// Records an upstream refusal of the credential (off the request path).
+    fn mark_rejected(&self, connection_id: &ConnectionId, status: StatusCode) {
+        let store = self.vault.store().clone();
+        let id = connection_id.clone();
+        let detail = format!(
+            "the upstream answered HTTP {} to Gatehouse's credentials",
+            status.as_u16()
+        );
+        tokio::spawn(async move {
+            let now = store.now();
+            if let Err(err) = store
+                .write(move |tx| {
+                    connections::set_status(tx, &id, ConnectionStatus::Error, Some(&detail), now)
+                })
+                .await
+            {
+                tracing::warn!(error = %err, "cannot record the connection's upstream error");
+            }
+        });
+    }
+}
+
+/// Whether `Accept` admits `media` (`type/sub`, `type/*` or `*/*`).
+fn accepts(headers: &HeaderMap, media: &str) -> bool {
+    let (kind, _) = media.split_once('/').unwrap_or((media, ""));
+    headers.get_all(header::ACCEPT).iter().any(|value| {
+        value.to_str().is_ok_and(|value| {
+            value.split(',').any(|range| {
+                let range = range.split(';').next().unwrap_or("").trim();
+                range.eq_ignore_ascii_case(media)
+                    || range == "*/*"
+                    || range
+                        .strip_suffix("/*")
+                        .is_some_and(|t| t.eq_ignore_ascii_case(kind))
+            })
+        })
+    })
+}
+
+fn is_json_content_type(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|v| v.trim().eq_ignore_ascii_case("application/json"))
+}
+
+/// The allow-listed request headers (mcp-auth-checklist §1.6).
+fn outbound_headers(inbound: &HeaderMap, modern: bool) -> HeaderMap {
+    let mut out = HeaderMap::new();
+    for (name, value) in inbound {
+        let n = name.as_str();
+        let pass = match n {
+            "content-type" | "accept" | "mcp-protocol-version" => true,
+            "last-event-id" => !modern,
+            "mcp-method" | "mcp-name" => true,
+            _ => n.starts_with("mcp-param-"),
+        };
+        if pass {
+            out.append(name.clone(), value.clone());
+        }
+    }
+    out
+}
+
+fn session_header(headers: &HeaderMap) -> Option<&str> {
+    headers.get(MCP_SESSION_ID).and_then(|v| v.to_str().ok())
+}
+
+/// Runs the bearer guard, or answers with its challenge.
+async fn guard(proxy: &Proxy, headers: &HeaderMap, slug: &str) -> Result<Authorized, Response> {
+    match bearer::authorize(&proxy.vault, headers, slug).await {
+        Ok(ok) => {
+            proxy
+                .usage
+                .record(&ok.token.grant_id, proxy.vault.store().now());
+            Ok(ok)
+        }
+        Err(denial) => Err(denial.into_response(&proxy.local)),
+    }
+}
+
+/// Everything the response side needs to know about the request.
+struct Exchange {
+    authorized: Authorized,
+    /// The JSON-RPC id to answer errors for (POST requests only).
+    id: Option<Value>,
+    /// The local session id the client sent (legacy, known).
+    local_session: Option<String>,
+    /// Whether a session id from the upstream may be handed to the client (legacy only).
+    sessions_allowed: bool,
+    /// Filter the `tools/list` response with this id.
+    tools_list: Option<(ToolAllowList, Value)>,
+}
+
+/// The local session for a legacy request, or 404 for an unknown one / another grant's.
+fn translate_session(
+    proxy: &Proxy,
+    headers: &HeaderMap,
+    authorized: &Authorized,
+) -> Result<Option<(String, String)>, StatusCode> {
+    let Some(local) = session_header(headers) else {
+        return Ok(None);
+    };
+    match proxy.sessions.upstream(
+        local,
+        &authorized.token.grant_id,
+        &authorized.token.connection_id,
+    ) {
+        Some(upstream) => Ok(Some((local.to_owned(), upstream))),
+        None => Err(StatusCode::NOT_FOUND),
+    }
+}
+
+fn set_session(headers: &mut HeaderMap, upstream: &str) -> Result<(), StatusCode> {
+    let value = HeaderValue::from_str(upstream).map_err(|_| StatusCode::NOT_FOUND)?;
+    headers.insert(MCP_SESSION_ID, value);
+    Ok(())
+}
+
+pub async fn post(
+    State(proxy): State<Arc<Proxy>>,
+    Path(slug): Path<String>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    let authorized = match guard(&proxy, &headers, &slug).await {
+        Ok(a) => a,
+        Err(status) => return status.into_response(),
+    };
+    if !(accepts(&headers, "application/json") && accepts(&headers, "text/event-stream")) {
+        return jsonrpc::error_response(
+            StatusCode::NOT_ACCEPTABLE,
+            None,
+            jsonrpc::INVALID_REQUEST,
+            "Accept must list application/json and text/event-stream",
+        );
+    }
+    if !is_json_content_type(&headers) {
+        return jsonrpc::error_response(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            None,
+            jsonrpc::INVALID_REQUEST,
+            "Content-Type must be application/json",
+        );
+    }
+    let Ok(bytes) = axum::body::to_bytes(body, proxy.options.max_request_body).await else {
+        return jsonrpc::error_response(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            None,
+            jsonrpc::INVALID_REQUEST,
+            "the request body is too large",
+        );
+    };
+    let value: Value = match serde_json::from_slice(&bytes) {
+        Ok(v) => v,
+        Err(_) => {
+            return jsonrpc::error_response(
+                StatusCode::BAD_REQUEST,
+                None,
+                jsonrpc::PARSE_ERROR,
+                "Parse error",
+            );
+        }
+    };
+    if value.is_array() {
+        return jsonrpc::error_response(
+            StatusCode::BAD_REQUEST,
+            None,
+            jsonrpc::INVALID_REQUEST,
+            "JSON-RPC batches are not supported",
+        );
+    }
+    if !value.is_object() {
+        return jsonrpc::error_response(
+            StatusCode::BAD_REQUEST,
+            None,
+            jsonrpc::INVALID_REQUEST,
+            "Invalid Request",
+        );
+    }
+    let message = Message::read(&value);
+    if !message.modern
+        && let Some(version) = headers.get(MCP_PROTOCOL_VERSION)
+        && !version.to_str().is_ok_and(|v| KNOWN_VERSIONS.contains(&v))
+    {
+        return jsonrpc::error_response(
+            StatusCode::BAD_REQUEST,
+            message.id.as_ref(),
+            jsonrpc::INVALID_REQUEST,
+            "Unsupported MCP-Protocol-Version",
+        );
+    }
+
+    let allow = ToolAllowList::from_json(authorized.token.grant_tools_json.as_deref());
+    if let Some(tool) = &message.tool
+        && !allow.allows(tool)
+    {
+        return jsonrpc::answer_error(
+            message.id.as_ref(),
+            jsonrpc::INVALID_PARAMS,
+            TOOL_NOT_ALLOWED,
+        );
+    }
+    let tools_list = match (&message.method, &message.id) {
+        (Some(m), Some(id)) if m == "tools/list" && allow.is_restricted() => {
+            Some((allow, id.clone()))
+        }
+        _ => None,
+    };
+
+    let mut out = outbound_headers(&headers, message.modern);
+    let mut local_session = None;
+    if !message.modern {
+        match translate_session(&proxy, &headers, &authorized) {
+            Ok(Some((local, upstream))) => {
+                if let Err(status) = set_session(&mut out, &upstream) {
+                    return status.into_response();
+                }
+                local_session = Some(local);
+            }
+            Ok(None) => {}
+            Err(status) => return status.into_response(),
+        }
+    }
+
+    let upstream = match proxy.upstream(&authorized.token).await {
+        Ok(u) => u,
+        Err(why) => {
+            return jsonrpc::answer_error(message.id.as_ref(), jsonrpc::UPSTREAM_ERROR, &why);
+        }
+    };
+    let request = upstream.request(&proxy.http, Method::POST, out).body(bytes);
+    let exchange = Exchange {
+        authorized,
+        id: message.id,
+        local_session,
+        sessions_allowed: !message.modern,
+        tools_list,
+    };
+    send(&proxy, &upstream, request, exchange).await
+}
+
+pub async fn get(
+    State(proxy): State<Arc<Proxy>>,
+    Path(slug): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    let authorized = match guard(&proxy, &headers, &slug).await {
+        Ok(a) => a,
+        Err(status) => return status.into_response(),
+    };
+    if !accepts(&headers, "text/event-stream") {
+        return StatusCode::NOT_ACCEPTABLE.into_response();
+    }
+    let mut out = outbound_headers(&headers, false);
+    out.remove(header::CONTENT_TYPE);
+    let mut local_session = None;
+    match translate_session(&proxy, &headers, &authorized) {
+        Ok(Some((local, upstream))) => {
+            if let Err(status) = set_session(&mut out, &upstream) {
+                return status.into_response();
+            }
+            local_session = Some(local);
+        }
+        Ok(None) => {}
+        Err(status) => return status.into_response(),
+    }
+    let upstream = match proxy.upstream(&authorized.token).await {
+        Ok(u) => u,
+        Err(why) => return jsonrpc::answer_error(None, jsonrpc::UPSTREAM_ERROR, &why),
+    };
+    let request = upstream.request(&proxy.http, Method::GET, out);
+    let exchange = Exchange {
+        authorized,
+        id: None,
+        local_session,
+        sessions_allowed: true,
+        tools_list: None,
+    };
+    send(&proxy, &upstream, request, exchange).await
+}
+
+pub async fn delete(
+    State(proxy): State<Arc<Proxy>>,
+    Path(slug): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    let authorized = match guard(&proxy, &headers, &slug).await {
+        Ok(a) => a,
+        Err(status) => return status.into_response(),
+    };
+    let (local, upstream_session) = match translate_session(&proxy, &headers, &authorized) {
+        Ok(Some(pair)) => pair,
+        Ok(None) => {
+            return jsonrpc::error_response(
+                StatusCode::BAD_REQUEST,
+                None,
+                jsonrpc::INVALID_REQUEST,
+                "DELETE needs an Mcp-Session-Id",
+            );
+        }
+        Err(status) => return status.into_response(),
+    };
+    let mut out = outbound_headers(&headers, false);
+    out.remove(header::CONTENT_TYPE);
+    if let Err(status) = set_session(&mut out, &upstream_session) {
+        return status.into_response();
+    }
+    let upstream = match proxy.upstream(&authorized.token).await {
+        Ok(u) => u,
+        Err(why) => return jsonrpc::answer_error(None, jsonrpc::UPSTREAM_ERROR, &why),
+    };
+    let sent = tokio::time::timeout(
+        proxy.options.response_start_timeout,
+        upstream.request(&proxy.http, Method::DELETE, out).send(),
+    )
+    .await;
+    match sent {
+        Ok(Ok(response)) => {
+            let status = response.status();
+            if status != StatusCode::METHOD_NOT_ALLOWED {
+                // The session is over for the client either way; a 405 means the upstream keeps
+                // it, so the mapping stays usable.
+                proxy.sessions.close(&local);
+            }
+            if status.is_success()
+                || status == StatusCode::NOT_FOUND
+                || status == StatusCode::METHOD_NOT_ALLOWED
+            {
+                status.into_response()
+            } else {
+                upstream_failure(
+                    &proxy,
+                    &upstream,
+                    &authorized_connection(&authorized),
+                    None,
+                    status,
+                )
+            }
+        }
+        Ok(Err(err)) => unreachable_upstream(None, &err),
+        Err(_) => timed_out(None),
+    }
+}
+
+fn authorized_connection(a: &Authorized) -> ConnectionId {
+    a.token.connection_id.clone()
+}
+
+fn unreachable_upstream(id: Option<&Value>, err: &reqwest::Error) -> Response {
+    tracing::info!(error = %err, "upstream unreachable");
+    jsonrpc::answer_error(
+        id,
+        jsonrpc::UPSTREAM_ERROR,
+        "Gatehouse could not reach the upstream MCP server; check that it is running, or open Gatehouse and check the connection",
+    )
+}
+
+fn timed_out(id: Option<&Value>) -> Response {
+    jsonrpc::answer_error(
+        id,
+        jsonrpc::UPSTREAM_ERROR,
+        "the upstream MCP server did not answer in time",
+    )
+}
+
+/// An upstream status that must not reach the client as is (D6).
+fn upstream_failure(
+    proxy: &Proxy,
+    upstream: &Upstream,
+    connection_id: &ConnectionId,
+    id: Option<&Value>,
+    status: StatusCode,
+) -> Response {
+    let message = if status == StatusCode::UNAUTHORIZED || status == StatusCode::FORBIDDEN {
+        if status == StatusCode::UNAUTHORIZED && upstream.auth_kind != AuthKind::OAuth {
+            proxy.mark_rejected(connection_id, status);
+        }
+        UPSTREAM_REJECTED.to_owned()
+    } else if status.is_redirection() {
+        format!(
+            "the upstream MCP server answered with a redirect (HTTP {}), which Gatehouse does not follow; open Gatehouse and check the connection's URL",
+            status.as_u16()
+        )
+    } else {
+        format!("the upstream MCP server failed (HTTP {})", status.as_u16())
+    };
+    jsonrpc::answer_error(id, jsonrpc::UPSTREAM_ERROR, &message)
+}
+
+async fn send(
+    proxy: &Arc<Proxy>,
+    upstream: &Upstream,
+    request: reqwest::RequestBuilder,
+    exchange: Exchange,
+) -> Response {
+    let id = exchange.id.as_ref();
+    let response =
+        match tokio::time::timeout(proxy.options.response_start_timeout, request.send()).await {
+            Ok(Ok(r)) => r,
+            Ok(Err(err)) => return unreachable_upstream(id, &err),
+            Err(_) => return timed_out(id),
+        };
+    let status = response.status();
+    let connection_id = &exchange.authorized.token.connection_id;
+    if status.is_redirection()
+        || status == StatusCode::UNAUTHORIZED
+        || status == StatusCode::FORBIDDEN
+        || status.is_server_error()
+    {
+        return upstream_failure(proxy, upstream, connection_id, id, status);
+    }
+    if status == StatusCode::NOT_FOUND
+        && let Some(local) = &exchange.local_session
+    {
+        // The upstream forgot the session: so do we, and the client re-initializes (T25).
+        proxy.sessions.close(local);
+        return StatusCode::NOT_FOUND.into_response();
+    }
+
+    let upstream_headers = response.headers().clone();
+    let content_type = upstream_headers.get(header::CONTENT_TYPE).cloned();
+    let is_sse = content_type
+        .as_ref()
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| {
+            v.trim_start()
+                .to_ascii_lowercase()
+                .starts_with("text/event-stream")
+        });
+
+    let mut out = HeaderMap::new();
+    if let Some(ct) = content_type {
+        out.insert(header::CONTENT_TYPE, ct);
+    }
+    if let Some(v) = upstream_headers.get(MCP_PROTOCOL_VERSION) {
+        out.insert(MCP_PROTOCOL_VERSION, v.clone());
+    }
+    if exchange.sessions_allowed
+        && let Some(upstream_session) = upstream_headers
+            .get(MCP_SESSION_ID)
+            .and_then(|v| v.to_str().ok())
+    {
+        let local = match &exchange.local_session {
+            Some(local) => local.clone(),
+            None => proxy.sessions.open(
+                &exchange.authorized.token.grant_id,
+                connection_id,
+                upstream_session.to_owned(),
+            ),
+        };
+        if let Ok(v) = HeaderValue::from_str(&local) {
+            out.insert(MCP_SESSION_ID, v);
+        }
+    }
+
+    let body = if is_sse {
+        out.insert(X_ACCEL_BUFFERING, HeaderValue::from_static("no"));
+        out.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+        let ticket = proxy.stream_ticket(&exchange.authorized.token.grant_id);
+        let stream = response.bytes_stream();
+        match exchange.tools_list {
+            Some((allow, id)) => {
+                guarded(filter_sse(stream, SseToolsFilter::new(allow, id)), ticket)
+            }
+            None => guarded(stream.map(|r| r.map_err(std::io::Error::other)), ticket),
+        }
+    } else if let Some((allow, list_id)) = exchange.tools_list.filter(|_| status.is_success()) {
+        let bytes = match read_capped(response, proxy.options.max_filtered_response).await {
+            Ok(b) => b,
+            Err(why) => return jsonrpc::answer_error(id, jsonrpc::UPSTREAM_ERROR, why),
+        };
+        match allow.filter_json(&bytes, &list_id) {
+            Some(filtered) => {
+                out.remove(header::CONTENT_LENGTH);
+                Body::from(filtered)
+            }
+            None => Body::from(bytes),
+        }
+    } else {
+        Body::from_stream(response.bytes_stream())
+    };
+    let mut reply = Response::new(body);
+    *reply.status_mut() = status;
+    *reply.headers_mut() = out;
+    reply
+}
+
+/// A streamed body that ends when its grant's streams are cancelled (a revocation).
+fn guarded<S>(stream: S, ticket: super::StreamTicket) -> Body
+where
+    S: Stream<Item = Result<Bytes, std::io::Error>> + Send + 'static,
+{
+    let cancelled = ticket.cancel.clone().cancelled_owned();
+    let stream = stream.take_until(cancelled).map(move |item| {
+        // The ticket lives as long as the stream, so it deregisters when the stream is dropped.
+        let _ = &ticket;
+        item
+    });
+    Body::from_stream(stream)
+}
+
+/// Reads a response body up to `cap` bytes.
+async fn read_capped(response: reqwest::Response, cap: usize) -> Result<Bytes, &'static str> {
+    if response.content_length().is_some_and(|n| n > cap as u64) {
+        return Err("the upstream's tools/list response is too large");
+    }
+    let mut stream = response.bytes_stream();
+    let mut buf = Vec::new();
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk.map_err(|_| "the upstream's response broke off")?;
+        if buf.len() + chunk.len() > cap {
+            return Err("the upstream's tools/list response is too large");
+        }
+        buf.extend_from_slice(&chunk);
+    }
+    Ok(Bytes::from(buf))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn accept_ranges() {
+        let mut h = HeaderMap::new();
+        h.insert(
+            header::ACCEPT,
+            HeaderValue::from_static("application/json, text/event-stream;q=0.9"),
+        );
+        assert!(
+            accepts(&h, "application/json") && accepts(&h, "text/event-stream"),
+            "both listed"
+        );
+        h.insert(header::ACCEPT, HeaderValue::from_static("application/json"));
+        assert!(!accepts(&h, "text/event-stream"), "SSE not listed");
+        h.insert(header::ACCEPT, HeaderValue::from_static("*/*"));
+        assert!(accepts(&h, "text/event-stream"), "*/* admits everything");
+    }
+
+    #[test]
+    fn only_mcp_headers_go_upstream() {
+        let mut h = HeaderMap::new();
+        for (n, v) in [
+            ("authorization", "Bearer x"),
+            ("cookie", "a=b"),
+            ("connection", "keep-alive"),
+            ("mcp-session-id", "s"),
+            ("content-type", "application/json"),
+            ("mcp-param-region", "eu"),
+            ("last-event-id", "9"),
+            ("x-forwarded-for", "1.2.3.4"),
+        ] {
+            h.insert(HeaderName::from_static(n), HeaderValue::from_static(v));
+        }
+        let out = outbound_headers(&h, false);
+        let mut names: Vec<&str> = out.keys().map(HeaderName::as_str).collect();
+        names.sort_unstable();
+        assert_eq!(
+            names,
+            ["content-type", "last-event-id", "mcp-param-region"],
+            "allow-list only"
+        );
+        assert!(
+            !outbound_headers(&h, true).contains_key(LAST_EVENT_ID),
+            "modern requests have no resumption"
+        );
+    }
+}

@@ -1,0 +1,350 @@
+//! `/mcp/<slug>`: the MCP proxy (product.md §4; mcp-auth-checklist §1, §3).
+//!
+//! Every request goes **guard → forward → filter**:
+//!
+//! 1. [`bearer`]: the Gatehouse access token in `Authorization: Bearer` is checked against the store
+//!    on every request (a revoke works on the very next request) and must be for this slug's
+//!    connection; otherwise a 401/403 challenge pointing at the slug's protected resource metadata.
+//! 2. [`forward`]: the upstream request is built from an allow-list of MCP headers with the
+//!    connection's own credential injected (the client's `Authorization`, cookies and hop-by-hop
+//!    headers never leave); redirects are never followed; JSON and SSE responses stream back as they
+//!    arrive. Upstream failures become JSON-RPC errors, never HTTP 401/403 ([`jsonrpc`], D6).
+//! 3. [`sessions`]: legacy `Mcp-Session-Id`s are translated and bound to the grant.
+//! 4. [`filter`]: the grant's tool allow-list cuts `tools/list` and refuses other `tools/call`s.
+//!
+//! Beside the request path: [`usage`] writes `last_used_at` at most every 30 s per grant from a
+//! background task, and a second task listens for [`StoreEvent::GrantsRevoked`] and ends every open
+//! stream (GET or SSE response) of the revoked grants and forgets their sessions.
+//!
+//! **Revocations from another process** (`gatehoused grants revoke` while the app serves) are not
+//! broadcast to this process: they take effect on the next request of that grant (the store check),
+//! and its already-open streams are closed by a poll of the open streams' grants every
+//! [`ProxyOptions::stream_recheck_every`].
+//!
+//! [`catalog`] is the consent page's upstream tool lister; it shares the outbound client.
+
+pub mod bearer;
+pub mod catalog;
+pub mod filter;
+pub mod forward;
+pub mod jsonrpc;
+pub mod sessions;
+pub mod usage;
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError, Weak};
+use std::time::Duration;
+
+use axum::Router;
+use axum::routing::post;
+use tokio_util::sync::CancellationToken;
+
+use crate::gateway::{GatewayState, LocalAuthority};
+use crate::store::{GrantId, StoreEvent, grants};
+use crate::vault::Vault;
+
+/// Tunables; [`ProxyOptions::default`] is what the gateway uses.
+#[derive(Debug, Clone)]
+pub struct ProxyOptions {
+    /// How long to wait for an upstream to accept a TCP connection.
+    pub connect_timeout: Duration,
+    /// How long a POST may wait for the upstream's response to start (the body may then stream on
+    /// for as long as it likes).
+    pub response_start_timeout: Duration,
+    /// Largest POST body accepted from a client (413 beyond).
+    pub max_request_body: usize,
+    /// Largest JSON response the proxy buffers to filter (`tools/list`).
+    pub max_filtered_response: usize,
+    /// How often `last_used_at` is written.
+    pub usage_flush_every: Duration,
+    /// How often the grants of open streams are re-checked in the store (cross-process revokes).
+    pub stream_recheck_every: Duration,
+}
+
+impl Default for ProxyOptions {
+    fn default() -> Self {
+        Self {
+            connect_timeout: Duration::from_secs(10),
+            response_start_timeout: Duration::from_secs(60),
+            max_request_body: 4 * 1024 * 1024,
+            max_filtered_response: 16 * 1024 * 1024,
+            usage_flush_every: Duration::from_secs(30),
+            stream_recheck_every: Duration::from_secs(5),
+        }
+    }
+}
+
+/// The outbound HTTP client for upstream MCP servers: no redirects (a redirect would carry the
+/// injected credential somewhere else; conventions 9), a connect timeout, no total timeout (streams
+/// are long-lived; POSTs get a response-start timeout instead).
+pub fn upstream_client(options: &ProxyOptions) -> reqwest::Client {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .connect_timeout(options.connect_timeout)
+        .pool_idle_timeout(Duration::from_secs(90))
+        .tcp_nodelay(true)
+        .build()
+        .unwrap_or_else(|err| {
+            // Only a broken TLS backend makes the builder fail; the default client has the same
+            // redirect risk, so refuse to continue rather than fall back to it.
+            panic!("cannot build the upstream HTTP client: {err}")
+        })
+}
+
+/// The proxy's state, shared by its handlers and background tasks.
+pub struct Proxy {
+    pub(crate) vault: Vault,
+    pub(crate) local: LocalAuthority,
+    pub(crate) http: reqwest::Client,
+    pub(crate) options: ProxyOptions,
+    pub(crate) sessions: sessions::Sessions,
+    pub(crate) usage: Arc<usage::Usage>,
+    pub(crate) streams: Streams,
+    pub(crate) upstreams: forward::Upstreams,
+    /// Cancelled when the last handle goes: stops the background tasks.
+    stop: CancellationToken,
+}
+
+impl Drop for Proxy {
+    fn drop(&mut self) {
+        self.stop.cancel();
+    }
+}
+
+impl Proxy {
+    pub fn sessions(&self) -> &sessions::Sessions {
+        &self.sessions
+    }
+
+    pub fn usage(&self) -> &usage::Usage {
+        &self.usage
+    }
+
+    /// How many streams are open.
+    pub fn open_streams(&self) -> usize {
+        self.streams.open()
+    }
+}
+
+/// The open streams of each grant, so a revocation can end them.
+#[derive(Debug, Default)]
+pub struct Streams {
+    by_grant: Mutex<HashMap<GrantId, (CancellationToken, usize)>>,
+}
+
+/// Held by an open stream; deregisters it when the stream goes.
+pub struct StreamTicket {
+    streams: Weak<Proxy>,
+    grant_id: GrantId,
+    pub cancel: CancellationToken,
+}
+
+impl Drop for StreamTicket {
+    fn drop(&mut self) {
+        if let Some(proxy) = self.streams.upgrade() {
+            let mut map = proxy
+                .streams
+                .by_grant
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner);
+            if let Some((_, count)) = map.get_mut(&self.grant_id) {
+                *count -= 1;
+                if *count == 0 {
+                    map.remove(&self.grant_id);
+                }
+            }
+        }
+    }
+}
+
+impl Streams {
+    fn open(&self) -> usize {
+        self.by_grant
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .values()
+            .map(|(_, n)| n)
+            .sum()
+    }
+
+    /// Ends every stream of these grants.
+    pub fn cancel(&self, grant_ids: &[GrantId]) {
+        let map = self.by_grant.lock().unwrap_or_else(PoisonError::into_inner);
+        for id in grant_ids {
+            if let Some((token, _)) = map.get(id) {
+                token.cancel();
+            }
+        }
+    }
+
+    fn grants(&self) -> Vec<GrantId> {
+        self.by_grant
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .keys()
+            .cloned()
+            .collect()
+    }
+}
+
+impl Proxy {
+    /// Registers an open stream of `grant_id`.
+    pub(crate) fn stream_ticket(self: &Arc<Self>, grant_id: &GrantId) -> StreamTicket {
+        let mut map = self
+            .streams
+            .by_grant
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        let entry = map
+            .entry(grant_id.clone())
+            .or_insert_with(|| (CancellationToken::new(), 0));
+        entry.1 += 1;
+        StreamTicket {
+            streams: Arc::downgrade(self),
+            grant_id: grant_id.clone(),
+            cancel: entry.0.child_token(),
+        }
+    }
+}
+
+/// The proxy's routes with their own state, ready to `.merge` into the gateway's router.
+pub fn router<S: Clone + Send + Sync + 'static>(state: &GatewayState) -> Router<S> {
+    router_with(state, ProxyOptions::default()).0
+}
+
+/// [`router`] with explicit options; also returns the proxy state (for tests and benchmarks).
+pub fn router_with<S: Clone + Send + Sync + 'static>(
+    state: &GatewayState,
+    options: ProxyOptions,
+) -> (Router<S>, Arc<Proxy>) {
+    let proxy = Arc::new(Proxy {
+        vault: state.vault.clone(),
+        local: state.local,
+        http: upstream_client(&options),
+        options,
+        sessions: sessions::Sessions::default(),
+        usage: Arc::new(usage::Usage::default()),
+        streams: Streams::default(),
+        upstreams: forward::Upstreams::default(),
+        stop: CancellationToken::new(),
+    });
+    spawn_background(&proxy);
+    let router = Router::new()
+        .route(
+            "/mcp/{slug}",
+            post(forward::post)
+                .get(forward::get)
+                .delete(forward::delete),
+        )
+        .with_state(proxy.clone());
+    (router, proxy)
+}
+
+/// Starts the usage flusher and the revocation listener, if a runtime is there to run them (a
+/// router built outside a runtime, e.g. in a sync unit test, simply has none).
+fn spawn_background(proxy: &Arc<Proxy>) {
+    let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+        tracing::warn!(
+            "proxy built outside a tokio runtime: no usage flush, no revocation listener"
+        );
+        return;
+    };
+    let store = proxy.vault.store().clone();
+    let stop = proxy.stop.clone();
+
+    // last_used_at, debounced; holds the usage table itself so the last uses are written on stop.
+    let usage = proxy.usage.clone();
+    let every = proxy.options.usage_flush_every;
+    let flush_store = store.clone();
+    let flush_stop = stop.clone();
+    runtime.spawn(async move {
+        let mut tick = tokio::time::interval(every);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        tick.tick().await;
+        loop {
+            let stopping = tokio::select! {
+                _ = tick.tick() => false,
+                () = flush_stop.cancelled() => true,
+            };
+            if let Err(err) = usage.flush(&flush_store).await {
+                tracing::warn!(error = %err, "could not record last_used_at");
+            }
+            if stopping {
+                break;
+            }
+        }
+    });
+
+    // Revocations in this process: end streams and sessions at once.
+    let weak = Arc::downgrade(proxy);
+    let mut events = store.subscribe();
+    let events_stop = stop.clone();
+    runtime.spawn(async move {
+        loop {
+            let event = tokio::select! {
+                event = events.recv() => event,
+                () = events_stop.cancelled() => break,
+            };
+            let Some(proxy) = weak.upgrade() else { break };
+            match event {
+                Ok(StoreEvent::GrantsRevoked { grant_ids, .. }) => {
+                    proxy.streams.cancel(&grant_ids);
+                    proxy.sessions.drop_grants(&grant_ids);
+                }
+                Ok(_) => {}
+                Err(tokio::sync::broadcast::error::RecvError::Lagged(missed)) => {
+                    // Some revocations may be unseen: re-check every open stream's grant now.
+                    tracing::warn!(missed, "revocation events lagged; re-checking open streams");
+                    recheck_streams(&proxy).await;
+                }
+                Err(tokio::sync::broadcast::error::RecvError::Closed) => break,
+            }
+        }
+    });
+
+    // Revocations from another process (the CLI): poll the grants of open streams.
+    let weak = Arc::downgrade(proxy);
+    let every = proxy.options.stream_recheck_every;
+    runtime.spawn(async move {
+        let mut tick = tokio::time::interval(every);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                _ = tick.tick() => {},
+                () = stop.cancelled() => break,
+            }
+            let Some(proxy) = weak.upgrade() else { break };
+            recheck_streams(&proxy).await;
+        }
+    });
+}
+
+/// Ends the streams of grants that are no longer active in the store.
+async fn recheck_streams(proxy: &Proxy) {
+    let open = proxy.streams.grants();
+    if open.is_empty() {
+        return;
+    }
+    let store = proxy.vault.store().clone();
+    let gone = store
+        .read(move |conn| {
+            let mut gone = Vec::new();
+            for id in open {
+                let active = grants::get(conn, &id)?
+                    .is_some_and(|g| g.status == grants::GrantStatus::Active);
+                if !active {
+                    gone.push(id);
+                }
+            }
+            Ok(gone)
+        })
+        .await;
+    match gone {
+        Ok(gone) if !gone.is_empty() => {
+            proxy.streams.cancel(&gone);
+            proxy.sessions.drop_grants(&gone);
+        }
+        Ok(_) => {}
+        Err(err) => tracing::warn!(error = %err, "could not re-check open streams"),
+    }
+}

@@ -1,0 +1,149 @@
+//! Legacy-era sessions (MCP 2025-03-26 … 2025-11-25 `Mcp-Session-Id`), translated at the proxy.
+//!
+//! The upstream's session id never reaches a client and a client's never reaches the upstream
+//! (mcp-auth-checklist §3.6): when an upstream response carries one, Gatehouse mints its own id
+//! ([`TokenKind::SessionId`]: 256 random bits, base64url, visible ASCII) bound to the grant and
+//! connection, and keeps the mapping in memory. A session id is never authentication (§1.4): the
+//! bearer guard runs first, and a known id presented under another grant's token is answered exactly
+//! like an unknown one, 404 (§3.4, test 16 and 76), so it does not reveal that the session exists.
+//!
+//! The table is bounded: idle sessions expire, and when it is full the least recently used goes.
+//! Sessions of revoked grants are dropped when the revocation is announced.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use secrecy::ExposeSecret;
+
+use crate::crypto::TokenKind;
+use crate::crypto::token::generate;
+use crate::store::{ConnectionId, GrantId};
+
+/// Idle time after which a session is forgotten.
+pub const SESSION_IDLE: Duration = Duration::from_secs(24 * 60 * 60);
+/// Most sessions kept at once.
+pub const MAX_SESSIONS: usize = 10_000;
+
+#[derive(Debug, Clone)]
+struct Entry {
+    grant_id: GrantId,
+    connection_id: ConnectionId,
+    upstream: String,
+    last_used: Instant,
+}
+
+/// Local session id → upstream session, bound to a grant.
+#[derive(Debug, Default)]
+pub struct Sessions {
+    table: Mutex<HashMap<String, Entry>>,
+}
+
+impl Sessions {
+    fn table(&self) -> std::sync::MutexGuard<'_, HashMap<String, Entry>> {
+        self.table
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Mints a local id for `upstream` and remembers it.
+    pub fn open(
+        &self,
+        grant_id: &GrantId,
+        connection_id: &ConnectionId,
+        upstream: String,
+    ) -> String {
+        let local = generate(TokenKind::SessionId).expose_secret().to_owned();
+        let now = Instant::now();
+        let mut table = self.table();
+        table.retain(|_, e| now.duration_since(e.last_used) < SESSION_IDLE);
+        if table.len() >= MAX_SESSIONS
+            && let Some(oldest) = table
+                .iter()
+                .min_by_key(|(_, e)| e.last_used)
+                .map(|(k, _)| k.clone())
+        {
+            table.remove(&oldest);
+        }
+        table.insert(
+            local.clone(),
+            Entry {
+                grant_id: grant_id.clone(),
+                connection_id: connection_id.clone(),
+                upstream,
+                last_used: now,
+            },
+        );
+        local
+    }
+
+    /// The upstream id of `local`, if it exists and belongs to this grant and connection.
+    pub fn upstream(
+        &self,
+        local: &str,
+        grant_id: &GrantId,
+        connection_id: &ConnectionId,
+    ) -> Option<String> {
+        let mut table = self.table();
+        let entry = table.get_mut(local)?;
+        if &entry.grant_id != grant_id || &entry.connection_id != connection_id {
+            return None;
+        }
+        if entry.last_used.elapsed() >= SESSION_IDLE {
+            table.remove(local);
+            return None;
+        }
+        entry.last_used = Instant::now();
+        Some(entry.upstream.clone())
+    }
+
+    /// Forgets `local` (DELETE, or the upstream said the session is gone).
+    pub fn close(&self, local: &str) {
+        self.table().remove(local);
+    }
+
+    /// Forgets every session of these grants.
+    pub fn drop_grants(&self, grant_ids: &[GrantId]) {
+        self.table().retain(|_, e| !grant_ids.contains(&e.grant_id));
+    }
+
+    pub fn len(&self) -> usize {
+        self.table().len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_are_bound_to_their_grant() {
+        let sessions = Sessions::default();
+        let (g1, g2, c) = (GrantId::new(), GrantId::new(), ConnectionId::new());
+        let local = sessions.open(&g1, &c, "up-1".into());
+        assert!(
+            local.bytes().all(|b| (0x21..=0x7e).contains(&b)) && local.len() >= 43,
+            "visible ASCII with at least 256 random bits: {local}"
+        );
+        assert_eq!(
+            sessions.upstream(&local, &g1, &c).as_deref(),
+            Some("up-1"),
+            "the owner gets the mapping"
+        );
+        assert_eq!(
+            sessions.upstream(&local, &g2, &c),
+            None,
+            "another grant cannot ride the session"
+        );
+        sessions.drop_grants(std::slice::from_ref(&g1));
+        assert_eq!(
+            sessions.upstream(&local, &g1, &c),
+            None,
+            "a revoked grant's sessions are gone"
+        );
+    }
+}
