@@ -89,7 +89,8 @@ if (opts.auth) {
 class Provider {
   constructor(file) {
     this.file = file;
-    this.data = file && existsSync(file) ? JSON.parse(readFileSync(file, 'utf8')) : {};
+    const saved = file && existsSync(file) ? readFileSync(file, 'utf8').trim() : '';
+    this.data = saved ? JSON.parse(saved) : {};
   }
   persist() {
     if (this.file) writeFileSync(this.file, JSON.stringify(this.data, null, 2), { mode: 0o600 });

@@ -400,19 +400,13 @@ pub fn add_connection(data_dir: &Path, slug: &str, name: &str, url: &str) {
     );
 }
 
-/// `gatehoused grants list --json` as a list (accepts a bare array or `{"grants": [...]}`).
+/// `gatehoused grants list --all --json`: every grant, revoked ones included.
 pub fn grants(data_dir: &Path) -> Vec<Value> {
-    let stdout = admin(data_dir, &["grants", "list", "--json"]);
-    let value: Value = serde_json::from_str(&stdout)
-        .unwrap_or_else(|e| panic!("grants list --json is not JSON ({e}): {stdout}"));
-    match value {
-        Value::Array(items) => items,
-        Value::Object(ref map) if map.get("grants").is_some_and(Value::is_array) => map
-            .get("grants")
-            .and_then(Value::as_array)
-            .cloned()
-            .unwrap_or_default(),
-        other => panic!("grants list --json: expected an array of grants, got {other}"),
+    let stdout = admin(data_dir, &["grants", "list", "--all", "--json"]);
+    match serde_json::from_str(&stdout) {
+        Ok(Value::Array(items)) => items,
+        Ok(other) => panic!("grants list --json must print an array of grants, got {other}"),
+        Err(e) => panic!("grants list --json is not JSON ({e}): {stdout}"),
     }
 }
 

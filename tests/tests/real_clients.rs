@@ -129,7 +129,6 @@ fn revoke_and_check_next_call_fails(setup: &Setup, client: &mut NodeProcess, cli
 }
 
 #[test]
-#[ignore = "needs the role-1 AS, proxy and admin CLI (issue 3) — run with --ignored"]
 fn sdk_client_authorizes_uses_refreshes_and_is_revoked() {
     let setup = Setup::new();
     let state = tempfile::NamedTempFile::new().unwrap_or_else(|e| panic!("tempfile: {e}"));
@@ -183,7 +182,6 @@ fn sdk_client_authorizes_uses_refreshes_and_is_revoked() {
 }
 
 #[test]
-#[ignore = "needs the role-1 AS, proxy and admin CLI (issue 3) — run with --ignored"]
 fn mcp_remote_authorizes_uses_refreshes_and_is_revoked() {
     let setup = Setup::new();
     let config = tempfile::tempdir().unwrap_or_else(|e| panic!("tempdir: {e}"));
@@ -222,7 +220,6 @@ fn mcp_remote_authorizes_uses_refreshes_and_is_revoked() {
 }
 
 #[test]
-#[ignore = "needs the role-1 AS, proxy and admin CLI (issue 3) — run with --ignored"]
 fn consent_page_cannot_be_framed() {
     let setup = Setup::new();
     let mut client = NodeProcess::spawn("sdk-client.mjs", &[&setup.mcp_url()]);
@@ -265,7 +262,6 @@ fn consent_page_cannot_be_framed() {
 }
 
 #[test]
-#[ignore = "needs the role-1 AS, proxy and admin CLI (issue 3) — run with --ignored"]
 fn deny_sends_access_denied_to_the_client() {
     let setup = Setup::new();
     let mut client = NodeProcess::spawn("sdk-client.mjs", &[&setup.mcp_url()]);
