@@ -240,33 +240,12 @@ pub fn registration(client_id: &ClientId, client: &ValidatedClient) -> ClientReg
     if let Value::Object(map) = &mut metadata {
         map.insert("client_id".into(), Value::String(client_id.to_string()));
     }
-    ClientRegistration {
-        client_id: client_id.clone(),
-        client_name: client.client_name.clone(),
-        client_uri: client.client_uri.clone(),
-        software_id: client.software_id.clone(),
-        software_version: client.software_version.clone(),
-        redirect_uris: client
-            .redirect_uris
-            .iter()
-            .map(|u| u.as_str().to_owned())
-            .collect(),
-        scope: (!client.scopes.is_empty()).then(|| client.scopes.join(" ")),
-        grant_types: client
-            .grant_types
-            .iter()
-            .map(|g| g.as_str().to_owned())
-            .collect(),
-        response_types: client
-            .response_types
-            .iter()
-            .map(|r| r.as_str().to_owned())
-            .collect(),
-        token_endpoint_auth_method: client.token_endpoint_auth_method().to_owned(),
-        application_type: client.application_type.map(|a| a.as_str().to_owned()),
-        registration_source: RegistrationSource::Cimd,
+    super::register::registration_for(
+        client_id.clone(),
+        client,
+        RegistrationSource::Cimd,
         metadata,
-    }
+    )
 }
 
 /// Fetches and caches metadata documents.

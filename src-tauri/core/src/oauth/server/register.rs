@@ -128,7 +128,13 @@ pub async fn register(
         }
     };
 
-    let registration = registration_for(ClientId::generate(), &client);
+    let metadata = client.metadata_json();
+    let registration = registration_for(
+        ClientId::generate(),
+        &client,
+        RegistrationSource::Dcr,
+        metadata,
+    );
     let issued_at = server.store.now();
     let stored = {
         let registration = registration.clone();
@@ -164,8 +170,13 @@ pub async fn register(
     (StatusCode::CREATED, no_store_headers(), Json(body)).into_response()
 }
 
-/// The store's form of a validated DCR registration.
-pub fn registration_for(client_id: ClientId, client: &ValidatedClient) -> ClientRegistration {
+/// The store's form of a validated registration, whether it came from DCR or a CIMD document.
+pub fn registration_for(
+    client_id: ClientId,
+    client: &ValidatedClient,
+    registration_source: RegistrationSource,
+    metadata: serde_json::Value,
+) -> ClientRegistration {
     ClientRegistration {
         client_id,
         client_name: client.client_name.clone(),
@@ -191,8 +202,8 @@ pub fn registration_for(client_id: ClientId, client: &ValidatedClient) -> Client
             .collect(),
         token_endpoint_auth_method: client.token_endpoint_auth_method().to_owned(),
         application_type: client.application_type.map(|t| t.as_str().to_owned()),
-        registration_source: RegistrationSource::Dcr,
-        metadata: client.metadata_json(),
+        registration_source,
+        metadata,
     }
 }
 
