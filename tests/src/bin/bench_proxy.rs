@@ -7,7 +7,8 @@
 //! each concurrency level C, C client tasks sharing one keep-alive reqwest client each send N
 //! sequential `tools/call` POSTs after a warm-up, first directly to the upstream and then through
 //! `/mcp/bench` (bearer check against the store, header allow-list, credential injection,
-//! streaming relay), alternating direct/gateway rounds so drift hits both alike. Latency is per
+//! streaming relay), alternating direct/gateway rounds so drift hits both alike. A third path, a
+//! bare axum+reqwest relay with no checks, shows what any in-process HTTP proxy costs here. Latency is per
 //! request (send to full body read); throughput is requests / wall time of the round. Client,
 //! gateway and upstream share the machine's cores, so both paths pay for the load generator.
 //!
@@ -35,6 +36,29 @@ use gatehouse_core::vault::Vault;
 use serde_json::{Value, json};
 
 const ROUNDS: usize = 2;
+
+/// The floor of any HTTP proxy on this machine: an axum handler that relays the body with a
+/// pooled reqwest client and returns the upstream's bytes, with no checks at all. The gateway's own
+/// cost is the difference between it and this relay.
+async fn bare_relay(
+    axum::extract::State((http, url)): axum::extract::State<(reqwest::Client, String)>,
+    body: Bytes,
+) -> axum::response::Response {
+    match http
+        .post(&url)
+        .header("content-type", "application/json")
+        .body(body)
+        .send()
+        .await
+    {
+        Ok(resp) => (
+            [(header::CONTENT_TYPE, "application/json")],
+            axum::body::Body::from_stream(resp.bytes_stream()),
+        )
+            .into_response(),
+        Err(_) => axum::http::StatusCode::BAD_GATEWAY.into_response(),
+    }
+}
 
 async fn upstream_call(body: Bytes) -> impl IntoResponse {
     let id = serde_json::from_slice::<Value>(&body)
@@ -216,8 +240,31 @@ async fn main() -> anyhow::Result<()> {
     let token = setup(&vault, &upstream_url, &base_url).await?;
     let running = gateway::start(vault.clone(), listener, 30, std::future::pending()).await?;
 
+    let relay = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let relay_url = format!("http://{}/mcp", relay.local_addr()?);
+    let relay_state = (
+        reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .tcp_nodelay(true)
+            .build()?,
+        upstream_url.clone(),
+    );
+    tokio::spawn(async move {
+        axum::serve(
+            relay,
+            Router::new()
+                .route("/mcp", post(bare_relay))
+                .with_state(relay_state),
+        )
+        .await
+    });
+
     let direct = Target {
         url: upstream_url,
+        token: None,
+    };
+    let bare = Target {
+        url: relay_url,
         token: None,
     };
     let through = Target {
@@ -257,8 +304,9 @@ async fn main() -> anyhow::Result<()> {
         // Warm-up: connections, caches, the token path.
         round(&http, &direct, clients, 200.min(per_client)).await?;
         round(&http, &through, clients, 200.min(per_client)).await?;
-        let (mut ld, mut lg) = (Vec::new(), Vec::new());
-        let (mut wd, mut wg) = (Duration::ZERO, Duration::ZERO);
+        round(&http, &bare, clients, 200.min(per_client)).await?;
+        let (mut ld, mut lg, mut lb) = (Vec::new(), Vec::new(), Vec::new());
+        let (mut wd, mut wg, mut wb) = (Duration::ZERO, Duration::ZERO, Duration::ZERO);
         for _ in 0..ROUNDS {
             let (l, w) = round(&http, &direct, clients, per_client).await?;
             ld.extend(l);
@@ -266,14 +314,19 @@ async fn main() -> anyhow::Result<()> {
             let (l, w) = round(&http, &through, clients, per_client).await?;
             lg.extend(l);
             wg += w;
+            let (l, w) = round(&http, &bare, clients, per_client).await?;
+            lb.extend(l);
+            wb += w;
         }
         ld.sort_by(f64::total_cmp);
         lg.sort_by(f64::total_cmp);
+        lb.sort_by(f64::total_cmp);
+        let rps_b = (clients * per_client * ROUNDS) as f64 / wb.as_secs_f64();
         let total = (clients * per_client * ROUNDS) as f64;
         let (rps_d, rps_g) = (total / wd.as_secs_f64(), total / wg.as_secs_f64());
         let ms = |us: f64| us / 1000.0;
         println!(
-            "{:>4} {:>7} {:>8.3}ms {:>8.3}ms {:>8.3}ms {:>8.3}ms {:>8.3}ms {:>8.3}ms {:>10.0} {:>10.0} {:>5.1}%",
+            "{:>4} {:>7} {:>8.3}ms {:>8.3}ms {:>8.3}ms {:>8.3}ms {:>8.3}ms {:>8.3}ms {:>10.0} {:>10.0} {:>5.1}%   {:>7.3}ms {:>10.0} {:>5.1}%",
             clients,
             clients * per_client * ROUNDS,
             ms(pct(&ld, 50.0)),
@@ -284,7 +337,10 @@ async fn main() -> anyhow::Result<()> {
             ms(pct(&lg, 99.0) - pct(&ld, 99.0)),
             rps_d,
             rps_g,
-            100.0 * rps_g / rps_d
+            100.0 * rps_g / rps_d,
+            ms(pct(&lb, 50.0) - pct(&ld, 50.0)),
+            rps_b,
+            100.0 * rps_b / rps_d
         );
     }
     running.shutdown().await?;
