@@ -1225,3 +1225,91 @@ async fn catalog_lists_upstream_tools_with_the_credential() {
         "every catalog request carries the credential"
     );
 }
+
+#[tokio::test]
+async fn tools_call_checks_and_forwards_the_same_name() {
+    let env = Env::new().await;
+    let (_, token) = env.grant(&env.connection.clone(), "a", Some(&["echo"]), "mcp:access");
+    let before = env.upstream_requests().len();
+    // Duplicate keys: whatever name the check saw is the one the upstream gets.
+    let raw = r#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"delete_everything","name":"echo","arguments":{"text":"hi"}}}"#;
+    let r = env
+        .http
+        .post(env.url("a"))
+        .bearer_auth(&token)
+        .header("accept", ACCEPT_BOTH)
+        .header("content-type", "application/json")
+        .body(raw)
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(r.status(), 200);
+    let seen = env.upstream_requests();
+    for (_, _, body) in &seen[before..] {
+        assert_eq!(
+            body["params"]["name"], "echo",
+            "the upstream sees the checked name"
+        );
+    }
+    let raw_seen: Vec<String> = seen[before..]
+        .iter()
+        .map(|(_, _, b)| b.to_string())
+        .collect();
+    assert!(
+        raw_seen.iter().all(|b| !b.contains("delete_everything")),
+        "the other name never reaches the upstream: {raw_seen:?}"
+    );
+    // A tools/call without a usable name under an allow-list is refused, not forwarded.
+    let r = env
+        .post(
+            "a",
+            Some(&token),
+            &json!({"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":5}}),
+        )
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let body = json_of(r).await;
+    assert!(body["error"].is_object(), "{body}");
+}
+
+#[tokio::test]
+async fn a_revoke_from_another_process_closes_open_streams_by_poll() {
+    let env = Env::new().await;
+    let (grant, token) = env.all_tools_token();
+    let sid = env.initialize(&token).await;
+    let r = env
+        .http
+        .get(env.url("a"))
+        .bearer_auth(&token)
+        .header("accept", "text/event-stream")
+        .header("mcp-session-id", &sid)
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(r.status(), 200);
+    let mut stream = r.bytes_stream();
+    assert!(stream.next().await.is_some(), "the stream is open");
+
+    // `gatehoused grants revoke` in another process: another Store on the same file, whose events
+    // the gateway never hears.
+    let other = Vault::open(
+        env.vault.data_dir(),
+        KeyBackend::File,
+        Arc::new(SystemClock),
+    )
+    .unwrap_or_else(|e| panic!("second vault: {e}"));
+    other
+        .store()
+        .revoke_grants(&[grant], RevocationReason::UserRevoked)
+        .unwrap_or_else(|e| panic!("{e}"));
+    let ended = tokio::time::timeout(
+        proxy::ProxyOptions::default().stream_recheck_every + Duration::from_secs(5),
+        async { while let Some(Ok(_)) = stream.next().await {} },
+    )
+    .await;
+    assert!(
+        ended.is_ok(),
+        "the poll of open streams' grants ends the stream"
+    );
+}

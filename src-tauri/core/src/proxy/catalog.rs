@@ -241,3 +241,37 @@ fn find_in_sse(buf: &[u8], id: &Value) -> Option<Result<Value, String>> {
     }
     None
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn finds_the_response_among_sse_events() {
+        let stream = b": prime\r\n\r\nevent: message\r\ndata: {\"jsonrpc\":\"2.0\",\"method\":\"notifications/message\"}\r\n\r\ndata: {\"jsonrpc\":\"2.0\",\"id\":2,\"result\":{\"tools\":[{\"name\":\"a\"}]}}\n\n";
+        let found = find_in_sse(stream, &json!(2));
+        assert_eq!(
+            found,
+            Some(Ok(json!({"tools": [{"name": "a"}]}))),
+            "the response with the id is found past other events, with CRLF or LF framing"
+        );
+        assert_eq!(
+            find_in_sse(
+                b"data: {\"jsonrpc\":\"2.0\",\"id\":2,\"result\":{}}",
+                &json!(2)
+            ),
+            None,
+            "an event without its blank line is not complete yet"
+        );
+        assert!(
+            matches!(
+                find_in_sse(
+                    b"data: {\"jsonrpc\":\"2.0\",\"id\":3,\"error\":{\"code\":-1,\"message\":\"no\"}}\n\n",
+                    &json!(3)
+                ),
+                Some(Err(_))
+            ),
+            "a JSON-RPC error is an error"
+        );
+    }
+}

@@ -376,14 +376,32 @@ pub async fn post(
     }
 
     let allow = ToolAllowList::from_json(authorized.token.grant_tools_json.as_deref());
-    if let Some(tool) = &message.tool
-        && !allow.allows(tool)
-    {
-        return jsonrpc::answer_error(
-            message.id.as_ref(),
-            jsonrpc::INVALID_PARAMS,
-            TOOL_NOT_ALLOWED,
-        );
+    let mut bytes = bytes;
+    if allow.is_restricted() && message.method.as_deref() == Some("tools/call") {
+        if !message
+            .tool
+            .as_deref()
+            .is_some_and(|tool| allow.allows(tool))
+        {
+            return jsonrpc::answer_error(
+                message.id.as_ref(),
+                jsonrpc::INVALID_PARAMS,
+                TOOL_NOT_ALLOWED,
+            );
+        }
+        // Forward exactly what was checked: re-serializing drops duplicate `name` keys that another
+        // JSON parser upstream might resolve differently.
+        match serde_json::to_vec(&value) {
+            Ok(checked) => bytes = Bytes::from(checked),
+            Err(_) => {
+                return jsonrpc::error_response(
+                    StatusCode::BAD_REQUEST,
+                    message.id.as_ref(),
+                    jsonrpc::INVALID_REQUEST,
+                    "Invalid Request",
+                );
+            }
+        }
     }
     let tools_list = match (&message.method, &message.id) {
         (Some(m), Some(id)) if m == "tools/list" && allow.is_restricted() => {

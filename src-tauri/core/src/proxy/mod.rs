@@ -124,6 +124,13 @@ impl Proxy {
     pub fn open_streams(&self) -> usize {
         self.streams.open()
     }
+
+    /// Ends every open stream, e.g. when the gateway shuts down: a graceful shutdown otherwise
+    /// waits for long-lived SSE responses that never finish on their own.
+    pub fn end_all_streams(&self) {
+        let all = self.streams.grants();
+        self.streams.cancel(&all);
+    }
 }
 
 /// The open streams of each grant, so a revocation can end them.
