@@ -865,6 +865,75 @@ async fn transport_rules() {
     );
 }
 
+#[tokio::test]
+async fn modern_requests_whose_headers_disagree_are_refused_before_the_upstream() {
+    let env = Env::new().await;
+    let (_, token) = env.all_tools_token();
+    let modern = |version: &str| {
+        json!({"jsonrpc":"2.0","id":9,"method":"tools/call","params":{
+            "name":"echo","arguments":{"text":"hi"},
+            "_meta":{"io.modelcontextprotocol/protocolVersion": version}}})
+    };
+    let before = env.upstream_requests().len();
+
+    // 84: MCP-Protocol-Version differs from _meta.
+    let r = env
+        .post("a", Some(&token), &modern("2026-07-28"))
+        .header("mcp-protocol-version", "2025-11-25")
+        .header("mcp-method", "tools/call")
+        .header("mcp-name", "echo")
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(r.status(), 400, "84: a version mismatch is a bad request");
+    assert_eq!(
+        json_of(r).await["error"]["code"],
+        -32020,
+        "84: HeaderMismatch"
+    );
+
+    // 85: Mcp-Name differs from params.name.
+    let r = env
+        .post("a", Some(&token), &modern("2026-07-28"))
+        .header("mcp-protocol-version", "2026-07-28")
+        .header("mcp-method", "tools/call")
+        .header("mcp-name", "get-env")
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(r.status(), 400, "85: a name mismatch is a bad request");
+    let body = json_of(r).await;
+    assert_eq!(body["error"]["code"], -32020, "85: HeaderMismatch: {body}");
+    assert_eq!(body["id"], 9, "the error answers the request's id: {body}");
+
+    // 87: a version Gatehouse does not speak.
+    let r = env
+        .post("a", Some(&token), &modern("2099-01-01"))
+        .header("mcp-protocol-version", "2099-01-01")
+        .header("mcp-method", "tools/call")
+        .header("mcp-name", "echo")
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(r.status(), 400, "87");
+    let body = json_of(r).await;
+    assert_eq!(
+        body["error"]["code"], -32022,
+        "87: UnsupportedProtocolVersion: {body}"
+    );
+    assert_eq!(
+        body["error"]["data"]["supported"],
+        json!(["2026-07-28"]),
+        "87: {body}"
+    );
+
+    assert_eq!(
+        env.upstream_requests().len(),
+        before,
+        "refused modern requests never reach the upstream (a mismatched Mcp-Name could smuggle a disallowed tool)"
+    );
+}
+
 // ---------------------------------------------------------------- tool allow-list
 
 #[tokio::test]
@@ -1139,6 +1208,36 @@ async fn revocation_closes_an_open_get_stream() {
 }
 
 // ---------------------------------------------------------------- usage and catalog
+
+#[tokio::test]
+async fn shutdown_ends_open_streams_instead_of_waiting_for_them() {
+    let env = Env::new().await;
+    let (_, token) = env.all_tools_token();
+    let sid = env.initialize(&token).await;
+    let r = env
+        .http
+        .get(env.url("a"))
+        .bearer_auth(&token)
+        .header("accept", "text/event-stream")
+        .header("mcp-session-id", &sid)
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(r.status(), 200, "the GET stream opens");
+    let mut stream = r.bytes_stream();
+    let first = tokio::time::timeout(Duration::from_secs(5), stream.next()).await;
+    assert!(
+        first.is_ok_and(|c| c.is_some()),
+        "the stream is open before the shutdown"
+    );
+
+    let Env { gateway, _dir, .. } = env;
+    let stopped = tokio::time::timeout(Duration::from_secs(10), gateway.shutdown()).await;
+    assert!(
+        stopped.is_ok_and(|r| r.is_ok()),
+        "a graceful shutdown must end open SSE streams, not wait for clients to close them"
+    );
+}
 
 #[tokio::test]
 async fn last_used_is_recorded_off_the_request_path() {

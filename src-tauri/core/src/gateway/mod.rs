@@ -10,6 +10,7 @@ mod tool_catalog;
 
 use std::future::Future;
 use std::net::{Ipv4Addr, SocketAddr};
+use std::sync::Arc;
 
 use axum::Router;
 use axum::routing::get;
@@ -23,6 +24,7 @@ use tower_http::sensitive_headers::{
 };
 use tower_http::trace::TraceLayer;
 
+use crate::proxy::{Proxy, ProxyOptions};
 use crate::vault::Vault;
 
 pub use guard::{Refusal, is_loopback_origin};
@@ -79,14 +81,21 @@ pub async fn bind_loopback(port: u16) -> Result<TcpListener, GatewayError> {
 
 /// The router with every route and layer, for `tower::ServiceExt::oneshot` tests.
 pub fn router(state: GatewayState) -> Router {
-    Router::new()
+    compose(state).0
+}
+
+/// The router, and the proxy whose open streams must be ended when the gateway stops (a graceful
+/// shutdown otherwise waits for every SSE stream a client keeps open).
+fn compose(state: GatewayState) -> (Router, Arc<Proxy>) {
+    let (proxy_routes, proxy) = crate::proxy::router_with(&state, ProxyOptions::default());
+    let router = Router::new()
         .route("/health", get(health::health))
         .merge(crate::oauth::server::routes::router(&state))
         .merge(crate::oauth::server::authorize::router(
             &state,
-            std::sync::Arc::new(tool_catalog::UpstreamToolCatalog::new(state.vault.clone())),
+            Arc::new(tool_catalog::UpstreamToolCatalog::new(state.vault.clone())),
         ))
-        .merge(crate::proxy::router(&state))
+        .merge(proxy_routes)
         .layer(axum::middleware::from_fn_with_state(
             state.local,
             guard::local_only,
@@ -98,7 +107,8 @@ pub fn router(state: GatewayState) -> Router {
             PROXY_AUTHORIZATION,
             COOKIE,
         ]))
-        .with_state(state)
+        .with_state(state);
+    (router, proxy)
 }
 
 /// A gateway that is serving; dropping it does not stop it, [`RunningGateway::shutdown`] does.
@@ -157,7 +167,7 @@ pub async fn start(
         vault: vault.clone(),
         local,
     };
-    let app = router(state);
+    let (app, proxy) = compose(state);
 
     let retention_stop = stop.clone();
     tokio::spawn(crate::store::retention::run_retention_job(
@@ -174,6 +184,7 @@ pub async fn start(
                 () = server_stop.cancelled() => {},
             }
             server_stop.cancel();
+            proxy.end_all_streams();
         };
         axum::serve(
             listener,

@@ -363,6 +363,15 @@ pub async fn post(
         );
     }
     let message = Message::read(&value);
+    if message.modern
+        && let Err(refusal) = super::modern::validate(&headers, &value)
+    {
+        return (
+            StatusCode::BAD_REQUEST,
+            axum::Json(refusal.body(message.id.as_ref())),
+        )
+            .into_response();
+    }
     if !message.modern
         && let Some(version) = headers.get(MCP_PROTOCOL_VERSION)
         && !version.to_str().is_ok_and(|v| KNOWN_VERSIONS.contains(&v))

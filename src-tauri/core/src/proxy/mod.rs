@@ -28,6 +28,7 @@ pub mod catalog;
 pub mod filter;
 pub mod forward;
 pub mod jsonrpc;
+pub mod modern;
 pub mod sessions;
 pub mod usage;
 

@@ -1,0 +1,276 @@
+//! Checks on a 2026-07-28 (stateless) request before it is forwarded: the routing headers must agree
+//! with the body, and the version must be one Gatehouse speaks (MCP 2026-07-28 Streamable HTTP
+//! §Protocol Version Header, §Standard Request Headers, §Server Validation, §Value Encoding;
+//! versioning §Unsupported versions; mcp-auth-checklist §3.5, tests 84-87).
+//!
+//! - `MCP-Protocol-Version` must be present and equal `params._meta["io.modelcontextprotocol/
+//!   protocolVersion"]`, else 400 `HeaderMismatch` (-32020).
+//! - A version Gatehouse does not speak gets 400 `UnsupportedProtocolVersion` (-32022) with
+//!   `data.supported` and `data.requested`.
+//! - `Mcp-Method` is required and must equal the body's `method`; `Mcp-Name` is required on
+//!   `tools/call` and `prompts/get` (equal to `params.name`) and `resources/read` (equal to
+//!   `params.uri`). Header names are case-insensitive, values case-sensitive; a value of the form
+//!   `=?base64?…?=` is decoded before the comparison.
+//!
+//! Not checked here: `Mcp-Param-*` headers (they depend on each tool's `x-mcp-header` annotations,
+//! which only the upstream knows for certain); the upstream validates them.
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+use http::HeaderMap;
+use serde_json::{Value, json};
+
+use super::jsonrpc::MODERN_META_KEY;
+
+/// The stateless revisions Gatehouse forwards.
+pub const SUPPORTED_MODERN_VERSIONS: &[&str] = &["2026-07-28"];
+/// JSON-RPC code for a routing header that disagrees with the body.
+pub const HEADER_MISMATCH: i64 = -32020;
+/// JSON-RPC code for a protocol version the server does not speak.
+pub const UNSUPPORTED_PROTOCOL_VERSION: i64 = -32022;
+
+/// Why a modern request is refused: a JSON-RPC error code, a message and optional data; always
+/// HTTP 400.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Refusal {
+    pub code: i64,
+    pub message: String,
+    pub data: Option<Value>,
+}
+
+impl Refusal {
+    fn mismatch(message: impl Into<String>) -> Self {
+        Self {
+            code: HEADER_MISMATCH,
+            message: message.into(),
+            data: None,
+        }
+    }
+
+    /// The JSON-RPC error response body for `id`.
+    pub fn body(&self, id: Option<&Value>) -> Value {
+        let mut error = json!({ "code": self.code, "message": self.message });
+        if let (Some(data), Some(map)) = (&self.data, error.as_object_mut()) {
+            map.insert("data".into(), data.clone());
+        }
+        json!({ "jsonrpc": "2.0", "id": id.cloned().unwrap_or(Value::Null), "error": error })
+    }
+}
+
+/// Validates the headers of a request whose body carries the modern `_meta` version.
+pub fn validate(headers: &HeaderMap, body: &Value) -> Result<(), Refusal> {
+    let params = body.get("params");
+    let meta_version = params
+        .and_then(|p| p.get("_meta"))
+        .and_then(|m| m.get(MODERN_META_KEY))
+        .and_then(Value::as_str)
+        .ok_or_else(|| Refusal::mismatch("_meta protocol version must be a string"))?;
+    let header_version = header(headers, "mcp-protocol-version")?
+        .ok_or_else(|| Refusal::mismatch("MCP-Protocol-Version header is required"))?;
+    if header_version != meta_version {
+        return Err(Refusal::mismatch(
+            "MCP-Protocol-Version header does not match _meta",
+        ));
+    }
+    if !SUPPORTED_MODERN_VERSIONS.contains(&meta_version) {
+        return Err(Refusal {
+            code: UNSUPPORTED_PROTOCOL_VERSION,
+            message: "Unsupported protocol version".into(),
+            data: Some(
+                json!({ "supported": SUPPORTED_MODERN_VERSIONS, "requested": meta_version }),
+            ),
+        });
+    }
+    let method = body.get("method").and_then(Value::as_str);
+    let header_method = header(headers, "mcp-method")?
+        .ok_or_else(|| Refusal::mismatch("Mcp-Method header is required"))?;
+    if Some(header_method.as_str()) != method {
+        return Err(Refusal::mismatch(
+            "Mcp-Method header does not match the body's method",
+        ));
+    }
+    let named_by = match method {
+        Some("tools/call" | "prompts/get") => Some("name"),
+        Some("resources/read") => Some("uri"),
+        _ => None,
+    };
+    if let Some(field) = named_by {
+        let expected = params.and_then(|p| p.get(field)).and_then(Value::as_str);
+        let header_name = header(headers, "mcp-name")?
+            .ok_or_else(|| Refusal::mismatch("Mcp-Name header is required"))?;
+        if Some(header_name.as_str()) != expected {
+            return Err(Refusal::mismatch(format!(
+                "Mcp-Name header does not match params.{field}"
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// One header's value, decoded from the `=?base64?…?=` form when it uses it; a header sent twice or
+/// not valid text is a mismatch.
+fn header(headers: &HeaderMap, name: &str) -> Result<Option<String>, Refusal> {
+    let mut values = headers.get_all(name).iter();
+    let Some(value) = values.next() else {
+        return Ok(None);
+    };
+    if values.next().is_some() {
+        return Err(Refusal::mismatch(format!("{name} header must appear once")));
+    }
+    let text = value
+        .to_str()
+        .map_err(|_| Refusal::mismatch(format!("{name} header is not valid text")))?;
+    match text
+        .strip_prefix("=?base64?")
+        .and_then(|rest| rest.strip_suffix("?="))
+    {
+        Some(encoded) => STANDARD
+            .decode(encoded)
+            .ok()
+            .and_then(|bytes| String::from_utf8(bytes).ok())
+            .map(Some)
+            .ok_or_else(|| {
+                Refusal::mismatch(format!("{name} header has a malformed base64 value"))
+            }),
+        None => Ok(Some(text.to_owned())),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use http::HeaderValue;
+
+    use super::*;
+
+    fn request(method: &str, params: Value) -> Value {
+        let mut params = params;
+        if let Some(map) = params.as_object_mut() {
+            map.insert("_meta".into(), json!({ MODERN_META_KEY: "2026-07-28" }));
+        }
+        json!({ "jsonrpc": "2.0", "id": 1, "method": method, "params": params })
+    }
+
+    fn headers(pairs: &[(&'static str, &str)]) -> HeaderMap {
+        let mut map = HeaderMap::new();
+        for (name, value) in pairs {
+            if let Ok(v) = HeaderValue::from_str(value) {
+                map.append(*name, v);
+            }
+        }
+        map
+    }
+
+    #[test]
+    fn matching_headers_pass() {
+        let body = request("tools/call", json!({ "name": "echo", "arguments": {} }));
+        let h = headers(&[
+            ("MCP-Protocol-Version", "2026-07-28"),
+            ("Mcp-Method", "tools/call"),
+            ("Mcp-Name", "echo"),
+        ]);
+        assert_eq!(
+            validate(&h, &body),
+            Ok(()),
+            "headers that agree with the body are fine (test 83)"
+        );
+        let list = request("tools/list", json!({}));
+        let h = headers(&[
+            ("mcp-protocol-version", "2026-07-28"),
+            ("mcp-method", "tools/list"),
+        ]);
+        assert_eq!(
+            validate(&h, &list),
+            Ok(()),
+            "header names are case-insensitive; no Mcp-Name on tools/list"
+        );
+    }
+
+    #[test]
+    fn version_header_must_match_meta() {
+        let body = request("tools/list", json!({}));
+        let h = headers(&[
+            ("MCP-Protocol-Version", "2025-11-25"),
+            ("Mcp-Method", "tools/list"),
+        ]);
+        assert_eq!(
+            validate(&h, &body).map_err(|r| r.code),
+            Err(HEADER_MISMATCH),
+            "test 84"
+        );
+        let h = headers(&[("Mcp-Method", "tools/list")]);
+        assert_eq!(
+            validate(&h, &body).map_err(|r| r.code),
+            Err(HEADER_MISMATCH),
+            "a missing version header"
+        );
+    }
+
+    #[test]
+    fn method_and_name_headers_are_required_and_must_match() {
+        let body = request("tools/call", json!({ "name": "echo" }));
+        let no_method = headers(&[("MCP-Protocol-Version", "2026-07-28"), ("Mcp-Name", "echo")]);
+        assert_eq!(
+            validate(&no_method, &body).map_err(|r| r.code),
+            Err(HEADER_MISMATCH),
+            "test 85: no Mcp-Method"
+        );
+        let wrong_name = headers(&[
+            ("MCP-Protocol-Version", "2026-07-28"),
+            ("Mcp-Method", "tools/call"),
+            ("Mcp-Name", "Echo"),
+        ]);
+        assert_eq!(
+            validate(&wrong_name, &body).map_err(|r| r.code),
+            Err(HEADER_MISMATCH),
+            "test 85: values compare case-sensitively"
+        );
+        let resource = request("resources/read", json!({ "uri": "demo://a b" }));
+        let encoded = format!("=?base64?{}?=", STANDARD.encode("demo://a b"));
+        let h = headers(&[
+            ("MCP-Protocol-Version", "2026-07-28"),
+            ("Mcp-Method", "resources/read"),
+            ("Mcp-Name", &encoded),
+        ]);
+        assert_eq!(
+            validate(&h, &resource),
+            Ok(()),
+            "test 85: a base64 sentinel decodes to the body value"
+        );
+        let twice = headers(&[
+            ("MCP-Protocol-Version", "2026-07-28"),
+            ("Mcp-Method", "tools/call"),
+            ("Mcp-Name", "echo"),
+            ("Mcp-Name", "echo"),
+        ]);
+        assert_eq!(
+            validate(&twice, &body).map_err(|r| r.code),
+            Err(HEADER_MISMATCH),
+            "a repeated header"
+        );
+    }
+
+    #[test]
+    fn unsupported_version_names_the_supported_ones() {
+        let mut body = request("tools/list", json!({}));
+        body["params"]["_meta"][MODERN_META_KEY] = json!("2099-01-01");
+        let h = headers(&[
+            ("MCP-Protocol-Version", "2099-01-01"),
+            ("Mcp-Method", "tools/list"),
+        ]);
+        let refusal = validate(&h, &body).err();
+        let refusal = refusal.unwrap_or_else(|| panic!("test 87: 2099-01-01 must be refused"));
+        assert_eq!(refusal.code, UNSUPPORTED_PROTOCOL_VERSION, "test 87");
+        let error = refusal.body(Some(&json!(1)));
+        assert_eq!(
+            error["error"]["data"]["supported"],
+            json!(["2026-07-28"]),
+            "data.supported: {error}"
+        );
+        assert_eq!(
+            error["error"]["data"]["requested"],
+            json!("2099-01-01"),
+            "data.requested: {error}"
+        );
+        assert_eq!(error["id"], json!(1), "the error answers the request's id");
+    }
+}
