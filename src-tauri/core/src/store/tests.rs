@@ -1420,3 +1420,34 @@ fn hot_queries_use_indexes() {
         );
     }
 }
+
+#[test]
+fn try_read_now_runs_inline_on_an_idle_reader_and_never_waits_for_one() {
+    let f = fixture();
+    let inline = f
+        .store
+        .try_read_now(|conn| Ok(conn.query_row("SELECT 41 + 1", [], |r| r.get::<_, i64>(0))?));
+    assert!(
+        matches!(inline, Ok(Ok(42))),
+        "with idle readers the lookup runs right here"
+    );
+
+    // Hold every pooled reader, then ask again: the closure must come back unrun, at once.
+    fn hold_all(store: &super::Store, left: usize) -> bool {
+        if left == 0 {
+            let mut ran = false;
+            let handed_back = store.try_read_now(|_| {
+                ran = true;
+                Ok(())
+            });
+            return handed_back.is_err() && !ran;
+        }
+        store
+            .read_blocking(|_| Ok(hold_all(store, left - 1)))
+            .unwrap_or(false)
+    }
+    assert!(
+        hold_all(&f.store, super::READ_POOL_SIZE),
+        "with every reader busy, try_read_now hands the work back without running or waiting"
+    );
+}
