@@ -3,7 +3,8 @@
 //! - `cargo xtask test`: the same set-up plus the test tools, then every check and test, ending with
 //!   a line `N passed, N failed`; the exit code is non-zero on any failure.
 //!
-//! Also `cargo xtask setup [run|test]` and `cargo xtask bindings` (regenerate the TypeScript types).
+//! Also `cargo xtask setup [run|test]`, `cargo xtask bindings` (regenerate the TypeScript types) and
+//! `cargo xtask bench` (the proxy benchmark, release build: numbers, never a pass/fail).
 //! No dependencies: this crate must build before anything else is installed.
 
 mod setup;
@@ -28,8 +29,9 @@ fn main() -> ExitCode {
             setup::setup(level)
         }
         Some("bindings") => steps::bindings(),
+        Some("bench") => steps::bench(),
         _ => {
-            eprintln!("usage: cargo xtask <run|test|setup [run|test]|bindings>");
+            eprintln!("usage: cargo xtask <run|test|setup [run|test]|bindings|bench>");
             return ExitCode::from(2);
         }
     };

@@ -327,6 +327,24 @@ fn window_test(cargo: &str, root: &Path, bin_dir: &Path, artifacts: &Path) -> St
     .counted()
 }
 
+/// `cargo xtask bench`: tools/call latency and throughput, direct against a fast upstream and through
+/// the gateway, in one run (release build). It prints its method and numbers; it asserts nothing.
+pub fn bench() -> Result<(), String> {
+    command(
+        &cargo(),
+        &[
+            "run",
+            "--release",
+            "--package",
+            "gatehouse-e2e",
+            "--bin",
+            "bench_proxy",
+        ],
+    )
+    .dir(root())
+    .status_ok()
+}
+
 /// `cargo xtask bindings`: rewrite ui/src/api/bindings from the Rust DTOs.
 pub fn bindings() -> Result<(), String> {
     command(
