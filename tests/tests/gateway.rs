@@ -124,3 +124,76 @@ async fn gateway_is_not_reachable_on_other_interfaces() {
         "the gateway must be bound to 127.0.0.1 only, not 0.0.0.0"
     );
 }
+
+#[tokio::test]
+async fn secrets_in_query_strings_and_bodies_never_reach_the_logs_even_at_trace_level() {
+    use std::io::{BufRead, BufReader};
+    use std::process::Stdio;
+
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("tempdir: {e}"));
+    let stderr_path = dir.path().join("stderr.log");
+    let stderr = std::fs::File::create(&stderr_path).unwrap_or_else(|e| panic!("{e}"));
+    let mut child = gatehouse_e2e::gatehoused(dir.path())
+        .args(["serve", "--port", "0"])
+        .env("RUST_LOG", "trace")
+        .stdout(Stdio::piped())
+        .stderr(stderr)
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot start gatehoused: {e}"));
+    let stdout = child
+        .stdout
+        .take()
+        .unwrap_or_else(|| panic!("stdout not piped"));
+    let mut line = String::new();
+    let _ = BufReader::new(stdout).read_line(&mut line);
+    let base = line.trim().trim_start_matches("listening on ").to_owned();
+    assert!(
+        base.starts_with("http://127.0.0.1:"),
+        "gatehoused printed {line:?}"
+    );
+
+    let code = "gh_ac_QUERYSECRETqueryS3cretQUERYSECRETqueryS3cret0";
+    let refresh = "gh_rt_BODYSECRETbodyS3cretBODYSECRETbodyS3cretBODY0";
+    let bearer = "gh_at_HEADERSECRETheaderS3cretHEADERSECRETheader00";
+    let http = reqwest::Client::new();
+    let _ = http
+        .get(format!("{base}/health?code={code}&state=st"))
+        .send()
+        .await;
+    let _ = http
+        .post(format!("{base}/token"))
+        .form(&[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", refresh),
+            ("client_id", "x"),
+        ])
+        .send()
+        .await;
+    let _ = http
+        .post(format!("{base}/mcp/none"))
+        .bearer_auth(bearer)
+        .body("{}")
+        .send()
+        .await;
+
+    let _ = child.kill();
+    let _ = child.wait();
+    let mut logs = std::fs::read_to_string(&stderr_path).unwrap_or_default();
+    for entry in std::fs::read_dir(dir.path().join("logs"))
+        .into_iter()
+        .flatten()
+        .flatten()
+    {
+        logs.push_str(&std::fs::read_to_string(entry.path()).unwrap_or_default());
+    }
+    assert!(
+        logs.contains("/health"),
+        "trace logging must actually be on for this test to mean anything"
+    );
+    for secret in [code, refresh, bearer] {
+        assert!(
+            !logs.contains(secret),
+            "a secret reached the logs: {secret}"
+        );
+    }
+}

@@ -100,7 +100,12 @@ fn compose(state: GatewayState) -> (Router, Arc<Proxy>) {
             state.local,
             guard::local_only,
         ))
-        .layer(TraceLayer::new_for_http())
+        // Path only: query strings carry authorization codes and state on the OAuth callbacks.
+        .layer(
+            TraceLayer::new_for_http().make_span_with(|request: &http::Request<_>| {
+                tracing::debug_span!("request", method = %request.method(), path = %request.uri().path())
+            }),
+        )
         .layer(SetSensitiveResponseHeadersLayer::new([SET_COOKIE]))
         .layer(SetSensitiveRequestHeadersLayer::new([
             AUTHORIZATION,
