@@ -41,6 +41,8 @@ const ACCEPT_BOTH: &str = "application/json, text/event-stream";
 struct Seen {
     requests: Mutex<Vec<(String, HeaderMap, Value)>>,
     elsewhere_hits: Mutex<usize>,
+    /// How many `slow/sse` answers the upstream finished sending.
+    slow_finished: Mutex<usize>,
 }
 
 fn tools() -> Value {
@@ -115,6 +117,34 @@ async fn upstream_post(State(seen): State<Arc<Seen>>, headers: HeaderMap, body: 
             ],
         )
             .into_response(),
+        "slow/sse" => {
+            // One event now, the final response 300 ms later; counts the answers sent to the end.
+            let first = format!(
+                "event: message\ndata: {}\n\n",
+                json!({"jsonrpc":"2.0","method":"notifications/progress","params":{"progress":1}})
+            );
+            let last = format!("event: message\ndata: {}\n\n", reply(json!({"done": true})));
+            let seen = seen.clone();
+            let chunks = futures_util::stream::unfold(0u8, move |step| {
+                let (first, last, seen) = (first.clone(), last.clone(), seen.clone());
+                async move {
+                    match step {
+                        0 => Some((Ok::<_, Infallible>(Bytes::from(first)), 1)),
+                        1 => {
+                            tokio::time::sleep(Duration::from_millis(300)).await;
+                            *seen.slow_finished.lock().unwrap_or_else(|e| e.into_inner()) += 1;
+                            Some((Ok(Bytes::from(last)), 2))
+                        }
+                        _ => None,
+                    }
+                }
+            });
+            (
+                [("content-type", "text/event-stream")],
+                Body::from_stream(chunks),
+            )
+                .into_response()
+        }
         "fail/403" => StatusCode::FORBIDDEN.into_response(),
         "fail/500" => StatusCode::INTERNAL_SERVER_ERROR.into_response(),
         "fail/redirect" => {
@@ -1236,6 +1266,46 @@ async fn shutdown_ends_open_streams_instead_of_waiting_for_them() {
     assert!(
         stopped.is_ok_and(|r| r.is_ok()),
         "a graceful shutdown must end open SSE streams, not wait for clients to close them"
+    );
+}
+
+#[tokio::test]
+async fn a_legacy_client_disconnecting_does_not_cancel_the_upstream_call() {
+    let env = Env::new().await;
+    let (_, token) = env.all_tools_token();
+    let sid = env.initialize(&token).await;
+    let slow = json!({"jsonrpc":"2.0","id":"slow-1","method":"slow/sse","params":{}});
+    let r = env
+        .post("a", Some(&token), &slow)
+        .header("mcp-session-id", &sid)
+        .header("mcp-protocol-version", "2025-06-18")
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(r.status(), 200, "the slow call starts");
+    let mut stream = r.bytes_stream();
+    let first = tokio::time::timeout(Duration::from_secs(5), stream.next()).await;
+    assert!(
+        first.is_ok_and(|c| c.is_some()),
+        "the first event arrives before the disconnect"
+    );
+    drop(stream); // the client goes away mid-call
+
+    let mut finished = 0;
+    for _ in 0..50 {
+        finished = *env
+            .seen
+            .slow_finished
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        if finished > 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(
+        finished, 1,
+        "legacy era: a disconnect is not a cancellation, so the upstream answer is read to its end"
     );
 }
 

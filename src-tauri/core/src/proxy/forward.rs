@@ -274,6 +274,11 @@ struct Exchange {
     sessions_allowed: bool,
     /// Filter the `tools/list` response with this id.
     tools_list: Option<(ToolAllowList, Value)>,
+    /// Keep reading the upstream's answer when the client goes away: a legacy-era POST, where a
+    /// disconnect is not a cancellation (2025-11-25 transports: the client sends
+    /// `notifications/cancelled` to cancel). A 2026-07-28 request's closed stream IS its
+    /// cancellation, and a GET stream has nothing to finish.
+    outlive_client: bool,
 }
 
 /// The local session for a legacy request, or 404 for an unknown one / another grant's.
@@ -447,6 +452,7 @@ pub async fn post(
         local_session,
         sessions_allowed: !message.modern,
         tools_list,
+        outlive_client: !message.modern,
     };
     send(&proxy, &upstream, request, exchange).await
 }
@@ -487,6 +493,7 @@ pub async fn get(
         local_session,
         sessions_allowed: true,
         tools_list: None,
+        outlive_client: false,
     };
     send(&proxy, &upstream, request, exchange).await
 }
@@ -670,11 +677,16 @@ async fn send(
         out.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
         let ticket = proxy.stream_ticket(&exchange.authorized.token.grant_id);
         let stream = response.bytes_stream();
+        let outlive = exchange.outlive_client;
         match exchange.tools_list {
-            Some((allow, id)) => {
-                guarded(filter_sse(stream, SseToolsFilter::new(allow, id)), ticket)
-            }
-            None => guarded(stream.map(|r| r.map_err(std::io::Error::other)), ticket),
+            Some((allow, id)) => guarded(
+                outliving(filter_sse(stream, SseToolsFilter::new(allow, id)), outlive),
+                ticket,
+            ),
+            None => guarded(
+                outliving(stream.map(|r| r.map_err(std::io::Error::other)), outlive),
+                ticket,
+            ),
         }
     } else if let Some((allow, list_id)) = exchange.tools_list.filter(|_| status.is_success()) {
         let bytes = match read_capped(response, proxy.options.max_filtered_response).await {
@@ -689,12 +701,50 @@ async fn send(
             None => Body::from(bytes),
         }
     } else {
-        Body::from_stream(response.bytes_stream())
+        let stream = response
+            .bytes_stream()
+            .map(|r| r.map_err(std::io::Error::other));
+        Body::from_stream(outliving(stream, exchange.outlive_client))
     };
     let mut reply = Response::new(body);
     *reply.status_mut() = status;
     *reply.headers_mut() = out;
     reply
+}
+
+/// How long an upstream answer is still read after its legacy client went away.
+const OUTLIVE_LIMIT: std::time::Duration = std::time::Duration::from_secs(600);
+
+/// With `outlive`, the upstream stream is pumped by its own task, so a client that disconnects does
+/// not cancel the upstream call: the rest of the answer is read (up to [`OUTLIVE_LIMIT`]) and
+/// dropped. Without it, the stream is returned as is and ends with the client.
+fn outliving<S>(
+    stream: S,
+    outlive: bool,
+) -> futures_util::stream::BoxStream<'static, Result<Bytes, std::io::Error>>
+where
+    S: Stream<Item = Result<Bytes, std::io::Error>> + Send + 'static,
+{
+    if !outlive {
+        return stream.boxed();
+    }
+    let (tx, rx) = tokio::sync::mpsc::channel(16);
+    tokio::spawn(async move {
+        let pump = async move {
+            let mut stream = std::pin::pin!(stream);
+            let mut listening = true;
+            while let Some(item) = stream.next().await {
+                if listening && tx.send(item).await.is_err() {
+                    listening = false;
+                }
+            }
+        };
+        let _ = tokio::time::timeout(OUTLIVE_LIMIT, pump).await;
+    });
+    futures_util::stream::unfold(rx, |mut rx| async move {
+        rx.recv().await.map(|item| (item, rx))
+    })
+    .boxed()
 }
 
 /// A streamed body that ends when its grant's streams are cancelled (a revocation).
