@@ -124,7 +124,6 @@ async fn upstream_post(State(seen): State<Arc<Seen>>, headers: HeaderMap, body: 
                 json!({"jsonrpc":"2.0","method":"notifications/progress","params":{"progress":1}})
             );
             let last = format!("event: message\ndata: {}\n\n", reply(json!({"done": true})));
-            let seen = seen.clone();
             let chunks = futures_util::stream::unfold(0u8, move |step| {
                 let (first, last, seen) = (first.clone(), last.clone(), seen.clone());
                 async move {
