@@ -11,6 +11,11 @@
 //!    arrive. Upstream failures become JSON-RPC errors, never HTTP 401/403 ([`jsonrpc`], D6).
 //! 3. [`sessions`]: legacy `Mcp-Session-Id`s are translated and bound to the grant.
 //! 4. [`filter`]: the grant's tool allow-list cuts `tools/list` and refuses other `tools/call`s.
+//! 5. [`modern`]: a 2026-07-28 request's routing headers must agree with its body and its version
+//!    must be one Gatehouse speaks (-32020 / -32022), before anything reaches the upstream.
+//!
+//! Cancellation follows each era: a 2026-07-28 client closing its stream cancels the upstream call;
+//! a legacy client's disconnect does not (the answer is read to its end and dropped).
 //!
 //! Beside the request path: [`usage`] writes `last_used_at` at most every 30 s per grant from a
 //! background task, and a second task listens for [`StoreEvent::GrantsRevoked`] and ends every open
