@@ -96,6 +96,9 @@ fn compose(state: GatewayState) -> (Router, Arc<Proxy>) {
             Arc::new(tool_catalog::UpstreamToolCatalog::new(state.vault.clone())),
         ))
         .merge(proxy_routes)
+        .merge(crate::oauth::upstream::callback::router(
+            proxy.upstream_oauth().clone(),
+        ))
         .layer(axum::middleware::from_fn_with_state(
             state.local,
             guard::local_only,

@@ -40,6 +40,7 @@ pub mod retention;
 pub mod revocation;
 mod text;
 pub mod upstream_credentials;
+pub mod upstream_signins;
 
 #[cfg(test)]
 mod test_support;
