@@ -1004,3 +1004,110 @@ async fn a_material_change_purges_tokens_and_voids_pending_sign_ins() {
     );
     let _ = CallbackQuery::default();
 }
+
+#[tokio::test]
+async fn the_cli_detects_oauth_and_signs_in_through_the_running_gateway() {
+    let env = Env::new().await;
+    let exe = env!("CARGO_BIN_EXE_gatehoused");
+    let url = format!("{}/mcp", env.world.mcp_base.lock().unwrap());
+    let port = env.gateway.address().port().to_string();
+    let cli = |args: &[&str]| {
+        let mut c = tokio::process::Command::new(exe);
+        c.arg("--data-dir")
+            .arg(env.dir.path())
+            .args(args)
+            .env("GATEHOUSE_KEY_BACKEND", "file")
+            .env("GATEHOUSE_PORT", &port)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped());
+        c
+    };
+    // Auto-detect: no --auth, the probe answers 401 → oauth, "Sign-in needed".
+    let out = cli(&[
+        "connections",
+        "add",
+        "--json",
+        "--slug",
+        "auto",
+        "--name",
+        "Auto",
+        "--url",
+        &url,
+    ])
+    .output()
+    .await
+    .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let view: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(view["auth_kind"], "oauth", "detected by the probe");
+    assert_eq!(view["status"], "needs_auth");
+
+    // signin: the "browser" is a program that records its single argument (no shell involved).
+    let seen = env.dir.path().join("browser-saw");
+    let script = env.dir.path().join("browser.sh");
+    std::fs::write(
+        &script,
+        format!("#!/bin/sh\nprintf '%s' \"$1\" > '{}'\n", seen.display()),
+    )
+    .unwrap();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    let child = cli(&["connections", "signin", "auto", "--timeout", "20"])
+        .env("BROWSER", &script)
+        .spawn()
+        .unwrap();
+    let mut opened = String::new();
+    for _ in 0..100 {
+        if let Ok(s) = std::fs::read_to_string(&seen)
+            && !s.is_empty()
+        {
+            opened = s;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(
+        opened.contains("/authorize?"),
+        "the browser got the authorization URL: {opened:?}"
+    );
+    let r = env.http.get(&opened).send().await.unwrap();
+    let callback = r.headers()["location"].to_str().unwrap().to_owned();
+    assert!(callback.starts_with(&format!("{}/oauth/callback?", env.gateway.base_url())));
+    let (status, page) = env.deliver(&callback).await;
+    assert_eq!(status, 200, "{page}");
+    let out = child.wait_with_output().await.unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "signin exits 0: {stdout} {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains(&opened), "the URL is printed too");
+    assert!(
+        stdout.contains("signed in to auto as ada@example.com"),
+        "{stdout}"
+    );
+
+    // signout: revokes at the upstream.
+    let out = cli(&["connections", "signout", "auto"])
+        .output()
+        .await
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("revoked"));
+    assert!(
+        !env.world.revoked.lock().unwrap().is_empty(),
+        "RFC 7009 revoke reached the AS"
+    );
+}
