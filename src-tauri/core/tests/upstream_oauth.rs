@@ -39,6 +39,35 @@ use sha2::{Digest, Sha256};
 
 const AT_PREFIX: &str = "UPSTREAM-AT-SECRET-";
 const RT_PREFIX: &str = "UPSTREAM-RT-SECRET-";
+const M2M_SECRET: &str = "M2M-CLIENT-SECRET-5d1e";
+
+/// Every log line of this test binary (all tests), to check that no secret is ever logged.
+fn log_buffer() -> Arc<Mutex<Vec<u8>>> {
+    static BUF: std::sync::OnceLock<Arc<Mutex<Vec<u8>>>> = std::sync::OnceLock::new();
+    BUF.get_or_init(|| {
+        let buf = Arc::new(Mutex::new(Vec::new()));
+        let writer = buf.clone();
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter("trace")
+            .with_ansi(false)
+            .with_writer(move || LogWriter(writer.clone()))
+            .try_init();
+        buf
+    })
+    .clone()
+}
+
+struct LogWriter(Arc<Mutex<Vec<u8>>>);
+
+impl std::io::Write for LogWriter {
+    fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(b);
+        Ok(b.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
 
 // ---------------------------------------------------------------- the upstream world
 
@@ -228,7 +257,11 @@ async fn authorize(
     (StatusCode::FOUND, [("location", location.to_string())]).into_response()
 }
 
-async fn token(State(w): State<Arc<World>>, Form(f): Form<HashMap<String, String>>) -> Response {
+async fn token(
+    State(w): State<Arc<World>>,
+    headers: HeaderMap,
+    Form(f): Form<HashMap<String, String>>,
+) -> Response {
     w.log("/token");
     w.token_forms.lock().unwrap().push(f.clone());
     let error =
@@ -267,6 +300,23 @@ async fn token(State(w): State<Arc<World>>, Form(f): Form<HashMap<String, String
             *w.expires_in.lock().unwrap() = 3600;
             let (at, new_rt) = w.issue();
             axum::Json(w.token_body(&at, &new_rt)).into_response()
+        }
+        Some("client_credentials") => {
+            let expected = format!(
+                "Basic {}",
+                base64::engine::general_purpose::STANDARD.encode(format!("m2m:{M2M_SECRET}"))
+            );
+            if headers.get("authorization").and_then(|v| v.to_str().ok()) != Some(&expected) {
+                return (
+                    StatusCode::UNAUTHORIZED,
+                    axum::Json(json!({"error": "invalid_client"})),
+                )
+                    .into_response();
+            }
+            w.refresh_calls.fetch_add(1, Ordering::SeqCst);
+            let (at, _) = w.issue();
+            axum::Json(json!({"access_token": at, "token_type": "Bearer", "expires_in": 3600}))
+                .into_response()
         }
         _ => error("unsupported_grant_type"),
     }
@@ -339,6 +389,7 @@ struct Env {
 
 impl Env {
     async fn new() -> Self {
+        log_buffer();
         let world = start_world().await;
         let dir = tempfile::tempdir().unwrap();
         let vault = Vault::open(dir.path(), KeyBackend::File, Arc::new(SystemClock)).unwrap();
@@ -1109,5 +1160,105 @@ async fn the_cli_detects_oauth_and_signs_in_through_the_running_gateway() {
     assert!(
         !env.world.revoked.lock().unwrap().is_empty(),
         "RFC 7009 revoke reached the AS"
+    );
+}
+
+#[tokio::test]
+async fn client_credentials_for_machine_to_machine() {
+    let env = Env::new().await;
+    let url = format!("{}/mcp", env.world.mcp_base.lock().unwrap());
+    let input = gatehouse_core::admin::NewConnectionInput {
+        slug: "m2m".into(),
+        name: "Machine".into(),
+        upstream_url: url,
+        auth: gatehouse_core::admin::UpstreamAuth::OAuth(gatehouse_core::admin::OAuthInput {
+            client_id: Some("m2m".into()),
+            client_secret: Some(secrecy::SecretString::from(M2M_SECRET.to_owned())),
+            client_credentials: true,
+            ..Default::default()
+        }),
+    };
+    let port = env.gateway.address().port();
+    let view = gatehouse_core::admin::add_connection(&env.vault, port, &input).unwrap();
+    assert_eq!(view.status, "needs_auth");
+    let oauth = UpstreamOAuth::new(&env.vault);
+    let started = gatehouse_core::admin::start_signin(&oauth, port, "m2m")
+        .await
+        .unwrap();
+    assert!(matches!(
+        started,
+        gatehouse_core::admin::SigninStarted::Connected
+    ));
+    let view = gatehouse_core::admin::get_connection(&env.vault, port, "m2m").unwrap();
+    assert_eq!(view.status, "connected");
+    assert_eq!(
+        env.world.refresh_calls.load(Ordering::SeqCst),
+        1,
+        "one client_credentials call"
+    );
+    let form = env
+        .world
+        .token_forms
+        .lock()
+        .unwrap()
+        .last()
+        .unwrap()
+        .clone();
+    assert!(
+        form.get("resource").is_some_and(|r| r.ends_with("/mcp")),
+        "resource sent: {form:?}"
+    );
+    assert!(
+        !form.contains_key("client_secret"),
+        "the secret goes in Basic auth, not the body"
+    );
+
+    // Expired → a new client_credentials token, no refresh token needed.
+    let id = gatehouse_core::store::ConnectionId::parse(&view.id).unwrap();
+    let now = env.vault.store().now();
+    let id2 = id.clone();
+    env.vault
+        .store()
+        .write_blocking(move |tx| {
+            let mut c = upstream_credentials::get(tx, &id2)?.unwrap();
+            c.expires_at = Some(now - 1);
+            upstream_credentials::put(tx, &c, now)
+        })
+        .unwrap();
+    let token = oauth
+        .tokens()
+        .access_token(&id, view.config_version)
+        .await
+        .unwrap();
+    assert!(token.expose_secret().starts_with(AT_PREFIX));
+    assert_eq!(env.world.refresh_calls.load(Ordering::SeqCst), 2);
+    let db = std::fs::read(gatehouse_core::config::database_path(env.dir.path())).unwrap();
+    assert!(
+        !String::from_utf8_lossy(&db).contains(M2M_SECRET),
+        "the client secret is sealed"
+    );
+}
+
+#[tokio::test]
+async fn no_secret_reaches_the_log() {
+    let env = Env::new().await;
+    env.sign_in().await;
+    let local = env.local_token();
+    env.expire_access_token();
+    assert_eq!(env.call(&local).await["result"]["ok"], true);
+    env.cli.sign_out(&env.connection).await.unwrap();
+    let logs = String::from_utf8_lossy(&log_buffer().lock().unwrap()).into_owned();
+    assert!(
+        logs.contains("upstream sign-in completed"),
+        "the log is captured"
+    );
+    for secret in [AT_PREFIX, RT_PREFIX, M2M_SECRET] {
+        assert!(!logs.contains(secret), "{secret} appears in the log");
+    }
+    assert!(!logs.contains(&local), "the local token appears in the log");
+    let leaks: Vec<&str> = logs.lines().filter(|l| l.contains("code=code-")).collect();
+    assert!(
+        leaks.is_empty(),
+        "an authorization code appears in the log: {leaks:#?}"
     );
 }

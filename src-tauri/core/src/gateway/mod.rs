@@ -103,7 +103,18 @@ fn compose(state: GatewayState) -> (Router, Arc<Proxy>) {
             state.local,
             guard::local_only,
         ))
-        .layer(TraceLayer::new_for_http())
+        // The span names the path only: a query can carry an authorization code and state (the
+        // upstream callback) that must not reach a log line (checklist §4.9).
+        .layer(
+            TraceLayer::new_for_http().make_span_with(|request: &http::Request<_>| {
+                tracing::debug_span!(
+                    "request",
+                    method = %request.method(),
+                    path = %request.uri().path(),
+                    version = ?request.version(),
+                )
+            }),
+        )
         .layer(SetSensitiveResponseHeadersLayer::new([SET_COOKIE]))
         .layer(SetSensitiveRequestHeadersLayer::new([
             AUTHORIZATION,

@@ -685,6 +685,7 @@ async fn send(
     if response.status() == StatusCode::UNAUTHORIZED
         && let (Some(rejected), Some(mut again)) = (bearer, retry)
     {
+        proxy.oauth.forget_discovery(upstream.url.as_str());
         let tokens = proxy.oauth.tokens();
         let fresh = match tokens
             .after_rejection(&upstream.connection_id, upstream.config_version, &rejected)

@@ -246,9 +246,10 @@ impl UpstreamOAuth {
         Ok(found)
     }
 
-    /// Drops cached discovery for a connection (a new challenge, a reconfiguration).
-    pub fn forget_discovery(&self, row: &ConnectionRow) {
-        self.discovery.forget(&row.settings.upstream_url);
+    /// Drops cached discovery for an MCP URL (an upstream 401 may carry a new `resource_metadata`:
+    /// RFC 9728 §5.2; checklist test 114), so the next refresh or sign-in discovers afresh.
+    pub fn forget_discovery(&self, mcp_url: &str) {
+        self.discovery.forget(mcp_url);
     }
 }
 
