@@ -1002,7 +1002,7 @@ async fn sign_out_revokes_at_the_upstream_and_leaves_no_token_anywhere() {
         answer["error"]["message"]
             .as_str()
             .unwrap_or("")
-            .contains("Sign in again"),
+            .contains("open Gatehouse and sign in"),
         "{answer}"
     );
 }
@@ -1261,4 +1261,46 @@ async fn no_secret_reaches_the_log() {
         leaks.is_empty(),
         "an authorization code appears in the log: {leaks:#?}"
     );
+}
+
+#[tokio::test]
+async fn a_new_authorization_server_means_a_new_registration() {
+    let env = Env::new().await;
+    env.sign_in().await;
+    assert_eq!(env.world.registrations.lock().unwrap().len(), 1);
+    // Test 100: the PRM now names AS2. Nothing registered at AS1 is used there.
+    let world2 = start_world().await;
+    let issuer2 = world2.issuer.lock().unwrap().clone();
+    *env.world.prm_as.lock().unwrap() = Some(issuer2.clone());
+    let fresh = UpstreamOAuth::new(&env.vault);
+    let start = fresh
+        .start_signin(&env.connection, &env.redirect_uri())
+        .await
+        .unwrap();
+    assert!(start.authorization_url.starts_with(&issuer2), "AS2 is used");
+    assert_eq!(
+        world2.registrations.lock().unwrap().len(),
+        1,
+        "Gatehouse registered at AS2"
+    );
+    assert_eq!(
+        env.world.registrations.lock().unwrap().len(),
+        1,
+        "and not again at AS1"
+    );
+
+    // The proxy's refresh refuses to send AS1's refresh token to AS2: sign in again instead.
+    env.expire_access_token();
+    let version = env.row().config_version;
+    let err = fresh
+        .tokens()
+        .access_token(&env.connection, version)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, UpstreamError::ReauthRequired), "{err}");
+    assert!(
+        world2.token_forms.lock().unwrap().is_empty(),
+        "no AS1 token reached AS2"
+    );
+    assert_eq!(env.row().status, ConnectionStatus::ReauthRequired);
 }

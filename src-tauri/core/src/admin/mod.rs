@@ -30,5 +30,6 @@ pub use error::{AdminError, AdminErrorKind, IpcError};
 pub use grants::{GrantView, GrantsRevoked, TokenHealth, list_grants, revoke_grants};
 pub use status::{GatewayStatus, gateway_status};
 pub use upstream::{
-    SigninStarted, detect_oauth, disconnect_connection, signin_progress, start_signin,
+    SigninStarted, detect_oauth, disconnect_connection, remove_connection_signed_out,
+    signin_progress, start_signin,
 };

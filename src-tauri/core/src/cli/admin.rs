@@ -285,13 +285,8 @@ pub fn connections(
             emit(json, &change, |out| change_summary(out, "updated", &change))
         }
         ConnectionsCommand::Remove { slug } => {
-            if admin::get_connection(&vault, port, slug).is_ok_and(|c| c.auth_kind == "oauth") {
-                // Revoke at the upstream first (best effort, audited); the row goes next.
-                if let Err(err) = runtime()?.block_on(admin::disconnect_connection(&vault, slug)) {
-                    eprintln!("note: signing out of the upstream failed: {err}");
-                }
-            }
-            let removed = admin::remove_connection(&vault, slug)?;
+            // An OAuth connection is signed out at the upstream first (RFC 7009, best effort).
+            let removed = runtime()?.block_on(admin::remove_connection_signed_out(&vault, slug))?;
             emit(json, &removed, |out| {
                 writeln!(
                     out,

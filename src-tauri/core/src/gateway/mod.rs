@@ -129,6 +129,7 @@ fn compose(state: GatewayState) -> (Router, Arc<Proxy>) {
 pub struct RunningGateway {
     address: SocketAddr,
     vault: Vault,
+    upstream_oauth: Arc<crate::oauth::upstream::UpstreamOAuth>,
     stop: CancellationToken,
     server: JoinHandle<std::io::Result<()>>,
 }
@@ -147,6 +148,12 @@ impl RunningGateway {
 
     pub fn vault(&self) -> &Vault {
         &self.vault
+    }
+
+    /// Role 2 state shared by the proxy and `/oauth/callback`: the app's deep-link handler completes
+    /// sign-ins through it (`complete_signin`), so the proxy's token cache sees them at once.
+    pub fn upstream_oauth(&self) -> &Arc<crate::oauth::upstream::UpstreamOAuth> {
+        &self.upstream_oauth
     }
 
     /// Stops accepting, lets in-flight requests finish, and waits for the server task.
@@ -182,6 +189,7 @@ pub async fn start(
         local,
     };
     let (app, proxy) = compose(state);
+    let upstream_oauth = proxy.upstream_oauth().clone();
 
     let retention_stop = stop.clone();
     tokio::spawn(crate::store::retention::run_retention_job(
@@ -211,6 +219,7 @@ pub async fn start(
     Ok(RunningGateway {
         address,
         vault,
+        upstream_oauth,
         stop,
         server,
     })

@@ -88,6 +88,8 @@ pub enum UpstreamError {
     TokenRefused(String),
     #[error("the upstream sign-in has expired: open Gatehouse and sign in again")]
     ReauthRequired,
+    #[error("this connection is not signed in to its upstream yet: open Gatehouse and sign in")]
+    NotSignedIn,
     #[error("{0}")]
     Json(#[from] serde_json::Error),
 }

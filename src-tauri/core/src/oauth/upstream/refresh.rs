@@ -176,6 +176,12 @@ impl UpstreamTokens {
         if row.status == ConnectionStatus::ReauthRequired {
             return Err(UpstreamError::ReauthRequired);
         }
+        let never_signed_in = credential
+            .as_ref()
+            .is_none_or(|c| c.access_token_sealed.is_none() && c.refresh_token_sealed.is_none());
+        if never_signed_in && row.settings.oauth.grant != Some(OAuthGrant::ClientCredentials) {
+            return Err(UpstreamError::NotSignedIn);
+        }
         if row.settings.oauth.grant == Some(OAuthGrant::ClientCredentials) {
             let tokens = owner.client_credentials_tokens(&row).await?;
             let issuer = credential
@@ -281,6 +287,9 @@ pub fn client_message(connection_name: &str, err: &UpstreamError) -> String {
     match err {
         UpstreamError::ReauthRequired => format!(
             "Gatehouse's sign-in to {connection_name} has expired: open Gatehouse and choose \"{SIGN_IN_AGAIN}\" on the connection"
+        ),
+        UpstreamError::NotSignedIn => format!(
+            "Gatehouse is not signed in to {connection_name} yet: open Gatehouse and sign in to the connection"
         ),
         UpstreamError::Stale => "the connection changed; try again".to_owned(),
         other => {

@@ -290,14 +290,25 @@ pub async fn ensure_client(
     metadata: &ServerMetadata,
     redirect_uri: &str,
 ) -> Result<OAuthClient, UpstreamError> {
-    if let Some(client) = preregistered(vault, row, metadata)? {
-        return Ok(client);
-    }
     let id = row.id.clone();
     let credential = vault
         .store()
         .read(move |conn| upstream_credentials::get(conn, &id))
         .await?;
+    if let Some(client) = preregistered(vault, row, metadata)? {
+        // A pre-registered client is bound to the issuer it was first used with (CR26
+        // §Authorization Server Binding): say so rather than silently trying it elsewhere.
+        if let Some(bound) = credential.as_ref().and_then(|c| c.issuer.as_deref())
+            && bound != metadata.issuer
+        {
+            return Err(UpstreamError::Config(format!(
+                "this connection's client id was used with {bound}, but the server now names {}; \
+                 Gatehouse will not send it there. Edit the connection.",
+                metadata.issuer
+            )));
+        }
+        return Ok(client);
+    }
     if let Some(client) = stored_dcr(
         vault,
         credential.as_ref(),
