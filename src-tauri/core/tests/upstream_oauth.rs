@@ -139,7 +139,12 @@ async fn mcp(State(w): State<Arc<World>>, headers: HeaderMap, body: String) -> R
     if token.is_some_and(|t| w.access.lock().unwrap().contains(&t)) {
         let v: Value = serde_json::from_str(&body).unwrap_or(Value::Null);
         let id = v.get("id").cloned().unwrap_or(Value::Null);
-        return axum::Json(json!({"jsonrpc":"2.0","id":id,"result":{"ok":true}})).into_response();
+        let result = if v.get("method").and_then(Value::as_str) == Some("tools/list") {
+            json!({"ok": true, "tools": [{"name": "echo", "inputSchema": {"type": "object"}}]})
+        } else {
+            json!({"ok": true})
+        };
+        return axum::Json(json!({"jsonrpc":"2.0","id":id,"result":result})).into_response();
     }
     let base = w.mcp_base.lock().unwrap().clone();
     let challenge = if *w.bare_challenge.lock().unwrap() {
@@ -1303,4 +1308,32 @@ async fn a_new_authorization_server_means_a_new_registration() {
         "no AS1 token reached AS2"
     );
     assert_eq!(env.row().status, ConnectionStatus::ReauthRequired);
+}
+
+#[tokio::test]
+async fn the_consent_page_tool_list_uses_the_upstream_token() {
+    let env = Env::new().await;
+    let http =
+        gatehouse_core::proxy::upstream_client(&gatehouse_core::proxy::ProxyOptions::default());
+    let row = env.row();
+    let without =
+        gatehouse_core::proxy::catalog::list_upstream_tools(&env.vault, &http, &row).await;
+    assert!(without.is_err(), "without a token the upstream refuses");
+    env.sign_in().await;
+    let row = env.row();
+    let token = env
+        .cli
+        .tokens()
+        .access_token(&row.id, row.config_version)
+        .await
+        .unwrap();
+    let tools = gatehouse_core::proxy::catalog::list_upstream_tools_with(
+        &env.vault,
+        &http,
+        &row,
+        Some(&token),
+    )
+    .await
+    .unwrap();
+    assert_eq!(tools[0].0, "echo");
 }

@@ -93,7 +93,10 @@ fn compose(state: GatewayState) -> (Router, Arc<Proxy>) {
         .merge(crate::oauth::server::routes::router(&state))
         .merge(crate::oauth::server::authorize::router(
             &state,
-            Arc::new(tool_catalog::UpstreamToolCatalog::new(state.vault.clone())),
+            Arc::new(tool_catalog::UpstreamToolCatalog::new(
+                state.vault.clone(),
+                proxy.upstream_oauth().clone(),
+            )),
         ))
         .merge(proxy_routes)
         .merge(crate::oauth::upstream::callback::router(
