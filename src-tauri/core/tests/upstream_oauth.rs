@@ -741,6 +741,7 @@ async fn invalid_grant_turns_reauth_required_and_signing_in_again_restores() {
     env.sign_in().await;
     let local = env.local_token();
     assert_eq!(env.call(&local).await["result"]["ok"], true);
+    let mut events = env.vault.store().subscribe();
     // The upstream revokes everything.
     env.world.access.lock().unwrap().clear();
     env.world.refresh.lock().unwrap().clear();
@@ -757,6 +758,20 @@ async fn invalid_grant_turns_reauth_required_and_signing_in_again_restores() {
     let row = env.row();
     assert_eq!(row.status, ConnectionStatus::ReauthRequired);
     assert_eq!(row.status_detail.as_deref(), Some("Sign in again"));
+    let mut saw = false;
+    while let Ok(event) = events.try_recv() {
+        saw |= matches!(
+            event,
+            gatehouse_core::store::StoreEvent::ConnectionStatusChanged {
+                status: ConnectionStatus::ReauthRequired,
+                ..
+            }
+        );
+    }
+    assert!(
+        saw,
+        "an event tells the app the connection needs a new sign-in"
+    );
 
     env.sign_in().await;
     assert_eq!(

@@ -27,6 +27,25 @@ pub fn signin(
 ) -> Result<(), CliError> {
     let port = config::resolve_port(port)?;
     let rt = runtime()?;
+    // The browser comes back to the running gateway: fail now rather than after the timeout.
+    let listening = rt.block_on(async {
+        let health = format!("http://127.0.0.1:{port}/health");
+        reqwest::Client::builder()
+            .no_proxy()
+            .timeout(Duration::from_secs(3))
+            .build()
+            .ok()?
+            .get(health)
+            .send()
+            .await
+            .ok()
+    });
+    if listening.is_none() {
+        return Err(CliError::SignIn(format!(
+            "no Gatehouse gateway is listening on 127.0.0.1:{port}; start the app or `gatehoused serve` \
+             (or pass --port)"
+        )));
+    }
     let oauth = UpstreamOAuth::new(vault);
     let started = rt.block_on(admin::start_signin(&oauth, port, slug))?;
     let start = match started {

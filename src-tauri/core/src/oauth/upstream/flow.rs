@@ -32,11 +32,11 @@ use super::{
 use crate::clock::{MINUTE, UnixMillis};
 use crate::crypto::Aad;
 use crate::net::outbound::{Body, Outbound};
-use crate::store::ConnectionId;
 use crate::store::audit::{self, AuditKind, AuditSubject};
 use crate::store::connections::{self, ConnectionRow, ConnectionStatus, OAuthGrant};
 use crate::store::upstream_credentials;
 use crate::store::upstream_signins::{self, SigninOutcome, UpstreamSignin};
+use crate::store::{ConnectionId, StoreEvent};
 use crate::vault::Vault;
 
 /// How long a sign-in may take.
@@ -403,11 +403,11 @@ impl UpstreamOAuth {
         let config_version = row.config_version;
         self.vault
             .store()
-            .write(move |tx| {
+            .write_with_events(move |tx| {
                 let current = connections::get(tx, &id)?;
                 if current.is_none_or(|c| c.config_version != config_version) {
                     // A material change raced the exchange: its purge wins.
-                    return Ok(false);
+                    return Ok((false, Vec::new()));
                 }
                 upstream_credentials::put(tx, &credential, now)?;
                 connections::set_status(tx, &id, ConnectionStatus::Connected, None, now)?;
@@ -422,7 +422,7 @@ impl UpstreamOAuth {
                         ..AuditSubject::default()
                     },
                 )?;
-                Ok(true)
+                Ok((true, vec![status_event(&id, ConnectionStatus::Connected)]))
             })
             .await?
             .then_some(())
@@ -534,7 +534,7 @@ impl UpstreamOAuth {
         let now = self.vault.store().now();
         self.vault
             .store()
-            .write(move |tx| {
+            .write_with_events(move |tx| {
                 if let Some(mut c) = upstream_credentials::get(tx, &id)? {
                     c.access_token_sealed = None;
                     c.refresh_token_sealed = None;
@@ -560,7 +560,7 @@ impl UpstreamOAuth {
                         ..AuditSubject::default()
                     },
                 )?;
-                Ok(())
+                Ok(((), vec![status_event(&id, ConnectionStatus::NeedsAuth)]))
             })
             .await?;
         self.tokens().forget(&row.id);
@@ -639,7 +639,7 @@ impl UpstreamOAuth {
         let why = why.to_owned();
         self.vault
             .store()
-            .write(move |tx| {
+            .write_with_events(move |tx| {
                 if let Some(mut c) = upstream_credentials::get(tx, &id2)? {
                     c.access_token_sealed = None;
                     c.refresh_token_sealed = None;
@@ -663,11 +663,21 @@ impl UpstreamOAuth {
                         ..AuditSubject::default()
                     },
                 )?;
-                Ok(())
+                Ok((
+                    (),
+                    vec![status_event(&id2, ConnectionStatus::ReauthRequired)],
+                ))
             })
             .await?;
         self.tokens().forget(id);
         Ok(())
+    }
+}
+
+fn status_event(id: &ConnectionId, status: ConnectionStatus) -> StoreEvent {
+    StoreEvent::ConnectionStatusChanged {
+        connection_id: id.clone(),
+        status,
     }
 }
 
