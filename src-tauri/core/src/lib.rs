@@ -10,6 +10,7 @@ pub mod config;
 pub mod crypto;
 pub mod gateway;
 pub mod logging;
+pub mod net;
 pub mod oauth;
 pub mod proxy;
 pub mod store;

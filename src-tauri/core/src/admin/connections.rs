@@ -1,5 +1,6 @@
-//! Connections for upstreams without OAuth (issue 3): add, list, edit, enable/disable and remove,
-//! with the validation the store leaves to its callers.
+//! Connections: add, list, edit, enable/disable and remove, with the validation the store leaves to
+//! its callers. OAuth connections (role 2) are added here too ([`OAuthInput`]); signing in, out and
+//! probing live in `admin::upstream`.
 //!
 //! * **Slug**: `[a-z0-9][a-z0-9-]{0,62}`, the same rule the `resource` parameter is parsed with
 //!   ([`is_valid_slug`]), so every slug that can be added can also be authorized.
@@ -24,7 +25,7 @@ use crate::crypto::Aad;
 use crate::oauth::server::resource::{ResourceUri, is_valid_slug};
 use crate::store::connections::{
     self, AuthKind, ConnectionEdit, ConnectionRow, ConnectionSettings, ConnectionStatus,
-    NewConnection, OAuthSettings, Transport,
+    NewConnection, OAuthGrant, OAuthSettings, OAuthSource, Transport,
 };
 use crate::store::grants;
 use crate::store::{ConnectionId, Store};
@@ -62,7 +63,7 @@ const RESERVED_HEADERS: &[&str] = &[
 
 const LOOPBACK_HOSTS: &[&str] = &["127.0.0.1", "localhost", "[::1]"];
 
-/// How Gatehouse authenticates to an upstream without OAuth.
+/// How Gatehouse authenticates to an upstream.
 #[derive(Debug, Clone)]
 pub enum UpstreamAuth {
     None,
@@ -71,6 +72,26 @@ pub enum UpstreamAuth {
         name: String,
         value: SecretString,
     },
+    /// OAuth (role 2): the connection starts as "Sign-in needed".
+    OAuth(OAuthInput),
+}
+
+/// OAuth settings given when adding a connection. All optional: with none, Gatehouse discovers the
+/// authorization server and registers itself (DCR).
+#[derive(Debug, Clone, Default)]
+pub struct OAuthInput {
+    /// A pre-registered client id (used before DCR; bound to the issuer it is first used with).
+    pub client_id: Option<String>,
+    /// Its secret, sealed before it is stored.
+    pub client_secret: Option<SecretString>,
+    /// A provider template key: `github`, `google`, `microsoft`, `okta`, `auth0`, `custom`.
+    pub template: Option<String>,
+    /// The tenant domain for templates with a `{tenant}` placeholder (Okta, Auth0, Microsoft).
+    pub tenant: Option<String>,
+    /// Scopes to request instead of the discovered ones.
+    pub scopes: Option<String>,
+    /// Machine to machine: the client_credentials grant (needs a client id and secret).
+    pub client_credentials: bool,
 }
 
 /// A connection to add.
@@ -178,7 +199,20 @@ pub fn add_connection(
     let name = validate_name(&input.name)?;
     let upstream_url = validate_upstream_url(&input.upstream_url)?;
     let id = ConnectionId::new();
-    let (auth_kind, header_name, header_value_sealed) = seal_auth(vault, &id, &input.auth)?;
+    let (auth_kind, header_name, header_value_sealed) = match &input.auth {
+        UpstreamAuth::OAuth(_) => (AuthKind::OAuth, None, None),
+        other => seal_auth(vault, &id, other)?,
+    };
+    let oauth = match &input.auth {
+        UpstreamAuth::OAuth(o) => oauth_settings(vault, &id, o)?,
+        _ => OAuthSettings::default(),
+    };
+    let status = if auth_kind == AuthKind::OAuth {
+        ConnectionStatus::NeedsAuth
+    } else {
+        // Without OAuth there is nothing to sign in to; the proxy reports upstream failures.
+        ConnectionStatus::Connected
+    };
     let new = NewConnection {
         id: id.clone(),
         slug: slug.to_owned(),
@@ -189,11 +223,10 @@ pub fn add_connection(
             auth_kind,
             header_name,
             header_value_sealed,
-            oauth: OAuthSettings::default(),
+            oauth,
         },
         enabled: true,
-        // Without OAuth there is nothing to sign in to; the proxy reports upstream failures.
-        status: ConnectionStatus::Connected,
+        status,
     };
     let store = vault.store();
     let now = store.now();
@@ -390,7 +423,108 @@ fn seal_auth(
             let sealed = vault.cipher().seal_str(value, &header_aad(id));
             Ok((AuthKind::Header, Some(name), Some(sealed)))
         }
+        UpstreamAuth::OAuth(_) => Err(AdminError::invalid(
+            "auth",
+            "switching a connection to OAuth is done by removing and adding it again",
+        )),
     }
+}
+
+/// The OAuth settings of a new connection: a template fills the endpoints (data, not code); a
+/// client secret is sealed to this row.
+fn oauth_settings(
+    vault: &Vault,
+    id: &ConnectionId,
+    input: &OAuthInput,
+) -> Result<OAuthSettings, AdminError> {
+    let client_id = input
+        .client_id
+        .as_deref()
+        .map(str::trim)
+        .filter(|c| !c.is_empty())
+        .map(str::to_owned);
+    if client_id
+        .as_deref()
+        .is_some_and(|c| c.len() > 512 || c.chars().any(char::is_control))
+    {
+        return Err(AdminError::invalid(
+            "client_id",
+            "the client id is not valid",
+        ));
+    }
+    if input.client_secret.is_some() && client_id.is_none() {
+        return Err(AdminError::invalid(
+            "client_secret",
+            "a client secret needs a client id",
+        ));
+    }
+    let client_secret_sealed = input.client_secret.as_ref().map(|secret| {
+        vault.cipher().seal_str(
+            secret.expose_secret().trim(),
+            &crate::oauth::upstream::registration::client_secret_aad(id),
+        )
+    });
+    if input.client_credentials && client_secret_sealed.is_none() {
+        return Err(AdminError::invalid(
+            "grant",
+            "client credentials need a pre-registered client id and secret",
+        ));
+    }
+    let scopes = input
+        .scopes
+        .as_deref()
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_owned);
+    let mut settings = OAuthSettings {
+        source: Some(OAuthSource::Discovered),
+        client_id: client_id.clone(),
+        client_secret_sealed,
+        scopes,
+        grant: input
+            .client_credentials
+            .then_some(OAuthGrant::ClientCredentials),
+        ..OAuthSettings::default()
+    };
+    if let Some(key) = input.template.as_deref().map(str::to_ascii_lowercase) {
+        let templates = crate::oauth::upstream::templates();
+        let Some(template) = templates.get(&key) else {
+            return Err(AdminError::invalid(
+                "template",
+                format!(
+                    "unknown template {key:?}; one of: {}",
+                    templates.keys().cloned().collect::<Vec<_>>().join(", ")
+                ),
+            ));
+        };
+        let filled = template
+            .for_tenant(input.tenant.as_deref())
+            .map_err(|e| AdminError::invalid("tenant", e.to_string()))?;
+        if filled.token_endpoint.is_some() && client_id.is_none() {
+            return Err(AdminError::invalid(
+                "client_id",
+                format!(
+                    "the {} template needs the client id you registered there",
+                    filled.name
+                ),
+            ));
+        }
+        settings.source = Some(if filled.token_endpoint.is_some() {
+            OAuthSource::Template
+        } else {
+            OAuthSource::Manual
+        });
+        settings.template = Some(key);
+        settings.issuer = filled.issuer;
+        settings.authorization_endpoint = filled.authorization_endpoint;
+        settings.token_endpoint = filled.token_endpoint;
+        settings.revocation_endpoint = filled.revocation_endpoint;
+        settings.userinfo_endpoint = filled.userinfo_endpoint;
+        if settings.scopes.is_none() {
+            settings.scopes = filled.scopes;
+        }
+    }
+    Ok(settings)
 }
 
 fn validate_name(name: &str) -> Result<String, AdminError> {

@@ -36,6 +36,18 @@ pub enum AdminError {
     Crypto(#[from] crate::crypto::CryptoError),
     #[error(transparent)]
     Store(StoreError),
+    /// Role 2: discovery, registration, sign-in or the upstream authorization server failed.
+    #[error(transparent)]
+    Upstream(crate::oauth::upstream::UpstreamError),
+}
+
+impl From<crate::oauth::upstream::UpstreamError> for AdminError {
+    fn from(err: crate::oauth::upstream::UpstreamError) -> Self {
+        match err {
+            crate::oauth::upstream::UpstreamError::Store(store) => store.into(),
+            other => AdminError::Upstream(other),
+        }
+    }
 }
 
 /// The stable kind of an [`AdminError`].
@@ -45,6 +57,8 @@ pub enum AdminErrorKind {
     InvalidInput,
     NotFound,
     Conflict,
+    /// The upstream MCP server or its authorization server refused or failed.
+    Upstream,
     Internal,
 }
 
@@ -55,6 +69,7 @@ impl AdminError {
             AdminError::NotFound { .. } => AdminErrorKind::NotFound,
             AdminError::Conflict(_) => AdminErrorKind::Conflict,
             AdminError::Crypto(_) | AdminError::Store(_) => AdminErrorKind::Internal,
+            AdminError::Upstream(_) => AdminErrorKind::Upstream,
         }
     }
 

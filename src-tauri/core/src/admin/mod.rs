@@ -12,6 +12,7 @@ mod connections;
 mod error;
 mod grants;
 mod status;
+mod upstream;
 
 #[cfg(test)]
 mod bindings;
@@ -21,10 +22,14 @@ mod tests;
 pub use clients::{ClientForgotten, ClientView, add_client, forget_client, list_clients};
 pub use connections::{
     ConnectionChange, ConnectionChanges, ConnectionRemoved, ConnectionView, EditPreview,
-    NewConnectionInput, UpstreamAuth, add_connection, edit_connection, get_connection,
+    NewConnectionInput, OAuthInput, UpstreamAuth, add_connection, edit_connection, get_connection,
     grants_at_risk, list_connections, local_url, preview_edit, remove_connection,
     set_connection_enabled,
 };
 pub use error::{AdminError, AdminErrorKind, IpcError};
 pub use grants::{GrantView, GrantsRevoked, TokenHealth, list_grants, revoke_grants};
 pub use status::{GatewayStatus, gateway_status};
+pub use upstream::{
+    SigninStarted, detect_oauth, disconnect_connection, remove_connection_signed_out,
+    signin_progress, start_signin,
+};

@@ -15,7 +15,7 @@ use serde::Serialize;
 use super::{CliError, open_vault};
 use crate::admin::{
     self, ConnectionChange, ConnectionChanges, ConnectionView, GrantView, NewConnectionInput,
-    UpstreamAuth,
+    OAuthInput, UpstreamAuth,
 };
 use crate::config;
 
@@ -33,6 +33,12 @@ pub enum ConnectionsCommand {
         url: String,
         #[command(flatten)]
         header: HeaderArgs,
+        /// How Gatehouse authenticates upstream; without it, a --header means header, OAuth options
+        /// mean oauth, and otherwise an unauthenticated probe decides (401 → oauth, "Sign-in needed")
+        #[arg(long, value_enum)]
+        auth: Option<AuthChoice>,
+        #[command(flatten)]
+        oauth: Box<OAuthArgs>,
     },
     /// List connections
     List,
@@ -56,6 +62,87 @@ pub enum ConnectionsCommand {
     Disable { slug: String },
     /// Enable a disabled connection
     Enable { slug: String },
+    /// Sign an OAuth connection in: prints the authorization URL, opens it in the browser ($BROWSER,
+    /// else the platform opener), and waits until the running gateway's callback completed it
+    Signin {
+        slug: String,
+        /// Give up after this many seconds
+        #[arg(long, default_value_t = 600)]
+        timeout: u64,
+        /// The running gateway's port (default: $GATEHOUSE_PORT, else 47474)
+        #[arg(long)]
+        port: Option<u16>,
+        /// Only print the URL; do not open a browser
+        #[arg(long)]
+        no_browser: bool,
+    },
+    /// Sign an OAuth connection out: revoke its tokens at the upstream (RFC 7009) and delete them
+    Signout { slug: String },
+}
+
+/// `--auth`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum AuthChoice {
+    None,
+    Header,
+    Oauth,
+}
+
+/// OAuth options of `connections add`.
+#[derive(Debug, Args)]
+pub struct OAuthArgs {
+    /// A client id registered at the upstream's authorization server (else Gatehouse registers itself)
+    #[arg(long, value_name = "ID")]
+    client_id: Option<String>,
+    /// The client's secret (stored encrypted; prefer --client-secret-from-env)
+    #[arg(long, value_name = "SECRET", conflicts_with = "client_secret_from_env")]
+    client_secret: Option<String>,
+    /// Like --client-secret, taken from this environment variable
+    #[arg(long, value_name = "VAR")]
+    client_secret_from_env: Option<String>,
+    /// A provider template that fills the endpoints: github, google, microsoft, okta, auth0, custom
+    #[arg(long, value_name = "NAME")]
+    template: Option<String>,
+    /// The tenant domain for the okta / auth0 / microsoft templates
+    #[arg(long, value_name = "DOMAIN")]
+    tenant: Option<String>,
+    /// Scopes to request (space-separated) instead of the discovered ones
+    #[arg(long, value_name = "SCOPES")]
+    scope: Option<String>,
+    /// Machine to machine: use the client_credentials grant (needs --client-id and a secret)
+    #[arg(long)]
+    client_credentials: bool,
+}
+
+impl OAuthArgs {
+    fn given(&self) -> bool {
+        self.client_id.is_some()
+            || self.client_secret.is_some()
+            || self.client_secret_from_env.is_some()
+            || self.template.is_some()
+            || self.scope.is_some()
+            || self.client_credentials
+    }
+
+    fn input(&self) -> Result<OAuthInput, CliError> {
+        let client_secret = match (&self.client_secret, &self.client_secret_from_env) {
+            (Some(s), _) => Some(SecretString::from(s.clone())),
+            (None, Some(var)) => Some(SecretString::from(std::env::var(var).map_err(|_| {
+                CliError::Usage(format!(
+                    "--client-secret-from-env: environment variable {var} is not set"
+                ))
+            })?)),
+            (None, None) => None,
+        };
+        Ok(OAuthInput {
+            client_id: self.client_id.clone(),
+            client_secret,
+            template: self.template.clone(),
+            tenant: self.tenant.clone(),
+            scopes: self.scope.clone(),
+            client_credentials: self.client_credentials,
+        })
+    }
 }
 
 /// A header credential, from the command line or (to keep it out of shell history) the environment.
@@ -112,15 +199,66 @@ pub fn connections(
             name,
             url,
             header,
+            auth,
+            oauth,
         } => {
-            let input = NewConnectionInput {
-                slug: slug.clone(),
-                name: name.clone(),
-                upstream_url: url.clone(),
-                auth: header.auth()?.unwrap_or(UpstreamAuth::None),
+            let header = header.auth()?;
+            let auth = match (auth, header) {
+                (Some(AuthChoice::Oauth), None) => UpstreamAuth::OAuth(oauth.input()?),
+                (Some(AuthChoice::Header) | None, Some(h)) => h,
+                (Some(AuthChoice::Header), None) => {
+                    return Err(CliError::Usage("--auth header needs --header".into()));
+                }
+                (Some(AuthChoice::None), None) => UpstreamAuth::None,
+                (Some(_), Some(_)) => {
+                    return Err(CliError::Usage(
+                        "--header only goes with --auth header".into(),
+                    ));
+                }
+                (None, None) if oauth.given() => UpstreamAuth::OAuth(oauth.input()?),
+                (None, None) => {
+                    let probed = runtime()?.block_on(admin::detect_oauth(url.trim()));
+                    match probed {
+                        Ok(true) => UpstreamAuth::OAuth(oauth.input()?),
+                        Ok(false) => UpstreamAuth::None,
+                        Err(err) => {
+                            eprintln!(
+                                "note: could not probe {url} ({err}); adding it without auth"
+                            );
+                            UpstreamAuth::None
+                        }
+                    }
+                }
             };
-            let view = admin::add_connection(&vault, port, &input)?;
-            emit(json, &view, |out| writeln!(out, "{}", view.local_url))
+            let view = admin::add_connection(&vault, port, &input_of(slug, name, url, auth))?;
+            emit(json, &view, |out| {
+                writeln!(out, "{}", view.local_url)?;
+                if view.auth_kind == "oauth" {
+                    writeln!(
+                        out,
+                        "Sign-in needed: run `gatehoused connections signin {}`",
+                        view.slug
+                    )?;
+                }
+                Ok(())
+            })
+        }
+        ConnectionsCommand::Signin {
+            slug,
+            timeout,
+            port,
+            no_browser,
+        } => super::signin::signin(&vault, slug, *timeout, *port, *no_browser, json),
+        ConnectionsCommand::Signout { slug } => {
+            let result = runtime()?.block_on(admin::disconnect_connection(&vault, slug))?;
+            let summary = serde_json::json!({"slug": slug, "revocation": result.as_str()});
+            emit(json, &summary, |out| {
+                writeln!(
+                    out,
+                    "signed out of {slug}; upstream revocation: {}",
+                    result.as_str()
+                )
+            })
         }
         ConnectionsCommand::List => {
             let views = admin::list_connections(&vault, port)?;
@@ -147,7 +285,8 @@ pub fn connections(
             emit(json, &change, |out| change_summary(out, "updated", &change))
         }
         ConnectionsCommand::Remove { slug } => {
-            let removed = admin::remove_connection(&vault, slug)?;
+            // An OAuth connection is signed out at the upstream first (RFC 7009, best effort).
+            let removed = runtime()?.block_on(admin::remove_connection_signed_out(&vault, slug))?;
             emit(json, &removed, |out| {
                 writeln!(
                     out,
@@ -234,6 +373,21 @@ pub fn clients(data_dir: &Path, command: &ClientsCommand, json: bool) -> Result<
     }
 }
 
+fn input_of(slug: &str, name: &str, url: &str, auth: UpstreamAuth) -> NewConnectionInput {
+    NewConnectionInput {
+        slug: slug.to_owned(),
+        name: name.to_owned(),
+        upstream_url: url.to_owned(),
+        auth,
+    }
+}
+
+pub(super) fn runtime() -> Result<tokio::runtime::Runtime, CliError> {
+    Ok(tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?)
+}
+
 impl HeaderArgs {
     fn auth(&self) -> Result<Option<UpstreamAuth>, CliError> {
         let line = match (&self.header, &self.header_from_env) {
@@ -258,7 +412,7 @@ impl HeaderArgs {
 }
 
 /// Prints `value` as JSON, or runs `human`.
-fn emit<T: Serialize>(
+pub(super) fn emit<T: Serialize>(
     json: bool,
     value: &T,
     human: impl FnOnce(&mut dyn Write) -> std::io::Result<()>,

@@ -6,6 +6,7 @@
 
 mod admin;
 mod serve;
+mod signin;
 mod write_load;
 
 use std::path::PathBuf;
@@ -47,7 +48,7 @@ pub enum Command {
         #[arg(long, default_value_t = crate::store::retention::DEFAULT_RETENTION_DAYS)]
         retention_days: u32,
     },
-    /// Upstream MCP servers: add, list, edit, remove, disable, enable
+    /// Upstream MCP servers: add, list, edit, remove, disable, enable, signin, signout
     Connections {
         /// Print the result as JSON
         #[arg(long, global = true)]
@@ -98,6 +99,9 @@ pub enum CliError {
     Usage(String),
     #[error("{0}")]
     Io(#[from] std::io::Error),
+    /// `connections signin` ended without a connected connection.
+    #[error("sign-in failed: {0}")]
+    SignIn(String),
 }
 
 /// Runs one `gatehoused` invocation.

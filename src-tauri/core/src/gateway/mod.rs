@@ -93,17 +93,29 @@ fn compose(state: GatewayState) -> (Router, Arc<Proxy>) {
         .merge(crate::oauth::server::routes::router(&state))
         .merge(crate::oauth::server::authorize::router(
             &state,
-            Arc::new(tool_catalog::UpstreamToolCatalog::new(state.vault.clone())),
+            Arc::new(tool_catalog::UpstreamToolCatalog::new(
+                state.vault.clone(),
+                proxy.upstream_oauth().clone(),
+            )),
         ))
         .merge(proxy_routes)
+        .merge(crate::oauth::upstream::callback::router(
+            proxy.upstream_oauth().clone(),
+        ))
         .layer(axum::middleware::from_fn_with_state(
             state.local,
             guard::local_only,
         ))
-        // Path only: query strings carry authorization codes and state on the OAuth callbacks.
+        // The span names the path only: a query can carry an authorization code and state (the
+        // upstream callback) that must not reach a log line (checklist §4.9).
         .layer(
             TraceLayer::new_for_http().make_span_with(|request: &http::Request<_>| {
-                tracing::debug_span!("request", method = %request.method(), path = %request.uri().path())
+                tracing::debug_span!(
+                    "request",
+                    method = %request.method(),
+                    path = %request.uri().path(),
+                    version = ?request.version(),
+                )
             }),
         )
         .layer(SetSensitiveResponseHeadersLayer::new([SET_COOKIE]))
@@ -120,6 +132,7 @@ fn compose(state: GatewayState) -> (Router, Arc<Proxy>) {
 pub struct RunningGateway {
     address: SocketAddr,
     vault: Vault,
+    upstream_oauth: Arc<crate::oauth::upstream::UpstreamOAuth>,
     stop: CancellationToken,
     server: JoinHandle<std::io::Result<()>>,
 }
@@ -138,6 +151,12 @@ impl RunningGateway {
 
     pub fn vault(&self) -> &Vault {
         &self.vault
+    }
+
+    /// Role 2 state shared by the proxy and `/oauth/callback`: the app's deep-link handler completes
+    /// sign-ins through it (`complete_signin`), so the proxy's token cache sees them at once.
+    pub fn upstream_oauth(&self) -> &Arc<crate::oauth::upstream::UpstreamOAuth> {
+        &self.upstream_oauth
     }
 
     /// Stops accepting, lets in-flight requests finish, and waits for the server task.
@@ -173,6 +192,7 @@ pub async fn start(
         local,
     };
     let (app, proxy) = compose(state);
+    let upstream_oauth = proxy.upstream_oauth().clone();
 
     let retention_stop = stop.clone();
     tokio::spawn(crate::store::retention::run_retention_job(
@@ -202,6 +222,7 @@ pub async fn start(
     Ok(RunningGateway {
         address,
         vault,
+        upstream_oauth,
         stop,
         server,
     })

@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use futures_util::StreamExt;
 use http::{HeaderMap, HeaderValue, Method, header};
+use secrecy::{ExposeSecret, SecretString};
 use serde_json::{Value, json};
 
 use super::forward::{MCP_PROTOCOL_VERSION, MCP_SESSION_ID, upstream_of};
@@ -30,7 +31,17 @@ pub async fn list_upstream_tools(
     http: &reqwest::Client,
     connection: &ConnectionRow,
 ) -> Result<Vec<(String, Option<String>, Option<String>)>, String> {
-    match tokio::time::timeout(DEADLINE, list(vault, http, connection)).await {
+    list_upstream_tools_with(vault, http, connection, None).await
+}
+
+/// [`list_upstream_tools`] for an OAuth connection: `bearer` is its upstream access token.
+pub async fn list_upstream_tools_with(
+    vault: &Vault,
+    http: &reqwest::Client,
+    connection: &ConnectionRow,
+    bearer: Option<&SecretString>,
+) -> Result<Vec<(String, Option<String>, Option<String>)>, String> {
+    match tokio::time::timeout(DEADLINE, list(vault, http, connection, bearer)).await {
         Ok(result) => result,
         Err(_) => Err("the upstream MCP server did not answer in time".into()),
     }
@@ -40,8 +51,14 @@ async fn list(
     vault: &Vault,
     http: &reqwest::Client,
     connection: &ConnectionRow,
+    bearer: Option<&SecretString>,
 ) -> Result<Vec<(String, Option<String>, Option<String>)>, String> {
     let upstream = upstream_of(vault, connection)?;
+    let authorization = bearer.and_then(|token| {
+        let mut v = HeaderValue::from_str(&format!("Bearer {}", token.expose_secret())).ok()?;
+        v.set_sensitive(true);
+        Some(v)
+    });
     let mut session: Option<HeaderValue> = None;
     let mut version = HeaderValue::from_static(PROTOCOL_VERSION);
 
@@ -60,6 +77,9 @@ async fn list(
         }
         if let Some(v) = version {
             h.insert(MCP_PROTOCOL_VERSION, v.clone());
+        }
+        if let Some(a) = &authorization {
+            h.insert(header::AUTHORIZATION, a.clone());
         }
         h
     };

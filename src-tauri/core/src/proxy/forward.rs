@@ -27,7 +27,7 @@ use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Response};
 use futures_util::{Stream, StreamExt};
 use http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, header};
-use secrecy::ExposeSecret;
+use secrecy::{ExposeSecret, SecretString};
 use serde_json::Value;
 
 use super::Proxy;
@@ -35,6 +35,8 @@ use super::bearer::{self, Authorized};
 use super::filter::{SseToolsFilter, ToolAllowList, filter_sse};
 use super::jsonrpc::{self, Message};
 use crate::crypto::Aad;
+use crate::oauth::upstream::UpstreamError;
+use crate::oauth::upstream::refresh::client_message;
 use crate::store::ConnectionId;
 use crate::store::access_tokens::AccessTokenRow;
 use crate::store::connections::{self, AuthKind, ConnectionRow, ConnectionStatus};
@@ -64,6 +66,8 @@ pub const TOOL_NOT_ALLOWED: &str =
 /// How to reach one connection's upstream: its URL and the credential to inject.
 pub struct Upstream {
     url: reqwest::Url,
+    connection_id: ConnectionId,
+    connection_name: String,
     credential: Option<(HeaderName, HeaderValue)>,
     config_version: i64,
     auth_kind: AuthKind,
@@ -91,8 +95,9 @@ fn credential_of(
             ) else {
                 return Err("the connection's header credential is incomplete: open Gatehouse and check the connection".into());
             };
-            let name = HeaderName::from_bytes(name.as_bytes())
-                .map_err(|_| "the connection's header name is not a valid HTTP header name".to_owned())?;
+            let name = HeaderName::from_bytes(name.as_bytes()).map_err(|_| {
+                "the connection's header name is not a valid HTTP header name".to_owned()
+            })?;
             let secret = vault
                 .cipher()
                 .open_string(
@@ -107,15 +112,14 @@ fn credential_of(
                     tracing::error!(connection = %row.id, error = %err, "cannot open the header secret");
                     "Gatehouse cannot open the connection's stored credential: open Gatehouse and re-enter it".to_owned()
                 })?;
-            let mut value = HeaderValue::from_str(secret.expose_secret())
-                .map_err(|_| "the connection's header value is not a valid HTTP header value".to_owned())?;
+            let mut value = HeaderValue::from_str(secret.expose_secret()).map_err(|_| {
+                "the connection's header value is not a valid HTTP header value".to_owned()
+            })?;
             value.set_sensitive(true);
             Ok(Some((name, value)))
         }
-        AuthKind::OAuth => Err(
-            "this connection signs in to its upstream with OAuth, which the proxy does not use yet: open Gatehouse"
-                .into(),
-        ),
+        // The upstream OAuth token is fetched per request (it is refreshed): see `bearer_for`.
+        AuthKind::OAuth => Ok(None),
     }
 }
 
@@ -127,6 +131,8 @@ pub fn upstream_of(vault: &Vault, row: &ConnectionRow) -> Result<Upstream, Strin
     })?;
     Ok(Upstream {
         url,
+        connection_id: row.id.clone(),
+        connection_name: row.name.clone(),
         credential: credential_of(vault, row)?,
         config_version: row.config_version,
         auth_kind: row.settings.auth_kind,
@@ -145,6 +151,39 @@ impl Upstream {
             headers.insert(name.clone(), value.clone());
         }
         http.request(method, self.url.clone()).headers(headers)
+    }
+}
+
+/// The upstream OAuth access token for an OAuth connection (refreshed as needed), or the JSON-RPC
+/// error telling the user to sign in again (D6: never HTTP 401 to the client).
+async fn bearer_for(
+    proxy: &Proxy,
+    upstream: &Upstream,
+    id: Option<&Value>,
+) -> Result<Option<SecretString>, Response> {
+    if upstream.auth_kind != AuthKind::OAuth {
+        return Ok(None);
+    }
+    proxy
+        .oauth
+        .tokens()
+        .access_token(&upstream.connection_id, upstream.config_version)
+        .await
+        .map(Some)
+        .map_err(|err| {
+            tracing::info!(connection = %upstream.connection_id, error = %err, "no upstream token");
+            jsonrpc::answer_error(
+                id,
+                jsonrpc::UPSTREAM_ERROR,
+                &client_message(&upstream.connection_name, &err),
+            )
+        })
+}
+
+fn set_bearer(headers: &mut HeaderMap, token: &SecretString) {
+    if let Ok(mut value) = HeaderValue::from_str(&format!("Bearer {}", token.expose_secret())) {
+        value.set_sensitive(true);
+        headers.insert(header::AUTHORIZATION, value);
     }
 }
 
@@ -445,6 +484,13 @@ pub async fn post(
             return jsonrpc::answer_error(message.id.as_ref(), jsonrpc::UPSTREAM_ERROR, &why);
         }
     };
+    let bearer = match bearer_for(&proxy, &upstream, message.id.as_ref()).await {
+        Ok(b) => b,
+        Err(response) => return response,
+    };
+    if let Some(token) = &bearer {
+        set_bearer(&mut out, token);
+    }
     let request = upstream.request(&proxy.http, Method::POST, out).body(bytes);
     let exchange = Exchange {
         authorized,
@@ -454,7 +500,7 @@ pub async fn post(
         tools_list,
         outlive_client: !message.modern,
     };
-    send(&proxy, &upstream, request, exchange).await
+    send(&proxy, &upstream, request, bearer, exchange).await
 }
 
 pub async fn get(
@@ -486,6 +532,13 @@ pub async fn get(
         Ok(u) => u,
         Err(why) => return jsonrpc::answer_error(None, jsonrpc::UPSTREAM_ERROR, &why),
     };
+    let bearer = match bearer_for(&proxy, &upstream, None).await {
+        Ok(b) => b,
+        Err(response) => return response,
+    };
+    if let Some(token) = &bearer {
+        set_bearer(&mut out, token);
+    }
     let request = upstream.request(&proxy.http, Method::GET, out);
     let exchange = Exchange {
         authorized,
@@ -495,7 +548,7 @@ pub async fn get(
         tools_list: None,
         outlive_client: false,
     };
-    send(&proxy, &upstream, request, exchange).await
+    send(&proxy, &upstream, request, bearer, exchange).await
 }
 
 pub async fn delete(
@@ -528,6 +581,11 @@ pub async fn delete(
         Ok(u) => u,
         Err(why) => return jsonrpc::answer_error(None, jsonrpc::UPSTREAM_ERROR, &why),
     };
+    match bearer_for(&proxy, &upstream, None).await {
+        Ok(Some(token)) => set_bearer(&mut out, &token),
+        Ok(None) => {}
+        Err(response) => return response,
+    }
     let sent = tokio::time::timeout(
         proxy.options.response_start_timeout,
         upstream.request(&proxy.http, Method::DELETE, out).send(),
@@ -610,15 +668,69 @@ async fn send(
     proxy: &Arc<Proxy>,
     upstream: &Upstream,
     request: reqwest::RequestBuilder,
+    bearer: Option<SecretString>,
     exchange: Exchange,
 ) -> Response {
     let id = exchange.id.as_ref();
-    let response =
-        match tokio::time::timeout(proxy.options.response_start_timeout, request.send()).await {
+    let request = match request.build() {
+        Ok(r) => r,
+        Err(err) => return unreachable_upstream(id, &err),
+    };
+    // An OAuth upstream that answers 401 gets one forced refresh and one retry (checklist §4.7).
+    let retry = bearer.as_ref().and_then(|_| request.try_clone());
+    let execute = |request: reqwest::Request| {
+        tokio::time::timeout(
+            proxy.options.response_start_timeout,
+            proxy.http.execute(request),
+        )
+    };
+    let mut response = match execute(request).await {
+        Ok(Ok(r)) => r,
+        Ok(Err(err)) => return unreachable_upstream(id, &err),
+        Err(_) => return timed_out(id),
+    };
+    if response.status() == StatusCode::UNAUTHORIZED
+        && let (Some(rejected), Some(mut again)) = (bearer, retry)
+    {
+        proxy.oauth.forget_discovery(upstream.url.as_str());
+        let tokens = proxy.oauth.tokens();
+        let fresh = match tokens
+            .after_rejection(&upstream.connection_id, upstream.config_version, &rejected)
+            .await
+        {
+            Ok(t) => t,
+            Err(err) => {
+                return jsonrpc::answer_error(
+                    id,
+                    jsonrpc::UPSTREAM_ERROR,
+                    &client_message(&upstream.connection_name, &err),
+                );
+            }
+        };
+        set_bearer(again.headers_mut(), &fresh);
+        response = match execute(again).await {
             Ok(Ok(r)) => r,
             Ok(Err(err)) => return unreachable_upstream(id, &err),
             Err(_) => return timed_out(id),
         };
+        if response.status() == StatusCode::UNAUTHORIZED {
+            if let Err(err) = proxy
+                .oauth
+                .require_reauth(
+                    &upstream.connection_id,
+                    "the upstream refused a fresh token",
+                )
+                .await
+            {
+                tracing::warn!(error = %err, "cannot record reauth_required");
+            }
+            return jsonrpc::answer_error(
+                id,
+                jsonrpc::UPSTREAM_ERROR,
+                &client_message(&upstream.connection_name, &UpstreamError::ReauthRequired),
+            );
+        }
+    }
     let status = response.status();
     let connection_id = &exchange.authorized.token.connection_id;
     if status.is_redirection()

@@ -46,6 +46,7 @@ use axum::routing::post;
 use tokio_util::sync::CancellationToken;
 
 use crate::gateway::{GatewayState, LocalAuthority};
+use crate::oauth::upstream::UpstreamOAuth;
 use crate::store::{GrantId, StoreEvent, grants};
 use crate::vault::Vault;
 
@@ -107,6 +108,8 @@ pub struct Proxy {
     pub(crate) usage: Arc<usage::Usage>,
     pub(crate) streams: Streams,
     pub(crate) upstreams: forward::Upstreams,
+    /// Role 2: upstream OAuth tokens (shared with the gateway's `/oauth/callback`).
+    pub(crate) oauth: Arc<UpstreamOAuth>,
     /// Cancelled when the last handle goes: stops the background tasks.
     stop: CancellationToken,
 }
@@ -124,6 +127,11 @@ impl Proxy {
 
     pub fn usage(&self) -> &usage::Usage {
         &self.usage
+    }
+
+    /// Role 2 state: upstream OAuth tokens, sign-in and sign-out.
+    pub fn upstream_oauth(&self) -> &Arc<UpstreamOAuth> {
+        &self.oauth
     }
 
     /// How many streams are open.
@@ -239,6 +247,7 @@ pub fn router_with<S: Clone + Send + Sync + 'static>(
         usage: Arc::new(usage::Usage::default()),
         streams: Streams::default(),
         upstreams: forward::Upstreams::default(),
+        oauth: UpstreamOAuth::new(&state.vault),
         stop: CancellationToken::new(),
     });
     spawn_background(&proxy);

@@ -28,6 +28,12 @@ text_enum! {
         GrantActivated = "grant.activated",
         GrantRevoked = "grant.revoked",
         RetentionPurged = "retention.purged",
+        /// Role 2: the connection signed in to its upstream (reason: the grant type).
+        UpstreamSignedIn = "upstream.signed_in",
+        /// Role 2: the upstream refused the refresh token; the user must sign in again.
+        UpstreamReauthRequired = "upstream.reauth_required",
+        /// Role 2: disconnect; reason `revoked`, `revoke_failed` or `not_supported` (RFC 7009).
+        UpstreamSignedOut = "upstream.signed_out",
         /// Rows written by `gatehoused write-load`, the crash-durability diagnostic.
         DiagnosticWrite = "diagnostic.write",
     }

@@ -49,6 +49,16 @@ text_enum! {
 }
 
 text_enum! {
+    /// Which OAuth grant Gatehouse uses upstream.
+    pub enum OAuthGrant {
+        /// A person signs in in the browser (PKCE); the default.
+        AuthorizationCode = "authorization_code",
+        /// Machine to machine with a pre-registered confidential client (RFC 6749 §4.4).
+        ClientCredentials = "client_credentials",
+    }
+}
+
+text_enum! {
     /// What the Connections tab shows.
     pub enum ConnectionStatus {
         NeedsAuth = "needs_auth",
@@ -75,6 +85,8 @@ pub struct OAuthSettings {
     pub resource: Option<String>,
     /// Provider template name (GitHub, Google, ...), when `source` is `template`.
     pub template: Option<String>,
+    /// `None` means authorization_code.
+    pub grant: Option<OAuthGrant>,
 }
 
 /// The material part of a connection: any change here bumps `config_version`.
@@ -137,7 +149,7 @@ const COLUMNS: &str = "id, slug, name, upstream_url, transport, auth_kind, heade
      oauth_source, oauth_issuer, oauth_authorization_endpoint, oauth_token_endpoint, \
      oauth_registration_endpoint, oauth_revocation_endpoint, oauth_userinfo_endpoint, oauth_client_id, \
      oauth_client_secret_sealed, oauth_scopes, oauth_resource, oauth_template, enabled, config_version, \
-     status, status_detail, account_label, created_at, updated_at";
+     status, status_detail, account_label, created_at, updated_at, oauth_grant";
 
 fn from_row(row: &Row<'_>) -> rusqlite::Result<ConnectionRow> {
     Ok(ConnectionRow {
@@ -163,6 +175,7 @@ fn from_row(row: &Row<'_>) -> rusqlite::Result<ConnectionRow> {
                 scopes: row.get(17)?,
                 resource: row.get(18)?,
                 template: row.get(19)?,
+                grant: row.get(27)?,
             },
         },
         enabled: row.get(20)?,
@@ -196,7 +209,7 @@ pub fn insert(tx: &Transaction, new: &NewConnection, now: UnixMillis) -> Result<
     tx.prepare_cached(&format!(
         "INSERT INTO connections ({COLUMNS})
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20,
-                 ?21, 1, ?22, NULL, NULL, ?23, ?23)"
+                 ?21, 1, ?22, NULL, NULL, ?23, ?23, ?24)"
     ))?
     .execute(params![
         new.id,
@@ -222,6 +235,7 @@ pub fn insert(tx: &Transaction, new: &NewConnection, now: UnixMillis) -> Result<
         new.enabled,
         new.status,
         now,
+        o.grant,
     ])
     .map_err(|e| slug_conflict(e, &new.slug))?;
     audit::append(
@@ -300,7 +314,8 @@ pub fn update(
             oauth_registration_endpoint = ?13, oauth_revocation_endpoint = ?14,
             oauth_userinfo_endpoint = ?15, oauth_client_id = ?16, oauth_client_secret_sealed = ?17,
             oauth_scopes = ?18, oauth_resource = ?19, oauth_template = ?20, config_version = ?21,
-            status = ?22, status_detail = ?23, account_label = ?24, updated_at = ?25
+            status = ?22, status_detail = ?23, account_label = ?24, updated_at = ?25,
+            oauth_grant = ?26
          WHERE id = ?1",
     )?
     .execute(params![
@@ -329,6 +344,7 @@ pub fn update(
         status_detail,
         account_label,
         now,
+        o.grant,
     ])
     .map_err(|e| slug_conflict(e, slug))?;
 

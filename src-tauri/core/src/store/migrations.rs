@@ -207,10 +207,48 @@ CREATE INDEX audit_events_at ON audit_events (at);
 CREATE INDEX audit_events_by_grant ON audit_events (grant_id) WHERE grant_id IS NOT NULL;
 "#;
 
+/// v2 (role 2, upstream sign-in): pending upstream sign-ins, kept in the store so that one process
+/// (the CLI) can start a sign-in that another (the running gateway's callback) completes; and the
+/// grant type a connection uses upstream.
+///
+/// `upstream_signins` holds only the SHA-256 of `state`; the PKCE verifier is sealed (AAD
+/// `upstream_signins/verifier_sealed/<hex state_hash>`). A row is burned (`used_at`) before the code
+/// exchange, so a second delivery of the same callback finds nothing to do; `outcome` tells a
+/// waiting CLI how it ended.
+const V2_UPSTREAM_SIGNINS: &str = r#"
+CREATE TABLE upstream_signins (
+    state_hash       BLOB PRIMARY KEY NOT NULL,
+    connection_id    TEXT NOT NULL REFERENCES connections (id) ON DELETE CASCADE,
+    config_version   INTEGER NOT NULL,
+    verifier_sealed  BLOB NOT NULL,
+    issuer           TEXT NOT NULL,
+    iss_supported    INTEGER NOT NULL CHECK (iss_supported IN (0, 1)),
+    client_id        TEXT NOT NULL,
+    token_endpoint   TEXT NOT NULL,
+    redirect_uri     TEXT NOT NULL,
+    resource         TEXT NOT NULL,
+    scopes           TEXT,
+    created_at       INTEGER NOT NULL,
+    expires_at       INTEGER NOT NULL,
+    used_at          INTEGER,
+    outcome          TEXT CHECK (outcome IN ('connected', 'failed')),
+    outcome_detail   TEXT
+) STRICT;
+CREATE INDEX upstream_signins_by_connection ON upstream_signins (connection_id);
+
+ALTER TABLE connections ADD COLUMN oauth_grant TEXT
+    CHECK (oauth_grant IN ('authorization_code', 'client_credentials'));
+"#;
+
 /// Every migration, oldest first. Append only.
-const MIGRATION_LIST: &[M<'static>] = &[M::up(V1_SCHEMA)
-    .comment("v1: connections, credentials, clients, grants and their artefacts, audit, meta")
-    .foreign_key_check()];
+const MIGRATION_LIST: &[M<'static>] = &[
+    M::up(V1_SCHEMA)
+        .comment("v1: connections, credentials, clients, grants and their artefacts, audit, meta")
+        .foreign_key_check(),
+    M::up(V2_UPSTREAM_SIGNINS)
+        .comment("v2: pending upstream sign-ins; connections.oauth_grant")
+        .foreign_key_check(),
+];
 
 /// The migration set.
 pub const MIGRATIONS: Migrations<'static> = Migrations::from_slice(MIGRATION_LIST);

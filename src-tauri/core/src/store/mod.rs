@@ -40,6 +40,7 @@ pub mod retention;
 pub mod revocation;
 mod text;
 pub mod upstream_credentials;
+pub mod upstream_signins;
 
 #[cfg(test)]
 mod test_support;
@@ -116,6 +117,12 @@ pub enum StoreEvent {
     GrantActivated { grant_id: GrantId },
     /// The retention job removed old artefacts.
     RetentionPurged { report: RetentionReport },
+    /// Role 2 changed a connection's upstream status (signed in, signed out, "Sign in again"), so
+    /// the app can refresh the Connections tab and notify the user.
+    ConnectionStatusChanged {
+        connection_id: ConnectionId,
+        status: connections::ConnectionStatus,
+    },
 }
 
 /// The handle to the database. Cheap to clone; all clones share the same connections.

@@ -3,4 +3,4 @@
 /**
  * The stable kind of an [`AdminError`].
  */
-export type AdminErrorKind = "invalid_input" | "not_found" | "conflict" | "internal";
+export type AdminErrorKind = "invalid_input" | "not_found" | "conflict" | "upstream" | "internal";

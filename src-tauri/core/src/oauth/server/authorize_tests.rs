@@ -816,3 +816,56 @@ async fn the_gateway_router_serves_authorize_behind_its_guard() {
         "the Host guard wraps /authorize"
     );
 }
+
+#[tokio::test]
+async fn no_code_before_gatehouse_is_signed_in_upstream() {
+    let env = env();
+    let sql = |statement: &'static str| {
+        store_of(&env)
+            .write_blocking(move |tx| Ok(tx.execute(statement, [])?))
+            .unwrap_or_else(|e| panic!("{statement}: {e}"));
+    };
+    sql("UPDATE connections SET auth_kind = 'oauth', status = 'needs_auth' WHERE slug = 'docs'");
+    let client = env.client(Some("Claude Code"), &["http://localhost/callback"]);
+    let (status, _, html) = env
+        .get(&params(&client, "http://localhost:53122/callback"))
+        .await;
+    assert_eq!(status, StatusCode::OK, "consent comes first: {html}");
+    let request_id = hidden(&html, "request_id");
+    let csrf = hidden(&html, "csrf_token");
+    let form = [
+        ("request_id", request_id.as_str()),
+        ("csrf_token", csrf.as_str()),
+        ("decision", "approve"),
+    ];
+    let (status, _, page) = env.post(&form).await;
+    assert_eq!(status, StatusCode::CONFLICT, "{page}");
+    assert!(
+        page.contains("signin docs"),
+        "the page says how to sign in: {page}"
+    );
+    assert_eq!(
+        env.count("SELECT count(*) FROM authorization_codes"),
+        0,
+        "a local client never receives a code without working upstream credentials"
+    );
+    assert_eq!(
+        env.count("SELECT count(*) FROM authorization_requests WHERE status = 'pending'"),
+        1,
+        "the request stays pending for a second Approve"
+    );
+
+    // Signed in upstream (tokens stored, connected): the same form now issues the code.
+    sql(
+        "INSERT INTO upstream_credentials (connection_id, access_token_sealed, updated_at)
+         SELECT id, x'01', 0 FROM connections WHERE slug = 'docs'",
+    );
+    sql("UPDATE connections SET status = 'connected' WHERE slug = 'docs'");
+    let (status, _, _) = env.post(&form).await;
+    assert_eq!(
+        status,
+        StatusCode::SEE_OTHER,
+        "approved after the upstream sign-in"
+    );
+    assert_eq!(env.count("SELECT count(*) FROM authorization_codes"), 1);
+}

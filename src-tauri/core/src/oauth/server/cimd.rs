@@ -22,7 +22,7 @@
 //! rule revokes grants when the document drops a redirect URI, scope, grant type or response type.
 
 use std::collections::HashMap;
-use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::net::Ipv4Addr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -32,6 +32,7 @@ use url::Url;
 use super::client_metadata::{ValidatedClient, validate_registration};
 use super::policy::SUPPORTED_SCOPES;
 use crate::clock::{MINUTE, UnixMillis};
+use crate::net::outbound::{Body, Outbound, OutboundError};
 use crate::store::ClientId;
 use crate::store::clients::{ClientRegistration, RegistrationSource};
 
@@ -148,54 +149,7 @@ fn raw_path(raw: &str) -> &str {
     path.split(['?', '#']).next().unwrap_or(path)
 }
 
-/// Whether Gatehouse may fetch from `ip`: only public unicast addresses (CIMD §6.5).
-pub fn is_public_address(ip: IpAddr) -> bool {
-    match ip {
-        IpAddr::V4(v4) => is_public_v4(v4),
-        IpAddr::V6(v6) => {
-            if let Some(v4) = v6.to_ipv4_mapped() {
-                return is_public_v4(v4);
-            }
-            let s = v6.segments();
-            // NAT64 well-known prefix 64:ff9b::/96 embeds an IPv4 address.
-            if s[0] == 0x64 && s[1] == 0xff9b && s[2..6] == [0, 0, 0, 0] {
-                let v4 = Ipv4Addr::new(
-                    (s[6] >> 8) as u8,
-                    (s[6] & 0xff) as u8,
-                    (s[7] >> 8) as u8,
-                    (s[7] & 0xff) as u8,
-                );
-                return is_public_v4(v4);
-            }
-            !(v6.is_unspecified()
-                || v6.is_loopback()
-                || v6.is_multicast()
-                || (s[0] & 0xfe00) == 0xfc00 // unique local fc00::/7
-                || (s[0] & 0xffc0) == 0xfe80 // link-local fe80::/10
-                || (s[0] & 0xffc0) == 0xfec0 // site-local fec0::/10 (deprecated)
-                || (s[0] == 0x2001 && s[1] == 0x0db8) // documentation
-                || (s[0] == 0x2001 && s[1] < 0x0200) // IETF protocol assignments incl. Teredo
-                || (s[0] == 0x2002) // 6to4 can embed private IPv4
-                || s[0..6] == [0, 0, 0, 0, 0, 0]) // IPv4-compatible (deprecated) and ::/96
-        }
-    }
-}
-
-fn is_public_v4(ip: Ipv4Addr) -> bool {
-    let [a, b, c, _] = ip.octets();
-    !(ip.is_unspecified()
-        || ip.is_loopback()
-        || ip.is_private()
-        || ip.is_link_local() // 169.254/16, including the 169.254.169.254 metadata address
-        || ip.is_broadcast()
-        || ip.is_multicast()
-        || ip.is_documentation()
-        || a == 0
-        || (a == 100 && (64..128).contains(&b)) // shared address space / CGNAT
-        || (a == 192 && b == 0 && c == 0) // IETF protocol assignments
-        || (a == 198 && (b == 18 || b == 19)) // benchmarking
-        || a >= 240) // reserved
-}
+pub use crate::net::outbound::is_public_address;
 
 /// Checks a fetched document (CIMD §4.1) and turns it into a registration.
 pub fn validate_document(
@@ -314,71 +268,32 @@ impl CimdResolver {
     }
 
     async fn fetch(&self, url: &Url) -> Result<Value, CimdError> {
-        let host = url.host_str().ok_or(CimdError::InvalidUrl)?.to_owned();
-        let port = url.port_or_known_default().ok_or(CimdError::InvalidUrl)?;
-        let lookup_host = host
-            .trim_start_matches('[')
-            .trim_end_matches(']')
-            .to_owned();
-        let addresses: Vec<SocketAddr> = tokio::net::lookup_host((lookup_host.as_str(), port))
-            .await
-            .map_err(|_| CimdError::Resolve)?
-            .collect();
-        let Some(first) = addresses.first().copied() else {
-            return Err(CimdError::Resolve);
+        let policy = Outbound {
+            allow_loopback: self.insecure_loopback,
+            timeout: FETCH_TIMEOUT,
+            max_bytes: MAX_DOCUMENT_BYTES,
         };
-        let allowed =
-            |ip: IpAddr| is_public_address(ip) || (self.insecure_loopback && ip.is_loopback());
-        if !addresses.iter().all(|a| allowed(a.ip())) {
-            tracing::warn!(%host, "CIMD fetch refused: the host resolves to a non-public address");
-            return Err(CimdError::ForbiddenAddress);
-        }
-        let client = reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .timeout(FETCH_TIMEOUT)
-            .connect_timeout(FETCH_TIMEOUT)
-            .https_only(!self.insecure_loopback)
-            .resolve(&host, first)
-            .no_proxy()
-            .build()
-            .map_err(|e| CimdError::Fetch(e.to_string()))?;
-        let mut response = client
-            .get(url.as_str())
-            .header(http::header::ACCEPT, "application/json")
-            .send()
+        let mut headers = http::HeaderMap::new();
+        headers.insert(
+            http::header::ACCEPT,
+            http::HeaderValue::from_static("application/json"),
+        );
+        let fetched = policy
+            .send(http::Method::GET, url.as_str(), headers, Body::Empty)
             .await
-            .map_err(|e| CimdError::Fetch(fetch_error_text(&e)))?;
-        if response.status() != reqwest::StatusCode::OK {
-            return Err(CimdError::Status(response.status().as_u16()));
+            .map_err(|e| match e {
+                OutboundError::InvalidUrl | OutboundError::Userinfo => CimdError::InvalidUrl,
+                OutboundError::NotHttps => CimdError::NotHttps,
+                OutboundError::Resolve => CimdError::Resolve,
+                OutboundError::ForbiddenAddress => CimdError::ForbiddenAddress,
+                OutboundError::TooLarge(_) => CimdError::TooLarge,
+                OutboundError::Redirect(status) => CimdError::Status(status),
+                OutboundError::Fetch(why) => CimdError::Fetch(why),
+            })?;
+        if fetched.status != reqwest::StatusCode::OK {
+            return Err(CimdError::Status(fetched.status.as_u16()));
         }
-        if response
-            .content_length()
-            .is_some_and(|len| len > MAX_DOCUMENT_BYTES as u64)
-        {
-            return Err(CimdError::TooLarge);
-        }
-        let mut body = Vec::with_capacity(1024);
-        while let Some(chunk) = response
-            .chunk()
-            .await
-            .map_err(|e| CimdError::Fetch(fetch_error_text(&e)))?
-        {
-            if body.len() + chunk.len() > MAX_DOCUMENT_BYTES {
-                return Err(CimdError::TooLarge);
-            }
-            body.extend_from_slice(&chunk);
-        }
-        serde_json::from_slice(&body).map_err(|_| CimdError::NotJson)
-    }
-}
-
-fn fetch_error_text(e: &reqwest::Error) -> String {
-    if e.is_timeout() {
-        "it timed out".into()
-    } else if e.is_connect() {
-        "the connection failed".into()
-    } else {
-        "the request failed".into()
+        serde_json::from_slice(&fetched.body).map_err(|_| CimdError::NotJson)
     }
 }
 
@@ -391,6 +306,8 @@ pub fn client_id_host(client_id: &str) -> Option<String> {
 
 #[cfg(test)]
 mod tests {
+    use std::net::IpAddr;
+
     use serde_json::json;
 
     use super::*;

@@ -38,10 +38,17 @@ use super::policy::AUTHORIZATION_CODE_TTL;
 use crate::crypto::token::{self, TokenHash, TokenKind, constant_time_eq};
 use crate::store::authorization_codes::{self, NewAuthorizationCode};
 use crate::store::authorization_requests::{self, Decision};
-use crate::store::{AuthorizationRequestId, StoreError, grants};
+use crate::store::connections::{self, AuthKind, ConnectionStatus};
+use crate::store::{AuthorizationRequestId, StoreError, grants, upstream_credentials};
 
 enum Outcome {
     Refused(&'static str),
+    /// Role 2: the connection has no usable upstream credential yet; the request stays pending so
+    /// the same form can be submitted again once Gatehouse is signed in upstream.
+    NeedsUpstreamSignIn {
+        connection: String,
+        slug: String,
+    },
     Denied {
         redirect_uri: String,
         state: Option<String>,
@@ -136,6 +143,20 @@ pub(super) async fn decide(
                     ))
                 }
                 Decision::Approve => {
+                    // A local client never receives a code without working upstream credentials.
+                    if let Some(grant) = grants::get(tx, &request.grant_id)?
+                        && let Some(connection) = connections::get(tx, &grant.connection_id)?
+                        && connection.settings.auth_kind == AuthKind::OAuth
+                        && !signed_in_upstream(tx, &connection)?
+                    {
+                        return Ok((
+                            Outcome::NeedsUpstreamSignIn {
+                                connection: connection.name,
+                                slug: connection.slug,
+                            },
+                            Vec::new(),
+                        ));
+                    }
                     grants::set_pending_tools(tx, &request.grant_id, tools.as_deref())?;
                     let activation = grants::activate(tx, &request.grant_id, now)?;
                     if !authorization_requests::decide(tx, &request_id, Decision::Approve, now)? {
@@ -180,6 +201,18 @@ pub(super) async fn decide(
     let issuer = s.issuer();
     let location = match result {
         Ok(Outcome::Refused(message)) => return refused(message),
+        Ok(Outcome::NeedsUpstreamSignIn { connection, slug }) => {
+            return ErrorPage {
+                status: StatusCode::CONFLICT,
+                title: "Sign in to the upstream first",
+                message: format!(
+                    "Gatehouse is not signed in to {connection} yet, so this client cannot use it. Sign \
+                     in from Gatehouse (or run `gatehoused connections signin {slug}`), then come back \
+                     to this page and press Approve again."
+                ),
+            }
+            .into_response();
+        }
         Ok(Outcome::Denied {
             redirect_uri,
             state,
@@ -214,6 +247,18 @@ pub(super) async fn decide(
             refused(STALE)
         }
     }
+}
+
+/// Whether an OAuth connection holds upstream tokens and is not waiting for a new sign-in.
+fn signed_in_upstream(
+    tx: &rusqlite::Transaction<'_>,
+    connection: &connections::ConnectionRow,
+) -> Result<bool, StoreError> {
+    if connection.status == ConnectionStatus::ReauthRequired {
+        return Ok(false);
+    }
+    Ok(upstream_credentials::get(tx, &connection.id)?
+        .is_some_and(|c| c.access_token_sealed.is_some() || c.refresh_token_sealed.is_some()))
 }
 
 fn refused(message: &str) -> Response {

@@ -1,0 +1,7 @@
+//! Network helpers shared by both OAuth roles.
+//!
+//! - [`outbound`]: the one way Gatehouse fetches a URL that someone else handed it (a client's CIMD
+//!   URL in role 1; a `resource_metadata` URL, an authorization server or any of its endpoints in
+//!   role 2).
+
+pub mod outbound;

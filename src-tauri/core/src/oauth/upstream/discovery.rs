@@ -1,0 +1,609 @@
+//! Finding the upstream's authorization server (mcp-auth-checklist §4.1-4.2).
+//!
+//! 1. **Probe**: an unauthenticated `initialize` POST to the MCP URL. A 401 means OAuth; its
+//!    `WWW-Authenticate` (several challenges may be present) gives the `Bearer` parameters
+//!    `resource_metadata`, `scope` and `error` ([`parse_challenges`]).
+//! 2. **Protected Resource Metadata** (RFC 9728): exactly the `resource_metadata` URL when present,
+//!    else `/.well-known/oauth-protected-resource/<mcp-path>`, else the root well-known. Its `resource`
+//!    must equal the canonical MCP URL (RFC 9728 §3.3, §7.3; never relaxed across origins).
+//! 3. **AS metadata**: RFC 8414 path-inserted → OpenID path-inserted → OpenID appended (for an issuer
+//!    without a path: the two root well-knowns). The document's `issuer` must be identical to the
+//!    issuer the URL was built from (RFC 8414 §3.3), `code_challenge_methods_supported` must list
+//!    `S256`, and the authorization endpoint must be https (or http to loopback for a local upstream):
+//!    a `javascript:` or `file:` endpoint is never opened.
+//!
+//! Every fetch goes through [`crate::net::outbound`]. Results are cached for [`CACHE_TTL`] keyed by
+//! (MCP URL, `config_version`), so a material change of the connection starts afresh.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError};
+
+use http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use serde_json::{Value, json};
+use url::Url;
+
+use crate::clock::{MINUTE, UnixMillis};
+use crate::net::outbound::{Body, Outbound, OutboundError};
+
+/// How long a discovery result is reused.
+pub const CACHE_TTL: UnixMillis = 5 * MINUTE;
+/// Largest metadata document accepted.
+pub const MAX_METADATA_BYTES: usize = 64 * 1024;
+
+/// Why discovery failed. Shown to the user; never contains a document.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DiscoveryError {
+    #[error("the MCP URL is not valid")]
+    InvalidUrl,
+    #[error("{what}: {source}")]
+    Outbound {
+        what: &'static str,
+        source: OutboundError,
+    },
+    #[error("the upstream answered HTTP {0} without asking for OAuth")]
+    NotOAuth(u16),
+    #[error("the upstream publishes no protected resource metadata")]
+    NoResourceMetadata,
+    #[error("the protected resource metadata names another resource ({0}); it was not used")]
+    ResourceMismatch(String),
+    #[error("the protected resource metadata lists no authorization server")]
+    NoAuthorizationServer,
+    #[error("no authorization server metadata was found for {0}")]
+    NoServerMetadata(String),
+    #[error("the authorization server metadata's issuer does not match {0}; it was not used")]
+    IssuerMismatch(String),
+    #[error(
+        "the authorization server does not support PKCE with S256; Gatehouse will not sign in to it"
+    )]
+    NoS256,
+    #[error("the authorization server metadata is invalid: {0}")]
+    Invalid(&'static str),
+    #[error("the authorization server's {0} is not an https URL; Gatehouse will not use it")]
+    UnsafeEndpoint(&'static str),
+}
+
+/// The `Bearer` parameters of a 401 challenge.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Challenge {
+    pub resource_metadata: Option<String>,
+    pub scope: Option<String>,
+    pub error: Option<String>,
+}
+
+/// What the unauthenticated probe found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Probe {
+    /// 401: the upstream wants OAuth (the challenge may be empty).
+    OAuth(Challenge),
+    /// The upstream answered without credentials.
+    Open,
+    /// Anything else (403, 404, 5xx ...).
+    Other(u16),
+}
+
+/// RFC 8414 / OpenID metadata, the fields Gatehouse uses.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ServerMetadata {
+    pub issuer: String,
+    pub authorization_endpoint: String,
+    pub token_endpoint: String,
+    pub registration_endpoint: Option<String>,
+    pub revocation_endpoint: Option<String>,
+    pub userinfo_endpoint: Option<String>,
+    pub scopes_supported: Vec<String>,
+    /// RFC 9207 `authorization_response_iss_parameter_supported`.
+    pub iss_supported: bool,
+    pub token_endpoint_auth_methods: Vec<String>,
+}
+
+/// Everything discovery found for one connection.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Discovered {
+    /// The canonical resource (RFC 8707) to send on authorize, token and refresh.
+    pub resource: String,
+    pub metadata: ServerMetadata,
+    /// `scope` from the 401 challenge.
+    pub challenged_scope: Option<String>,
+    /// The PRM's `scopes_supported`.
+    pub resource_scopes: Vec<String>,
+}
+
+/// Parses `WWW-Authenticate` values into challenges: `(scheme, [(param, value)])`.
+pub fn parse_challenges(value: &str) -> Vec<(String, Vec<(String, String)>)> {
+    let mut out: Vec<(String, Vec<(String, String)>)> = Vec::new();
+    let bytes = value.as_bytes();
+    let mut i = 0;
+    let is_sep = |b: u8| b == b' ' || b == b'\t' || b == b',';
+    while i < bytes.len() {
+        while i < bytes.len() && is_sep(bytes[i]) {
+            i += 1;
+        }
+        let start = i;
+        while i < bytes.len() && !is_sep(bytes[i]) && bytes[i] != b'=' {
+            i += 1;
+        }
+        if start == i {
+            i += 1;
+            continue;
+        }
+        let token = &value[start..i];
+        let mut j = i;
+        while j < bytes.len() && (bytes[j] == b' ' || bytes[j] == b'\t') {
+            j += 1;
+        }
+        if j < bytes.len() && bytes[j] == b'=' {
+            // A parameter of the current challenge.
+            j += 1;
+            while j < bytes.len() && (bytes[j] == b' ' || bytes[j] == b'\t') {
+                j += 1;
+            }
+            let mut v = String::new();
+            if j < bytes.len() && bytes[j] == b'"' {
+                j += 1;
+                while j < bytes.len() && bytes[j] != b'"' {
+                    if bytes[j] == b'\\' && j + 1 < bytes.len() {
+                        j += 1;
+                    }
+                    let ch = value[j..].chars().next().unwrap_or(' ');
+                    v.push(ch);
+                    j += ch.len_utf8();
+                }
+                j += 1;
+            } else {
+                let s = j;
+                while j < bytes.len() && !is_sep(bytes[j]) {
+                    j += 1;
+                }
+                v.push_str(&value[s..j]);
+            }
+            if let Some((_, params)) = out.last_mut() {
+                params.push((token.to_ascii_lowercase(), v));
+            }
+            i = j;
+        } else {
+            out.push((token.to_owned(), Vec::new()));
+            i = j;
+        }
+    }
+    out
+}
+
+/// The `Bearer` challenge among the response's `WWW-Authenticate` headers.
+pub fn bearer_challenge(headers: &HeaderMap) -> Option<Challenge> {
+    headers
+        .get_all(header::WWW_AUTHENTICATE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(parse_challenges)
+        .find(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+        .map(|(_, params)| {
+            let get = |name: &str| {
+                params
+                    .iter()
+                    .find(|(k, _)| k == name)
+                    .map(|(_, v)| v.clone())
+            };
+            Challenge {
+                resource_metadata: get("resource_metadata"),
+                scope: get("scope").filter(|s| !s.trim().is_empty()),
+                error: get("error"),
+            }
+        })
+}
+
+/// The canonical form of a resource URI (RFC 8707; checklist §4.4): lowercase scheme and host (the
+/// URL parser does that), no fragment, no trailing slash.
+pub fn canonical_resource(raw: &str) -> Option<String> {
+    let mut url = Url::parse(raw.trim()).ok()?;
+    url.set_fragment(None);
+    let mut s = url.to_string();
+    if url.query().is_none() && s.ends_with('/') {
+        s.pop();
+    }
+    Some(s)
+}
+
+/// Sends the unauthenticated probe.
+pub async fn probe(policy: &Outbound, mcp_url: &str) -> Result<Probe, DiscoveryError> {
+    let mut headers = HeaderMap::new();
+    headers.insert(
+        header::ACCEPT,
+        HeaderValue::from_static("application/json, text/event-stream"),
+    );
+    let body = json!({
+        "jsonrpc": "2.0", "id": 0, "method": "initialize",
+        "params": {"protocolVersion": "2025-06-18", "capabilities": {},
+                   "clientInfo": {"name": "Gatehouse", "version": env!("CARGO_PKG_VERSION")}}
+    });
+    let probe_policy = Outbound {
+        max_bytes: MAX_METADATA_BYTES,
+        ..*policy
+    };
+    let fetched = probe_policy
+        .send(Method::POST, mcp_url, headers, Body::Json(&body))
+        .await;
+    let fetched = match fetched {
+        Ok(f) => f,
+        // A streaming success may exceed the cap: it still answered without credentials.
+        Err(OutboundError::TooLarge(_)) => return Ok(Probe::Open),
+        Err(source) => {
+            return Err(DiscoveryError::Outbound {
+                what: "probing the MCP URL",
+                source,
+            });
+        }
+    };
+    Ok(match fetched.status {
+        StatusCode::UNAUTHORIZED => {
+            Probe::OAuth(bearer_challenge(&fetched.headers).unwrap_or_default())
+        }
+        s if s.is_success() => Probe::Open,
+        s => Probe::Other(s.as_u16()),
+    })
+}
+
+/// GETs a JSON object; `None` when the server answers but not with a 200 JSON object.
+async fn get_json(
+    policy: &Outbound,
+    url: &str,
+    what: &'static str,
+) -> Result<Option<serde_json::Map<String, Value>>, DiscoveryError> {
+    let mut headers = HeaderMap::new();
+    headers.insert(header::ACCEPT, HeaderValue::from_static("application/json"));
+    let fetched = policy
+        .send(Method::GET, url, headers, Body::Empty)
+        .await
+        .map_err(|source| DiscoveryError::Outbound { what, source })?;
+    if fetched.status != StatusCode::OK {
+        return Ok(None);
+    }
+    match serde_json::from_slice(&fetched.body) {
+        Ok(Value::Object(map)) => Ok(Some(map)),
+        _ => Ok(None),
+    }
+}
+
+fn origin(url: &Url) -> String {
+    url.origin().ascii_serialization()
+}
+
+/// The PRM URLs to try, in order (checklist §4.1).
+pub fn resource_metadata_urls(mcp_url: &Url, challenge: Option<&Challenge>) -> Vec<String> {
+    if let Some(url) = challenge.and_then(|c| c.resource_metadata.clone()) {
+        return vec![url];
+    }
+    let base = origin(mcp_url);
+    let path = mcp_url.path().trim_end_matches('/');
+    let mut urls = Vec::new();
+    if !path.is_empty() {
+        urls.push(format!("{base}/.well-known/oauth-protected-resource{path}"));
+    }
+    urls.push(format!("{base}/.well-known/oauth-protected-resource"));
+    urls
+}
+
+/// The AS metadata URLs to try, in order (checklist §4.2).
+pub fn server_metadata_urls(issuer: &str) -> Option<Vec<String>> {
+    let url = Url::parse(issuer).ok()?;
+    let base = origin(&url);
+    let path = url.path().trim_end_matches('/');
+    Some(if path.is_empty() {
+        vec![
+            format!("{base}/.well-known/oauth-authorization-server"),
+            format!("{base}/.well-known/openid-configuration"),
+        ]
+    } else {
+        vec![
+            format!("{base}/.well-known/oauth-authorization-server{path}"),
+            format!("{base}/.well-known/openid-configuration{path}"),
+            format!("{base}{path}/.well-known/openid-configuration"),
+        ]
+    })
+}
+
+fn strings(map: &serde_json::Map<String, Value>, key: &str) -> Vec<String> {
+    map.get(key)
+        .and_then(Value::as_array)
+        .map(|a| {
+            a.iter()
+                .filter_map(Value::as_str)
+                .map(str::to_owned)
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+fn string(map: &serde_json::Map<String, Value>, key: &str) -> Option<String> {
+    map.get(key).and_then(Value::as_str).map(str::to_owned)
+}
+
+/// Checks an AS metadata document fetched for `issuer` and keeps what Gatehouse uses.
+pub fn validate_server_metadata(
+    policy: &Outbound,
+    issuer: &str,
+    map: &serde_json::Map<String, Value>,
+) -> Result<ServerMetadata, DiscoveryError> {
+    if map.get("issuer").and_then(Value::as_str) != Some(issuer) {
+        return Err(DiscoveryError::IssuerMismatch(issuer.to_owned()));
+    }
+    if !strings(map, "code_challenge_methods_supported")
+        .iter()
+        .any(|m| m == "S256")
+    {
+        return Err(DiscoveryError::NoS256);
+    }
+    let authorization_endpoint = string(map, "authorization_endpoint")
+        .ok_or(DiscoveryError::Invalid("authorization_endpoint is missing"))?;
+    let token_endpoint = string(map, "token_endpoint")
+        .ok_or(DiscoveryError::Invalid("token_endpoint is missing"))?;
+    let metadata = ServerMetadata {
+        issuer: issuer.to_owned(),
+        authorization_endpoint,
+        token_endpoint,
+        registration_endpoint: string(map, "registration_endpoint"),
+        revocation_endpoint: string(map, "revocation_endpoint"),
+        userinfo_endpoint: string(map, "userinfo_endpoint"),
+        scopes_supported: strings(map, "scopes_supported"),
+        iss_supported: map
+            .get("authorization_response_iss_parameter_supported")
+            .and_then(Value::as_bool)
+            .unwrap_or(false),
+        token_endpoint_auth_methods: strings(map, "token_endpoint_auth_methods_supported"),
+    };
+    check_endpoints(policy, &metadata)?;
+    Ok(metadata)
+}
+
+/// Every endpoint must be https (or http to loopback for a local upstream): never `javascript:`,
+/// `file:`, `data:` ... (checklist §4.4, test 103).
+pub fn check_endpoints(policy: &Outbound, m: &ServerMetadata) -> Result<(), DiscoveryError> {
+    let check = |url: &str, what: &'static str| {
+        policy
+            .check_url(url)
+            .map(|_| ())
+            .map_err(|_| DiscoveryError::UnsafeEndpoint(what))
+    };
+    check(&m.authorization_endpoint, "authorization endpoint")?;
+    check(&m.token_endpoint, "token endpoint")?;
+    for (url, what) in [
+        (&m.registration_endpoint, "registration endpoint"),
+        (&m.revocation_endpoint, "revocation endpoint"),
+        (&m.userinfo_endpoint, "userinfo endpoint"),
+    ] {
+        if let Some(url) = url {
+            check(url, what)?;
+        }
+    }
+    Ok(())
+}
+
+/// Fetches and validates the AS metadata of `issuer`, trying the well-knowns in order.
+pub async fn server_metadata(
+    policy: &Outbound,
+    issuer: &str,
+) -> Result<ServerMetadata, DiscoveryError> {
+    let urls =
+        server_metadata_urls(issuer).ok_or(DiscoveryError::NoServerMetadata(issuer.to_owned()))?;
+    let mut last = DiscoveryError::NoServerMetadata(issuer.to_owned());
+    for url in urls {
+        let Some(map) =
+            get_json(policy, &url, "fetching the authorization server metadata").await?
+        else {
+            continue;
+        };
+        match validate_server_metadata(policy, issuer, &map) {
+            Ok(m) => return Ok(m),
+            // Discard a document for another issuer and try the next well-known.
+            Err(e @ DiscoveryError::IssuerMismatch(_)) => last = e,
+            Err(e) => return Err(e),
+        }
+    }
+    Err(last)
+}
+
+/// Runs discovery from a probe result.
+pub async fn discover(
+    policy: &Outbound,
+    mcp_url: &str,
+    challenge: Option<&Challenge>,
+    pinned_issuer: Option<&str>,
+) -> Result<Discovered, DiscoveryError> {
+    let url = Url::parse(mcp_url).map_err(|_| DiscoveryError::InvalidUrl)?;
+    let resource = canonical_resource(mcp_url).ok_or(DiscoveryError::InvalidUrl)?;
+    let mut prm = None;
+    for candidate in resource_metadata_urls(&url, challenge) {
+        if let Some(map) = get_json(
+            policy,
+            &candidate,
+            "fetching the protected resource metadata",
+        )
+        .await?
+        {
+            prm = Some(map);
+            break;
+        }
+    }
+    let prm = prm.ok_or(DiscoveryError::NoResourceMetadata)?;
+    let named = prm
+        .get("resource")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    if canonical_resource(named).as_deref() != Some(resource.as_str()) {
+        return Err(DiscoveryError::ResourceMismatch(
+            named.chars().take(200).collect(),
+        ));
+    }
+    let servers = strings(&prm, "authorization_servers");
+    let issuer = match pinned_issuer {
+        Some(pinned) if servers.iter().any(|s| s == pinned) => pinned.to_owned(),
+        _ => servers
+            .first()
+            .cloned()
+            .ok_or(DiscoveryError::NoAuthorizationServer)?,
+    };
+    let metadata = server_metadata(policy, &issuer).await?;
+    Ok(Discovered {
+        resource,
+        metadata,
+        challenged_scope: challenge.and_then(|c| c.scope.clone()),
+        resource_scopes: strings(&prm, "scopes_supported"),
+    })
+}
+
+/// (MCP URL, config_version) → (when, result).
+type CacheMap = HashMap<(String, i64), (UnixMillis, Arc<Discovered>)>;
+
+/// Discovery results by (MCP URL, config_version), for [`CACHE_TTL`].
+#[derive(Default)]
+pub struct DiscoveryCache {
+    map: Mutex<CacheMap>,
+}
+
+impl DiscoveryCache {
+    pub fn get(&self, url: &str, config_version: i64, now: UnixMillis) -> Option<Arc<Discovered>> {
+        let map = self.map.lock().unwrap_or_else(PoisonError::into_inner);
+        let (at, found) = map.get(&(url.to_owned(), config_version))?;
+        (now >= *at && now - *at < CACHE_TTL).then(|| Arc::clone(found))
+    }
+
+    pub fn put(&self, url: &str, config_version: i64, now: UnixMillis, found: Arc<Discovered>) {
+        let mut map = self.map.lock().unwrap_or_else(PoisonError::into_inner);
+        map.retain(|(u, v), (at, _)| now - *at < CACHE_TTL && !(u == url && *v != config_version));
+        map.insert((url.to_owned(), config_version), (now, found));
+    }
+
+    /// Forgets everything about `url` (the connection changed, or a new challenge arrived).
+    pub fn forget(&self, url: &str) {
+        self.map
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .retain(|(u, _), _| u != url);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn several_challenges_are_parsed() {
+        let mut headers = HeaderMap::new();
+        headers.append(
+            header::WWW_AUTHENTICATE,
+            HeaderValue::from_static(r#"Basic realm="x", Bearer error="invalid_token", resource_metadata="https://mcp.example.com/.well-known/oauth-protected-resource/mcp", scope="files:read files:write""#),
+        );
+        let c = bearer_challenge(&headers).expect("a Bearer challenge is present");
+        assert_eq!(
+            c.resource_metadata.as_deref(),
+            Some("https://mcp.example.com/.well-known/oauth-protected-resource/mcp")
+        );
+        assert_eq!(c.scope.as_deref(), Some("files:read files:write"));
+        assert_eq!(c.error.as_deref(), Some("invalid_token"));
+
+        let mut two = HeaderMap::new();
+        two.append(
+            header::WWW_AUTHENTICATE,
+            HeaderValue::from_static("DPoP algs=\"ES256\""),
+        );
+        two.append(
+            header::WWW_AUTHENTICATE,
+            HeaderValue::from_static("bearer resource_metadata=https://a.example/prm"),
+        );
+        assert_eq!(
+            bearer_challenge(&two)
+                .and_then(|c| c.resource_metadata)
+                .as_deref(),
+            Some("https://a.example/prm"),
+            "the Bearer challenge is found among several headers, unquoted values too"
+        );
+        let escaped = parse_challenges(r#"Bearer scope="a \"b\"""#);
+        assert_eq!(
+            escaped[0].1[0].1, "a \"b\"",
+            "quoted-pair escapes are undone"
+        );
+    }
+
+    #[test]
+    fn probe_orders_follow_the_specs() {
+        let mcp = Url::parse("https://mcp.example.com/v1/mcp").unwrap();
+        assert_eq!(
+            resource_metadata_urls(&mcp, None),
+            [
+                "https://mcp.example.com/.well-known/oauth-protected-resource/v1/mcp",
+                "https://mcp.example.com/.well-known/oauth-protected-resource"
+            ],
+            "test 92: path-inserted first, then root"
+        );
+        assert_eq!(
+            server_metadata_urls("https://as.example/t1").unwrap(),
+            [
+                "https://as.example/.well-known/oauth-authorization-server/t1",
+                "https://as.example/.well-known/openid-configuration/t1",
+                "https://as.example/t1/.well-known/openid-configuration"
+            ],
+            "test 94"
+        );
+        assert_eq!(
+            server_metadata_urls("https://as.example/").unwrap(),
+            [
+                "https://as.example/.well-known/oauth-authorization-server",
+                "https://as.example/.well-known/openid-configuration"
+            ],
+            "root issuer: the two root well-knowns"
+        );
+    }
+
+    #[test]
+    fn canonical_resources() {
+        assert_eq!(
+            canonical_resource("HTTPS://MCP.Example.com/mcp/#frag").as_deref(),
+            Some("https://mcp.example.com/mcp")
+        );
+        assert_eq!(
+            canonical_resource("https://mcp.example.com").as_deref(),
+            Some("https://mcp.example.com")
+        );
+    }
+
+    #[test]
+    fn metadata_is_refused_without_s256_or_with_unsafe_endpoints() {
+        let policy = Outbound::public(1024);
+        let good = json!({
+            "issuer": "https://as.example",
+            "authorization_endpoint": "https://as.example/authorize",
+            "token_endpoint": "https://as.example/token",
+            "code_challenge_methods_supported": ["S256"]
+        });
+        let map = |v: Value| v.as_object().cloned().unwrap();
+        assert!(
+            validate_server_metadata(&policy, "https://as.example", &map(good.clone())).is_ok()
+        );
+        assert_eq!(
+            validate_server_metadata(&policy, "https://as.example/", &map(good.clone())),
+            Err(DiscoveryError::IssuerMismatch("https://as.example/".into())),
+            "test 95: exact issuer match"
+        );
+        for methods in [json!(null), json!(["plain"])] {
+            let mut m = map(good.clone());
+            m.insert("code_challenge_methods_supported".into(), methods);
+            assert_eq!(
+                validate_server_metadata(&policy, "https://as.example", &m),
+                Err(DiscoveryError::NoS256),
+                "test 96"
+            );
+        }
+        for bad in [
+            "javascript:alert(1)",
+            "file:///etc/passwd",
+            "http://as.example/authorize",
+        ] {
+            let mut m = map(good.clone());
+            m.insert("authorization_endpoint".into(), json!(bad));
+            assert_eq!(
+                validate_server_metadata(&policy, "https://as.example", &m),
+                Err(DiscoveryError::UnsafeEndpoint("authorization endpoint")),
+                "test 103: {bad}"
+            );
+        }
+    }
+}

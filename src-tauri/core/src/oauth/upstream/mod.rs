@@ -1,0 +1,408 @@
+//! Role 2: Gatehouse as an OAuth client of upstream MCP servers (product.md §5; mcp-auth-checklist §4).
+//!
+//! - [`discovery`]: probe → RFC 9728 → RFC 8414 / OpenID metadata, cached 5 min per (URL, version).
+//! - [`registration`]: pre-registered client, provider templates (data), or DCR kept per issuer.
+//! - [`flow`]: PKCE S256 sign-in whose pending state lives in the store (`upstream_signins`), so the
+//!   CLI can start what the running gateway's callback completes; client_credentials; sign-out with
+//!   RFC 7009 revocation.
+//! - [`refresh`]: [`UpstreamTokens`], the proxy's source of upstream access tokens: refresh ahead of
+//!   expiry with one refresh in flight per connection.
+//! - [`callback`]: the loopback `GET /oauth/callback` route and its page.
+//!
+//! Hand-written on reqwest (through [`crate::net::outbound`]) rather than the `oauth2` crate: every
+//! request must go through the SSRF-checked, DNS-pinned, size-capped outbound client, the pending state
+//! must live in the encrypted store rather than in memory, and the parts `oauth2` would save (building
+//! two form posts and parsing a token response) are a few dozen lines; RFC 9728 discovery, RFC 9207,
+//! RFC 7009 and the templates are not in `oauth2` anyway.
+//!
+//! Token values never leave this module except as [`SecretString`] to the proxy, never reach a log
+//! line, an audit row or a DTO, and are stored only sealed (AAD `upstream_credentials/<column>/<id>`).
+
+pub mod callback;
+pub mod discovery;
+pub mod flow;
+pub mod refresh;
+pub mod registration;
+
+use std::sync::Arc;
+
+use http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use secrecy::{ExposeSecret, SecretString};
+use serde_json::Value;
+
+pub use discovery::{Challenge, Discovered, DiscoveryError, Probe, ServerMetadata};
+pub use flow::{CallbackQuery, SigninStart};
+pub use refresh::UpstreamTokens;
+pub use registration::{OAuthClient, Template, templates};
+
+use crate::clock::{SECOND, UnixMillis};
+use crate::crypto::{Aad, CryptoError};
+use crate::net::outbound::{Body, Outbound, OutboundError};
+use crate::store::connections::{AuthKind, ConnectionRow};
+use crate::store::upstream_credentials::{self, UpstreamCredential};
+use crate::store::{ConnectionId, StoreError};
+use crate::vault::Vault;
+
+/// Largest token / userinfo / revocation response accepted.
+pub const MAX_TOKEN_RESPONSE_BYTES: usize = 64 * 1024;
+
+/// What the user sees when the upstream refused Gatehouse's refresh token.
+pub const SIGN_IN_AGAIN: &str = "Sign in again";
+
+/// Everything that can go wrong in role 2. Messages are safe to show: no token, no secret, no
+/// upstream-controlled HTML.
+#[derive(Debug, thiserror::Error)]
+pub enum UpstreamError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("Gatehouse cannot open a stored secret: {0}")]
+    Crypto(#[from] CryptoError),
+    #[error(transparent)]
+    Discovery(#[from] DiscoveryError),
+    #[error("{what}: {source}")]
+    Outbound {
+        what: &'static str,
+        source: OutboundError,
+    },
+    #[error("the connection does not exist")]
+    UnknownConnection,
+    #[error("this connection does not use OAuth")]
+    NotOAuth,
+    #[error("{0}")]
+    Config(String),
+    #[error("registration at the authorization server failed: {0}")]
+    Registration(String),
+    #[error("this sign-in is unknown, expired or already used; start it again from Gatehouse")]
+    UnknownState,
+    #[error(
+        "the response came from another authorization server than the one asked; it was ignored"
+    )]
+    IssuerMismatch,
+    #[error("the authorization server did not say who it is (no iss); the response was ignored")]
+    IssuerMissing,
+    #[error("the authorization server refused the sign-in ({0})")]
+    Denied(String),
+    #[error("the connection changed while signing in; sign in again")]
+    Stale,
+    #[error("the token endpoint refused: {0}")]
+    TokenRefused(String),
+    #[error("the upstream sign-in has expired: open Gatehouse and sign in again")]
+    ReauthRequired,
+    #[error("this connection is not signed in to its upstream yet: open Gatehouse and sign in")]
+    NotSignedIn,
+    #[error("{0}")]
+    Json(#[from] serde_json::Error),
+}
+
+/// `error` (+ a short description) of an OAuth error body, for messages. Never the whole body.
+pub(crate) fn oauth_error_text(body: &Value, status: StatusCode) -> String {
+    let error = body.get("error").and_then(Value::as_str).map(|e| {
+        e.chars()
+            .filter(char::is_ascii_graphic)
+            .take(64)
+            .collect::<String>()
+    });
+    let description = body
+        .get("error_description")
+        .and_then(Value::as_str)
+        .map(|d| {
+            d.chars()
+                .filter(|c| !c.is_control())
+                .take(200)
+                .collect::<String>()
+        });
+    match (error, description) {
+        (Some(e), Some(d)) => format!("{e}: {d}"),
+        (Some(e), None) => e,
+        _ => format!("HTTP {}", status.as_u16()),
+    }
+}
+
+/// Where to sign in and what to send, for one connection.
+#[derive(Debug, Clone)]
+pub struct Endpoints {
+    pub metadata: ServerMetadata,
+    pub resource: String,
+    /// The scope to request, if any.
+    pub scope: Option<String>,
+}
+
+/// Role 2's shared state: the discovery cache and the token source. One per gateway process.
+pub struct UpstreamOAuth {
+    pub(crate) vault: Vault,
+    pub(crate) discovery: discovery::DiscoveryCache,
+    tokens: UpstreamTokens,
+}
+
+impl UpstreamOAuth {
+    pub fn new(vault: &Vault) -> Arc<Self> {
+        Arc::new_cyclic(|weak| Self {
+            vault: vault.clone(),
+            discovery: discovery::DiscoveryCache::default(),
+            tokens: UpstreamTokens::new(weak.clone()),
+        })
+    }
+
+    pub fn vault(&self) -> &Vault {
+        &self.vault
+    }
+
+    /// The proxy's token source.
+    pub fn tokens(&self) -> &UpstreamTokens {
+        &self.tokens
+    }
+
+    /// The outbound policy for everything this connection's upstream hands Gatehouse.
+    pub fn policy(row: &ConnectionRow) -> Outbound {
+        Outbound::for_upstream(&row.settings.upstream_url, MAX_TOKEN_RESPONSE_BYTES)
+    }
+
+    pub(crate) async fn connection(
+        &self,
+        id: &ConnectionId,
+    ) -> Result<ConnectionRow, UpstreamError> {
+        let id = id.clone();
+        let row = self
+            .vault
+            .store()
+            .read(move |conn| crate::store::connections::get(conn, &id))
+            .await?
+            .ok_or(UpstreamError::UnknownConnection)?;
+        if row.settings.auth_kind != AuthKind::OAuth {
+            return Err(UpstreamError::NotOAuth);
+        }
+        Ok(row)
+    }
+
+    /// The connection's endpoints: from its template / manual settings, else discovered (cached).
+    pub async fn endpoints(&self, row: &ConnectionRow) -> Result<Endpoints, UpstreamError> {
+        let o = &row.settings.oauth;
+        let policy = Self::policy(row);
+        if let (Some(authorization_endpoint), Some(token_endpoint)) =
+            (&o.authorization_endpoint, &o.token_endpoint)
+        {
+            let template = o
+                .template
+                .as_deref()
+                .and_then(|t| templates().get(t).cloned());
+            let metadata = ServerMetadata {
+                issuer: o.issuer.clone().unwrap_or_default(),
+                authorization_endpoint: authorization_endpoint.clone(),
+                token_endpoint: token_endpoint.clone(),
+                registration_endpoint: o.registration_endpoint.clone(),
+                revocation_endpoint: o.revocation_endpoint.clone(),
+                userinfo_endpoint: o.userinfo_endpoint.clone(),
+                scopes_supported: Vec::new(),
+                iss_supported: template.is_some_and(|t| t.iss_supported),
+                token_endpoint_auth_methods: Vec::new(),
+            };
+            discovery::check_endpoints(&policy, &metadata)?;
+            let resource = o
+                .resource
+                .clone()
+                .or_else(|| discovery::canonical_resource(&row.settings.upstream_url))
+                .ok_or(DiscoveryError::InvalidUrl)?;
+            return Ok(Endpoints {
+                metadata,
+                resource,
+                scope: o.scopes.clone(),
+            });
+        }
+        let found = self.discover(row).await?;
+        let scope = o
+            .scopes
+            .clone()
+            .or_else(|| found.challenged_scope.clone())
+            .or_else(|| {
+                (!found.resource_scopes.is_empty()).then(|| found.resource_scopes.join(" "))
+            });
+        Ok(Endpoints {
+            metadata: found.metadata.clone(),
+            resource: found.resource.clone(),
+            scope,
+        })
+    }
+
+    async fn discover(&self, row: &ConnectionRow) -> Result<Arc<Discovered>, UpstreamError> {
+        let url = &row.settings.upstream_url;
+        let now = self.vault.store().now();
+        if let Some(hit) = self.discovery.get(url, row.config_version, now) {
+            return Ok(hit);
+        }
+        let policy = Self::policy(row);
+        let challenge = match discovery::probe(&policy, url).await? {
+            Probe::OAuth(c) => Some(c),
+            Probe::Open | Probe::Other(_) => None,
+        };
+        let found = Arc::new(
+            discovery::discover(
+                &policy,
+                url,
+                challenge.as_ref(),
+                row.settings.oauth.issuer.as_deref(),
+            )
+            .await?,
+        );
+        self.discovery
+            .put(url, row.config_version, now, Arc::clone(&found));
+        Ok(found)
+    }
+
+    /// Drops cached discovery for an MCP URL (an upstream 401 may carry a new `resource_metadata`:
+    /// RFC 9728 §5.2; checklist test 114), so the next refresh or sign-in discovers afresh.
+    pub fn forget_discovery(&self, mcp_url: &str) {
+        self.discovery.forget(mcp_url);
+    }
+}
+
+/// A successful token response.
+pub(crate) struct TokenResponse {
+    pub access_token: SecretString,
+    pub refresh_token: Option<SecretString>,
+    pub expires_in: Option<i64>,
+    pub scope: Option<String>,
+    pub token_type: String,
+    pub id_token: Option<String>,
+}
+
+/// A refused token request: the OAuth `error` code and a safe text.
+pub(crate) enum TokenFailure {
+    Refused { error: String, text: String },
+    Other(UpstreamError),
+}
+
+impl From<TokenFailure> for UpstreamError {
+    fn from(f: TokenFailure) -> Self {
+        match f {
+            TokenFailure::Refused { text, .. } => UpstreamError::TokenRefused(text),
+            TokenFailure::Other(e) => e,
+        }
+    }
+}
+
+/// POSTs a token request (RFC 6749 §4.1.3, §6, §4.4) and checks the answer (checklist §4.5).
+pub(crate) async fn token_request(
+    policy: &Outbound,
+    endpoint: &str,
+    client: &OAuthClient,
+    mut form: Vec<(&'static str, String)>,
+) -> Result<TokenResponse, TokenFailure> {
+    let mut headers = HeaderMap::new();
+    headers.insert(header::ACCEPT, HeaderValue::from_static("application/json"));
+    client.authenticate(&mut headers, &mut form);
+    let pairs: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let fetched = policy
+        .send(Method::POST, endpoint, headers, Body::Form(&pairs))
+        .await
+        .map_err(|source| {
+            TokenFailure::Other(UpstreamError::Outbound {
+                what: "calling the token endpoint",
+                source,
+            })
+        })?;
+    let body: Value = serde_json::from_slice(&fetched.body).unwrap_or(Value::Null);
+    if !fetched.status.is_success() {
+        return Err(TokenFailure::Refused {
+            error: body
+                .get("error")
+                .and_then(Value::as_str)
+                .unwrap_or("")
+                .to_owned(),
+            text: oauth_error_text(&body, fetched.status),
+        });
+    }
+    let refused = |text: &str| TokenFailure::Refused {
+        error: "invalid_response".into(),
+        text: text.into(),
+    };
+    let access = body
+        .get("access_token")
+        .and_then(Value::as_str)
+        .filter(|s| !s.is_empty())
+        .ok_or_else(|| refused("the token response has no access_token"))?;
+    let token_type = body
+        .get("token_type")
+        .and_then(Value::as_str)
+        .unwrap_or("Bearer");
+    if !token_type.eq_ignore_ascii_case("bearer") {
+        return Err(refused("the token response is not a Bearer token"));
+    }
+    Ok(TokenResponse {
+        access_token: SecretString::from(access.to_owned()),
+        refresh_token: body
+            .get("refresh_token")
+            .and_then(Value::as_str)
+            .filter(|s| !s.is_empty())
+            .map(|s| SecretString::from(s.to_owned())),
+        expires_in: body.get("expires_in").and_then(Value::as_i64),
+        scope: body.get("scope").and_then(Value::as_str).map(str::to_owned),
+        token_type: "Bearer".into(),
+        id_token: body
+            .get("id_token")
+            .and_then(Value::as_str)
+            .map(str::to_owned),
+    })
+}
+
+pub(crate) fn access_aad(id: &ConnectionId) -> Aad<'_> {
+    Aad {
+        table: "upstream_credentials",
+        column: "access_token_sealed",
+        row_id: id.as_str(),
+    }
+}
+
+pub(crate) fn refresh_aad(id: &ConnectionId) -> Aad<'_> {
+    Aad {
+        table: "upstream_credentials",
+        column: "refresh_token_sealed",
+        row_id: id.as_str(),
+    }
+}
+
+/// The credential row for new tokens. A response without a refresh token keeps the old one
+/// (RFC 6749 §6); a rotated one replaces it in the same write. The DCR client is kept.
+pub(crate) fn credential_for(
+    vault: &Vault,
+    id: &ConnectionId,
+    previous: Option<&UpstreamCredential>,
+    issuer: &str,
+    tokens: &TokenResponse,
+    now: UnixMillis,
+) -> UpstreamCredential {
+    let cipher = vault.cipher();
+    UpstreamCredential {
+        connection_id: id.clone(),
+        access_token_sealed: Some(
+            cipher.seal_str(tokens.access_token.expose_secret(), &access_aad(id)),
+        ),
+        refresh_token_sealed: match &tokens.refresh_token {
+            Some(r) => Some(cipher.seal_str(r.expose_secret(), &refresh_aad(id))),
+            None => previous.and_then(|p| p.refresh_token_sealed.clone()),
+        },
+        expires_at: tokens
+            .expires_in
+            .filter(|s| *s > 0)
+            .map(|s| now.saturating_add(s.saturating_mul(SECOND))),
+        scopes: tokens
+            .scope
+            .clone()
+            .or_else(|| previous.and_then(|p| p.scopes.clone())),
+        issuer: Some(issuer.to_owned()),
+        token_type: Some(tokens.token_type.clone()),
+        dcr_client_json_sealed: previous.and_then(|p| p.dcr_client_json_sealed.clone()),
+        updated_at: now,
+    }
+}
+
+/// Reads the credential row.
+pub(crate) async fn read_credential(
+    vault: &Vault,
+    id: &ConnectionId,
+) -> Result<Option<UpstreamCredential>, UpstreamError> {
+    let id = id.clone();
+    Ok(vault
+        .store()
+        .read(move |conn| upstream_credentials::get(conn, &id))
+        .await?)
+}

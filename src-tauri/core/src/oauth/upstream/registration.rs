@@ -1,0 +1,435 @@
+//! Who Gatehouse is at the upstream authorization server (mcp-auth-checklist §4.3).
+//!
+//! In order: a **pre-registered** client id (and sealed secret) the user entered, bound to the
+//! connection's issuer (never sent to another AS); else a **DCR** registration (RFC 7591) kept sealed in
+//! the connection's `upstream_credentials.dcr_client_json_sealed` together with the issuer and redirect
+//! URI it was made for, and reused while both match (a new AS or a new port means a new registration;
+//! test 100); else an error asking for a client id. Provider **templates** ([`Template`]) are data
+//! (`templates.json`), not code: they fill the endpoints and default scopes of a pre-registered client.
+//!
+//! The DCR body is what CR26 requires of a native app: `application_type: "native"`, the loopback
+//! redirect URI, `token_endpoint_auth_method: "none"`, the authorization-code and refresh grants,
+//! `response_types: ["code"]`, `client_name: "Gatehouse"`. The response is read within
+//! [`MAX_REGISTRATION_BYTES`].
+
+use std::collections::BTreeMap;
+
+use http::{HeaderMap, HeaderValue, Method, header};
+use secrecy::{ExposeSecret, SecretString};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+use super::UpstreamError;
+use super::discovery::ServerMetadata;
+use crate::crypto::Aad;
+use crate::net::outbound::{Body, Outbound};
+use crate::store::ConnectionId;
+use crate::store::connections::ConnectionRow;
+use crate::store::upstream_credentials::{self, UpstreamCredential};
+use crate::vault::Vault;
+
+/// Largest registration response accepted.
+pub const MAX_REGISTRATION_BYTES: usize = 16 * 1024;
+
+/// How the client authenticates at the token endpoint.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ClientAuth {
+    /// A public client: `client_id` in the body.
+    None,
+    ClientSecretBasic,
+    ClientSecretPost,
+}
+
+/// The client Gatehouse uses at one authorization server.
+#[derive(Debug, Clone)]
+pub struct OAuthClient {
+    pub client_id: String,
+    pub client_secret: Option<SecretString>,
+    pub auth: ClientAuth,
+}
+
+impl OAuthClient {
+    /// Adds the client authentication to a token / revocation request.
+    pub fn authenticate(&self, headers: &mut HeaderMap, form: &mut Vec<(&'static str, String)>) {
+        match (&self.client_secret, self.auth) {
+            (Some(secret), ClientAuth::ClientSecretBasic) => {
+                use base64::Engine as _;
+                let enc = |s: &str| {
+                    url::form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>()
+                };
+                let pair = format!("{}:{}", enc(&self.client_id), enc(secret.expose_secret()));
+                let value = format!(
+                    "Basic {}",
+                    base64::engine::general_purpose::STANDARD.encode(pair)
+                );
+                if let Ok(mut v) = HeaderValue::from_str(&value) {
+                    v.set_sensitive(true);
+                    headers.insert(header::AUTHORIZATION, v);
+                }
+            }
+            (Some(secret), _) => {
+                form.push(("client_id", self.client_id.clone()));
+                form.push(("client_secret", secret.expose_secret().to_owned()));
+            }
+            (None, _) => form.push(("client_id", self.client_id.clone())),
+        }
+    }
+}
+
+/// A provider template: endpoints and default scopes for a pre-registered client.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+pub struct Template {
+    pub name: String,
+    pub issuer: Option<String>,
+    pub authorization_endpoint: Option<String>,
+    pub token_endpoint: Option<String>,
+    pub revocation_endpoint: Option<String>,
+    pub userinfo_endpoint: Option<String>,
+    pub scopes: Option<String>,
+    #[serde(default)]
+    pub iss_supported: bool,
+    /// Replaces `{tenant}` when the user gives none.
+    pub default_tenant: Option<String>,
+    pub token_endpoint_auth_method: Option<String>,
+}
+
+const TEMPLATES_JSON: &str = include_str!("templates.json");
+
+/// Every template by key (`github`, `google`, `microsoft`, `okta`, `auth0`, `custom`).
+pub fn templates() -> BTreeMap<String, Template> {
+    serde_json::from_str(TEMPLATES_JSON).unwrap_or_default()
+}
+
+impl Template {
+    /// Whether the endpoints contain the `{tenant}` placeholder.
+    pub fn needs_tenant(&self) -> bool {
+        [
+            &self.issuer,
+            &self.authorization_endpoint,
+            &self.token_endpoint,
+        ]
+        .iter()
+        .any(|v| v.as_deref().is_some_and(|s| s.contains("{tenant}")))
+    }
+
+    /// The template with `{tenant}` replaced (a host such as `dev-123.okta.com`).
+    pub fn for_tenant(&self, tenant: Option<&str>) -> Result<Template, UpstreamError> {
+        let tenant = tenant.or(self.default_tenant.as_deref());
+        if self.needs_tenant() {
+            let Some(t) = tenant else {
+                return Err(UpstreamError::Config(format!(
+                    "the {} template needs a tenant domain",
+                    self.name
+                )));
+            };
+            if t.is_empty()
+                || !t
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '-')
+            {
+                return Err(UpstreamError::Config(
+                    "the tenant must be a host name such as dev-123.okta.com".into(),
+                ));
+            }
+        }
+        let fill = |v: &Option<String>| {
+            v.as_ref()
+                .map(|s| s.replace("{tenant}", tenant.unwrap_or("")))
+        };
+        Ok(Template {
+            issuer: fill(&self.issuer),
+            authorization_endpoint: fill(&self.authorization_endpoint),
+            token_endpoint: fill(&self.token_endpoint),
+            revocation_endpoint: fill(&self.revocation_endpoint),
+            userinfo_endpoint: fill(&self.userinfo_endpoint),
+            ..self.clone()
+        })
+    }
+}
+
+/// A DCR registration as Gatehouse keeps it (sealed).
+#[derive(Serialize, Deserialize)]
+struct StoredRegistration {
+    issuer: String,
+    redirect_uri: String,
+    client_id: String,
+    client_secret: Option<String>,
+    token_endpoint_auth_method: Option<String>,
+}
+
+pub(crate) fn client_secret_aad(id: &ConnectionId) -> Aad<'_> {
+    Aad {
+        table: "connections",
+        column: "oauth_client_secret_sealed",
+        row_id: id.as_str(),
+    }
+}
+
+fn dcr_aad(id: &ConnectionId) -> Aad<'_> {
+    Aad {
+        table: "upstream_credentials",
+        column: "dcr_client_json_sealed",
+        row_id: id.as_str(),
+    }
+}
+
+fn auth_of(method: Option<&str>, has_secret: bool, supported: &[String]) -> ClientAuth {
+    if !has_secret {
+        return ClientAuth::None;
+    }
+    match method {
+        Some("client_secret_post") => ClientAuth::ClientSecretPost,
+        Some("client_secret_basic") => ClientAuth::ClientSecretBasic,
+        _ if !supported.is_empty()
+            && !supported.iter().any(|m| m == "client_secret_basic")
+            && supported.iter().any(|m| m == "client_secret_post") =>
+        {
+            ClientAuth::ClientSecretPost
+        }
+        _ => ClientAuth::ClientSecretBasic,
+    }
+}
+
+/// The pre-registered client of the connection, if the user entered one.
+pub fn preregistered(
+    vault: &Vault,
+    row: &ConnectionRow,
+    metadata: &ServerMetadata,
+) -> Result<Option<OAuthClient>, UpstreamError> {
+    let o = &row.settings.oauth;
+    let Some(client_id) = o.client_id.clone() else {
+        return Ok(None);
+    };
+    if let Some(bound) = &o.issuer
+        && *bound != metadata.issuer
+    {
+        return Err(UpstreamError::Config(format!(
+            "the client id entered for this connection belongs to {bound}, but the server now uses \
+             {}; Gatehouse will not send it there. Edit the connection.",
+            metadata.issuer
+        )));
+    }
+    let client_secret = o
+        .client_secret_sealed
+        .as_deref()
+        .map(|sealed| {
+            vault
+                .cipher()
+                .open_string(sealed, &client_secret_aad(&row.id))
+        })
+        .transpose()?;
+    let template_method = o
+        .template
+        .as_deref()
+        .and_then(|t| templates().get(t).cloned())
+        .and_then(|t| t.token_endpoint_auth_method);
+    let auth = auth_of(
+        template_method.as_deref(),
+        client_secret.is_some(),
+        &metadata.token_endpoint_auth_methods,
+    );
+    Ok(Some(OAuthClient {
+        client_id,
+        client_secret,
+        auth,
+    }))
+}
+
+/// The stored DCR client of the connection, if it was made for this issuer and redirect URI.
+pub fn stored_dcr(
+    vault: &Vault,
+    credential: Option<&UpstreamCredential>,
+    issuer: &str,
+    redirect_uri: Option<&str>,
+) -> Result<Option<OAuthClient>, UpstreamError> {
+    let Some(c) = credential else { return Ok(None) };
+    let Some(sealed) = c.dcr_client_json_sealed.as_deref() else {
+        return Ok(None);
+    };
+    let plain = vault.cipher().open(sealed, &dcr_aad(&c.connection_id))?;
+    let Ok(stored) = serde_json::from_slice::<StoredRegistration>(&plain) else {
+        return Ok(None);
+    };
+    if stored.issuer != issuer || redirect_uri.is_some_and(|r| r != stored.redirect_uri) {
+        return Ok(None);
+    }
+    let has_secret = stored.client_secret.is_some();
+    Ok(Some(OAuthClient {
+        client_id: stored.client_id,
+        auth: auth_of(
+            stored.token_endpoint_auth_method.as_deref(),
+            has_secret,
+            &[],
+        ),
+        client_secret: stored.client_secret.map(SecretString::from),
+    }))
+}
+
+/// Forgets the DCR client (after `invalid_client`), so the next sign-in registers again.
+pub async fn forget_dcr(vault: &Vault, id: &ConnectionId) -> Result<(), UpstreamError> {
+    let id = id.clone();
+    let now = vault.store().now();
+    vault
+        .store()
+        .write(move |tx| {
+            if let Some(mut c) = upstream_credentials::get(tx, &id)? {
+                c.dcr_client_json_sealed = None;
+                upstream_credentials::put(tx, &c, now)?;
+            }
+            Ok(())
+        })
+        .await?;
+    Ok(())
+}
+
+/// The client to use for a sign-in: pre-registered, else stored DCR, else a new DCR registration.
+pub async fn ensure_client(
+    vault: &Vault,
+    policy: &Outbound,
+    row: &ConnectionRow,
+    metadata: &ServerMetadata,
+    redirect_uri: &str,
+) -> Result<OAuthClient, UpstreamError> {
+    let id = row.id.clone();
+    let credential = vault
+        .store()
+        .read(move |conn| upstream_credentials::get(conn, &id))
+        .await?;
+    if let Some(client) = preregistered(vault, row, metadata)? {
+        // A pre-registered client is bound to the issuer it was first used with (CR26
+        // §Authorization Server Binding): say so rather than silently trying it elsewhere.
+        if let Some(bound) = credential.as_ref().and_then(|c| c.issuer.as_deref())
+            && bound != metadata.issuer
+        {
+            return Err(UpstreamError::Config(format!(
+                "this connection's client id was used with {bound}, but the server now names {}; \
+                 Gatehouse will not send it there. Edit the connection.",
+                metadata.issuer
+            )));
+        }
+        return Ok(client);
+    }
+    if let Some(client) = stored_dcr(
+        vault,
+        credential.as_ref(),
+        &metadata.issuer,
+        Some(redirect_uri),
+    )? {
+        return Ok(client);
+    }
+    let Some(endpoint) = &metadata.registration_endpoint else {
+        return Err(UpstreamError::Config(
+            "this server's authorization server does not offer dynamic registration: add the \
+             connection with a client id (--client-id)"
+                .into(),
+        ));
+    };
+    let body = json!({
+        "client_name": "Gatehouse",
+        "application_type": "native",
+        "redirect_uris": [redirect_uri],
+        "grant_types": ["authorization_code", "refresh_token"],
+        "response_types": ["code"],
+        "token_endpoint_auth_method": "none",
+    });
+    let registration_policy = Outbound {
+        max_bytes: MAX_REGISTRATION_BYTES,
+        ..*policy
+    };
+    let mut headers = HeaderMap::new();
+    headers.insert(header::ACCEPT, HeaderValue::from_static("application/json"));
+    let fetched = registration_policy
+        .send(Method::POST, endpoint, headers, Body::Json(&body))
+        .await
+        .map_err(|source| UpstreamError::Outbound {
+            what: "registering with the authorization server",
+            source,
+        })?;
+    let answer: Value = serde_json::from_slice(&fetched.body).unwrap_or(Value::Null);
+    if !fetched.status.is_success() {
+        return Err(UpstreamError::Registration(super::oauth_error_text(
+            &answer,
+            fetched.status,
+        )));
+    }
+    let Some(client_id) = answer.get("client_id").and_then(Value::as_str) else {
+        return Err(UpstreamError::Registration(
+            "the registration response has no client_id".into(),
+        ));
+    };
+    let stored = StoredRegistration {
+        issuer: metadata.issuer.clone(),
+        redirect_uri: redirect_uri.to_owned(),
+        client_id: client_id.to_owned(),
+        client_secret: answer
+            .get("client_secret")
+            .and_then(Value::as_str)
+            .map(str::to_owned),
+        token_endpoint_auth_method: answer
+            .get("token_endpoint_auth_method")
+            .and_then(Value::as_str)
+            .map(str::to_owned),
+    };
+    let plain = zeroize::Zeroizing::new(serde_json::to_vec(&stored)?);
+    let sealed = vault.cipher().seal(&plain, &dcr_aad(&row.id));
+    let id = row.id.clone();
+    let now = vault.store().now();
+    vault
+        .store()
+        .write(move |tx| {
+            let mut c = upstream_credentials::get(tx, &id)?.unwrap_or(UpstreamCredential {
+                connection_id: id.clone(),
+                access_token_sealed: None,
+                refresh_token_sealed: None,
+                expires_at: None,
+                scopes: None,
+                issuer: None,
+                token_type: None,
+                dcr_client_json_sealed: None,
+                updated_at: now,
+            });
+            c.dcr_client_json_sealed = Some(sealed);
+            upstream_credentials::put(tx, &c, now)
+        })
+        .await?;
+    let has_secret = stored.client_secret.is_some();
+    Ok(OAuthClient {
+        client_id: stored.client_id,
+        auth: auth_of(
+            stored.token_endpoint_auth_method.as_deref(),
+            has_secret,
+            &[],
+        ),
+        client_secret: stored.client_secret.map(SecretString::from),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn templates_are_data() {
+        let all = templates();
+        for key in ["github", "google", "microsoft", "okta", "auth0", "custom"] {
+            assert!(all.contains_key(key), "the {key} template must exist");
+        }
+        let okta = &all["okta"];
+        assert!(okta.needs_tenant(), "Okta has a tenant placeholder");
+        assert!(okta.for_tenant(None).is_err(), "Okta needs a tenant");
+        assert!(
+            okta.for_tenant(Some("evil/x")).is_err(),
+            "a tenant is a host name"
+        );
+        let filled = okta.for_tenant(Some("dev-1.okta.com")).unwrap();
+        assert_eq!(
+            filled.token_endpoint.as_deref(),
+            Some("https://dev-1.okta.com/oauth2/default/v1/token")
+        );
+        let ms = all["microsoft"].for_tenant(None).unwrap();
+        assert!(
+            ms.authorization_endpoint.unwrap().contains("/common/"),
+            "Microsoft falls back to the common tenant"
+        );
+    }
+}

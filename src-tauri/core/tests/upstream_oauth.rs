@@ -1,0 +1,1354 @@
+//! Role 2 against real in-process servers on 127.0.0.1:0 (conventions 5): an upstream MCP server that
+//! answers 401 with a `resource_metadata` challenge and serves its PRM, and an authorization server
+//! with metadata, /register, /authorize (auto-approving), /token (PKCE check, refresh rotation),
+//! /revoke and /userinfo. Gatehouse runs as the real gateway on a real socket.
+//!
+//! mcp-auth-checklist §5.4: 91, 92, 93, 95, 96, 98, 100 (re-registration), 101, 102, 103, 104, 105,
+//! 106, 107, 109, 110, 111, 112, 115, 116, 119; plus invalid_grant → reauth_required → sign in again,
+//! the 50-concurrent single-flight refresh, and no token value in the database, the WAL or a DTO.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::{Form, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use gatehouse_core::clock::SystemClock;
+use gatehouse_core::crypto::{KeyBackend, TokenHash, TokenKind};
+use gatehouse_core::gateway::{self, RunningGateway};
+use gatehouse_core::oauth::upstream::flow::RevokeResult;
+use gatehouse_core::oauth::upstream::{CallbackQuery, UpstreamError, UpstreamOAuth};
+use gatehouse_core::store::access_tokens::{self, NewAccessToken};
+use gatehouse_core::store::clients::{ClientRegistration, RegistrationSource};
+use gatehouse_core::store::connections::{
+    self, AuthKind, ConnectionSettings, ConnectionStatus, NewConnection, OAuthSettings,
+    OAuthSource, Transport,
+};
+use gatehouse_core::store::grants::{self, NewGrant};
+use gatehouse_core::store::{ClientId, ConnectionId, GrantId, upstream_credentials};
+use gatehouse_core::vault::Vault;
+use secrecy::ExposeSecret;
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+
+const AT_PREFIX: &str = "UPSTREAM-AT-SECRET-";
+const RT_PREFIX: &str = "UPSTREAM-RT-SECRET-";
+const M2M_SECRET: &str = "M2M-CLIENT-SECRET-5d1e";
+
+/// Every log line of this test binary (all tests), to check that no secret is ever logged.
+fn log_buffer() -> Arc<Mutex<Vec<u8>>> {
+    static BUF: std::sync::OnceLock<Arc<Mutex<Vec<u8>>>> = std::sync::OnceLock::new();
+    BUF.get_or_init(|| {
+        let buf = Arc::new(Mutex::new(Vec::new()));
+        let writer = buf.clone();
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter("trace")
+            .with_ansi(false)
+            .with_writer(move || LogWriter(writer.clone()))
+            .try_init();
+        buf
+    })
+    .clone()
+}
+
+struct LogWriter(Arc<Mutex<Vec<u8>>>);
+
+impl std::io::Write for LogWriter {
+    fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(b);
+        Ok(b.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+// ---------------------------------------------------------------- the upstream world
+
+#[derive(Default)]
+struct World {
+    mcp_base: Mutex<String>,
+    issuer: Mutex<String>,
+    /// Every path requested, in order, on both servers.
+    log: Mutex<Vec<String>>,
+    /// Challenge without resource_metadata (test 92).
+    bare_challenge: Mutex<bool>,
+    /// Overrides the PRM `resource` (test 93).
+    prm_resource: Mutex<Option<String>>,
+    /// Overrides the PRM's authorization server (tests 115-116).
+    prm_as: Mutex<Option<String>>,
+    /// Keys merged into the AS metadata (tests 95, 96, 103).
+    metadata_patch: Mutex<serde_json::Map<String, Value>>,
+    /// Omits / changes `iss` in the redirect (106-107).
+    iss_mode: Mutex<&'static str>,
+    expires_in: Mutex<i64>,
+    registrations: Mutex<Vec<Value>>,
+    authorize_queries: Mutex<Vec<HashMap<String, String>>>,
+    codes: Mutex<HashMap<String, (String, String, String)>>,
+    token_forms: Mutex<Vec<HashMap<String, String>>>,
+    access: Mutex<HashSet<String>>,
+    refresh: Mutex<HashSet<String>>,
+    refresh_calls: AtomicUsize,
+    revoked: Mutex<Vec<String>>,
+    /// Bearer tokens the MCP server saw.
+    mcp_bearers: Mutex<Vec<String>>,
+    counter: AtomicUsize,
+}
+
+impl World {
+    fn log(&self, path: impl Into<String>) {
+        self.log.lock().unwrap().push(path.into());
+    }
+    fn next(&self) -> usize {
+        self.counter.fetch_add(1, Ordering::SeqCst)
+    }
+    fn issue(&self) -> (String, String) {
+        let n = self.next();
+        let at = format!("{AT_PREFIX}{n}");
+        let rt = format!("{RT_PREFIX}{n}");
+        self.access.lock().unwrap().insert(at.clone());
+        self.refresh.lock().unwrap().insert(rt.clone());
+        (at, rt)
+    }
+    fn token_body(&self, at: &str, rt: &str) -> Value {
+        json!({"access_token": at, "token_type": "Bearer", "refresh_token": rt,
+               "expires_in": *self.expires_in.lock().unwrap(), "scope": "mcp:tools"})
+    }
+}
+
+fn bearer(headers: &HeaderMap) -> Option<String> {
+    headers
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::to_owned)
+}
+
+async fn mcp(State(w): State<Arc<World>>, headers: HeaderMap, body: String) -> Response {
+    w.log("POST /mcp");
+    let token = bearer(&headers);
+    if let Some(t) = &token {
+        w.mcp_bearers.lock().unwrap().push(t.clone());
+    }
+    if token.is_some_and(|t| w.access.lock().unwrap().contains(&t)) {
+        let v: Value = serde_json::from_str(&body).unwrap_or(Value::Null);
+        let id = v.get("id").cloned().unwrap_or(Value::Null);
+        let result = if v.get("method").and_then(Value::as_str) == Some("tools/list") {
+            json!({"ok": true, "tools": [{"name": "echo", "inputSchema": {"type": "object"}}]})
+        } else {
+            json!({"ok": true})
+        };
+        return axum::Json(json!({"jsonrpc":"2.0","id":id,"result":result})).into_response();
+    }
+    let base = w.mcp_base.lock().unwrap().clone();
+    let challenge = if *w.bare_challenge.lock().unwrap() {
+        "Bearer error=\"invalid_token\"".to_owned()
+    } else {
+        format!(
+            "Basic realm=\"x\", Bearer error=\"invalid_token\", resource_metadata=\"{base}/.well-known/oauth-protected-resource/mcp\", scope=\"mcp:tools\""
+        )
+    };
+    (StatusCode::UNAUTHORIZED, [("www-authenticate", challenge)]).into_response()
+}
+
+async fn prm(State(w): State<Arc<World>>, uri: axum::http::Uri) -> Response {
+    w.log(uri.path().to_owned());
+    let base = w.mcp_base.lock().unwrap().clone();
+    let resource = w
+        .prm_resource
+        .lock()
+        .unwrap()
+        .clone()
+        .unwrap_or(format!("{base}/mcp"));
+    let issuer = w
+        .prm_as
+        .lock()
+        .unwrap()
+        .clone()
+        .unwrap_or_else(|| w.issuer.lock().unwrap().clone());
+    axum::Json(
+        json!({"resource": resource, "authorization_servers": [issuer],
+                      "scopes_supported": ["mcp:tools", "mcp:read"]}),
+    )
+    .into_response()
+}
+
+async fn not_found(State(w): State<Arc<World>>, uri: axum::http::Uri) -> StatusCode {
+    w.log(uri.path().to_owned());
+    StatusCode::NOT_FOUND
+}
+
+async fn redirect_away(State(w): State<Arc<World>>) -> Response {
+    w.log("/redirect");
+    (StatusCode::FOUND, [("location", "http://10.0.0.1/prm")]).into_response()
+}
+
+async fn as_metadata(State(w): State<Arc<World>>) -> Response {
+    w.log("/.well-known/oauth-authorization-server");
+    let issuer = w.issuer.lock().unwrap().clone();
+    let mut m = json!({
+        "issuer": issuer,
+        "authorization_endpoint": format!("{issuer}/authorize"),
+        "token_endpoint": format!("{issuer}/token"),
+        "registration_endpoint": format!("{issuer}/register"),
+        "revocation_endpoint": format!("{issuer}/revoke"),
+        "userinfo_endpoint": format!("{issuer}/userinfo"),
+        "code_challenge_methods_supported": ["S256"],
+        "authorization_response_iss_parameter_supported": true,
+        "scopes_supported": ["mcp:tools", "offline_access"]
+    });
+    let map = m.as_object_mut().unwrap();
+    for (k, v) in w.metadata_patch.lock().unwrap().iter() {
+        if v.is_null() {
+            map.remove(k);
+        } else {
+            map.insert(k.clone(), v.clone());
+        }
+    }
+    axum::Json(m).into_response()
+}
+
+async fn register(State(w): State<Arc<World>>, axum::Json(body): axum::Json<Value>) -> Response {
+    w.log("/register");
+    w.registrations.lock().unwrap().push(body.clone());
+    let id = format!("dcr-client-{}", w.next());
+    (
+        StatusCode::CREATED,
+        axum::Json(json!({"client_id": id, "client_id_issued_at": 0,
+                          "redirect_uris": body["redirect_uris"], "token_endpoint_auth_method": "none"})),
+    )
+        .into_response()
+}
+
+async fn authorize(
+    State(w): State<Arc<World>>,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
+    w.log("/authorize");
+    w.authorize_queries.lock().unwrap().push(q.clone());
+    let code = format!("code-{}", w.next());
+    w.codes.lock().unwrap().insert(
+        code.clone(),
+        (
+            q["code_challenge"].clone(),
+            q["redirect_uri"].clone(),
+            q["client_id"].clone(),
+        ),
+    );
+    let issuer = w.issuer.lock().unwrap().clone();
+    let mut location = url::Url::parse(&q["redirect_uri"]).unwrap();
+    {
+        let mut pairs = location.query_pairs_mut();
+        pairs.append_pair("code", &code);
+        pairs.append_pair("state", &q["state"]);
+        match *w.iss_mode.lock().unwrap() {
+            "missing" => {}
+            "wrong" => {
+                pairs.append_pair("iss", "https://evil.example");
+                pairs.append_pair("error", "access_denied");
+                pairs.append_pair("error_description", "<script>alert(1)</script>");
+            }
+            _ => {
+                pairs.append_pair("iss", &issuer);
+            }
+        }
+    }
+    (StatusCode::FOUND, [("location", location.to_string())]).into_response()
+}
+
+async fn token(
+    State(w): State<Arc<World>>,
+    headers: HeaderMap,
+    Form(f): Form<HashMap<String, String>>,
+) -> Response {
+    w.log("/token");
+    w.token_forms.lock().unwrap().push(f.clone());
+    let error =
+        |e: &str| (StatusCode::BAD_REQUEST, axum::Json(json!({"error": e}))).into_response();
+    match f.get("grant_type").map(String::as_str) {
+        Some("authorization_code") => {
+            let Some((challenge, redirect, client)) = w
+                .codes
+                .lock()
+                .unwrap()
+                .remove(f.get("code").map_or("", String::as_str))
+            else {
+                return error("invalid_grant");
+            };
+            let verifier = f.get("code_verifier").cloned().unwrap_or_default();
+            if URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes())) != challenge
+                || f.get("redirect_uri") != Some(&redirect)
+                || f.get("client_id") != Some(&client)
+            {
+                return error("invalid_grant");
+            }
+            let (at, rt) = w.issue();
+            let mut body = w.token_body(&at, &rt);
+            let claims = URL_SAFE_NO_PAD.encode(br#"{"sub":"1","email":"ada@example.com"}"#);
+            body["id_token"] = json!(format!("e30.{claims}.sig"));
+            axum::Json(body).into_response()
+        }
+        Some("refresh_token") => {
+            w.refresh_calls.fetch_add(1, Ordering::SeqCst);
+            // Widen the race window: concurrent refreshes would all be in flight here.
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            let rt = f.get("refresh_token").cloned().unwrap_or_default();
+            if !w.refresh.lock().unwrap().remove(&rt) {
+                return error("invalid_grant");
+            }
+            *w.expires_in.lock().unwrap() = 3600;
+            let (at, new_rt) = w.issue();
+            axum::Json(w.token_body(&at, &new_rt)).into_response()
+        }
+        Some("client_credentials") => {
+            let expected = format!(
+                "Basic {}",
+                base64::engine::general_purpose::STANDARD.encode(format!("m2m:{M2M_SECRET}"))
+            );
+            if headers.get("authorization").and_then(|v| v.to_str().ok()) != Some(&expected) {
+                return (
+                    StatusCode::UNAUTHORIZED,
+                    axum::Json(json!({"error": "invalid_client"})),
+                )
+                    .into_response();
+            }
+            w.refresh_calls.fetch_add(1, Ordering::SeqCst);
+            let (at, _) = w.issue();
+            axum::Json(json!({"access_token": at, "token_type": "Bearer", "expires_in": 3600}))
+                .into_response()
+        }
+        _ => error("unsupported_grant_type"),
+    }
+}
+
+async fn revoke(State(w): State<Arc<World>>, Form(f): Form<HashMap<String, String>>) -> StatusCode {
+    w.log("/revoke");
+    let t = f.get("token").cloned().unwrap_or_default();
+    w.access.lock().unwrap().remove(&t);
+    w.refresh.lock().unwrap().remove(&t);
+    w.revoked.lock().unwrap().push(t);
+    StatusCode::OK
+}
+
+async fn userinfo(State(w): State<Arc<World>>, headers: HeaderMap) -> Response {
+    w.log("/userinfo");
+    if bearer(&headers).is_some_and(|t| w.access.lock().unwrap().contains(&t)) {
+        axum::Json(json!({"sub": "1", "email": "ada@example.com"})).into_response()
+    } else {
+        StatusCode::UNAUTHORIZED.into_response()
+    }
+}
+
+async fn serve(app: Router) -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    format!("http://{addr}")
+}
+
+async fn start_world() -> Arc<World> {
+    let w = Arc::new(World::default());
+    *w.iss_mode.lock().unwrap() = "ok";
+    *w.expires_in.lock().unwrap() = 3600;
+    let mcp_app = Router::new()
+        .route("/mcp", post(mcp))
+        .route("/.well-known/oauth-protected-resource/mcp", get(prm))
+        .route(
+            "/.well-known/oauth-authorization-server/redirect-issuer",
+            get(redirect_away),
+        )
+        .fallback(not_found)
+        .with_state(w.clone());
+    let as_app = Router::new()
+        .route("/.well-known/oauth-authorization-server", get(as_metadata))
+        .route("/register", post(register))
+        .route("/authorize", get(authorize))
+        .route("/token", post(token))
+        .route("/revoke", post(revoke))
+        .route("/userinfo", get(userinfo))
+        .fallback(not_found)
+        .with_state(w.clone());
+    *w.mcp_base.lock().unwrap() = serve(mcp_app).await;
+    *w.issuer.lock().unwrap() = serve(as_app).await;
+    w
+}
+
+// ---------------------------------------------------------------- Gatehouse
+
+struct Env {
+    dir: tempfile::TempDir,
+    gateway: RunningGateway,
+    vault: Vault,
+    world: Arc<World>,
+    /// The same role-2 state a second process (the CLI) would have.
+    cli: Arc<UpstreamOAuth>,
+    http: reqwest::Client,
+    connection: ConnectionId,
+}
+
+impl Env {
+    async fn new() -> Self {
+        log_buffer();
+        let world = start_world().await;
+        let dir = tempfile::tempdir().unwrap();
+        let vault = Vault::open(dir.path(), KeyBackend::File, Arc::new(SystemClock)).unwrap();
+        let url = format!("{}/mcp", world.mcp_base.lock().unwrap());
+        let connection = add_oauth_connection(&vault, "up", &url);
+        let listener = gateway::bind_loopback(0).await.unwrap();
+        let gateway = gateway::start(vault.clone(), listener, 30, std::future::pending())
+            .await
+            .unwrap();
+        Self {
+            cli: UpstreamOAuth::new(&vault),
+            dir,
+            gateway,
+            vault,
+            world,
+            http: reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .unwrap(),
+            connection,
+        }
+    }
+
+    fn redirect_uri(&self) -> String {
+        format!("{}/oauth/callback", self.gateway.base_url())
+    }
+
+    /// Starts a sign-in (as the CLI would) and follows the AS's redirect to the authorization
+    /// endpoint; returns the callback URL the browser would be sent to.
+    async fn authorize(&self) -> String {
+        let start = self
+            .cli
+            .start_signin(&self.connection, &self.redirect_uri())
+            .await
+            .unwrap_or_else(|e| panic!("start_signin: {e}"));
+        let r = self
+            .http
+            .get(&start.authorization_url)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 302, "the AS auto-approves");
+        r.headers()["location"].to_str().unwrap().to_owned()
+    }
+
+    /// The browser reaching the gateway's loopback callback.
+    async fn deliver(&self, callback: &str) -> (StatusCode, String) {
+        let r = self.http.get(callback).send().await.unwrap();
+        (r.status(), r.text().await.unwrap())
+    }
+
+    async fn sign_in(&self) {
+        let callback = self.authorize().await;
+        let (status, page) = self.deliver(&callback).await;
+        assert_eq!(status, 200, "the callback completes the sign-in: {page}");
+        assert!(page.contains("Signed in to Upstream up"), "{page}");
+    }
+
+    fn row(&self) -> connections::ConnectionRow {
+        let id = self.connection.clone();
+        self.vault
+            .store()
+            .read_blocking(move |c| connections::get(c, &id))
+            .unwrap()
+            .unwrap()
+    }
+
+    fn local_token(&self) -> String {
+        let store = self.vault.store();
+        let client = ClientId::generate();
+        store.upsert_client(&registration(&client)).unwrap();
+        let id = GrantId::new();
+        let new = NewGrant {
+            id: id.clone(),
+            client_id: client.clone(),
+            connection_id: self.connection.clone(),
+            redirect_uri: "http://127.0.0.1/callback".into(),
+            scopes: "mcp:access".into(),
+            tools: None,
+        };
+        let now = store.now();
+        store
+            .write_blocking(|tx| grants::create_pending(tx, &new, now))
+            .unwrap();
+        store.activate_grant(&id).unwrap();
+        let token = gatehouse_core::crypto::token::generate(TokenKind::AccessToken)
+            .expose_secret()
+            .to_owned();
+        let new = NewAccessToken {
+            token_hash: *TokenHash::of(&token).as_bytes(),
+            grant_id: id,
+            client_id: client,
+            resource: format!("{}/mcp/up", self.gateway.base_url()),
+            scopes: "mcp:access".into(),
+            expires_at: store.now() + 3_600_000,
+        };
+        store
+            .write_blocking(|tx| access_tokens::insert(tx, &new, now))
+            .unwrap();
+        token
+    }
+
+    async fn call(&self, local: &str) -> Value {
+        self.http
+            .post(format!("{}/mcp/up", self.gateway.base_url()))
+            .bearer_auth(local)
+            .header("accept", "application/json, text/event-stream")
+            .header("content-type", "application/json")
+            .body(json!({"jsonrpc":"2.0","id":7,"method":"tools/list"}).to_string())
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    }
+
+    fn expire_access_token(&self) {
+        let id = self.connection.clone();
+        let now = self.vault.store().now();
+        self.vault
+            .store()
+            .write_blocking(move |tx| {
+                let mut c = upstream_credentials::get(tx, &id)?.unwrap();
+                c.expires_at = Some(now - 1000);
+                upstream_credentials::put(tx, &c, now)
+            })
+            .unwrap();
+    }
+}
+
+fn add_oauth_connection(vault: &Vault, slug: &str, url: &str) -> ConnectionId {
+    let id = ConnectionId::new();
+    let new = NewConnection {
+        id: id.clone(),
+        slug: slug.into(),
+        name: format!("Upstream {slug}"),
+        settings: ConnectionSettings {
+            upstream_url: url.into(),
+            transport: Transport::StreamableHttp,
+            auth_kind: AuthKind::OAuth,
+            header_name: None,
+            header_value_sealed: None,
+            oauth: OAuthSettings {
+                source: Some(OAuthSource::Discovered),
+                ..OAuthSettings::default()
+            },
+        },
+        enabled: true,
+        status: ConnectionStatus::NeedsAuth,
+    };
+    let now = vault.store().now();
+    vault
+        .store()
+        .write_blocking(|tx| connections::insert(tx, &new, now))
+        .unwrap();
+    id
+}
+
+fn registration(id: &ClientId) -> ClientRegistration {
+    ClientRegistration {
+        client_id: id.clone(),
+        client_name: Some("Test Client".into()),
+        client_uri: None,
+        software_id: None,
+        software_version: None,
+        redirect_uris: vec!["http://127.0.0.1/callback".into()],
+        scope: Some("mcp:access".into()),
+        grant_types: vec!["authorization_code".into(), "refresh_token".into()],
+        response_types: vec!["code".into()],
+        token_endpoint_auth_method: "none".into(),
+        application_type: Some("native".into()),
+        registration_source: RegistrationSource::Dcr,
+        metadata: json!({"client_name": "Test Client"}),
+    }
+}
+
+// ---------------------------------------------------------------- tests
+
+#[tokio::test]
+async fn discovery_registration_authorize_and_callback_end_to_end() {
+    let env = Env::new().await;
+    let callback = env.authorize().await;
+    let base = env.world.mcp_base.lock().unwrap().clone();
+    let log = env.world.log.lock().unwrap().clone();
+    assert_eq!(
+        log[..5],
+        [
+            "POST /mcp",
+            "/.well-known/oauth-protected-resource/mcp",
+            "/.well-known/oauth-authorization-server",
+            "/register",
+            "/authorize"
+        ],
+        "test 91: the challenged PRM URL, then AS metadata, then DCR, then authorize"
+    );
+
+    let reg = env.world.registrations.lock().unwrap()[0].clone();
+    assert_eq!(reg["application_type"], "native", "test 98");
+    assert_eq!(reg["token_endpoint_auth_method"], "none");
+    assert_eq!(
+        reg["grant_types"],
+        json!(["authorization_code", "refresh_token"])
+    );
+    assert_eq!(reg["redirect_uris"], json!([env.redirect_uri()]));
+    assert_eq!(reg["client_name"], "Gatehouse");
+
+    let q = env.world.authorize_queries.lock().unwrap()[0].clone();
+    assert_eq!(q["response_type"], "code", "test 101");
+    assert!(q["client_id"].starts_with("dcr-client-"));
+    assert_eq!(q["redirect_uri"], env.redirect_uri());
+    assert_eq!(q["code_challenge"].len(), 43, "S256 of a 32-byte verifier");
+    assert_eq!(q["code_challenge_method"], "S256");
+    assert!(q["state"].len() >= 22, "state carries at least 128 bits");
+    assert_eq!(q["resource"], format!("{base}/mcp"), "canonical resource");
+    assert_eq!(
+        q["scope"], "mcp:tools",
+        "the challenged scope wins (test 102)"
+    );
+
+    let (status, page) = env.deliver(&callback).await;
+    assert_eq!(status, 200, "{page}");
+    assert!(page.contains("Signed in to Upstream up"), "{page}");
+    assert!(
+        page.contains("ada@example.com"),
+        "account from id_token claims: {page}"
+    );
+    let form = env.world.token_forms.lock().unwrap()[0].clone();
+    assert_eq!(form["grant_type"], "authorization_code", "test 109");
+    assert_eq!(form["resource"], format!("{base}/mcp"));
+    assert_eq!(form["redirect_uri"], env.redirect_uri());
+    assert!(form.contains_key("code_verifier") && form.contains_key("client_id"));
+
+    let row = env.row();
+    assert_eq!(row.status, ConnectionStatus::Connected);
+    assert_eq!(row.account_label.as_deref(), Some("ada@example.com"));
+
+    // Test 105: the same callback again is ignored: no second token request.
+    let (status, page) = env.deliver(&callback).await;
+    assert_eq!(status, 400, "a second delivery is refused");
+    assert!(page.contains("already used"), "{page}");
+    assert_eq!(
+        env.world.token_forms.lock().unwrap().len(),
+        1,
+        "no second exchange"
+    );
+
+    // The DCR client is reused for the next sign-in (same issuer, same redirect URI).
+    env.sign_in().await;
+    assert_eq!(
+        env.world.registrations.lock().unwrap().len(),
+        1,
+        "registered once"
+    );
+}
+
+#[tokio::test]
+async fn proxy_injects_the_upstream_token_and_refreshes_once_for_fifty_waiters() {
+    let env = Env::new().await;
+    env.sign_in().await;
+    let local = env.local_token();
+    let answer = env.call(&local).await;
+    assert_eq!(
+        answer["result"]["ok"], true,
+        "the call goes through: {answer}"
+    );
+    let bearers = env.world.mcp_bearers.lock().unwrap().clone();
+    assert!(
+        bearers.last().unwrap().starts_with(AT_PREFIX),
+        "test 110: the upstream sees the upstream token, never the Gatehouse token"
+    );
+    assert!(!bearers.contains(&local), "no token passthrough");
+
+    // Through the gateway: an upstream 401 (the AS forgot the access token) → one refresh, one retry.
+    env.world.access.lock().unwrap().clear();
+    let answer = env.call(&local).await;
+    assert_eq!(
+        answer["result"]["ok"], true,
+        "refreshed and retried: {answer}"
+    );
+    assert_eq!(
+        env.world.refresh_calls.load(Ordering::SeqCst),
+        1,
+        "one refresh for the 401"
+    );
+    env.world.refresh_calls.store(0, Ordering::SeqCst);
+
+    // Test 111: expired access token, 50 concurrent callers → exactly one refresh.
+    env.expire_access_token();
+    let proxy_tokens = UpstreamOAuth::new(&env.vault);
+    let version = env.row().config_version;
+    let mut tasks = Vec::new();
+    for _ in 0..50 {
+        let oauth = proxy_tokens.clone();
+        let id = env.connection.clone();
+        tasks.push(tokio::spawn(async move {
+            oauth
+                .tokens()
+                .access_token(&id, version)
+                .await
+                .map(|t| t.expose_secret().to_owned())
+        }));
+    }
+    let mut got = HashSet::new();
+    for t in tasks {
+        got.insert(t.await.unwrap().unwrap());
+    }
+    assert_eq!(
+        env.world.refresh_calls.load(Ordering::SeqCst),
+        1,
+        "exactly one refresh at the AS"
+    );
+    assert_eq!(got.len(), 1, "every waiter got the refreshed token");
+    let form = env
+        .world
+        .token_forms
+        .lock()
+        .unwrap()
+        .last()
+        .unwrap()
+        .clone();
+    assert_eq!(form["grant_type"], "refresh_token");
+    assert!(form.contains_key("resource"), "refresh sends resource");
+
+    // The rotated refresh token replaced the old one: the AS has exactly one live refresh token
+    // and Gatehouse holds it (a second refresh with it succeeds).
+    env.expire_access_token();
+    let fresh = UpstreamOAuth::new(&env.vault);
+    fresh
+        .tokens()
+        .access_token(&env.connection, version)
+        .await
+        .unwrap();
+    assert_eq!(
+        env.world.refresh_calls.load(Ordering::SeqCst),
+        2,
+        "the stored token is the rotated one"
+    );
+}
+
+#[tokio::test]
+async fn invalid_grant_turns_reauth_required_and_signing_in_again_restores() {
+    let env = Env::new().await;
+    env.sign_in().await;
+    let local = env.local_token();
+    assert_eq!(env.call(&local).await["result"]["ok"], true);
+    let mut events = env.vault.store().subscribe();
+    // The upstream revokes everything.
+    env.world.access.lock().unwrap().clear();
+    env.world.refresh.lock().unwrap().clear();
+    let answer = env.call(&local).await;
+    let message = answer["error"]["message"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    assert!(
+        message.contains("sign in again") || message.contains("Sign in again"),
+        "test 112: {answer}"
+    );
+    assert!(message.contains("open Gatehouse"), "{message}");
+    let row = env.row();
+    assert_eq!(row.status, ConnectionStatus::ReauthRequired);
+    assert_eq!(row.status_detail.as_deref(), Some("Sign in again"));
+    let mut saw = false;
+    while let Ok(event) = events.try_recv() {
+        saw |= matches!(
+            event,
+            gatehouse_core::store::StoreEvent::ConnectionStatusChanged {
+                status: ConnectionStatus::ReauthRequired,
+                ..
+            }
+        );
+    }
+    assert!(
+        saw,
+        "an event tells the app the connection needs a new sign-in"
+    );
+
+    env.sign_in().await;
+    assert_eq!(
+        env.row().status,
+        ConnectionStatus::Connected,
+        "sign in again restores it"
+    );
+    assert_eq!(
+        env.call(&local).await["result"]["ok"],
+        true,
+        "the same local grant works again"
+    );
+}
+
+#[tokio::test]
+async fn callbacks_with_a_wrong_state_or_issuer_are_refused() {
+    let env = Env::new().await;
+    // 104: wrong state → no token request.
+    let callback = env.authorize().await;
+    let mut tampered = url::Url::parse(&callback).unwrap();
+    let pairs: Vec<(String, String)> = tampered
+        .query_pairs()
+        .map(|(k, v)| {
+            let forged = k == "state";
+            (
+                k.into_owned(),
+                if forged {
+                    "forged".into()
+                } else {
+                    v.into_owned()
+                },
+            )
+        })
+        .collect();
+    tampered.query_pairs_mut().clear().extend_pairs(pairs);
+    let (status, _) = env.deliver(tampered.as_str()).await;
+    assert_eq!(status, 400);
+    assert!(
+        env.world.token_forms.lock().unwrap().is_empty(),
+        "test 104: no token request"
+    );
+
+    // 106: iss mismatch → rejected; the upstream's error_description is not shown.
+    *env.world.iss_mode.lock().unwrap() = "wrong";
+    let (status, page) = env.deliver(&env.authorize().await).await;
+    assert_eq!(status, 400);
+    assert!(page.contains("another authorization server"), "{page}");
+    assert!(
+        !page.contains("script") && !page.contains("access_denied"),
+        "test 106: {page}"
+    );
+
+    // 107: the AS advertises iss support but the callback has none.
+    *env.world.iss_mode.lock().unwrap() = "missing";
+    let (status, page) = env.deliver(&env.authorize().await).await;
+    assert_eq!(status, 400);
+    assert!(page.contains("no iss"), "test 107: {page}");
+    assert!(
+        env.world.token_forms.lock().unwrap().is_empty(),
+        "no code was ever exchanged"
+    );
+    assert_eq!(env.row().status, ConnectionStatus::NeedsAuth);
+}
+
+#[tokio::test]
+async fn discovery_refusals() {
+    let env = Env::new().await;
+    let redirect = env.redirect_uri();
+    let start = || env.cli.start_signin(&env.connection, &redirect);
+
+    // 93: PRM for another resource.
+    *env.world.prm_resource.lock().unwrap() = Some("https://evil.example/mcp".into());
+    let err = start().await.unwrap_err();
+    assert!(
+        matches!(err, UpstreamError::Discovery(_)) && err.to_string().contains("another resource"),
+        "{err}"
+    );
+    *env.world.prm_resource.lock().unwrap() = None;
+
+    let patch = |k: &str, v: Value| {
+        let mut m = env.world.metadata_patch.lock().unwrap();
+        m.clear();
+        m.insert(k.into(), v);
+    };
+    // Each refusal needs a fresh discovery: the cache is keyed by config_version, so use new
+    // processes' state (a fresh UpstreamOAuth) for each case.
+    let fresh = || UpstreamOAuth::new(&env.vault);
+    patch("issuer", json!("https://other.example"));
+    assert!(
+        fresh()
+            .start_signin(&env.connection, &redirect)
+            .await
+            .unwrap_err()
+            .to_string()
+            .contains("issuer"),
+        "test 95"
+    );
+    patch("code_challenge_methods_supported", json!(["plain"]));
+    assert!(
+        fresh()
+            .start_signin(&env.connection, &redirect)
+            .await
+            .unwrap_err()
+            .to_string()
+            .contains("S256"),
+        "test 96"
+    );
+    patch("code_challenge_methods_supported", Value::Null);
+    assert!(
+        fresh()
+            .start_signin(&env.connection, &redirect)
+            .await
+            .unwrap_err()
+            .to_string()
+            .contains("S256"),
+        "test 96: absent"
+    );
+    for bad in ["javascript:alert(1)", "file:///etc/passwd"] {
+        patch("authorization_endpoint", json!(bad));
+        let err = fresh()
+            .start_signin(&env.connection, &redirect)
+            .await
+            .unwrap_err();
+        assert!(
+            err.to_string().contains("authorization endpoint"),
+            "test 103: {err}"
+        );
+    }
+    assert!(
+        env.world.authorize_queries.lock().unwrap().is_empty(),
+        "nothing was launched"
+    );
+    env.world.metadata_patch.lock().unwrap().clear();
+
+    // 115: the PRM names an AS on the metadata address or the LAN.
+    for evil in [
+        "http://169.254.169.254",
+        "http://10.0.0.1",
+        "https://169.254.169.254/latest",
+    ] {
+        *env.world.prm_as.lock().unwrap() = Some(evil.into());
+        let err = fresh()
+            .start_signin(&env.connection, &redirect)
+            .await
+            .unwrap_err();
+        assert!(
+            err.to_string().contains("https") || err.to_string().contains("private"),
+            "test 115: {evil}: {err}"
+        );
+    }
+    // 116: a redirect from the metadata URL is not followed.
+    let base = env.world.mcp_base.lock().unwrap().clone();
+    *env.world.prm_as.lock().unwrap() = Some(format!("{base}/redirect-issuer"));
+    let err = fresh()
+        .start_signin(&env.connection, &redirect)
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("redirect"), "test 116: {err}");
+    assert!(
+        env.world
+            .log
+            .lock()
+            .unwrap()
+            .iter()
+            .any(|p| p == "/redirect"),
+        "the redirecting metadata URL was asked"
+    );
+    *env.world.prm_as.lock().unwrap() = None;
+}
+
+#[tokio::test]
+async fn without_a_resource_metadata_hint_the_well_knowns_are_probed_in_order() {
+    let env = Env::new().await;
+    *env.world.bare_challenge.lock().unwrap() = true;
+    env.authorize().await;
+    let log = env.world.log.lock().unwrap().clone();
+    assert_eq!(log[0], "POST /mcp");
+    assert_eq!(
+        log[1], "/.well-known/oauth-protected-resource/mcp",
+        "test 92: path-inserted first"
+    );
+    let q = env.world.authorize_queries.lock().unwrap()[0].clone();
+    assert_eq!(
+        q["scope"], "mcp:tools mcp:read",
+        "test 102: PRM scopes_supported without a challenged scope"
+    );
+}
+
+#[tokio::test]
+async fn sign_out_revokes_at_the_upstream_and_leaves_no_token_anywhere() {
+    let env = Env::new().await;
+    env.sign_in().await;
+    let local = env.local_token();
+    assert_eq!(env.call(&local).await["result"]["ok"], true);
+    env.expire_access_token();
+    assert_eq!(env.call(&local).await["result"]["ok"], true, "refreshed");
+
+    // Security: no upstream token value in the database file, its WAL, or any DTO.
+    let tokens: Vec<String> = env
+        .world
+        .token_forms
+        .lock()
+        .unwrap()
+        .iter()
+        .filter_map(|f| f.get("refresh_token").cloned())
+        .chain(env.world.mcp_bearers.lock().unwrap().iter().cloned())
+        .collect();
+    assert!(!tokens.is_empty());
+    let db = gatehouse_core::config::database_path(env.dir.path());
+    let wal = db.with_extension("sqlite3-wal");
+    assert!(db.exists(), "the database file is where the test looks");
+    for path in [db, wal] {
+        let name = path.display().to_string();
+        if let Ok(bytes) = std::fs::read(&path) {
+            let text = String::from_utf8_lossy(&bytes);
+            assert!(
+                !text.contains(AT_PREFIX) && !text.contains(RT_PREFIX),
+                "{name} holds a token in clear"
+            );
+        }
+    }
+    let views = gatehouse_core::admin::list_connections(&env.vault, 1).unwrap();
+    let dto = serde_json::to_string(&views).unwrap();
+    assert!(
+        !dto.contains(AT_PREFIX) && !dto.contains(RT_PREFIX),
+        "no token in a DTO"
+    );
+
+    // 119: sign out → RFC 7009 at the AS, local tokens gone.
+    let result = env.cli.sign_out(&env.connection).await.unwrap();
+    assert_eq!(result, RevokeResult::Revoked);
+    let revoked = env.world.revoked.lock().unwrap().clone();
+    assert!(
+        revoked.iter().any(|t| t.starts_with(RT_PREFIX))
+            && revoked.iter().any(|t| t.starts_with(AT_PREFIX))
+    );
+    let id = env.connection.clone();
+    let cred = env
+        .vault
+        .store()
+        .read_blocking(move |c| upstream_credentials::get(c, &id))
+        .unwrap()
+        .unwrap();
+    assert!(cred.access_token_sealed.is_none() && cred.refresh_token_sealed.is_none());
+    assert_eq!(env.row().status, ConnectionStatus::NeedsAuth);
+    let answer = env.call(&local).await;
+    assert!(
+        answer["error"]["message"]
+            .as_str()
+            .unwrap_or("")
+            .contains("open Gatehouse and sign in"),
+        "{answer}"
+    );
+}
+
+#[tokio::test]
+async fn a_material_change_purges_tokens_and_voids_pending_sign_ins() {
+    let env = Env::new().await;
+    let callback = env.authorize().await;
+    let mut settings = env.row().settings;
+    settings.oauth.scopes = Some("mcp:read".into());
+    env.vault
+        .store()
+        .update_connection(
+            &env.connection,
+            &connections::ConnectionEdit {
+                settings: Some(settings),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+    let (status, page) = env.deliver(&callback).await;
+    assert_eq!(status, 502, "{page}");
+    assert!(page.contains("changed"), "{page}");
+    assert!(
+        env.world.token_forms.lock().unwrap().is_empty(),
+        "no exchange for a stale sign-in"
+    );
+
+    env.sign_in().await;
+    let mut settings = env.row().settings;
+    settings.oauth.scopes = Some("mcp:tools".into());
+    env.vault
+        .store()
+        .update_connection(
+            &env.connection,
+            &connections::ConnectionEdit {
+                settings: Some(settings),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+    let id = env.connection.clone();
+    assert!(
+        env.vault
+            .store()
+            .read_blocking(move |c| upstream_credentials::get(c, &id))
+            .unwrap()
+            .is_none(),
+        "a material change purges the upstream credential"
+    );
+    let _ = CallbackQuery::default();
+}
+
+#[tokio::test]
+async fn the_cli_detects_oauth_and_signs_in_through_the_running_gateway() {
+    let env = Env::new().await;
+    let exe = env!("CARGO_BIN_EXE_gatehoused");
+    let url = format!("{}/mcp", env.world.mcp_base.lock().unwrap());
+    let port = env.gateway.address().port().to_string();
+    let cli = |args: &[&str]| {
+        let mut c = tokio::process::Command::new(exe);
+        c.arg("--data-dir")
+            .arg(env.dir.path())
+            .args(args)
+            .env("GATEHOUSE_KEY_BACKEND", "file")
+            .env("GATEHOUSE_PORT", &port)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped());
+        c
+    };
+    // Auto-detect: no --auth, the probe answers 401 → oauth, "Sign-in needed".
+    let out = cli(&[
+        "connections",
+        "add",
+        "--json",
+        "--slug",
+        "auto",
+        "--name",
+        "Auto",
+        "--url",
+        &url,
+    ])
+    .output()
+    .await
+    .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let view: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(view["auth_kind"], "oauth", "detected by the probe");
+    assert_eq!(view["status"], "needs_auth");
+
+    // signin: the "browser" is a program that records its single argument (no shell involved).
+    let seen = env.dir.path().join("browser-saw");
+    let script = env.dir.path().join("browser.sh");
+    std::fs::write(
+        &script,
+        format!("#!/bin/sh\nprintf '%s' \"$1\" > '{}'\n", seen.display()),
+    )
+    .unwrap();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    let child = cli(&["connections", "signin", "auto", "--timeout", "20"])
+        .env("BROWSER", &script)
+        .spawn()
+        .unwrap();
+    let mut opened = String::new();
+    for _ in 0..100 {
+        if let Ok(s) = std::fs::read_to_string(&seen)
+            && !s.is_empty()
+        {
+            opened = s;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(
+        opened.contains("/authorize?"),
+        "the browser got the authorization URL: {opened:?}"
+    );
+    let r = env.http.get(&opened).send().await.unwrap();
+    let callback = r.headers()["location"].to_str().unwrap().to_owned();
+    assert!(callback.starts_with(&format!("{}/oauth/callback?", env.gateway.base_url())));
+    let (status, page) = env.deliver(&callback).await;
+    assert_eq!(status, 200, "{page}");
+    let out = child.wait_with_output().await.unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "signin exits 0: {stdout} {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains(&opened), "the URL is printed too");
+    assert!(
+        stdout.contains("signed in to auto as ada@example.com"),
+        "{stdout}"
+    );
+
+    // signout: revokes at the upstream.
+    let out = cli(&["connections", "signout", "auto"])
+        .output()
+        .await
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("revoked"));
+    assert!(
+        !env.world.revoked.lock().unwrap().is_empty(),
+        "RFC 7009 revoke reached the AS"
+    );
+}
+
+#[tokio::test]
+async fn client_credentials_for_machine_to_machine() {
+    let env = Env::new().await;
+    let url = format!("{}/mcp", env.world.mcp_base.lock().unwrap());
+    let input = gatehouse_core::admin::NewConnectionInput {
+        slug: "m2m".into(),
+        name: "Machine".into(),
+        upstream_url: url,
+        auth: gatehouse_core::admin::UpstreamAuth::OAuth(gatehouse_core::admin::OAuthInput {
+            client_id: Some("m2m".into()),
+            client_secret: Some(secrecy::SecretString::from(M2M_SECRET.to_owned())),
+            client_credentials: true,
+            ..Default::default()
+        }),
+    };
+    let port = env.gateway.address().port();
+    let view = gatehouse_core::admin::add_connection(&env.vault, port, &input).unwrap();
+    assert_eq!(view.status, "needs_auth");
+    let oauth = UpstreamOAuth::new(&env.vault);
+    let started = gatehouse_core::admin::start_signin(&oauth, port, "m2m")
+        .await
+        .unwrap();
+    assert!(matches!(
+        started,
+        gatehouse_core::admin::SigninStarted::Connected
+    ));
+    let view = gatehouse_core::admin::get_connection(&env.vault, port, "m2m").unwrap();
+    assert_eq!(view.status, "connected");
+    assert_eq!(
+        env.world.refresh_calls.load(Ordering::SeqCst),
+        1,
+        "one client_credentials call"
+    );
+    let form = env
+        .world
+        .token_forms
+        .lock()
+        .unwrap()
+        .last()
+        .unwrap()
+        .clone();
+    assert!(
+        form.get("resource").is_some_and(|r| r.ends_with("/mcp")),
+        "resource sent: {form:?}"
+    );
+    assert!(
+        !form.contains_key("client_secret"),
+        "the secret goes in Basic auth, not the body"
+    );
+
+    // Expired → a new client_credentials token, no refresh token needed.
+    let id = gatehouse_core::store::ConnectionId::parse(&view.id).unwrap();
+    let now = env.vault.store().now();
+    let id2 = id.clone();
+    env.vault
+        .store()
+        .write_blocking(move |tx| {
+            let mut c = upstream_credentials::get(tx, &id2)?.unwrap();
+            c.expires_at = Some(now - 1);
+            upstream_credentials::put(tx, &c, now)
+        })
+        .unwrap();
+    let token = oauth
+        .tokens()
+        .access_token(&id, view.config_version)
+        .await
+        .unwrap();
+    assert!(token.expose_secret().starts_with(AT_PREFIX));
+    assert_eq!(env.world.refresh_calls.load(Ordering::SeqCst), 2);
+    let db = std::fs::read(gatehouse_core::config::database_path(env.dir.path())).unwrap();
+    assert!(
+        !String::from_utf8_lossy(&db).contains(M2M_SECRET),
+        "the client secret is sealed"
+    );
+}
+
+#[tokio::test]
+async fn no_secret_reaches_the_log() {
+    let env = Env::new().await;
+    env.sign_in().await;
+    let local = env.local_token();
+    env.expire_access_token();
+    assert_eq!(env.call(&local).await["result"]["ok"], true);
+    env.cli.sign_out(&env.connection).await.unwrap();
+    let logs = String::from_utf8_lossy(&log_buffer().lock().unwrap()).into_owned();
+    assert!(
+        logs.contains("upstream sign-in completed"),
+        "the log is captured"
+    );
+    for secret in [AT_PREFIX, RT_PREFIX, M2M_SECRET] {
+        assert!(!logs.contains(secret), "{secret} appears in the log");
+    }
+    assert!(!logs.contains(&local), "the local token appears in the log");
+    let leaks: Vec<&str> = logs.lines().filter(|l| l.contains("code=code-")).collect();
+    assert!(
+        leaks.is_empty(),
+        "an authorization code appears in the log: {leaks:#?}"
+    );
+}
+
+#[tokio::test]
+async fn a_new_authorization_server_means_a_new_registration() {
+    let env = Env::new().await;
+    env.sign_in().await;
+    assert_eq!(env.world.registrations.lock().unwrap().len(), 1);
+    // Test 100: the PRM now names AS2. Nothing registered at AS1 is used there.
+    let world2 = start_world().await;
+    let issuer2 = world2.issuer.lock().unwrap().clone();
+    *env.world.prm_as.lock().unwrap() = Some(issuer2.clone());
+    let fresh = UpstreamOAuth::new(&env.vault);
+    let start = fresh
+        .start_signin(&env.connection, &env.redirect_uri())
+        .await
+        .unwrap();
+    assert!(start.authorization_url.starts_with(&issuer2), "AS2 is used");
+    assert_eq!(
+        world2.registrations.lock().unwrap().len(),
+        1,
+        "Gatehouse registered at AS2"
+    );
+    assert_eq!(
+        env.world.registrations.lock().unwrap().len(),
+        1,
+        "and not again at AS1"
+    );
+
+    // The proxy's refresh refuses to send AS1's refresh token to AS2: sign in again instead.
+    env.expire_access_token();
+    let version = env.row().config_version;
+    let err = fresh
+        .tokens()
+        .access_token(&env.connection, version)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, UpstreamError::ReauthRequired), "{err}");
+    assert!(
+        world2.token_forms.lock().unwrap().is_empty(),
+        "no AS1 token reached AS2"
+    );
+    assert_eq!(env.row().status, ConnectionStatus::ReauthRequired);
+}
+
+#[tokio::test]
+async fn the_consent_page_tool_list_uses_the_upstream_token() {
+    let env = Env::new().await;
+    let http =
+        gatehouse_core::proxy::upstream_client(&gatehouse_core::proxy::ProxyOptions::default());
+    let row = env.row();
+    let without =
+        gatehouse_core::proxy::catalog::list_upstream_tools(&env.vault, &http, &row).await;
+    assert!(without.is_err(), "without a token the upstream refuses");
+    env.sign_in().await;
+    let row = env.row();
+    let token = env
+        .cli
+        .tokens()
+        .access_token(&row.id, row.config_version)
+        .await
+        .unwrap();
+    let tools = gatehouse_core::proxy::catalog::list_upstream_tools_with(
+        &env.vault,
+        &http,
+        &row,
+        Some(&token),
+    )
+    .await
+    .unwrap();
+    assert_eq!(tools[0].0, "echo");
+}
