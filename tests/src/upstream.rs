@@ -377,3 +377,68 @@ fn url_with(base: &str) -> reqwest::Url {
 pub fn callback_param(target: &str, name: &str) -> Option<String> {
     query_param(&format!("http://127.0.0.1{target}"), name)
 }
+
+/// `gatehoused serve --port 0` like [`crate::Gatehoused::serve`], but with `RUST_LOG=debug` and its
+/// stderr (the log lines) written to `stderr_file`, so a test can search it for secrets.
+pub fn serve_logging_to(
+    data_dir: &std::path::Path,
+    stderr_file: &std::path::Path,
+) -> crate::Gatehoused {
+    let log = std::fs::File::create(stderr_file)
+        .unwrap_or_else(|e| panic!("cannot create {stderr_file:?}: {e}"));
+    let mut child = crate::gatehoused(data_dir)
+        .args(["serve", "--port", "0"])
+        .env("RUST_LOG", "debug")
+        .stdout(Stdio::piped())
+        .stderr(log)
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot start gatehoused: {e}"));
+    let stdout = child
+        .stdout
+        .take()
+        .unwrap_or_else(|| panic!("gatehoused stdout is not piped"));
+    let mut line = String::new();
+    let read = BufReader::new(stdout).read_line(&mut line);
+    assert!(
+        read.is_ok_and(|n| n > 0),
+        "gatehoused exited before printing its address"
+    );
+    let base_url = line
+        .trim()
+        .strip_prefix("listening on ")
+        .unwrap_or_else(|| panic!("unexpected first line from gatehoused: {line:?}"))
+        .to_owned();
+    let port = base_url
+        .rsplit(':')
+        .next()
+        .and_then(|p| p.parse().ok())
+        .unwrap_or_else(|| panic!("no port in {base_url:?}"));
+    crate::Gatehoused {
+        child,
+        base_url,
+        port,
+    }
+}
+
+/// Files under `dir` (recursively) whose bytes contain any of `needles`: (file, needle prefix).
+pub fn files_containing(
+    dir: &std::path::Path,
+    needles: &[String],
+) -> Vec<(std::path::PathBuf, String)> {
+    let mut found = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(path) = stack.pop() {
+        if path.is_dir() {
+            if let Ok(entries) = std::fs::read_dir(&path) {
+                stack.extend(entries.filter_map(|e| e.ok().map(|e| e.path())));
+            }
+        } else if let Ok(bytes) = std::fs::read(&path) {
+            for needle in needles.iter().filter(|n| n.len() >= 16) {
+                if bytes.windows(needle.len()).any(|w| w == needle.as_bytes()) {
+                    found.push((path.clone(), needle.chars().take(6).collect()));
+                }
+            }
+        }
+    }
+    found
+}
