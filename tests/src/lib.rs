@@ -136,3 +136,4 @@ pub fn free_port() -> u16 {
 }
 
 pub mod peers;
+pub mod upstream;
