@@ -45,10 +45,10 @@ fn wait_status(data_dir: &Path, status: &str) -> Value {
 
 /// `gatehoused connections signin up` with `$BROWSER` = browser.sh (signin.mjs in Chromium); returns
 /// what the command printed. It returns once the running gateway completed the sign-in.
-fn sign_in(data_dir: &Path, signin_log: &Path, name: &str) -> String {
+fn sign_in(data_dir: &Path, port: u16, signin_log: &Path, name: &str) -> String {
     let browser: PathBuf = tests_dir().join("js/upstream/browser.sh");
     let output = gatehoused(data_dir)
-        .args(["connections", "signin", SLUG])
+        .args(["connections", "signin", SLUG, "--port", &port.to_string()])
         .env("BROWSER", &browser)
         .env("UPSTREAM_LOGIN", "alice")
         .env("UPSTREAM_SIGNIN_NAME", name)
@@ -105,7 +105,7 @@ fn add_detect_sign_in_use_refresh_revoke_reauth_and_no_token_leaks() {
     assert_eq!(added["auth_kind"], "oauth", "{added}");
 
     // Sign in: the CLI prints the authorization URL and opens it with $BROWSER.
-    let printed = sign_in(data.path(), &signin_log, "first");
+    let printed = sign_in(data.path(), gateway.port, &signin_log, "first");
     let authorize = printed
         .split_whitespace()
         .find(|w| w.starts_with(&format!("{}/auth?", auth_server.issuer)))
@@ -124,7 +124,14 @@ fn add_detect_sign_in_use_refresh_revoke_reauth_and_no_token_leaks() {
         format!("{}/oauth/callback", gateway.base_url),
         "the gateway's loopback callback"
     );
-    let signin_report = std::fs::read_to_string(&signin_log).unwrap_or_default();
+    // The CLI returns once the gateway completed the sign-in, which can be before signin.mjs has
+    // written its report after the callback page loaded: wait for the report (bounded).
+    let signin_report = gatehouse_e2e::wait_for(std::time::Duration::from_secs(30), || {
+        std::fs::read_to_string(&signin_log)
+            .ok()
+            .filter(|r| r.contains("\"ok\":"))
+    })
+    .unwrap_or_default();
     assert!(
         signin_report.contains("\"ok\":true"),
         "signin.mjs: {signin_report}"
@@ -202,7 +209,7 @@ fn add_detect_sign_in_use_refresh_revoke_reauth_and_no_token_leaks() {
     assert_eq!(reauth["status"], "reauth_required");
 
     // Sign in again: works, and the local client was not asked to authorize again.
-    sign_in(data.path(), &signin_log, "again");
+    sign_in(data.path(), gateway.port, &signin_log, "again");
     wait_status(data.path(), "connected");
     let restored = whoami(&mut client);
     assert_eq!(restored["ok"], true, "{restored}");

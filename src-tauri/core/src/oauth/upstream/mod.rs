@@ -127,6 +127,28 @@ pub struct Endpoints {
     pub scope: Option<String>,
 }
 
+/// The scopes that name the account ("on behalf of"), added to the MCP scope selection (MCP
+/// 2025-11-25 authorization §Scope Selection Strategy) only when the authorization server advertises
+/// them: `openid` for an id_token, `email` for a readable name in it. An AS that lists neither is
+/// asked for nothing extra, and the person names the account instead.
+fn with_identity_scopes(scope: Option<String>, advertised: &[String]) -> Option<String> {
+    let mut scopes: Vec<String> = scope
+        .as_deref()
+        .unwrap_or_default()
+        .split_whitespace()
+        .map(str::to_owned)
+        .collect();
+    if !advertised.iter().any(|s| s == "openid") {
+        return scope;
+    }
+    for wanted in ["openid", "email"] {
+        if advertised.iter().any(|s| s == wanted) && !scopes.iter().any(|s| s == wanted) {
+            scopes.push(wanted.to_owned());
+        }
+    }
+    (!scopes.is_empty()).then(|| scopes.join(" "))
+}
+
 /// Role 2's shared state: the discovery cache and the token source. One per gateway process.
 pub struct UpstreamOAuth {
     pub(crate) vault: Vault,
@@ -216,6 +238,7 @@ impl UpstreamOAuth {
             .or_else(|| {
                 (!found.resource_scopes.is_empty()).then(|| found.resource_scopes.join(" "))
             });
+        let scope = with_identity_scopes(scope, &found.metadata.scopes_supported);
         Ok(Endpoints {
             metadata: found.metadata.clone(),
             resource: found.resource.clone(),
@@ -405,4 +428,32 @@ pub(crate) async fn read_credential(
         .store()
         .read(move |conn| upstream_credentials::get(conn, &id))
         .await?)
+}
+
+#[cfg(test)]
+mod identity_scope_tests {
+    use super::with_identity_scopes;
+
+    fn advertised(list: &[&str]) -> Vec<String> {
+        list.iter().map(|s| (*s).to_owned()).collect()
+    }
+
+    #[test]
+    fn identity_scopes_are_added_only_when_advertised() {
+        assert_eq!(
+            with_identity_scopes(Some("files:read".into()), &advertised(&["files:read"])),
+            Some("files:read".into()),
+            "an AS without openid is asked for nothing extra"
+        );
+        assert_eq!(
+            with_identity_scopes(None, &advertised(&["openid", "email", "profile"])),
+            Some("openid email".into()),
+            "openid and email name the account; profile is not needed"
+        );
+        assert_eq!(
+            with_identity_scopes(Some("mcp openid".into()), &advertised(&["openid"])),
+            Some("mcp openid".into()),
+            "no duplicates, and email only when advertised"
+        );
+    }
 }

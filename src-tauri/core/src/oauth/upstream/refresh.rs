@@ -32,13 +32,16 @@ use crate::store::ConnectionId;
 use crate::store::connections::{self, ConnectionStatus, OAuthGrant};
 use crate::store::upstream_credentials;
 
-/// Refresh this long before the access token expires.
+/// Refresh this long before the access token expires, or a quarter of its lifetime when that is
+/// shorter (a 20 s token would otherwise count as expiring on every request).
 pub const REFRESH_AHEAD: UnixMillis = 60 * SECOND;
 
 struct Cached {
     config_version: i64,
     token: SecretString,
     expires_at: Option<UnixMillis>,
+    /// When the token was obtained (its lifetime is `expires_at - issued_at`).
+    issued_at: UnixMillis,
 }
 
 /// Upstream access tokens by connection, with single-flight refresh.
@@ -48,8 +51,13 @@ pub struct UpstreamTokens {
     locks: Mutex<HashMap<ConnectionId, Arc<tokio::sync::Mutex<()>>>>,
 }
 
-fn fresh(expires_at: Option<UnixMillis>, now: UnixMillis) -> bool {
-    expires_at.is_none_or(|e| e - now > REFRESH_AHEAD)
+fn fresh(expires_at: Option<UnixMillis>, issued_at: UnixMillis, now: UnixMillis) -> bool {
+    expires_at.is_none_or(|e| e - now > refresh_margin(e - issued_at))
+}
+
+/// How long before expiry a token of this lifetime is refreshed.
+fn refresh_margin(lifetime: UnixMillis) -> UnixMillis {
+    REFRESH_AHEAD.min(lifetime.max(0) / 4)
 }
 
 impl UpstreamTokens {
@@ -77,7 +85,8 @@ impl UpstreamTokens {
     ) -> Option<SecretString> {
         let cache = self.cache.read().unwrap_or_else(PoisonError::into_inner);
         let c = cache.get(id)?;
-        (c.config_version == config_version && fresh(c.expires_at, now)).then(|| c.token.clone())
+        (c.config_version == config_version && fresh(c.expires_at, c.issued_at, now))
+            .then(|| c.token.clone())
     }
 
     fn remember(
@@ -86,6 +95,7 @@ impl UpstreamTokens {
         config_version: i64,
         token: &SecretString,
         expires_at: Option<UnixMillis>,
+        issued_at: UnixMillis,
     ) {
         self.cache
             .write()
@@ -96,6 +106,7 @@ impl UpstreamTokens {
                     config_version,
                     token: token.clone(),
                     expires_at,
+                    issued_at,
                 },
             );
     }
@@ -168,8 +179,8 @@ impl UpstreamTokens {
             && let Some(sealed) = &c.access_token_sealed
         {
             let token = owner.vault.cipher().open_string(sealed, &access_aad(id))?;
-            if fresh(c.expires_at, now) && !is_rejected(&token) {
-                self.remember(id, config_version, &token, c.expires_at);
+            if fresh(c.expires_at, c.updated_at, now) && !is_rejected(&token) {
+                self.remember(id, config_version, &token, c.expires_at, c.updated_at);
                 return Ok(token);
             }
         }
@@ -277,7 +288,13 @@ impl UpstreamTokens {
         if !saved {
             return Err(UpstreamError::Stale);
         }
-        self.remember(&row.id, config_version, &tokens.access_token, expires_at);
+        self.remember(
+            &row.id,
+            config_version,
+            &tokens.access_token,
+            expires_at,
+            now,
+        );
         Ok(tokens.access_token.clone())
     }
 }
@@ -295,5 +312,37 @@ pub fn client_message(connection_name: &str, err: &UpstreamError) -> String {
         other => {
             format!("Gatehouse could not get an upstream token for {connection_name}: {other}")
         }
+    }
+}
+
+#[cfg(test)]
+mod margin_tests {
+    use super::{REFRESH_AHEAD, fresh, refresh_margin};
+    use crate::clock::{HOUR, SECOND};
+
+    #[test]
+    fn short_lived_tokens_are_used_for_most_of_their_life() {
+        assert_eq!(
+            refresh_margin(HOUR),
+            REFRESH_AHEAD,
+            "an hour-long token refreshes a minute ahead"
+        );
+        assert_eq!(
+            refresh_margin(20 * SECOND),
+            5 * SECOND,
+            "a 20 s token refreshes 5 s ahead"
+        );
+        assert!(
+            fresh(Some(20 * SECOND), 0, 10 * SECOND),
+            "halfway through a 20 s token it is still fresh"
+        );
+        assert!(
+            !fresh(Some(20 * SECOND), 0, 16 * SECOND),
+            "in its last quarter it is refreshed"
+        );
+        assert!(
+            fresh(None, 0, i64::MAX / 2),
+            "a token without expiry is used until rejected"
+        );
     }
 }
