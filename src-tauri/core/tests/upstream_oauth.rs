@@ -90,7 +90,10 @@ struct World {
     expires_in: Mutex<i64>,
     registrations: Mutex<Vec<Value>>,
     authorize_queries: Mutex<Vec<HashMap<String, String>>>,
-    codes: Mutex<HashMap<String, (String, String, String)>>,
+    codes: Mutex<HashMap<String, (String, String, String, String)>>,
+    /// tools/call needs a token granted with the `admin` scope (step-up, test 113).
+    require_admin: Mutex<bool>,
+    admin_tokens: Mutex<HashSet<String>>,
     token_forms: Mutex<Vec<HashMap<String, String>>>,
     access: Mutex<HashSet<String>>,
     refresh: Mutex<HashSet<String>>,
@@ -136,8 +139,24 @@ async fn mcp(State(w): State<Arc<World>>, headers: HeaderMap, body: String) -> R
     if let Some(t) = &token {
         w.mcp_bearers.lock().unwrap().push(t.clone());
     }
-    if token.is_some_and(|t| w.access.lock().unwrap().contains(&t)) {
+    if let Some(t) = token
+        .as_ref()
+        .filter(|t| w.access.lock().unwrap().contains(*t))
+    {
         let v: Value = serde_json::from_str(&body).unwrap_or(Value::Null);
+        if *w.require_admin.lock().unwrap()
+            && v.get("method").and_then(Value::as_str) == Some("tools/call")
+            && !w.admin_tokens.lock().unwrap().contains(t)
+        {
+            return (
+                StatusCode::FORBIDDEN,
+                [(
+                    "www-authenticate",
+                    "Bearer error=\"insufficient_scope\", scope=\"admin\"",
+                )],
+            )
+                .into_response();
+        }
         let id = v.get("id").cloned().unwrap_or(Value::Null);
         let result = if v.get("method").and_then(Value::as_str) == Some("tools/list") {
             json!({"ok": true, "tools": [{"name": "echo", "inputSchema": {"type": "object"}}]})
@@ -239,6 +258,7 @@ async fn authorize(
             q["code_challenge"].clone(),
             q["redirect_uri"].clone(),
             q["client_id"].clone(),
+            q.get("scope").cloned().unwrap_or_default(),
         ),
     );
     let issuer = w.issuer.lock().unwrap().clone();
@@ -273,7 +293,7 @@ async fn token(
         |e: &str| (StatusCode::BAD_REQUEST, axum::Json(json!({"error": e}))).into_response();
     match f.get("grant_type").map(String::as_str) {
         Some("authorization_code") => {
-            let Some((challenge, redirect, client)) = w
+            let Some((challenge, redirect, client, scope)) = w
                 .codes
                 .lock()
                 .unwrap()
@@ -289,6 +309,9 @@ async fn token(
                 return error("invalid_grant");
             }
             let (at, rt) = w.issue();
+            if scope.split_whitespace().any(|s| s == "admin") {
+                w.admin_tokens.lock().unwrap().insert(at.clone());
+            }
             let mut body = w.token_body(&at, &rt);
             let claims = URL_SAFE_NO_PAD.encode(br#"{"sub":"1","email":"ada@example.com"}"#);
             body["id_token"] = json!(format!("e30.{claims}.sig"));
@@ -1351,4 +1374,167 @@ async fn the_consent_page_tool_list_uses_the_upstream_token() {
     .await
     .unwrap();
     assert_eq!(tools[0].0, "echo");
+}
+
+fn hidden(html: &str, name: &str) -> String {
+    let marker = format!("name=\"{name}\" value=\"");
+    let start = html
+        .find(&marker)
+        .unwrap_or_else(|| panic!("no {name} in {html}"))
+        + marker.len();
+    let end = html[start..].find('"').unwrap() + start;
+    html[start..end].to_owned()
+}
+
+#[tokio::test]
+async fn consent_first_then_upstream_sign_in_then_the_code() {
+    let env = Env::new().await;
+    let base = env.gateway.base_url();
+    let client = ClientId::generate();
+    env.vault
+        .store()
+        .upsert_client(&registration(&client))
+        .unwrap();
+    let challenge = URL_SAFE_NO_PAD.encode(Sha256::digest(
+        b"local-verifier-local-verifier-local-verifier",
+    ));
+    let resource = format!("{base}/mcp/up");
+    let r = env
+        .http
+        .get(format!("{base}/authorize"))
+        .query(&[
+            ("response_type", "code"),
+            ("client_id", client.as_str()),
+            ("redirect_uri", "http://127.0.0.1/callback"),
+            ("code_challenge", challenge.as_str()),
+            ("code_challenge_method", "S256"),
+            ("state", "local-state"),
+            ("resource", resource.as_str()),
+        ])
+        .send()
+        .await
+        .unwrap();
+    let consent = r.text().await.unwrap();
+    let form = vec![
+        ("request_id", hidden(&consent, "request_id")),
+        ("csrf_token", hidden(&consent, "csrf_token")),
+        ("decision", "approve".to_owned()),
+    ];
+    let decide = || {
+        env.http
+            .post(format!("{base}/authorize/decision"))
+            .form(&form)
+            .send()
+    };
+    let r = decide().await.unwrap();
+    assert_eq!(r.status(), 409, "no code before the upstream sign-in");
+    let page = r.text().await.unwrap();
+    assert!(page.contains("action=\"/oauth/upstream-signin\""), "{page}");
+
+    // The page's sign-in button: the same request id + CSRF token start the upstream sign-in.
+    let r = env
+        .http
+        .post(format!("{base}/oauth/upstream-signin"))
+        .form(&[
+            ("request_id", form[0].1.clone()),
+            ("csrf_token", form[1].1.clone()),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let page = r.text().await.unwrap();
+    let start = page.find("href=\"").unwrap() + 6;
+    let link = page[start..start + page[start..].find('"').unwrap()].replace("&amp;", "&");
+    let forged = env
+        .http
+        .post(format!("{base}/oauth/upstream-signin"))
+        .form(&[
+            ("request_id", form[0].1.clone()),
+            ("csrf_token", "wrong".to_owned()),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(forged.status(), 400, "a wrong CSRF token starts nothing");
+
+    let r = env.http.get(&link).send().await.unwrap();
+    let callback = r.headers()["location"].to_str().unwrap().to_owned();
+    let (status, page) = env.deliver(&callback).await;
+    assert_eq!(status, 200, "{page}");
+
+    // Approve again: now the code is issued.
+    let r = decide().await.unwrap();
+    assert_eq!(r.status(), 303);
+    let location = r.headers()["location"].to_str().unwrap().to_owned();
+    assert!(
+        location.starts_with("http://127.0.0.1/callback?code="),
+        "{location}"
+    );
+}
+
+#[tokio::test]
+async fn insufficient_scope_asks_for_the_union_at_the_next_sign_in() {
+    let env = Env::new().await;
+    *env.world.require_admin.lock().unwrap() = true;
+    env.sign_in().await;
+    let local = env.local_token();
+    let call = || {
+        env.http
+            .post(format!("{}/mcp/up", env.gateway.base_url()))
+            .bearer_auth(&local)
+            .header("accept", "application/json, text/event-stream")
+            .header("content-type", "application/json")
+            .body(
+                json!({"jsonrpc":"2.0","id":9,"method":"tools/call","params":{"name":"echo"}})
+                    .to_string(),
+            )
+            .send()
+    };
+    let answer: Value = call().await.unwrap().json().await.unwrap();
+    let message = answer["error"]["message"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    assert!(
+        message.contains("needs more permissions"),
+        "test 113: {answer}"
+    );
+    assert_eq!(
+        env.row().status_detail.as_deref(),
+        Some("More permissions needed: Sign in again")
+    );
+
+    env.sign_in().await;
+    let q = env
+        .world
+        .authorize_queries
+        .lock()
+        .unwrap()
+        .last()
+        .unwrap()
+        .clone();
+    assert_eq!(
+        q["scope"], "mcp:tools admin",
+        "the union of the usual and the challenged scopes"
+    );
+    let answer: Value = call().await.unwrap().json().await.unwrap();
+    assert_eq!(
+        answer["result"]["ok"], true,
+        "allowed after the step-up: {answer}"
+    );
+
+    // A denial that persists is treated as permanent after a few attempts.
+    env.world.admin_tokens.lock().unwrap().clear();
+    for _ in 0..3 {
+        let _ = call().await.unwrap();
+    }
+    let answer: Value = call().await.unwrap().json().await.unwrap();
+    assert!(
+        answer["error"]["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("keeps refusing"),
+        "{answer}"
+    );
 }

@@ -101,6 +101,7 @@ fn compose(state: GatewayState) -> (Router, Arc<Proxy>) {
         .merge(proxy_routes)
         .merge(crate::oauth::upstream::callback::router(
             proxy.upstream_oauth().clone(),
+            state.local,
         ))
         .layer(axum::middleware::from_fn_with_state(
             state.local,

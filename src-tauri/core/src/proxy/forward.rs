@@ -36,6 +36,7 @@ use super::filter::{SseToolsFilter, ToolAllowList, filter_sse};
 use super::jsonrpc::{self, Message};
 use crate::crypto::Aad;
 use crate::oauth::upstream::UpstreamError;
+use crate::oauth::upstream::discovery::bearer_challenge;
 use crate::oauth::upstream::refresh::client_message;
 use crate::store::ConnectionId;
 use crate::store::access_tokens::AccessTokenRow;
@@ -733,6 +734,23 @@ async fn send(
     }
     let status = response.status();
     let connection_id = &exchange.authorized.token.connection_id;
+    if status == StatusCode::FORBIDDEN
+        && upstream.auth_kind == AuthKind::OAuth
+        && let Some(challenge) = bearer_challenge(response.headers())
+        && challenge.error.as_deref() == Some("insufficient_scope")
+        && let Some(scope) = challenge.scope
+    {
+        let message = proxy
+            .oauth
+            .step_up(
+                &upstream.connection_id,
+                upstream.config_version,
+                &scope,
+                &upstream.connection_name,
+            )
+            .await;
+        return jsonrpc::answer_error(id, jsonrpc::UPSTREAM_ERROR, &message);
+    }
     if status.is_redirection()
         || status == StatusCode::UNAUTHORIZED
         || status == StatusCode::FORBIDDEN

@@ -240,6 +240,19 @@ ALTER TABLE connections ADD COLUMN oauth_grant TEXT
     CHECK (oauth_grant IN ('authorization_code', 'client_credentials'));
 "#;
 
+/// v3 (role 2, step-up): scopes an upstream asked for in a 403 `insufficient_scope` challenge, to be
+/// requested (as a union with the usual ones) at the next sign-in; `attempts` caps the re-prompting.
+/// Bound to the connection's `config_version`, so a material change makes them moot.
+const V3_UPSTREAM_STEP_UP: &str = r#"
+CREATE TABLE upstream_step_up (
+    connection_id   TEXT PRIMARY KEY NOT NULL REFERENCES connections (id) ON DELETE CASCADE,
+    config_version  INTEGER NOT NULL,
+    scopes          TEXT NOT NULL,
+    attempts        INTEGER NOT NULL DEFAULT 0,
+    updated_at      INTEGER NOT NULL
+) STRICT;
+"#;
+
 /// Every migration, oldest first. Append only.
 const MIGRATION_LIST: &[M<'static>] = &[
     M::up(V1_SCHEMA)
@@ -247,6 +260,9 @@ const MIGRATION_LIST: &[M<'static>] = &[
         .foreign_key_check(),
     M::up(V2_UPSTREAM_SIGNINS)
         .comment("v2: pending upstream sign-ins; connections.oauth_grant")
+        .foreign_key_check(),
+    M::up(V3_UPSTREAM_STEP_UP)
+        .comment("v3: upstream step-up scopes")
         .foreign_key_check(),
 ];
 

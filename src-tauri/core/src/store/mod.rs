@@ -41,6 +41,7 @@ pub mod revocation;
 mod text;
 pub mod upstream_credentials;
 pub mod upstream_signins;
+pub mod upstream_step_up;
 
 #[cfg(test)]
 mod test_support;

@@ -841,8 +841,8 @@ async fn no_code_before_gatehouse_is_signed_in_upstream() {
     let (status, _, page) = env.post(&form).await;
     assert_eq!(status, StatusCode::CONFLICT, "{page}");
     assert!(
-        page.contains("signin docs"),
-        "the page says how to sign in: {page}"
+        page.contains("Sign in to Docs docs") && page.contains("/oauth/upstream-signin"),
+        "the page offers the upstream sign-in: {page}"
     );
     assert_eq!(
         env.count("SELECT count(*) FROM authorization_codes"),

@@ -294,6 +294,73 @@ impl IntoResponse for ErrorPage {
     }
 }
 
+/// Shown instead of a code when the connection has no usable upstream credential (role 2): one button
+/// starts the upstream sign-in (in this tab; the callback page says when it is done), the other
+/// submits the same decision again, with the same tool choice, once Gatehouse is signed in.
+#[derive(Debug, Clone)]
+pub struct UpstreamSignInPage {
+    pub connection: String,
+    pub request_id: String,
+    pub csrf_token: String,
+    pub offered: Vec<String>,
+    pub tools: Vec<String>,
+    /// The client's callback: the approve-again answer is a 303 there, which `form-action` governs.
+    pub callback: String,
+}
+
+impl UpstreamSignInPage {
+    pub fn render(&self) -> String {
+        let mut html = String::with_capacity(2048);
+        head(&mut html, "Sign in to the upstream first");
+        let hidden = |name: &str, value: &str| {
+            format!(
+                "<input type=\"hidden\" name=\"{}\" value=\"{}\">",
+                escape(name),
+                escape(value)
+            )
+        };
+        let ids = format!(
+            "{}{}",
+            hidden("request_id", &self.request_id),
+            hidden("csrf_token", &self.csrf_token)
+        );
+        let choices: String = self
+            .offered
+            .iter()
+            .map(|t| hidden("offered", t))
+            .chain(self.tools.iter().map(|t| hidden("tool", t)))
+            .collect();
+        let _ = write!(
+            html,
+            "<main>\n<h1>Sign in to {name} first</h1>\n<p>Gatehouse is not signed in to {name} yet, \
+             so this client cannot use it. Sign in, then come back to this tab and approve again.</p>\n\
+             <form method=\"post\" action=\"/oauth/upstream-signin\" target=\"_blank\">{ids}\
+             <button type=\"submit\">Sign in to {name}</button></form>\n\
+             <form method=\"post\" action=\"/authorize/decision\">{ids}{choices}\
+             <input type=\"hidden\" name=\"decision\" value=\"approve\">\
+             <button type=\"submit\">I signed in: approve again</button></form>\n</main>\n</body>\n</html>\n",
+            name = escape(&self.connection),
+        );
+        html
+    }
+}
+
+impl IntoResponse for UpstreamSignInPage {
+    fn into_response(self) -> Response {
+        // Both forms post to the gateway itself; approving again answers 303 to the client's
+        // callback, so `form-action` allows it exactly as on the consent page.
+        let form_action = form_action_source(&self.callback).map_or_else(
+            || String::from("'self'"),
+            |target| format!("'self' {target}"),
+        );
+        with_page_headers(
+            StatusCode::CONFLICT,
+            &form_action,
+            Html(self.render()).into_response(),
+        )
+    }
+}
+
 fn head(html: &mut String, title: &str) {
     let _ = write!(
         html,

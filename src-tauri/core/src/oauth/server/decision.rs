@@ -32,7 +32,7 @@ use http::{HeaderMap, StatusCode};
 use secrecy::ExposeSecret;
 
 use super::authorize::{AuthorizeState, Params, see_other};
-use super::consent_page::ErrorPage;
+use super::consent_page::{ErrorPage, UpstreamSignInPage};
 use super::error::{ErrorCode, code_redirect, error_redirect};
 use super::policy::AUTHORIZATION_CODE_TTL;
 use crate::crypto::token::{self, TokenHash, TokenKind, constant_time_eq};
@@ -47,7 +47,7 @@ enum Outcome {
     /// the same form can be submitted again once Gatehouse is signed in upstream.
     NeedsUpstreamSignIn {
         connection: String,
-        slug: String,
+        callback: String,
     },
     Denied {
         redirect_uri: String,
@@ -102,6 +102,14 @@ pub(super) async fn decide(
         return refused(STALE);
     };
     let csrf_hash = *TokenHash::of(csrf).as_bytes();
+    let form_request_id = request_id.to_string();
+    let form_csrf = csrf.to_owned();
+    let form_offered: Vec<String> = params
+        .all("offered")
+        .into_iter()
+        .map(str::to_owned)
+        .collect();
+    let form_tools: Vec<String> = params.all("tool").into_iter().map(str::to_owned).collect();
     let offered: BTreeSet<String> = params
         .all("offered")
         .into_iter()
@@ -152,7 +160,7 @@ pub(super) async fn decide(
                         return Ok((
                             Outcome::NeedsUpstreamSignIn {
                                 connection: connection.name,
-                                slug: connection.slug,
+                                callback: request.redirect_uri,
                             },
                             Vec::new(),
                         ));
@@ -201,15 +209,17 @@ pub(super) async fn decide(
     let issuer = s.issuer();
     let location = match result {
         Ok(Outcome::Refused(message)) => return refused(message),
-        Ok(Outcome::NeedsUpstreamSignIn { connection, slug }) => {
-            return ErrorPage {
-                status: StatusCode::CONFLICT,
-                title: "Sign in to the upstream first",
-                message: format!(
-                    "Gatehouse is not signed in to {connection} yet, so this client cannot use it. Sign \
-                     in from Gatehouse (or run `gatehoused connections signin {slug}`), then come back \
-                     to this page and press Approve again."
-                ),
+        Ok(Outcome::NeedsUpstreamSignIn {
+            connection,
+            callback,
+        }) => {
+            return UpstreamSignInPage {
+                connection,
+                callback,
+                request_id: form_request_id,
+                csrf_token: form_csrf,
+                offered: form_offered,
+                tools: form_tools,
             }
             .into_response();
         }

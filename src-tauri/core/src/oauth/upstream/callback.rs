@@ -7,26 +7,129 @@
 use std::sync::Arc;
 
 use axum::Router;
-use axum::extract::{Query, State};
+use axum::extract::{Form, Query, State};
 use axum::response::{Html, IntoResponse, Response};
-use axum::routing::get;
-use http::{HeaderValue, StatusCode, header};
+use axum::routing::{get, post};
+use http::{HeaderMap, HeaderValue, StatusCode, header};
 
 use super::{CallbackQuery, UpstreamError, UpstreamOAuth};
+use crate::crypto::{TokenHash, constant_time_eq};
+use crate::gateway::LocalAuthority;
 use crate::oauth::server::consent_page::escape;
+use crate::store::{AuthorizationRequestId, authorization_requests, grants};
 
 /// The path the loopback redirect URI points at.
 pub const CALLBACK_PATH: &str = "/oauth/callback";
 
-/// The callback route, ready to merge into the gateway's router.
-pub fn router<S: Clone + Send + Sync + 'static>(oauth: Arc<UpstreamOAuth>) -> Router<S> {
+/// Where the consent page's "Sign in to …" button posts.
+pub const UPSTREAM_SIGNIN_PATH: &str = "/oauth/upstream-signin";
+
+/// The callback route and the consent page's sign-in start, ready to merge into the gateway's router.
+pub fn router<S: Clone + Send + Sync + 'static>(
+    oauth: Arc<UpstreamOAuth>,
+    local: LocalAuthority,
+) -> Router<S> {
     Router::new()
         .route(CALLBACK_PATH, get(callback))
-        .with_state(oauth)
+        .route(UPSTREAM_SIGNIN_PATH, post(signin_from_consent))
+        .with_state((oauth, local))
+}
+
+/// `POST /oauth/upstream-signin` from the consent page (role 1 meets role 2): the pending local
+/// authorization request and its CSRF token prove the form is Gatehouse's own page; the upstream
+/// sign-in of that request's connection starts, and the page links to the authorization server (a
+/// link, not a redirect, so the consent page's `form-action` need not allow the AS).
+async fn signin_from_consent(
+    State((oauth, local)): State<(Arc<UpstreamOAuth>, LocalAuthority)>,
+    headers: HeaderMap,
+    Form(form): Form<Vec<(String, String)>>,
+) -> Response {
+    if let Some(origin) = headers.get(header::ORIGIN) {
+        let own = origin
+            .to_str()
+            .ok()
+            .and_then(|o| o.strip_prefix("http://"))
+            .is_some_and(|authority| local.is_own_host(authority));
+        if !own {
+            return page(
+                StatusCode::FORBIDDEN,
+                "Sign-in refused",
+                "The form was not sent from Gatehouse's own page.",
+            );
+        }
+    }
+    let field = |name: &str| form.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone());
+    let (Some(request_id), Some(csrf)) = (
+        field("request_id").and_then(|r| AuthorizationRequestId::parse(&r)),
+        field("csrf_token"),
+    ) else {
+        return page(
+            StatusCode::BAD_REQUEST,
+            "Sign-in refused",
+            "The form is incomplete.",
+        );
+    };
+    let now = oauth.vault().store().now();
+    let found = oauth
+        .vault()
+        .store()
+        .read(move |conn| {
+            let Some(request) = authorization_requests::get(conn, &request_id)? else {
+                return Ok(None);
+            };
+            if !constant_time_eq(TokenHash::of(&csrf).as_bytes(), &request.csrf_hash)
+                || !request.is_pending(now)
+            {
+                return Ok(None);
+            }
+            Ok(grants::get(conn, &request.grant_id)?.map(|g| g.connection_id))
+        })
+        .await;
+    let connection_id = match found {
+        Ok(Some(id)) => id,
+        Ok(None) => {
+            return page(
+                StatusCode::BAD_REQUEST,
+                "Sign-in refused",
+                "This consent page is no longer valid. Start the connection again from the MCP client.",
+            );
+        }
+        Err(err) => {
+            tracing::error!(error = %err, "cannot read the authorization request");
+            return page(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "Sign-in failed",
+                "An internal error occurred.",
+            );
+        }
+    };
+    match oauth
+        .start_signin(
+            &connection_id,
+            &super::flow::loopback_redirect_uri(local.port),
+        )
+        .await
+    {
+        Ok(start) => {
+            let body = format!(
+                "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>Sign in · Gatehouse</title>\
+                 <style>body{{font:16px system-ui,sans-serif;max-width:36em;margin:4em auto;padding:0 1em}}</style>\
+                 </head><body><h1>Sign in upstream</h1><p><a href=\"{}\" rel=\"noreferrer\">Continue to the \
+                 sign-in page</a>. When it is done, return to the consent tab and approve again.</p></body></html>",
+                escape(&start.authorization_url)
+            );
+            secure(StatusCode::OK, Html(body).into_response())
+        }
+        Err(err) => page(
+            StatusCode::BAD_GATEWAY,
+            "Sign-in could not start",
+            &format!("{}.", escape(err.to_string().trim_end_matches('.'))),
+        ),
+    }
 }
 
 async fn callback(
-    State(oauth): State<Arc<UpstreamOAuth>>,
+    State((oauth, _)): State<(Arc<UpstreamOAuth>, LocalAuthority)>,
     Query(query): Query<CallbackQuery>,
 ) -> Response {
     match oauth.complete_signin(&query).await {
@@ -70,7 +173,11 @@ fn page(status: StatusCode, title: &str, message: &str) -> Response {
          <style>body{{font:16px system-ui,sans-serif;max-width:36em;margin:4em auto;padding:0 1em}}</style>\
          </head><body><h1>{title}</h1><p>{message}</p></body></html>"
     );
-    let mut response = (status, Html(body)).into_response();
+    secure(status, Html(body).into_response())
+}
+
+fn secure(status: StatusCode, mut response: Response) -> Response {
+    *response.status_mut() = status;
     let headers = response.headers_mut();
     headers.insert(
         header::CONTENT_SECURITY_POLICY,

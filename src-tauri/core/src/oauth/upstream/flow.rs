@@ -36,6 +36,7 @@ use crate::store::audit::{self, AuditKind, AuditSubject};
 use crate::store::connections::{self, ConnectionRow, ConnectionStatus, OAuthGrant};
 use crate::store::upstream_credentials;
 use crate::store::upstream_signins::{self, SigninOutcome, UpstreamSignin};
+use crate::store::upstream_step_up;
 use crate::store::{ConnectionId, StoreEvent};
 use crate::vault::Vault;
 
@@ -181,6 +182,17 @@ impl UpstreamOAuth {
         )
         .await?;
 
+        // Step-up (checklist §4.7): the union of the usual scopes and those a 403 asked for.
+        let (step_id, version) = (row.id.clone(), row.config_version);
+        let step_up = self
+            .vault
+            .store()
+            .read(move |conn| upstream_step_up::get(conn, &step_id, version))
+            .await?;
+        let scope = union_scopes(
+            endpoints.scope.as_deref(),
+            step_up.map(|s| s.scopes).as_deref(),
+        );
         let verifier = SecretString::from(random_b64(32));
         let challenge = URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.expose_secret().as_bytes()));
         let state = random_b64(32);
@@ -200,7 +212,7 @@ impl UpstreamOAuth {
             q.append_pair("code_challenge_method", "S256");
             q.append_pair("state", &state);
             q.append_pair("resource", &endpoints.resource);
-            if let Some(scope) = &endpoints.scope {
+            if let Some(scope) = &scope {
                 q.append_pair("scope", scope);
             }
         }
@@ -218,7 +230,7 @@ impl UpstreamOAuth {
             token_endpoint: endpoints.metadata.token_endpoint.clone(),
             redirect_uri: redirect_uri.to_owned(),
             resource: endpoints.resource.clone(),
-            scopes: endpoints.scope.clone(),
+            scopes: scope.clone(),
             created_at: now,
             expires_at,
             used_at: None,
@@ -673,6 +685,71 @@ impl UpstreamOAuth {
         Ok(())
     }
 }
+
+/// `base` then every scope of `extra` not already in it; `None` when both are empty.
+fn union_scopes(base: Option<&str>, extra: Option<&str>) -> Option<String> {
+    let mut all: Vec<&str> = Vec::new();
+    for s in base
+        .into_iter()
+        .chain(extra)
+        .flat_map(str::split_whitespace)
+    {
+        if !all.contains(&s) {
+            all.push(s);
+        }
+    }
+    (!all.is_empty()).then(|| all.join(" "))
+}
+
+impl UpstreamOAuth {
+    /// Records a 403 `insufficient_scope` challenge (checklist §4.7): the scopes are requested at the
+    /// next sign-in, and the message for the local client says so. After [`STEP_UP_ATTEMPTS`]
+    /// challenges that add nothing new, the denial is treated as permanent.
+    pub async fn step_up(
+        &self,
+        row_id: &ConnectionId,
+        config_version: i64,
+        challenged: &str,
+        name: &str,
+    ) -> String {
+        let id = row_id.clone();
+        let challenged_owned = challenged.to_owned();
+        let now = self.vault.store().now();
+        let recorded = self
+            .vault
+            .store()
+            .write_with_events(move |tx| {
+                let state =
+                    upstream_step_up::record(tx, &id, config_version, &challenged_owned, now)?;
+                connections::set_status(
+                    tx,
+                    &id,
+                    ConnectionStatus::Connected,
+                    Some("More permissions needed: Sign in again"),
+                    now,
+                )?;
+                Ok((state, vec![status_event(&id, ConnectionStatus::Connected)]))
+            })
+            .await;
+        match recorded {
+            Ok(state) if state.attempts >= STEP_UP_ATTEMPTS => format!(
+                "{name} keeps refusing this request even after signing in with more permissions ({}); \
+                 ask its administrator for access",
+                state.scopes
+            ),
+            Ok(_) => format!(
+                "{name} needs more permissions for this request: open Gatehouse and sign in to {name} again"
+            ),
+            Err(err) => {
+                tracing::warn!(error = %err, "cannot record the step-up scopes");
+                format!("{name} refused this request for lack of permissions")
+            }
+        }
+    }
+}
+
+/// How many step-up challenges for already-requested scopes before the denial counts as permanent.
+pub const STEP_UP_ATTEMPTS: i64 = 3;
 
 fn status_event(id: &ConnectionId, status: ConnectionStatus) -> StoreEvent {
     StoreEvent::ConnectionStatusChanged {

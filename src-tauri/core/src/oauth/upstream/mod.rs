@@ -15,6 +15,13 @@
 //! two form posts and parsing a token response) are a few dozen lines; RFC 9728 discovery, RFC 9207,
 //! RFC 7009 and the templates are not in `oauth2` anyway.
 //!
+//! Not done here (named so nobody assumes otherwise): CIMD as Gatehouse's own client identity toward
+//! upstreams (checklist §4.3 item 2; DCR is used instead), a retry of DCR with alternative redirect
+//! URIs after `invalid_redirect_uri` (test 99: the error is shown), the legacy PRM-less fallback for
+//! 2025-03-26 servers, honouring `client_secret_expires_at`, and the optional `no-store` check on
+//! token responses. The app's deep link calls [`UpstreamOAuth::complete_signin`] through
+//! `RunningGateway::upstream_oauth()`; wiring it is the app's job.
+//!
 //! Token values never leave this module except as [`SecretString`] to the proxy, never reach a log
 //! line, an audit row or a DTO, and are stored only sealed (AAD `upstream_credentials/<column>/<id>`).
 
