@@ -77,7 +77,6 @@ fn whoami(client: &mut NodeProcess) -> Value {
 }
 
 #[test]
-#[ignore = "needs role 2 (issue 4) — run with --ignored"]
 fn add_detect_sign_in_use_refresh_revoke_reauth_and_no_token_leaks() {
     let auth_server = AuthServer::start(ACCESS_TTL);
     let upstream = UpstreamMcp::start(&auth_server.issuer);
