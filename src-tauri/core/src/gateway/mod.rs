@@ -14,6 +14,7 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::routing::get;
+use axum::serve::ListenerExt;
 use http::header::{AUTHORIZATION, COOKIE, PROXY_AUTHORIZATION, SET_COOKIE};
 use thiserror::Error;
 use tokio::net::TcpListener;
@@ -212,6 +213,13 @@ pub async fn start(
             server_stop.cancel();
             proxy.end_all_streams();
         };
+        // No Nagle: a streamed response's headers and body go out as separate writes, and a
+        // delayed ACK would hold the body back ~40 ms on loopback.
+        let listener = listener.tap_io(|tcp| {
+            if let Err(error) = tcp.set_nodelay(true) {
+                tracing::debug!(%error, "cannot set TCP_NODELAY on an accepted connection");
+            }
+        });
         axum::serve(
             listener,
             app.into_make_service_with_connect_info::<SocketAddr>(),
