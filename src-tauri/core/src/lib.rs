@@ -12,5 +12,6 @@ pub mod gateway;
 pub mod logging;
 pub mod oauth;
 pub mod proxy;
+pub mod settings;
 pub mod store;
 pub mod vault;

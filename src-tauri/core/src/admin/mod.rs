@@ -7,10 +7,13 @@
 //! the CLI calls them directly, the Tauri commands from a blocking task. Field names are snake_case,
 //! the same in IPC and in `gatehoused … --json`, because outside scripts read them.
 
+mod activity;
 mod clients;
 mod connections;
 mod error;
 mod grants;
+mod requests;
+mod settings;
 mod status;
 
 #[cfg(test)]
@@ -18,6 +21,7 @@ mod bindings;
 #[cfg(test)]
 mod tests;
 
+pub use activity::{ActivityView, MAX_ACTIVITY, list_activity};
 pub use clients::{ClientForgotten, ClientView, add_client, forget_client, list_clients};
 pub use connections::{
     ConnectionChange, ConnectionChanges, ConnectionRemoved, ConnectionView, EditPreview,
@@ -27,4 +31,6 @@ pub use connections::{
 };
 pub use error::{AdminError, AdminErrorKind, IpcError};
 pub use grants::{GrantView, GrantsRevoked, TokenHealth, list_grants, revoke_grants};
+pub use requests::{ConnectionChangesRequest, HeaderInput, NewConnectionRequest};
+pub use settings::{Settings, get_settings, update_settings};
 pub use status::{GatewayStatus, gateway_status};

@@ -40,6 +40,7 @@ pub mod retention;
 pub mod revocation;
 mod text;
 pub mod upstream_credentials;
+pub mod watch;
 
 #[cfg(test)]
 mod test_support;
@@ -116,6 +117,13 @@ pub enum StoreEvent {
     GrantActivated { grant_id: GrantId },
     /// The retention job removed old artefacts.
     RetentionPurged { report: RetentionReport },
+    /// A client asked for consent: an authorization request was created and the consent page is
+    /// being shown. Names only (the client's is self-reported); the app turns it into a desktop
+    /// notification.
+    ConsentRequested {
+        client_name: Option<String>,
+        connection_name: String,
+    },
 }
 
 /// The handle to the database. Cheap to clone; all clones share the same connections.
