@@ -22,7 +22,9 @@ mod bindings;
 mod tests;
 
 pub use activity::{ActivityView, MAX_ACTIVITY, list_activity};
-pub use clients::{ClientForgotten, ClientView, add_client, forget_client, list_clients};
+pub use clients::{
+    ClientForgotten, ClientView, add_client, authorized_client_count, forget_client, list_clients,
+};
 pub use connections::{
     ConnectionChange, ConnectionChanges, ConnectionRemoved, ConnectionView, EditPreview,
     NewConnectionInput, UpstreamAuth, add_connection, edit_connection, get_connection,
