@@ -1,16 +1,25 @@
-//! Tauri commands: one line each into `gatehouse-core::admin`.
+//! Tauri commands: one line each into `gatehouse-core::admin`, run off the main thread by
+//! [`GatewaySlot::run`], errors mapped to the tagged [`IpcError`]. Every payload is a ts-rs DTO;
+//! none carries a token, hash or sealed value (`admin::tests::ipc_payloads_carry_no_secret`).
 
-// Tauri hands command arguments (`State`) over by value.
+// Tauri hands command arguments (`State`, DTOs) over by value.
 #![allow(clippy::needless_pass_by_value)]
 
 use std::sync::Arc;
 
-use gatehouse_core::admin::{self, GatewayStatus, IpcError};
+use gatehouse_core::admin::{
+    self, ActivityView, ClientForgotten, ClientView, ConnectionChange, ConnectionChangesRequest,
+    ConnectionRemoved, ConnectionView, EditPreview, GatewayStatus, GrantView, GrantsRevoked,
+    IpcError, NewConnectionRequest, Settings,
+};
+use tauri::{AppHandle, State};
 
 use crate::gateway::GatewaySlot;
 
+type Slot<'a> = State<'a, Arc<GatewaySlot>>;
+
 #[tauri::command]
-pub fn gateway_status(slot: tauri::State<'_, Arc<GatewaySlot>>) -> Result<GatewayStatus, IpcError> {
+pub fn gateway_status(slot: Slot<'_>) -> Result<GatewayStatus, IpcError> {
     let guard = slot.gateway.lock().map_err(|_| IpcError::Internal {
         message: "gateway state poisoned".into(),
     })?;
@@ -20,4 +29,108 @@ pub fn gateway_status(slot: tauri::State<'_, Arc<GatewaySlot>>) -> Result<Gatewa
             reason: slot.failure.clone().unwrap_or_else(|| "stopped".to_owned()),
         }),
     }
+}
+
+#[tauri::command]
+pub async fn list_connections(slot: Slot<'_>) -> Result<Vec<ConnectionView>, IpcError> {
+    slot.run(admin::list_connections).await
+}
+
+#[tauri::command]
+pub async fn add_connection(
+    slot: Slot<'_>,
+    input: NewConnectionRequest,
+) -> Result<ConnectionView, IpcError> {
+    slot.run(move |v, port| admin::add_connection(v, port, &input.into()))
+        .await
+}
+
+#[tauri::command]
+pub async fn preview_connection_edit(
+    slot: Slot<'_>,
+    key: String,
+    changes: ConnectionChangesRequest,
+) -> Result<EditPreview, IpcError> {
+    slot.run(move |v, _| admin::preview_edit(v, &key, &changes.into()))
+        .await
+}
+
+#[tauri::command]
+pub async fn edit_connection(
+    slot: Slot<'_>,
+    key: String,
+    changes: ConnectionChangesRequest,
+) -> Result<ConnectionChange, IpcError> {
+    slot.run(move |v, port| admin::edit_connection(v, port, &key, &changes.into()))
+        .await
+}
+
+#[tauri::command]
+pub async fn grants_at_risk(slot: Slot<'_>, key: String) -> Result<u64, IpcError> {
+    slot.run(move |v, _| admin::grants_at_risk(v, &key)).await
+}
+
+#[tauri::command]
+pub async fn set_connection_enabled(
+    slot: Slot<'_>,
+    key: String,
+    enabled: bool,
+) -> Result<ConnectionChange, IpcError> {
+    slot.run(move |v, port| admin::set_connection_enabled(v, port, &key, enabled))
+        .await
+}
+
+#[tauri::command]
+pub async fn remove_connection(slot: Slot<'_>, key: String) -> Result<ConnectionRemoved, IpcError> {
+    slot.run(move |v, _| admin::remove_connection(v, &key))
+        .await
+}
+
+#[tauri::command]
+pub async fn list_grants(
+    slot: Slot<'_>,
+    include_inactive: bool,
+) -> Result<Vec<GrantView>, IpcError> {
+    slot.run(move |v, _| admin::list_grants(v, include_inactive))
+        .await
+}
+
+#[tauri::command]
+pub async fn revoke_grants(slot: Slot<'_>, ids: Vec<String>) -> Result<GrantsRevoked, IpcError> {
+    slot.run(move |v, _| admin::revoke_grants(v, &ids)).await
+}
+
+#[tauri::command]
+pub async fn list_clients(slot: Slot<'_>) -> Result<Vec<ClientView>, IpcError> {
+    slot.run(|v, _| admin::list_clients(v)).await
+}
+
+#[tauri::command]
+pub async fn forget_client(slot: Slot<'_>, client_id: String) -> Result<ClientForgotten, IpcError> {
+    slot.run(move |v, _| admin::forget_client(v, &client_id))
+        .await
+}
+
+#[tauri::command]
+pub async fn list_activity(slot: Slot<'_>, limit: u32) -> Result<Vec<ActivityView>, IpcError> {
+    slot.run(move |v, _| admin::list_activity(v, limit)).await
+}
+
+#[tauri::command]
+pub async fn get_settings(slot: Slot<'_>) -> Result<Settings, IpcError> {
+    slot.run(|v, port| admin::get_settings(v, Some(port))).await
+}
+
+/// Saves, then applies what applies at once (the theme) and tells the window.
+#[tauri::command]
+pub async fn update_settings(
+    app: AppHandle,
+    slot: Slot<'_>,
+    settings: Settings,
+) -> Result<Settings, IpcError> {
+    let saved = slot
+        .run(move |v, port| admin::update_settings(v, Some(port), &settings))
+        .await?;
+    crate::events::settings_saved(&app, &saved);
+    Ok(saved)
 }

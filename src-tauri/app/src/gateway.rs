@@ -1,15 +1,17 @@
 //! Starts the gateway at launch with the same code path as `gatehoused serve`, honouring
-//! `GATEHOUSE_DATA_DIR` and `GATEHOUSE_PORT`. A gateway that cannot start (port taken, wrong data
-//! key...) does not stop the window from opening: the status line says why.
+//! `GATEHOUSE_DATA_DIR` and `GATEHOUSE_PORT` (else the saved port and retention from
+//! `settings.json`). A gateway that cannot start (port taken, wrong data key...) does not stop the
+//! window from opening: the status line says why.
 
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 
+use gatehouse_core::admin::{AdminError, IpcError};
 use gatehouse_core::clock::SystemClock;
 use gatehouse_core::crypto::KeyBackend;
 use gatehouse_core::gateway::{self, RunningGateway};
 use gatehouse_core::logging::LogGuard;
-use gatehouse_core::store::retention::DEFAULT_RETENTION_DAYS;
+use gatehouse_core::settings::{self, StoredSettings};
 use gatehouse_core::{config, vault::Vault};
 use tauri::{AppHandle, Manager};
 
@@ -18,6 +20,36 @@ pub struct GatewaySlot {
     pub gateway: Mutex<Option<RunningGateway>>,
     pub failure: Option<String>,
     _log: Option<LogGuard>,
+}
+
+impl GatewaySlot {
+    /// The running gateway's vault and port, or the IPC error saying why there is none.
+    pub fn vault(&self) -> Result<(Vault, u16), IpcError> {
+        let guard = self.gateway.lock().map_err(|_| IpcError::Internal {
+            message: "gateway state poisoned".into(),
+        })?;
+        match guard.as_ref() {
+            Some(running) => Ok((running.vault().clone(), running.address().port())),
+            None => Err(IpcError::GatewayNotRunning {
+                reason: self.failure.clone().unwrap_or_else(|| "stopped".to_owned()),
+            }),
+        }
+    }
+
+    /// Runs an admin use case on a blocking thread (the store API is blocking; Tauri's main thread
+    /// must stay free) and maps its error for the window.
+    pub async fn run<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&Vault, u16) -> Result<T, AdminError> + Send + 'static,
+    ) -> Result<T, IpcError> {
+        let (vault, port) = self.vault()?;
+        tauri::async_runtime::spawn_blocking(move || f(&vault, port))
+            .await
+            .map_err(|e| IpcError::Internal {
+                message: format!("background task failed: {e}"),
+            })?
+            .map_err(IpcError::from)
+    }
 }
 
 pub fn start(app: &AppHandle) {
@@ -46,8 +78,17 @@ pub fn start(app: &AppHandle) {
     }));
 }
 
+/// The saved settings, or the defaults (with a warning) when the file cannot be read.
+pub fn saved_settings(data_dir: &Path) -> StoredSettings {
+    settings::load(data_dir).unwrap_or_else(|error| {
+        tracing::warn!(%error, "using default settings");
+        StoredSettings::default()
+    })
+}
+
 fn launch(data_dir: &Path) -> Result<RunningGateway, String> {
-    let port = config::resolve_port(None).map_err(|e| e.to_string())?;
+    let saved = saved_settings(data_dir);
+    let port = settings::launch_port(&saved).map_err(|e| e.to_string())?;
     let backend = KeyBackend::from_env().map_err(|e| e.to_string())?;
     let vault = Vault::open(data_dir, backend, Arc::new(SystemClock)).map_err(|e| e.to_string())?;
     tauri::async_runtime::block_on(async {
@@ -57,7 +98,7 @@ fn launch(data_dir: &Path) -> Result<RunningGateway, String> {
         gateway::start(
             vault,
             listener,
-            DEFAULT_RETENTION_DAYS,
+            saved.retention_days,
             std::future::pending(),
         )
         .await

@@ -1,32 +1,68 @@
 //! The Gatehouse desktop shell: starts the same gateway as `gatehoused serve` in-process, registers
-//! the single-instance and deep-link plugins, and exposes `gatehouse-core::admin` to the window as
-//! typed commands. Logic lives in `gatehouse-core`; this crate only wires it to Tauri.
+//! the single-instance, deep-link and notification plugins, puts an icon in the tray, and exposes
+//! `gatehouse-core::admin` to the window as typed commands and events. Logic lives in
+//! `gatehouse-core`; this crate only wires it to Tauri.
 
 mod commands;
 mod deep_link;
+mod events;
 mod gateway;
+mod tray;
 
-use tauri::Manager;
+use std::sync::atomic::{AtomicBool, Ordering};
 
-/// Builds and runs the app; returns when the last window closes.
+use tauri::WindowEvent;
+
+/// Whether a tray icon exists to bring a hidden window back.
+static HAS_TRAY: AtomicBool = AtomicBool::new(false);
+
+/// Builds and runs the app; returns when the app quits (from the tray, or by closing the window
+/// when there is no tray).
 pub fn run() {
     let app = tauri::Builder::default()
         // Must be the first plugin: a second launch (e.g. a deep link opened while Gatehouse runs)
-        // hands its arguments to this instance and exits.
+        // hands its arguments to this instance, which shows its window, and exits.
         .plugin(tauri_plugin_single_instance::init(|app, _argv, _cwd| {
-            if let Some(window) = app.get_webview_window("main") {
-                let _ = window.unminimize();
-                let _ = window.show();
-                let _ = window.set_focus();
-            }
+            tray::show_window(app);
         }))
         .plugin(tauri_plugin_deep_link::init())
+        .plugin(tauri_plugin_notification::init())
         .setup(|app| {
             gateway::start(app.handle());
+            if let Ok(dir) = gatehouse_core::config::resolve_data_dir(None) {
+                events::apply_theme(app.handle(), gateway::saved_settings(&dir).theme);
+            }
             deep_link::listen(app.handle());
+            events::start(app.handle());
+            HAS_TRAY.store(tray::create(app.handle()), Ordering::Relaxed);
             Ok(())
         })
-        .invoke_handler(tauri::generate_handler![commands::gateway_status])
+        // Closing the window keeps the gateway running in the tray.
+        .on_window_event(|window, event| {
+            if let WindowEvent::CloseRequested { api, .. } = event
+                && HAS_TRAY.load(Ordering::Relaxed)
+            {
+                api.prevent_close();
+                let _ = window.hide();
+            }
+        })
+        .invoke_handler(tauri::generate_handler![
+            commands::gateway_status,
+            commands::list_connections,
+            commands::add_connection,
+            commands::preview_connection_edit,
+            commands::edit_connection,
+            commands::grants_at_risk,
+            commands::set_connection_enabled,
+            commands::remove_connection,
+            commands::list_grants,
+            commands::revoke_grants,
+            commands::list_clients,
+            commands::forget_client,
+            commands::list_activity,
+            commands::get_settings,
+            commands::update_settings,
+        ])
         .build(tauri::generate_context!());
     match app {
         Ok(app) => app.run(|handle, event| {

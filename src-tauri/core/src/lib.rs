@@ -13,5 +13,6 @@ pub mod logging;
 pub mod net;
 pub mod oauth;
 pub mod proxy;
+pub mod settings;
 pub mod store;
 pub mod vault;

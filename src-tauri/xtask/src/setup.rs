@@ -22,6 +22,8 @@ const BUILD_PACKAGES: &[&str] = &[
     "libsoup-3.0-dev",
     "libjavascriptcoregtk-4.1-dev",
     "libdbus-1-dev",
+    // The tray icon (tauri `tray-icon`) links libayatana-appindicator3 on Linux.
+    "libayatana-appindicator3-dev",
 ];
 
 /// What the tests add: a virtual display, the WebKit WebDriver, a session bus with a keyring, Chromium.

@@ -1,6 +1,13 @@
 import { TRANSPORT_ERROR, type IpcError } from "./types";
 
-const BACKEND_TAGS: ReadonlySet<string> = new Set(["GatewayNotRunning", "Internal", TRANSPORT_ERROR]);
+const BACKEND_TAGS: ReadonlySet<string> = new Set([
+  "InvalidInput",
+  "NotFound",
+  "Conflict",
+  "GatewayNotRunning",
+  "Internal",
+  TRANSPORT_ERROR,
+]);
 
 /** True for a tagged error whose tag the UI knows (see `bindings/IpcError.ts`). */
 export function isIpcError(value: unknown): value is IpcError {
@@ -24,6 +31,12 @@ export function describeIpcError(error: IpcError): string {
       return error.data
         ? `Could not reach the Gatehouse backend (${error.data}).`
         : "Could not reach the Gatehouse backend.";
+    case "InvalidInput":
+      return error.data.message;
+    case "NotFound":
+      return `${error.data.message}; it may have been removed elsewhere.`;
+    case "Conflict":
+      return error.data.message;
     case "GatewayNotRunning":
       return `The gateway is not running: ${error.data.reason}`;
     case "Internal":

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { detectBackend, tauriApi } from ".";
-import { createFakeApi, SAMPLE_GATEWAY_STATUS } from "./fake";
+import { createFakeApi, EMPTY_STATE, SAMPLE_GATEWAY_STATUS } from "./fake";
 
 describe("createFakeApi", () => {
   it("answers with its state and does not share it with callers", async () => {
@@ -32,5 +32,58 @@ describe("detectBackend", () => {
     const backend = detectBackend({});
     expect(backend.preview).toBe(true);
     expect(backend.api).not.toBe(tauriApi);
+  });
+});
+
+describe("createFakeApi sample data", () => {
+  it("has grants without a client name, with a tool allow-list and expiring soon", async () => {
+    const grants = await createFakeApi().listGrants(false);
+    expect(grants.some((g) => g.client_name === null)).toBe(true);
+    expect(grants.some((g) => g.tools !== null && g.tools.length > 0)).toBe(true);
+    expect(grants.some((g) => g.token_health === "expiring_soon")).toBe(true);
+    expect(grants.every((g) => g.status === "active")).toBe(true);
+  });
+
+  it("revokes, updates the counts and tells onChanged listeners", async () => {
+    const api = createFakeApi();
+    const seen: string[] = [];
+    const stop = await api.onChanged((what) => seen.push(what));
+    const [first] = await api.listGrants(false);
+    const result = await api.revokeGrants([first.id]);
+    expect(result.revoked).toEqual([first.id]);
+    expect((await api.listGrants(false)).map((g) => g.id)).not.toContain(first.id);
+    await Promise.resolve();
+    expect(seen).toContain("grants");
+    stop();
+    const count = seen.length;
+    api.emitChange("settings");
+    expect(seen.length).toBe(count);
+  });
+
+  it("refuses an unknown grant without revoking anything", async () => {
+    const api = createFakeApi();
+    const before = (await api.listGrants(false)).length;
+    await expect(api.revokeGrants(["grant_claude_github", "nope"])).rejects.toMatchObject({
+      type: "NotFound",
+    });
+    expect((await api.listGrants(false)).length).toBe(before);
+  });
+
+  it("never echoes a header value", async () => {
+    const api = createFakeApi();
+    const created = await api.addConnection({
+      slug: "weather",
+      name: "Weather",
+      upstream_url: "https://weather.example.com/mcp",
+      header: { name: "X-API-Key", value: "sekrit-value" },
+    });
+    expect(JSON.stringify(created)).not.toContain("sekrit-value");
+    expect(JSON.stringify(api.state)).not.toContain("sekrit-value");
+  });
+
+  it("starts empty with EMPTY_STATE", async () => {
+    const api = createFakeApi(EMPTY_STATE);
+    expect(await api.listConnections()).toEqual([]);
+    expect(await api.listGrants(true)).toEqual([]);
   });
 });

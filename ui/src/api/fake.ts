@@ -1,4 +1,11 @@
+import type { ActivityView } from "./bindings/ActivityView";
+import type { ChangeKind } from "./bindings/ChangeKind";
+import type { ClientView } from "./bindings/ClientView";
+import type { ConnectionChangesRequest } from "./bindings/ConnectionChangesRequest";
+import type { ConnectionView } from "./bindings/ConnectionView";
 import type { GatewayStatus } from "./bindings/GatewayStatus";
+import type { GrantView } from "./bindings/GrantView";
+import type { Settings } from "./bindings/Settings";
 import type { GatehouseApi, IpcError } from "./types";
 
 export const SAMPLE_GATEWAY_STATUS: GatewayStatus = {
@@ -9,30 +16,398 @@ export const SAMPLE_GATEWAY_STATUS: GatewayStatus = {
   version: "0.0.0-preview",
 };
 
+/** A fixed "now" for the samples, so dates in tests do not drift: 2026-03-02T10:00:00Z. */
+export const SAMPLE_NOW = Date.UTC(2026, 2, 2, 10, 0, 0);
+const MINUTE = 60_000;
+const HOUR = 60 * MINUTE;
+const DAY = 24 * HOUR;
+
+const localUrl = (slug: string) => `http://127.0.0.1:${SAMPLE_GATEWAY_STATUS.port}/mcp/${slug}`;
+
+export const SAMPLE_CONNECTIONS: ConnectionView[] = [
+  {
+    id: "conn_github",
+    slug: "github",
+    name: "GitHub",
+    upstream_url: "https://api.githubcopilot.com/mcp/",
+    local_url: localUrl("github"),
+    transport: "streamable_http",
+    auth_kind: "oauth",
+    header_name: null,
+    enabled: true,
+    status: "connected",
+    status_detail: null,
+    account_label: "octocat",
+    config_version: 1,
+    authorized_clients: 2,
+    created_at: SAMPLE_NOW - 30 * DAY,
+    updated_at: SAMPLE_NOW - 30 * DAY,
+  },
+  {
+    id: "conn_linear",
+    slug: "linear",
+    name: "Linear",
+    upstream_url: "https://mcp.linear.app/mcp",
+    local_url: localUrl("linear"),
+    transport: "streamable_http",
+    auth_kind: "oauth",
+    header_name: null,
+    enabled: true,
+    status: "reauth_required",
+    status_detail: "The upstream refused the refresh token (invalid_grant).",
+    account_label: "ada@example.com",
+    config_version: 2,
+    authorized_clients: 1,
+    created_at: SAMPLE_NOW - 12 * DAY,
+    updated_at: SAMPLE_NOW - 2 * DAY,
+  },
+  {
+    id: "conn_search",
+    slug: "search",
+    name: "Search API",
+    upstream_url: "https://search.example.com/mcp",
+    local_url: localUrl("search"),
+    transport: "streamable_http",
+    auth_kind: "header",
+    header_name: "X-API-Key",
+    enabled: true,
+    status: "connected",
+    status_detail: null,
+    account_label: null,
+    config_version: 1,
+    authorized_clients: 1,
+    created_at: SAMPLE_NOW - 5 * DAY,
+    updated_at: SAMPLE_NOW - 5 * DAY,
+  },
+  {
+    id: "conn_notes",
+    slug: "notes",
+    name: "Local notes",
+    upstream_url: "http://127.0.0.1:3001/mcp",
+    local_url: localUrl("notes"),
+    transport: "streamable_http",
+    auth_kind: "none",
+    header_name: null,
+    enabled: false,
+    status: "needs_auth",
+    status_detail: null,
+    account_label: null,
+    config_version: 1,
+    authorized_clients: 0,
+    created_at: SAMPLE_NOW - DAY,
+    updated_at: SAMPLE_NOW - DAY,
+  },
+];
+
+export const SAMPLE_CLIENTS: ClientView[] = [
+  {
+    client_id: "gh_cl_claude0000000000000000000001",
+    client_name: "Claude Code",
+    client_uri: "https://claude.ai",
+    software_id: "claude-code",
+    redirect_uris: ["http://127.0.0.1:33418/callback"],
+    registration_source: "dcr",
+    created_at: SAMPLE_NOW - 20 * DAY,
+    updated_at: SAMPLE_NOW - 20 * DAY,
+    active_grants: 2,
+  },
+  {
+    client_id: "gh_cl_anon00000000000000000000002",
+    client_name: null,
+    client_uri: null,
+    software_id: null,
+    redirect_uris: ["http://localhost:6274/oauth/callback"],
+    registration_source: "dcr",
+    created_at: SAMPLE_NOW - 3 * DAY,
+    updated_at: SAMPLE_NOW - 3 * DAY,
+    active_grants: 1,
+  },
+  {
+    client_id: "https://vscode.dev/oauth/client-metadata.json",
+    client_name: "Visual Studio Code",
+    client_uri: "https://code.visualstudio.com",
+    software_id: "vscode",
+    redirect_uris: ["http://127.0.0.1:33419/", "https://vscode.dev/redirect"],
+    registration_source: "cimd",
+    created_at: SAMPLE_NOW - 10 * DAY,
+    updated_at: SAMPLE_NOW - 10 * DAY,
+    active_grants: 1,
+  },
+];
+
+const grant = (g: Partial<GrantView> & Pick<GrantView, "id" | "client_id">): GrantView => ({
+  status: "active",
+  client_name: null,
+  connection_id: "conn_github",
+  connection_slug: "github",
+  connection_name: "GitHub",
+  redirect_uri: "http://127.0.0.1:33418/callback",
+  scopes: ["mcp:access"],
+  tools: null,
+  created_at: SAMPLE_NOW - 7 * DAY,
+  activated_at: SAMPLE_NOW - 7 * DAY,
+  last_used_at: SAMPLE_NOW - 2 * HOUR,
+  revoked_at: null,
+  revoked_reason: null,
+  token_health: "valid",
+  ...g,
+});
+
+export const SAMPLE_GRANTS: GrantView[] = [
+  grant({
+    id: "grant_claude_github",
+    client_id: "gh_cl_claude0000000000000000000001",
+    client_name: "Claude Code",
+  }),
+  grant({
+    id: "grant_claude_search",
+    client_id: "gh_cl_claude0000000000000000000001",
+    client_name: "Claude Code",
+    connection_id: "conn_search",
+    connection_slug: "search",
+    connection_name: "Search API",
+    scopes: ["mcp:access", "mcp:tools"],
+    tools: ["search", "fetch_page"],
+    last_used_at: null,
+  }),
+  grant({
+    id: "grant_anon_github",
+    client_id: "gh_cl_anon00000000000000000000002",
+    client_name: null,
+    redirect_uri: "http://localhost:6274/oauth/callback",
+    created_at: SAMPLE_NOW - 3 * DAY,
+    activated_at: SAMPLE_NOW - 3 * DAY,
+    last_used_at: SAMPLE_NOW - 4 * MINUTE,
+    token_health: "expiring_soon",
+  }),
+  grant({
+    id: "grant_vscode_linear",
+    client_id: "https://vscode.dev/oauth/client-metadata.json",
+    client_name: "Visual Studio Code",
+    connection_id: "conn_linear",
+    connection_slug: "linear",
+    connection_name: "Linear",
+    redirect_uri: "http://127.0.0.1:33419/",
+    scopes: ["mcp:access"],
+    created_at: SAMPLE_NOW - 10 * DAY,
+    activated_at: SAMPLE_NOW - 10 * DAY,
+    last_used_at: SAMPLE_NOW - 2 * DAY,
+    token_health: "expired",
+  }),
+  grant({
+    id: "grant_old_revoked",
+    client_id: "gh_cl_claude0000000000000000000001",
+    client_name: "Claude Code",
+    status: "revoked",
+    created_at: SAMPLE_NOW - 25 * DAY,
+    activated_at: SAMPLE_NOW - 25 * DAY,
+    last_used_at: SAMPLE_NOW - 21 * DAY,
+    revoked_at: SAMPLE_NOW - 20 * DAY,
+    revoked_reason: "user_revoked",
+    token_health: "expired",
+  }),
+];
+
+export const SAMPLE_ACTIVITY: ActivityView[] = [
+  {
+    id: 4,
+    at: SAMPLE_NOW - 2 * DAY,
+    kind: "connection.updated",
+    grant_id: null,
+    client_id: null,
+    connection_id: "conn_linear",
+    reason: null,
+    summary: "Connection Linear was changed.",
+  },
+  {
+    id: 3,
+    at: SAMPLE_NOW - 3 * DAY,
+    kind: "grant.activated",
+    grant_id: "grant_anon_github",
+    client_id: "gh_cl_anon00000000000000000000002",
+    connection_id: "conn_github",
+    reason: null,
+    summary: "A client was authorized to use GitHub.",
+  },
+  {
+    id: 2,
+    at: SAMPLE_NOW - 20 * DAY,
+    kind: "grant.revoked",
+    grant_id: "grant_old_revoked",
+    client_id: "gh_cl_claude0000000000000000000001",
+    connection_id: "conn_github",
+    reason: "user_revoked",
+    summary: "\u201cClaude Code\u201d lost access to GitHub (user revoked).",
+  },
+  {
+    id: 1,
+    at: SAMPLE_NOW - 30 * DAY,
+    kind: "connection.created",
+    grant_id: null,
+    client_id: null,
+    connection_id: "conn_github",
+    reason: null,
+    summary: "Connection GitHub was added.",
+  },
+];
+
+export const SAMPLE_SETTINGS: Settings = {
+  port: SAMPLE_GATEWAY_STATUS.port,
+  retention_days: 90,
+  start_at_login: false,
+  theme: "system",
+  listening_port: SAMPLE_GATEWAY_STATUS.port,
+  restart_required: false,
+};
+
 export type FakeState = {
   gatewayStatus: GatewayStatus;
+  connections: ConnectionView[];
+  grants: GrantView[];
+  clients: ClientView[];
+  activity: ActivityView[];
+  settings: Settings;
   /** When set, every call rejects with this error instead of answering. */
   error: IpcError | null;
 };
+
+type Method = keyof GatehouseApi;
+
+const METHODS: readonly Method[] = [
+  "getGatewayStatus",
+  "listConnections",
+  "addConnection",
+  "previewConnectionEdit",
+  "editConnection",
+  "grantsAtRisk",
+  "setConnectionEnabled",
+  "removeConnection",
+  "listGrants",
+  "revokeGrants",
+  "listClients",
+  "forgetClient",
+  "listActivity",
+  "getSettings",
+  "updateSettings",
+  "onChanged",
+];
 
 /** An in-memory backend for component tests and for opening the page without Tauri. */
 export type FakeApi = GatehouseApi & {
   readonly state: FakeState;
   setGatewayStatus(status: GatewayStatus): void;
   failWith(error: IpcError | null): void;
+  /** Tells every `onChanged` listener that `what` changed (as a backend event would). */
+  emitChange(what: ChangeKind): void;
   /** How many times each method was called. */
-  readonly calls: { getGatewayStatus: number };
+  readonly calls: Record<Method, number>;
 };
 
-export function createFakeApi(initial: Partial<FakeState> = {}): FakeApi {
-  const state: FakeState = {
-    gatewayStatus: structuredClone(initial.gatewayStatus ?? SAMPLE_GATEWAY_STATUS),
-    error: initial.error ?? null,
-  };
-  const calls = { getGatewayStatus: 0 };
+/** Sample data: a few connections and grants (one without a client name, one with a tool
+ * allow-list, one expiring soon, one expired, one revoked). Spread `EMPTY_STATE` into the
+ * initial state to start from nothing. */
+export function sampleState(): FakeState {
+  return structuredClone({
+    gatewayStatus: SAMPLE_GATEWAY_STATUS,
+    connections: SAMPLE_CONNECTIONS,
+    grants: SAMPLE_GRANTS,
+    clients: SAMPLE_CLIENTS,
+    activity: SAMPLE_ACTIVITY,
+    settings: SAMPLE_SETTINGS,
+    error: null,
+  });
+}
 
-  const answer = <T>(value: () => T): Promise<T> =>
-    state.error ? Promise.reject(state.error) : Promise.resolve(structuredClone(value()));
+/** A state with no connections, grants, clients or activity, for empty-state tests. */
+export const EMPTY_STATE: Partial<FakeState> = {
+  connections: [],
+  grants: [],
+  clients: [],
+  activity: [],
+};
+
+const notFound = (what: string, key: string): IpcError => ({
+  type: "NotFound",
+  data: { message: `no ${what} "${key}"` },
+});
+
+export function createFakeApi(initial: Partial<FakeState> = {}): FakeApi {
+  const state: FakeState = { ...sampleState(), ...structuredClone(initial) };
+  const calls = Object.fromEntries(METHODS.map((m) => [m, 0])) as Record<Method, number>;
+  const listeners = new Set<(what: ChangeKind) => void>();
+  let nextActivity = Math.max(0, ...state.activity.map((a) => a.id)) + 1;
+
+  const count = (method: Method) => {
+    calls[method] += 1;
+  };
+  const answer = <T>(method: Method, value: () => T): Promise<T> => {
+    count(method);
+    if (state.error) return Promise.reject(state.error);
+    try {
+      return Promise.resolve(structuredClone(value()));
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  };
+  const emit = (...kinds: ChangeKind[]) => {
+    for (const what of kinds) for (const cb of [...listeners]) cb(what);
+  };
+  const log = (entry: Omit<ActivityView, "id" | "at">) => {
+    state.activity.unshift({ id: nextActivity++, at: Date.now(), ...entry });
+  };
+  const findConnection = (key: string) => {
+    const c = state.connections.find((x) => x.id === key || x.slug === key);
+    if (!c) throw notFound("connection", key);
+    return c;
+  };
+  const activeOn = (connectionId: string) =>
+    state.grants.filter((g) => g.status === "active" && g.connection_id === connectionId);
+  const recount = () => {
+    for (const c of state.connections) c.authorized_clients = activeOn(c.id).length;
+    for (const cl of state.clients)
+      cl.active_grants = state.grants.filter(
+        (g) => g.status === "active" && g.client_id === cl.client_id,
+      ).length;
+  };
+  const revoke = (ids: string[], reason: string) => {
+    const revoked: string[] = [];
+    const already: string[] = [];
+    for (const id of ids) {
+      const g = state.grants.find((x) => x.id === id);
+      if (!g) throw notFound("grant", id);
+      if (g.status === "revoked") {
+        already.push(id);
+        continue;
+      }
+      g.status = "revoked";
+      g.revoked_at = Date.now();
+      g.revoked_reason = reason;
+      g.token_health = "expired";
+      revoked.push(id);
+      log({
+        kind: "grant.revoked",
+        grant_id: g.id,
+        client_id: g.client_id,
+        connection_id: g.connection_id,
+        reason,
+        summary: `${g.client_name ? `\u201c${g.client_name}\u201d` : "A client"} lost access to ${g.connection_name} (${reason.replace(/_/g, " ")}).`,
+      });
+    }
+    recount();
+    return { revoked, already_revoked: already };
+  };
+  const material = (c: ConnectionView, changes: ConnectionChangesRequest) =>
+    (changes.upstream_url != null && changes.upstream_url !== c.upstream_url) ||
+    changes.header != null ||
+    (changes.remove_header === true && c.auth_kind === "header");
+  const invalid = (field: string, message: string): IpcError => ({
+    type: "InvalidInput",
+    data: { field, message },
+  });
+  const changed = <T>(value: T, ...kinds: ChangeKind[]): T => {
+    queueMicrotask(() => emit(...kinds, "activity"));
+    return value;
+  };
 
   return {
     state,
@@ -43,9 +418,164 @@ export function createFakeApi(initial: Partial<FakeState> = {}): FakeApi {
     failWith(error) {
       state.error = error;
     },
-    getGatewayStatus() {
-      calls.getGatewayStatus += 1;
-      return answer(() => state.gatewayStatus);
+    emitChange(what) {
+      emit(what);
+    },
+    getGatewayStatus: () => answer("getGatewayStatus", () => state.gatewayStatus),
+    listConnections: () => answer("listConnections", () => state.connections),
+    addConnection: (input) =>
+      answer("addConnection", () => {
+        const slug = input.slug.trim();
+        if (!/^[a-z0-9][a-z0-9-]{0,62}$/.test(slug))
+          throw invalid("slug", `"${slug}" must be lowercase letters, digits and '-'`);
+        if (state.connections.some((c) => c.slug === slug))
+          throw { type: "Conflict", data: { message: `the slug "${slug}" is in use` } } as IpcError;
+        if (!input.name.trim()) throw invalid("name", "the name must not be empty");
+        if (!/^https:\/\/|^http:\/\/(127\.0\.0\.1|localhost|\[::1\])[:/]/.test(input.upstream_url))
+          throw invalid("upstream_url", "use https, or http only to a loopback address");
+        const now = Date.now();
+        const created: ConnectionView = {
+          id: `conn_${slug}`,
+          slug,
+          name: input.name.trim(),
+          upstream_url: input.upstream_url.trim(),
+          local_url: localUrl(slug),
+          transport: "streamable_http",
+          auth_kind: input.header ? "header" : "none",
+          // The value is deliberately dropped: it never comes back from the backend.
+          header_name: input.header?.name ?? null,
+          enabled: true,
+          status: "connected",
+          status_detail: null,
+          account_label: null,
+          config_version: 1,
+          authorized_clients: 0,
+          created_at: now,
+          updated_at: now,
+        };
+        state.connections.push(created);
+        log({
+          kind: "connection.created",
+          grant_id: null,
+          client_id: null,
+          connection_id: created.id,
+          reason: null,
+          summary: `Connection ${created.name} was added.`,
+        });
+        return changed(created, "connections");
+      }),
+    previewConnectionEdit: (key, changes) =>
+      answer("previewConnectionEdit", () => {
+        const c = findConnection(key);
+        const isMaterial = material(c, changes);
+        return { material: isMaterial, grants_to_revoke: isMaterial ? activeOn(c.id).length : 0 };
+      }),
+    editConnection: (key, changes) =>
+      answer("editConnection", () => {
+        const c = findConnection(key);
+        const isMaterial = material(c, changes);
+        const revoked = isMaterial ? revoke(activeOn(c.id).map((g) => g.id), "connection_changed").revoked : [];
+        if (changes.name != null) c.name = changes.name.trim();
+        if (changes.upstream_url != null) c.upstream_url = changes.upstream_url.trim();
+        if (changes.header != null) {
+          c.auth_kind = "header";
+          c.header_name = changes.header.name;
+        } else if (changes.remove_header) {
+          c.auth_kind = "none";
+          c.header_name = null;
+        }
+        if (isMaterial) c.config_version += 1;
+        c.updated_at = Date.now();
+        recount();
+        return changed(
+          { connection: c, material: isMaterial, revoked_grants: revoked.length },
+          "connections",
+          "grants",
+          "clients",
+        );
+      }),
+    grantsAtRisk: (key) => answer("grantsAtRisk", () => activeOn(findConnection(key).id).length),
+    setConnectionEnabled: (key, enabled) =>
+      answer("setConnectionEnabled", () => {
+        const c = findConnection(key);
+        const revoked =
+          !enabled && c.enabled ? revoke(activeOn(c.id).map((g) => g.id), "connection_disabled").revoked : [];
+        c.enabled = enabled;
+        c.updated_at = Date.now();
+        recount();
+        return changed(
+          { connection: c, material: false, revoked_grants: revoked.length },
+          "connections",
+          "grants",
+          "clients",
+        );
+      }),
+    removeConnection: (key) =>
+      answer("removeConnection", () => {
+        const c = findConnection(key);
+        const revoked = revoke(activeOn(c.id).map((g) => g.id), "connection_deleted").revoked;
+        state.connections = state.connections.filter((x) => x.id !== c.id);
+        state.grants = state.grants.filter((g) => g.connection_id !== c.id);
+        recount();
+        return changed(
+          { id: c.id, slug: c.slug, revoked_grants: revoked.length },
+          "connections",
+          "grants",
+          "clients",
+        );
+      }),
+    listGrants: (includeInactive) =>
+      answer("listGrants", () =>
+        state.grants
+          .filter((g) => includeInactive || g.status === "active")
+          .sort((a, b) => b.created_at - a.created_at),
+      ),
+    revokeGrants: (ids) =>
+      answer("revokeGrants", () => {
+        if (ids.length === 0) throw invalid("id", "name at least one grant id");
+        // One transaction: an unknown id revokes nothing.
+        for (const id of ids) if (!state.grants.some((g) => g.id === id)) throw notFound("grant", id);
+        return changed(revoke(ids, "user_revoked"), "grants", "connections", "clients");
+      }),
+    listClients: () => answer("listClients", () => state.clients),
+    forgetClient: (clientId) =>
+      answer("forgetClient", () => {
+        if (!state.clients.some((c) => c.client_id === clientId)) throw notFound("client", clientId);
+        const ids = state.grants.filter((g) => g.client_id === clientId && g.status === "active");
+        const { revoked } = revoke(ids.map((g) => g.id), "client_forgotten");
+        state.clients = state.clients.filter((c) => c.client_id !== clientId);
+        return changed(
+          { client_id: clientId, revoked_grants: revoked.length },
+          "clients",
+          "grants",
+          "connections",
+        );
+      }),
+    listActivity: (limit) => answer("listActivity", () => state.activity.slice(0, Math.max(1, limit))),
+    getSettings: () => answer("getSettings", () => state.settings),
+    updateSettings: (s) =>
+      answer("updateSettings", () => {
+        if (s.port < 1 || s.port > 65535) throw invalid("port", "choose a port from 1 to 65535");
+        if (s.retention_days < 1 || s.retention_days > 3650)
+          throw invalid("retention_days", "keep records from 1 to 3650 days");
+        const listening = state.settings.listening_port ?? null;
+        state.settings = {
+          port: s.port,
+          retention_days: s.retention_days,
+          start_at_login: s.start_at_login,
+          theme: s.theme,
+          listening_port: listening,
+          restart_required: listening !== null && listening !== s.port,
+        };
+        queueMicrotask(() => emit("settings"));
+        return state.settings;
+      }),
+    onChanged: (cb) => {
+      count("onChanged");
+      listeners.add(cb);
+      return Promise.resolve(() => {
+        listeners.delete(cb);
+      });
     },
   };
 }

@@ -14,15 +14,44 @@ import { tauriApi } from "./tauri";
 import type { Backend } from "./context";
 
 export type { GatehouseApi, IpcError } from "./types";
-export { TRANSPORT_ERROR } from "./types";
+export { TRANSPORT_ERROR, CHANGED_EVENT, CONSENT_REQUESTED_EVENT } from "./types";
+export type { ActivityView } from "./bindings/ActivityView";
+export type { ChangeKind } from "./bindings/ChangeKind";
+export type { ClientForgotten } from "./bindings/ClientForgotten";
+export type { ClientView } from "./bindings/ClientView";
+export type { ConnectionChange } from "./bindings/ConnectionChange";
+export type { ConnectionChangesRequest } from "./bindings/ConnectionChangesRequest";
+export type { ConnectionRemoved } from "./bindings/ConnectionRemoved";
+export type { ConnectionView } from "./bindings/ConnectionView";
+export type { EditPreview } from "./bindings/EditPreview";
 export type { GatewayStatus } from "./bindings/GatewayStatus";
+export type { GrantsRevoked } from "./bindings/GrantsRevoked";
+export type { GrantView } from "./bindings/GrantView";
+export type { HeaderInput } from "./bindings/HeaderInput";
 export type { KeySourceInfo } from "./bindings/KeySourceInfo";
 export type { KeySourceKind } from "./bindings/KeySourceKind";
+export type { NewConnectionRequest } from "./bindings/NewConnectionRequest";
+export type { Settings } from "./bindings/Settings";
+export type { Theme } from "./bindings/Theme";
+export type { TokenHealth } from "./bindings/TokenHealth";
 export { describeIpcError, isIpcError, toIpcError } from "./errors";
-export { createFakeApi, SAMPLE_GATEWAY_STATUS, type FakeApi, type FakeState } from "./fake";
+export {
+  createFakeApi,
+  EMPTY_STATE,
+  sampleState,
+  SAMPLE_ACTIVITY,
+  SAMPLE_CLIENTS,
+  SAMPLE_CONNECTIONS,
+  SAMPLE_GATEWAY_STATUS,
+  SAMPLE_GRANTS,
+  SAMPLE_NOW,
+  SAMPLE_SETTINGS,
+  type FakeApi,
+  type FakeState,
+} from "./fake";
 export { tauriApi } from "./tauri";
 export { BackendProvider, useBackend, type Backend } from "./context";
-export { queryKeys, useGatewayStatus } from "./queries";
+export * from "./queries";
 
 declare module "@tanstack/react-query" {
   interface Register {

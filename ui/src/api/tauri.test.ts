@@ -2,6 +2,8 @@ import { beforeEach, describe, expect, it, vi } from "vitest";
 
 const invoke = vi.fn();
 vi.mock("@tauri-apps/api/core", () => ({ invoke: (...args: unknown[]) => invoke(...args) }));
+const listen = vi.fn();
+vi.mock("@tauri-apps/api/event", () => ({ listen: (...args: unknown[]) => listen(...args) }));
 
 const { tauriApi } = await import("./tauri");
 const { SAMPLE_GATEWAY_STATUS } = await import("./fake");
@@ -29,5 +31,34 @@ describe("tauriApi", () => {
       type: "Transport",
       data: "Command gateway_status not found",
     });
+  });
+
+  it("names each command and its arguments as the Rust side declares them", async () => {
+    invoke.mockResolvedValue([]);
+    await tauriApi.listGrants(true);
+    expect(invoke).toHaveBeenLastCalledWith("list_grants", { includeInactive: true });
+    await tauriApi.revokeGrants(["g1"]);
+    expect(invoke).toHaveBeenLastCalledWith("revoke_grants", { ids: ["g1"] });
+    await tauriApi.forgetClient("c1");
+    expect(invoke).toHaveBeenLastCalledWith("forget_client", { clientId: "c1" });
+    await tauriApi.editConnection("github", { name: "GH" });
+    expect(invoke).toHaveBeenLastCalledWith("edit_connection", {
+      key: "github",
+      changes: { name: "GH" },
+    });
+    await tauriApi.listActivity(50);
+    expect(invoke).toHaveBeenLastCalledWith("list_activity", { limit: 50 });
+  });
+
+  it("listens to gatehouse://changed and hands over the kind", async () => {
+    const unlisten = vi.fn();
+    listen.mockResolvedValue(unlisten);
+    const seen: string[] = [];
+    const stop = await tauriApi.onChanged((what) => seen.push(what));
+    expect(listen).toHaveBeenCalledWith("gatehouse://changed", expect.any(Function));
+    const handler = listen.mock.calls[0][1] as (e: { payload: { what: string } }) => void;
+    handler({ payload: { what: "grants" } });
+    expect(seen).toEqual(["grants"]);
+    expect(stop).toBe(unlisten);
   });
 });

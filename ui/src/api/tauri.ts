@@ -1,7 +1,19 @@
 import { invoke } from "@tauri-apps/api/core";
+import { listen } from "@tauri-apps/api/event";
+import type { ActivityView } from "./bindings/ActivityView";
+import type { Changed } from "./bindings/Changed";
+import type { ClientForgotten } from "./bindings/ClientForgotten";
+import type { ClientView } from "./bindings/ClientView";
+import type { ConnectionChange } from "./bindings/ConnectionChange";
+import type { ConnectionRemoved } from "./bindings/ConnectionRemoved";
+import type { ConnectionView } from "./bindings/ConnectionView";
+import type { EditPreview } from "./bindings/EditPreview";
 import type { GatewayStatus } from "./bindings/GatewayStatus";
+import type { GrantsRevoked } from "./bindings/GrantsRevoked";
+import type { GrantView } from "./bindings/GrantView";
+import type { Settings } from "./bindings/Settings";
 import { toIpcError } from "./errors";
-import type { GatehouseApi } from "./types";
+import { CHANGED_EVENT, type GatehouseApi } from "./types";
 
 /** Calls a command and rejects with an `IpcError`, whatever the bridge rejected with. */
 async function call<T>(command: string, args?: Record<string, unknown>): Promise<T> {
@@ -12,6 +24,24 @@ async function call<T>(command: string, args?: Record<string, unknown>): Promise
   }
 }
 
+// Tauri maps camelCase argument names to the commands' snake_case parameters.
 export const tauriApi: GatehouseApi = {
   getGatewayStatus: () => call<GatewayStatus>("gateway_status"),
+  listConnections: () => call<ConnectionView[]>("list_connections"),
+  addConnection: (input) => call<ConnectionView>("add_connection", { input }),
+  previewConnectionEdit: (key, changes) =>
+    call<EditPreview>("preview_connection_edit", { key, changes }),
+  editConnection: (key, changes) => call<ConnectionChange>("edit_connection", { key, changes }),
+  grantsAtRisk: (key) => call<number>("grants_at_risk", { key }),
+  setConnectionEnabled: (key, enabled) =>
+    call<ConnectionChange>("set_connection_enabled", { key, enabled }),
+  removeConnection: (key) => call<ConnectionRemoved>("remove_connection", { key }),
+  listGrants: (includeInactive) => call<GrantView[]>("list_grants", { includeInactive }),
+  revokeGrants: (ids) => call<GrantsRevoked>("revoke_grants", { ids }),
+  listClients: () => call<ClientView[]>("list_clients"),
+  forgetClient: (clientId) => call<ClientForgotten>("forget_client", { clientId }),
+  listActivity: (limit) => call<ActivityView[]>("list_activity", { limit }),
+  getSettings: () => call<Settings>("get_settings"),
+  updateSettings: (settings) => call<Settings>("update_settings", { settings }),
+  onChanged: (cb) => listen<Changed>(CHANGED_EVENT, (event) => cb(event.payload.what)),
 };

@@ -1,5 +1,18 @@
+import type { ActivityView } from "./bindings/ActivityView";
+import type { ChangeKind } from "./bindings/ChangeKind";
+import type { ClientForgotten } from "./bindings/ClientForgotten";
+import type { ClientView } from "./bindings/ClientView";
+import type { ConnectionChange } from "./bindings/ConnectionChange";
+import type { ConnectionChangesRequest } from "./bindings/ConnectionChangesRequest";
+import type { ConnectionRemoved } from "./bindings/ConnectionRemoved";
+import type { ConnectionView } from "./bindings/ConnectionView";
+import type { EditPreview } from "./bindings/EditPreview";
 import type { GatewayStatus } from "./bindings/GatewayStatus";
+import type { GrantsRevoked } from "./bindings/GrantsRevoked";
+import type { GrantView } from "./bindings/GrantView";
 import type { IpcError as BackendError } from "./bindings/IpcError";
+import type { NewConnectionRequest } from "./bindings/NewConnectionRequest";
+import type { Settings } from "./bindings/Settings";
 
 /**
  * A failed backend call. Tauri commands reject with the Rust IPC error (generated
@@ -13,7 +26,40 @@ export type IpcError = BackendError | { type: "Transport"; data: string };
 
 export const TRANSPORT_ERROR = "Transport";
 
-/** Everything the UI may ask of the backend. Tauri and the in-memory fake both implement it. */
+/** The Tauri event carrying `Changed` (`{ what: ChangeKind }`). */
+export const CHANGED_EVENT = "gatehouse://changed";
+/** The Tauri event carrying `ConsentRequested` (the app also raises a desktop notification). */
+export const CONSENT_REQUESTED_EVENT = "gatehouse://consent-requested";
+
+/**
+ * Everything the UI may ask of the backend. Tauri and the in-memory fake both implement it.
+ * `key` is a connection's id or slug. Every method rejects with an `IpcError`.
+ */
 export interface GatehouseApi {
   getGatewayStatus(): Promise<GatewayStatus>;
+  listConnections(): Promise<ConnectionView[]>;
+  /** The header value (a secret) goes to the backend and never comes back in any answer. */
+  addConnection(input: NewConnectionRequest): Promise<ConnectionView>;
+  /** Whether an edit is material and how many grants it would revoke; changes nothing. */
+  previewConnectionEdit(key: string, changes: ConnectionChangesRequest): Promise<EditPreview>;
+  editConnection(key: string, changes: ConnectionChangesRequest): Promise<ConnectionChange>;
+  /** Active grants that disabling or removing the connection would revoke. */
+  grantsAtRisk(key: string): Promise<number>;
+  setConnectionEnabled(key: string, enabled: boolean): Promise<ConnectionChange>;
+  removeConnection(key: string): Promise<ConnectionRemoved>;
+  listGrants(includeInactive: boolean): Promise<GrantView[]>;
+  revokeGrants(ids: string[]): Promise<GrantsRevoked>;
+  listClients(): Promise<ClientView[]>;
+  forgetClient(clientId: string): Promise<ClientForgotten>;
+  /** The audit log, newest first. */
+  listActivity(limit: number): Promise<ActivityView[]>;
+  getSettings(): Promise<Settings>;
+  /** Saves the settings; a changed port takes effect at the next launch (`restart_required`). */
+  updateSettings(s: Settings): Promise<Settings>;
+  /**
+   * Calls `cb` whenever the backend's data of a kind changed (in the app or through `gatehoused`
+   * in another process). Resolves, once listening, to a function that stops listening. Changes
+   * made before it resolves are not reported: pull current state after it resolves.
+   */
+  onChanged(cb: (what: ChangeKind) => void): Promise<() => void>;
 }

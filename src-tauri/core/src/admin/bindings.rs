@@ -5,11 +5,14 @@ use std::path::PathBuf;
 
 use ts_rs::{Config, TS};
 
+use super::{ActivityView, ConnectionChangesRequest, HeaderInput, NewConnectionRequest, Settings};
 use super::{
     AdminErrorKind, ClientForgotten, ClientView, ConnectionChange, ConnectionRemoved,
     ConnectionView, EditPreview, GatewayStatus, GrantView, GrantsRevoked, IpcError, TokenHealth,
 };
 use crate::crypto::{KeySourceInfo, KeySourceKind};
+use crate::settings::Theme;
+use crate::store::watch::{ChangeKind, Changed, ConsentRequested};
 
 fn generated() -> Vec<(String, String)> {
     let cfg = Config::new();
@@ -37,6 +40,15 @@ fn generated() -> Vec<(String, String)> {
         TokenHealth,
         ClientView,
         ClientForgotten,
+        HeaderInput,
+        NewConnectionRequest,
+        ConnectionChangesRequest,
+        ActivityView,
+        Settings,
+        Theme,
+        ChangeKind,
+        Changed,
+        ConsentRequested,
     );
     files
 }

@@ -177,3 +177,16 @@ fn view(store: &Store, row: ClientRow) -> Result<ClientView, AdminError> {
         active_grants: u64::try_from(active_grants).unwrap_or(u64::MAX),
     })
 }
+
+/// How many distinct clients hold at least one active grant (the tray's "N clients authorized").
+pub fn authorized_client_count(vault: &Vault) -> Result<u64, AdminError> {
+    let filter = GrantFilter {
+        active_only: true,
+        ..GrantFilter::default()
+    };
+    let grants = vault
+        .store()
+        .read_blocking(move |conn| grants::list(conn, &filter))?;
+    let clients: std::collections::HashSet<_> = grants.into_iter().map(|g| g.client_id).collect();
+    Ok(u64::try_from(clients.len()).unwrap_or(u64::MAX))
+}

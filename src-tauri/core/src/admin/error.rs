@@ -9,6 +9,15 @@ use crate::store::StoreError;
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, TS, thiserror::Error)]
 #[serde(tag = "type", content = "data")]
 pub enum IpcError {
+    /// The input was refused; `field` names it (`slug`, `upstream_url`, `header`, `port`...).
+    #[error("invalid {field}: {message}")]
+    InvalidInput { field: String, message: String },
+    /// The connection, grant or client named does not exist (any more).
+    #[error("{message}")]
+    NotFound { message: String },
+    /// The change clashes with the current state (a slug in use...).
+    #[error("{message}")]
+    Conflict { message: String },
     /// The gateway did not start (port taken, data directory unreadable, wrong data key...).
     #[error("the gateway is not running: {reason}")]
     GatewayNotRunning { reason: String },
@@ -36,6 +45,8 @@ pub enum AdminError {
     Crypto(#[from] crate::crypto::CryptoError),
     #[error(transparent)]
     Store(StoreError),
+    #[error(transparent)]
+    Settings(#[from] crate::settings::SettingsError),
     /// Role 2: discovery, registration, sign-in or the upstream authorization server failed.
     #[error(transparent)]
     Upstream(crate::oauth::upstream::UpstreamError),
@@ -68,7 +79,9 @@ impl AdminError {
             AdminError::InvalidInput { .. } => AdminErrorKind::InvalidInput,
             AdminError::NotFound { .. } => AdminErrorKind::NotFound,
             AdminError::Conflict(_) => AdminErrorKind::Conflict,
-            AdminError::Crypto(_) | AdminError::Store(_) => AdminErrorKind::Internal,
+            AdminError::Crypto(_) | AdminError::Store(_) | AdminError::Settings(_) => {
+                AdminErrorKind::Internal
+            }
             AdminError::Upstream(_) => AdminErrorKind::Upstream,
         }
     }
@@ -91,6 +104,29 @@ impl From<StoreError> for AdminError {
             },
             StoreError::Conflict(message) => AdminError::Conflict(message),
             other => AdminError::Store(other),
+        }
+    }
+}
+
+/// What the window receives. Internal causes are logged here and reach the window as a short
+/// sentence; no error text ever carries a secret (admin errors name fields and ids, not values).
+impl From<AdminError> for IpcError {
+    fn from(err: AdminError) -> Self {
+        match err {
+            AdminError::InvalidInput { field, message } => IpcError::InvalidInput {
+                field: field.to_owned(),
+                message,
+            },
+            err @ AdminError::NotFound { .. } => IpcError::NotFound {
+                message: err.to_string(),
+            },
+            AdminError::Conflict(message) => IpcError::Conflict { message },
+            other => {
+                tracing::error!(error = %other, "admin command failed");
+                IpcError::Internal {
+                    message: other.to_string(),
+                }
+            }
         }
     }
 }

@@ -7,10 +7,13 @@
 //! the CLI calls them directly, the Tauri commands from a blocking task. Field names are snake_case,
 //! the same in IPC and in `gatehoused … --json`, because outside scripts read them.
 
+mod activity;
 mod clients;
 mod connections;
 mod error;
 mod grants;
+mod requests;
+mod settings;
 mod status;
 mod upstream;
 
@@ -19,7 +22,10 @@ mod bindings;
 #[cfg(test)]
 mod tests;
 
-pub use clients::{ClientForgotten, ClientView, add_client, forget_client, list_clients};
+pub use activity::{ActivityView, MAX_ACTIVITY, list_activity};
+pub use clients::{
+    ClientForgotten, ClientView, add_client, authorized_client_count, forget_client, list_clients,
+};
 pub use connections::{
     ConnectionChange, ConnectionChanges, ConnectionRemoved, ConnectionView, EditPreview,
     NewConnectionInput, OAuthInput, UpstreamAuth, add_connection, edit_connection, get_connection,
@@ -28,6 +34,8 @@ pub use connections::{
 };
 pub use error::{AdminError, AdminErrorKind, IpcError};
 pub use grants::{GrantView, GrantsRevoked, TokenHealth, list_grants, revoke_grants};
+pub use requests::{ConnectionChangesRequest, HeaderInput, NewConnectionRequest};
+pub use settings::{Settings, get_settings, update_settings};
 pub use status::{GatewayStatus, gateway_status};
 pub use upstream::{
     SigninStarted, detect_oauth, disconnect_connection, remove_connection_signed_out,

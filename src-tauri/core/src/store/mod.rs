@@ -42,6 +42,7 @@ mod text;
 pub mod upstream_credentials;
 pub mod upstream_signins;
 pub mod upstream_step_up;
+pub mod watch;
 
 #[cfg(test)]
 mod test_support;
@@ -123,6 +124,13 @@ pub enum StoreEvent {
     ConnectionStatusChanged {
         connection_id: ConnectionId,
         status: connections::ConnectionStatus,
+    },
+    /// A client asked for consent: an authorization request was created and the consent page is
+    /// being shown. Names only (the client's is self-reported); the app turns it into a desktop
+    /// notification.
+    ConsentRequested {
+        client_name: Option<String>,
+        connection_name: String,
     },
 }
 

@@ -58,7 +58,7 @@ use crate::store::authorization_requests::{self, NewAuthorizationRequest};
 use crate::store::clients::{self, ClientRegistration};
 use crate::store::connections::{self, ConnectionRow};
 use crate::store::grants::{self, NewGrant};
-use crate::store::{AuthorizationRequestId, ClientId, GrantId, Store};
+use crate::store::{AuthorizationRequestId, ClientId, GrantId, Store, StoreEvent};
 
 /// How long the consent page waits for the upstream's tool list.
 pub const TOOL_LIST_TIMEOUT: Duration = Duration::from_secs(10);
@@ -339,11 +339,17 @@ async fn authorize(State(s): State<Arc<AuthorizeState>>, RawQuery(query): RawQue
         csrf_hash,
         expires_at: now + AUTHORIZATION_REQUEST_TTL,
     };
+    // After the commit, the app raises a desktop notification pointing at the browser.
+    let consent = StoreEvent::ConsentRequested {
+        client_name: client.client_name.clone(),
+        connection_name: connection.name.clone(),
+    };
     if let Err(e) = s
         .store
-        .write(move |tx| {
+        .write_with_events(move |tx| {
             grants::create_pending(tx, &grant, now)?;
-            authorization_requests::insert(tx, &request, now)
+            authorization_requests::insert(tx, &request, now)?;
+            Ok(((), vec![consent]))
         })
         .await
     {

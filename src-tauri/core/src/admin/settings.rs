@@ -1,0 +1,76 @@
+//! Settings as the window reads and writes them. The port in effect is the one the gateway bound at
+//! launch; a different saved port takes effect at the next launch, and the DTO says so.
+
+use serde::{Deserialize, Serialize};
+use ts_rs::TS;
+
+use super::AdminError;
+use crate::settings::{self, MAX_RETENTION_DAYS, StoredSettings, Theme};
+use crate::vault::Vault;
+
+/// The settings the window shows and edits.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+pub struct Settings {
+    /// The port the gateway binds on 127.0.0.1. A change takes effect at the next launch.
+    pub port: u16,
+    /// Days revoked and expired tokens, codes and grants are kept before the cleanup removes them.
+    pub retention_days: u32,
+    pub start_at_login: bool,
+    pub theme: Theme,
+    /// Read only: the port the running gateway listens on (`null` when it is not running).
+    #[serde(default)]
+    #[ts(optional = nullable)]
+    pub listening_port: Option<u16>,
+    /// Read only: `port` differs from `listening_port`, so the saved port takes effect at the next
+    /// launch of Gatehouse.
+    #[serde(default)]
+    #[ts(optional)]
+    pub restart_required: Option<bool>,
+}
+
+impl Settings {
+    fn of(stored: StoredSettings, listening_port: Option<u16>) -> Settings {
+        Settings {
+            port: stored.port,
+            retention_days: stored.retention_days,
+            start_at_login: stored.start_at_login,
+            theme: stored.theme,
+            listening_port,
+            restart_required: Some(listening_port.is_some_and(|p| p != stored.port)),
+        }
+    }
+}
+
+/// The saved settings, with the port the gateway listens on now.
+pub fn get_settings(vault: &Vault, listening_port: Option<u16>) -> Result<Settings, AdminError> {
+    let stored = settings::load(vault.data_dir()).map_err(AdminError::from)?;
+    Ok(Settings::of(stored, listening_port))
+}
+
+/// Validates and saves `new` (its read-only fields are ignored) and returns what was saved.
+pub fn update_settings(
+    vault: &Vault,
+    listening_port: Option<u16>,
+    new: &Settings,
+) -> Result<Settings, AdminError> {
+    if new.port == 0 {
+        return Err(AdminError::invalid(
+            "port",
+            "choose a port from 1 to 65535; clients keep the port in their configuration",
+        ));
+    }
+    if new.retention_days == 0 || new.retention_days > MAX_RETENTION_DAYS {
+        return Err(AdminError::invalid(
+            "retention_days",
+            format!("keep records from 1 to {MAX_RETENTION_DAYS} days"),
+        ));
+    }
+    let stored = StoredSettings {
+        port: new.port,
+        retention_days: new.retention_days,
+        start_at_login: new.start_at_login,
+        theme: new.theme,
+    };
+    settings::save(vault.data_dir(), &stored).map_err(AdminError::from)?;
+    Ok(Settings::of(stored, listening_port))
+}
