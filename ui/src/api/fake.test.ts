@@ -49,6 +49,7 @@ describe("createFakeApi sample data", () => {
     const seen: string[] = [];
     const stop = await api.onChanged((what) => seen.push(what));
     const [first] = await api.listGrants(false);
+    if (!first) throw new Error("the fake starts with active grants");
     const result = await api.revokeGrants([first.id]);
     expect(result.revoked).toEqual([first.id]);
     expect((await api.listGrants(false)).map((g) => g.id)).not.toContain(first.id);

@@ -56,7 +56,7 @@ describe("tauriApi", () => {
     const seen: string[] = [];
     const stop = await tauriApi.onChanged((what) => seen.push(what));
     expect(listen).toHaveBeenCalledWith("gatehouse://changed", expect.any(Function));
-    const handler = listen.mock.calls[0][1] as (e: { payload: { what: string } }) => void;
+    const handler = listen.mock.calls[0]?.[1] as (e: { payload: { what: string } }) => void;
     handler({ payload: { what: "grants" } });
     expect(seen).toEqual(["grants"]);
     expect(stop).toBe(unlisten);
