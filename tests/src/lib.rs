@@ -68,10 +68,16 @@ pub struct Gatehoused {
 impl Gatehoused {
     /// Starts it and waits for its `listening on http://127.0.0.1:PORT` line.
     pub fn serve(data_dir: &Path) -> Self {
-        let mut child = gatehoused(data_dir)
-            .args(["serve", "--port", "0"])
+        let mut command = gatehoused(data_dir);
+        command.args(["serve", "--port", "0"]).stderr(Stdio::null());
+        Self::start(command)
+    }
+
+    /// Spawns a prepared `gatehoused serve` command (its stdout is taken over) and waits for its
+    /// address line.
+    pub fn start(mut command: Command) -> Self {
+        let mut child = command
             .stdout(Stdio::piped())
-            .stderr(Stdio::null())
             .spawn()
             .unwrap_or_else(|e| panic!("cannot start gatehoused: {e}"));
         let stdout = child

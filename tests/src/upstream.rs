@@ -386,38 +386,12 @@ pub fn serve_logging_to(
 ) -> crate::Gatehoused {
     let log = std::fs::File::create(stderr_file)
         .unwrap_or_else(|e| panic!("cannot create {stderr_file:?}: {e}"));
-    let mut child = crate::gatehoused(data_dir)
+    let mut command = crate::gatehoused(data_dir);
+    command
         .args(["serve", "--port", "0"])
         .env("RUST_LOG", "debug")
-        .stdout(Stdio::piped())
-        .stderr(log)
-        .spawn()
-        .unwrap_or_else(|e| panic!("cannot start gatehoused: {e}"));
-    let stdout = child
-        .stdout
-        .take()
-        .unwrap_or_else(|| panic!("gatehoused stdout is not piped"));
-    let mut line = String::new();
-    let read = BufReader::new(stdout).read_line(&mut line);
-    assert!(
-        read.is_ok_and(|n| n > 0),
-        "gatehoused exited before printing its address"
-    );
-    let base_url = line
-        .trim()
-        .strip_prefix("listening on ")
-        .unwrap_or_else(|| panic!("unexpected first line from gatehoused: {line:?}"))
-        .to_owned();
-    let port = base_url
-        .rsplit(':')
-        .next()
-        .and_then(|p| p.parse().ok())
-        .unwrap_or_else(|| panic!("no port in {base_url:?}"));
-    crate::Gatehoused {
-        child,
-        base_url,
-        port,
-    }
+        .stderr(log);
+    crate::Gatehoused::start(command)
 }
 
 /// Files under `dir` (recursively) whose bytes contain any of `needles`: (file, needle prefix).

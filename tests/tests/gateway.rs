@@ -127,30 +127,16 @@ async fn gateway_is_not_reachable_on_other_interfaces() {
 
 #[tokio::test]
 async fn secrets_in_query_strings_and_bodies_never_reach_the_logs_even_at_trace_level() {
-    use std::io::{BufRead, BufReader};
-    use std::process::Stdio;
-
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("tempdir: {e}"));
     let stderr_path = dir.path().join("stderr.log");
     let stderr = std::fs::File::create(&stderr_path).unwrap_or_else(|e| panic!("{e}"));
-    let mut child = gatehouse_e2e::gatehoused(dir.path())
+    let mut command = gatehouse_e2e::gatehoused(dir.path());
+    command
         .args(["serve", "--port", "0"])
         .env("RUST_LOG", "trace")
-        .stdout(Stdio::piped())
-        .stderr(stderr)
-        .spawn()
-        .unwrap_or_else(|e| panic!("cannot start gatehoused: {e}"));
-    let stdout = child
-        .stdout
-        .take()
-        .unwrap_or_else(|| panic!("stdout not piped"));
-    let mut line = String::new();
-    let _ = BufReader::new(stdout).read_line(&mut line);
-    let base = line.trim().trim_start_matches("listening on ").to_owned();
-    assert!(
-        base.starts_with("http://127.0.0.1:"),
-        "gatehoused printed {line:?}"
-    );
+        .stderr(stderr);
+    let gateway = gatehouse_e2e::Gatehoused::start(command);
+    let base = gateway.base_url.clone();
 
     let code = "gh_ac_QUERYSECRETqueryS3cretQUERYSECRETqueryS3cret0";
     let refresh = "gh_rt_BODYSECRETbodyS3cretBODYSECRETbodyS3cretBODY0";
@@ -176,8 +162,7 @@ async fn secrets_in_query_strings_and_bodies_never_reach_the_logs_even_at_trace_
         .send()
         .await;
 
-    let _ = child.kill();
-    let _ = child.wait();
+    drop(gateway); // kills it, so every log line is written
     let mut logs = std::fs::read_to_string(&stderr_path).unwrap_or_default();
     for entry in std::fs::read_dir(dir.path().join("logs"))
         .into_iter()
