@@ -22,7 +22,7 @@ export function Disclosure({ label, openLabel, children }: DisclosureProps) {
       >
         <span aria-hidden="true" className="disclosure__chevron" data-open={open}>
           ▸
-        </span>{" "}
+        </span>
         {open ? openLabel : label}
       </button>
       <div id={id} className="disclosure__body" hidden={!open}>
