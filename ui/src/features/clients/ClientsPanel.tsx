@@ -81,7 +81,7 @@ export function ClientsPanel() {
   }
   if (active.length === 0) {
     return (
-      <>
+      <div className="clients">
         <Announcement text={announcement} />
         <EmptyState title="No client has been authorized yet">
           <p>
@@ -90,7 +90,7 @@ export function ClientsPanel() {
             and on whose behalf, with a button to revoke it.
           </p>
         </EmptyState>
-      </>
+      </div>
     );
   }
 
