@@ -8,7 +8,8 @@ import type {
   GrantView,
   IpcError,
   Settings,
-  UpstreamAuthRequest,
+  ConnectionChangesRequest,
+  HeaderInput,
 } from "./types";
 
 const DAY = 24 * 3600_000;
@@ -67,6 +68,10 @@ function client(partial: Partial<ClientView> & Pick<ClientView, "client_id">): C
   };
 }
 
+function activity(id: number, at: number, kind: string, summary: string): ActivityView {
+  return { id, at, kind, grant_id: null, client_id: null, connection_id: null, reason: null, summary };
+}
+
 export type FakeState = {
   connections: ConnectionView[];
   grants: GrantView[];
@@ -105,8 +110,8 @@ export function sampleState(): FakeState {
       client({ client_id: "9b1d-unnamed", redirect_uris: ["http://localhost:6274/oauth/callback"] }),
     ],
     activity: [
-      { id: 1, at: T0, kind: "connection.created", summary: "Connection GitHub added" },
-      { id: 2, at: T0 + DAY, kind: "grant.activated", summary: "“Claude Code” was authorized on GitHub" },
+      activity(1, T0, "connection.created", "Connection GitHub was added."),
+      activity(2, T0 + DAY, "grant.activated", "\u201CClaude Code\u201D was authorized to use GitHub."),
     ],
     settings: { port: 8707, retention_days: 90, start_at_login: false, theme: "system" },
     error: null,
@@ -166,10 +171,13 @@ export function createViewsFake(initial: Partial<FakeState> = {}): ViewsFake {
   const refreshCounts = () => {
     for (const c of state.connections) c.authorized_clients = activeOn(c.id).length;
   };
-  const authFields = (auth: UpstreamAuthRequest) =>
-    auth.kind === "header"
-      ? { auth_kind: "header" as const, header_name: auth.name }
-      : { auth_kind: "none" as const, header_name: null };
+  const authFields = (header: HeaderInput | null) =>
+    header ? { auth_kind: "header" as const, header_name: header.name } : { auth_kind: "none" as const, header_name: null };
+  /** Mirrors the Rust mapping: a header replaces the auth, remove_header drops it, neither keeps it. */
+  const authChange = (changes: ConnectionChangesRequest) =>
+    changes.header ? authFields(changes.header) : changes.remove_header ? authFields(null) : null;
+  const isMaterial = (c: ConnectionView, changes: ConnectionChangesRequest) =>
+    (changes.upstream_url != null && changes.upstream_url !== c.upstream_url) || authChange(changes) !== null;
   refreshCounts();
 
   return {
@@ -192,7 +200,7 @@ export function createViewsFake(initial: Partial<FakeState> = {}): ViewsFake {
           slug: input.slug,
           name: input.name,
           upstream_url: input.upstream_url,
-          ...authFields(input.auth),
+          ...authFields(input.header),
         });
         state.connections.push(created);
         queueMicrotask(() => emit("connections"));
@@ -201,22 +209,21 @@ export function createViewsFake(initial: Partial<FakeState> = {}): ViewsFake {
     previewConnectionEdit: (key, changes) =>
       answer(() => {
         const c = find(key);
-        const material =
-          (changes.upstream_url !== null && changes.upstream_url !== c.upstream_url) || changes.auth !== null;
+        const material = isMaterial(c, changes);
         return { material, grants_to_revoke: material ? activeOn(c.id).length : 0 };
       }),
     editConnection: (key, changes) =>
       answer(() => {
         const c = find(key);
-        if (changes.upstream_url !== null) {
+        if (changes.upstream_url != null) {
           const bad = checkUrl(changes.upstream_url);
           if (bad) throw bad;
         }
-        const material =
-          (changes.upstream_url !== null && changes.upstream_url !== c.upstream_url) || changes.auth !== null;
-        if (changes.name !== null) c.name = changes.name;
-        if (changes.upstream_url !== null) c.upstream_url = changes.upstream_url;
-        if (changes.auth !== null) Object.assign(c, authFields(changes.auth));
+        const material = isMaterial(c, changes);
+        const auth = authChange(changes);
+        if (changes.name != null) c.name = changes.name;
+        if (changes.upstream_url != null) c.upstream_url = changes.upstream_url;
+        if (auth) Object.assign(c, auth);
         const revoked = material ? revoke(activeOn(c.id), "connection changed") : 0;
         queueMicrotask(() => emit("connections"));
         return { connection: c, material, revoked_grants: revoked };

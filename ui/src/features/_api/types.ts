@@ -29,20 +29,33 @@ export type IpcError =
   | { type: "NotFound"; data: { message: string } }
   | { type: "Conflict"; data: { message: string } };
 
-export type UpstreamAuthRequest = { kind: "none" } | { kind: "header"; name: string; value: string };
-export type NewConnectionRequest = { slug: string; name: string; upstream_url: string; auth: UpstreamAuthRequest };
+// Shapes as in the Rust request DTOs being written on app-shell (admin/requests.rs, settings.rs, activity.rs).
+export type HeaderInput = { name: string; value: string };
+export type NewConnectionRequest = { slug: string; name: string; upstream_url: string; header: HeaderInput | null };
 export type ConnectionChangesRequest = {
-  name: string | null;
-  upstream_url: string | null;
-  auth: UpstreamAuthRequest | null;
+  name?: string | null;
+  upstream_url?: string | null;
+  header?: HeaderInput | null;
+  remove_header?: boolean;
 };
 export type Settings = {
   port: number;
   retention_days: number;
   start_at_login: boolean;
   theme: "system" | "light" | "dark";
+  listening_port?: number | null;
+  restart_required?: boolean;
 };
-export type ActivityView = { id: number; at: number; kind: string; summary: string };
+export type ActivityView = {
+  id: number;
+  at: number;
+  kind: string;
+  grant_id: string | null;
+  client_id: string | null;
+  connection_id: string | null;
+  reason: string | null;
+  summary: string;
+};
 export type ChangeKind = "connections" | "grants" | "clients" | "activity" | "settings" | "status";
 
 export interface GatehouseApi {

@@ -139,6 +139,23 @@ describe("changes that revoke grants", () => {
   });
 });
 
+it("turns the form into the backend's request shapes", async () => {
+  const { toChanges, toNewConnection } = await import("./ConnectionsPanel");
+  const values = { slug: " gh ", name: "GitHub ", upstreamUrl: "https://x/mcp", auth: "header" as const, headerName: "X-Key", headerValue: "k" };
+  expect(toNewConnection(values)).toEqual({ slug: "gh", name: "GitHub", upstream_url: "https://x/mcp", header: { name: "X-Key", value: "k" } });
+  expect(toNewConnection({ ...values, auth: "none" }).header).toBeNull();
+  const existing = sampleState().connections[0]!;
+  expect(toChanges(existing, { ...values, name: "GitHub", upstreamUrl: existing.upstream_url, auth: "keep" })).toEqual({
+    name: null,
+    upstream_url: null,
+    header: null,
+  });
+  expect(toChanges(existing, { ...values, name: "GitHub", upstreamUrl: existing.upstream_url, auth: "none" })).toMatchObject({
+    header: null,
+    remove_header: true,
+  });
+});
+
 it("highlights and focuses the connection it was sent to", async () => {
   renderView(<ConnectionsPanel />, { navigation: { highlightedConnection: "conn-linear" } });
   const linear = await card("Linear");

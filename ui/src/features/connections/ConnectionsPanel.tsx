@@ -23,26 +23,20 @@ export function toNewConnection(values: ConnectionFormValues): NewConnectionRequ
     slug: values.slug.trim(),
     name: values.name.trim(),
     upstream_url: values.upstreamUrl.trim(),
-    auth:
-      values.auth === "header"
-        ? { kind: "header", name: values.headerName.trim(), value: values.headerValue }
-        : { kind: "none" },
+    header: values.auth === "header" ? { name: values.headerName.trim(), value: values.headerValue } : null,
   };
 }
 
 export function toChanges(existing: ConnectionView, values: ConnectionFormValues): ConnectionChangesRequest {
   const name = values.name.trim();
   const url = values.upstreamUrl.trim();
-  return {
+  const changes: ConnectionChangesRequest = {
     name: name !== existing.name ? name : null,
     upstream_url: url !== existing.upstream_url ? url : null,
-    auth:
-      values.auth === "keep"
-        ? null
-        : values.auth === "header"
-          ? { kind: "header", name: values.headerName.trim(), value: values.headerValue }
-          : { kind: "none" },
+    header: values.auth === "header" ? { name: values.headerName.trim(), value: values.headerValue } : null,
   };
+  if (values.auth === "none" && existing.auth_kind !== "none") changes.remove_header = true;
+  return changes;
 }
 
 export function grantsSentence(count: number): string {

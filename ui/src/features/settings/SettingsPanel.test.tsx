@@ -52,3 +52,12 @@ it("refuses a port out of range", async () => {
   expect(screen.getByRole("alert")).toHaveTextContent("from 1 to 65535");
   expect(api.state.settings.port).toBe(8707);
 });
+
+it("says which port is still in use until restart", async () => {
+  renderView(<SettingsPanel />, {
+    initial: {
+      settings: { port: 9000, retention_days: 90, start_at_login: false, theme: "system", listening_port: 8707, restart_required: true },
+    },
+  });
+  expect(await screen.findByTestId("restart-note")).toHaveTextContent("still listening on port 8707 until it restarts");
+});

@@ -93,6 +93,11 @@ function SettingsForm({ saved }: { saved: Settings }) {
             The local port MCP clients connect to. Takes effect after restart; clients set up with the old
             port must be updated.
           </p>
+          {saved.restart_required && saved.listening_port != null && (
+            <p className="field__help" data-testid="restart-note">
+              Gatehouse is still listening on port {saved.listening_port} until it restarts.
+            </p>
+          )}
         </div>
         <div className="field">
           <label htmlFor={ids.retention}>Keep revoked and expired records for (days)</label>
