@@ -23,5 +23,7 @@ export default defineConfig({
     globals: true,
     setupFiles: ["./src/test/setup.ts"],
     restoreMocks: true,
+    // e2e/ runs in Chromium through `npm run test:e2e` (node --test), not in jsdom.
+    include: ["src/**/*.test.{ts,tsx}"],
   },
 });

@@ -9,11 +9,11 @@ describe("Gatehouse window", () => {
     expect(screen.getByRole("heading", { level: 1, name: "Gatehouse" })).toBeInTheDocument();
   });
 
-  it("has exactly the two tabs, Connections selected first", () => {
+  it("has the two main tabs first, then Activity and Settings, Connections selected first", () => {
     renderApp();
     const tablist = screen.getByRole("tablist");
     const tabs = within(tablist).getAllByRole("tab");
-    expect(tabs.map((tab) => tab.textContent)).toEqual(["Connections", "Authorized clients"]);
+    expect(tabs.map((tab) => tab.textContent)).toEqual(["Connections", "Authorized clients", "Activity", "Settings"]);
     expect(screen.getByRole("tab", { name: "Connections" })).toHaveAttribute("aria-selected", "true");
     expect(screen.getByRole("tab", { name: "Authorized clients" })).toHaveAttribute(
       "aria-selected",
@@ -53,9 +53,10 @@ describe("Gatehouse window", () => {
     expect(connections).toHaveFocus();
     expect(connections).toHaveAttribute("aria-selected", "true");
 
+    const settings = screen.getByRole("tab", { name: "Settings" });
     await user.keyboard("{ArrowLeft}");
-    expect(clients).toHaveFocus();
-    expect(clients).toHaveAttribute("aria-selected", "true");
+    expect(settings).toHaveFocus();
+    expect(settings).toHaveAttribute("aria-selected", "true");
 
     await user.keyboard("{ArrowRight}");
     expect(connections).toHaveFocus();
@@ -109,6 +110,16 @@ describe("Gatehouse window", () => {
     renderApp({ preview: true });
     expect(await screen.findByText(/Gateway running at/)).toBeInTheDocument();
     expect(screen.getByTestId("gateway-status")).toHaveTextContent(/^Preview \(no backend\)/);
+  });
+
+  it("the connection link on a grant card opens the Connections tab and highlights it", async () => {
+    const { user } = renderApp();
+    await user.click(screen.getByRole("tab", { name: "Authorized clients" }));
+    const cards = await screen.findAllByTestId("grant-card");
+    await user.click(within(cards[0]!).getByRole("button", { name: "GitHub" }));
+    expect(screen.getByRole("tab", { name: "Connections" })).toHaveAttribute("aria-selected", "true");
+    const highlighted = document.querySelector('[data-highlighted="true"]');
+    expect(highlighted).toHaveAttribute("data-connection-id", "conn_github");
   });
 
   it("asks the backend for its status once on load", async () => {

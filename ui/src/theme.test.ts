@@ -16,9 +16,18 @@ function variables(block: string): Map<string, string> {
 
 function themeBlocks(): { light: Map<string, string>; dark: Map<string, string> } {
   const lightBlock = /^:root\s*\{([\s\S]*?)^\}/m.exec(css)?.[1];
-  const darkBlock = /prefers-color-scheme:\s*dark\)\s*\{\s*:root\s*\{([\s\S]*?)\}/.exec(css)?.[1];
+  const darkBlock = /prefers-color-scheme:\s*dark\)\s*\{\s*:root:not\(\[data-theme="light"\]\)\s*\{([\s\S]*?)\}/.exec(
+    css,
+  )?.[1];
   if (!lightBlock || !darkBlock) throw new Error("styles.css lost its light or dark :root block");
   return { light: variables(lightBlock), dark: variables(darkBlock) };
+}
+
+/** The colours of the dark theme chosen in Settings (data-theme="dark" on <html>). */
+function chosenDarkBlock(): Map<string, string> {
+  const block = /^:root\[data-theme="dark"\]\s*\{([\s\S]*?)^\}/m.exec(css)?.[1];
+  if (!block) throw new Error('styles.css lost its :root[data-theme="dark"] block');
+  return variables(block);
 }
 
 function luminance(hex: string): number {
@@ -48,9 +57,34 @@ const PAIRS: [string, string, number][] = [
   ["--ok", "--surface", 3],
   ["--pending", "--surface", 3],
   ["--border", "--bg", 3],
+  // Token-health and status badges: tone colour as text on the page background.
+  ["--ok", "--bg", 4.5],
+  ["--pending", "--bg", 4.5],
+  ["--accent", "--surface", 4.5],
+  // Links inside cards, and the unverified-name shield.
+  ["--accent", "--bg", 4.5],
+  // "What this grants" callout.
+  ["--text", "--callout-bg", 4.5],
+  ["--text-muted", "--callout-bg", 4.5],
+  ["--accent", "--callout-bg", 3],
+  // Destructive buttons: filled, and outlined on cards.
+  ["--on-error", "--error", 4.5],
+  // Tooltips invert text and background.
+  ["--bg", "--text", 4.5],
+  ["--text", "--code-bg", 4.5],
+  ["--text-muted", "--code-bg", 4.5],
 ];
 
 describe("theme contrast", () => {
+  it("uses the same dark colours whether dark comes from the system or from Settings", () => {
+    expect(Object.fromEntries(chosenDarkBlock())).toEqual(Object.fromEntries(themeBlocks().dark));
+  });
+
+  it("defines every colour in both themes", () => {
+    const { light, dark } = themeBlocks();
+    expect([...dark.keys()].sort()).toEqual([...light.keys()].sort());
+  });
+
   it("computes the WCAG ratio (black on white is 21:1)", () => {
     expect(contrast("#000000", "#ffffff")).toBeCloseTo(21, 5);
     expect(contrast("#777777", "#ffffff")).toBeLessThan(4.5);

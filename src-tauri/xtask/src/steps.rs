@@ -81,8 +81,8 @@ struct Counts {
 }
 
 impl Counts {
-    /// Understands cargo's `test result: ok. 3 passed; 1 failed; ...` and Vitest's
-    /// `Tests  1 failed | 2 passed (3)`.
+    /// Understands cargo's `test result: ok. 3 passed; 1 failed; ...`, Vitest's
+    /// `Tests  1 failed | 2 passed (3)` and node's test runner (`# pass 5`, `# fail 1`).
     fn add_line(&mut self, line: &str) {
         let trimmed = line.trim_start();
         if let Some(rest) = trimmed.strip_prefix("test result:") {
@@ -91,6 +91,10 @@ impl Counts {
         } else if let Some(rest) = trimmed.strip_prefix("Tests ") {
             self.passed += number_before(rest, " passed");
             self.failed += number_before(rest, " failed");
+        } else if let Some(rest) = trimmed.strip_prefix("# pass ") {
+            self.passed += rest.trim().parse::<u64>().unwrap_or(0);
+        } else if let Some(rest) = trimmed.strip_prefix("# fail ") {
+            self.failed += rest.trim().parse::<u64>().unwrap_or(0);
         }
     }
 }
@@ -203,6 +207,12 @@ pub fn test() -> Result<(), String> {
         .env("FORCE_COLOR", "0")
         .counted();
     results.push(("ui unit tests (vitest)", vitest));
+    // The built UI in Debian's Chromium against the fake backend, with axe on every view.
+    let ui_e2e = command("npm", &["run", "--silent", "test:e2e"])
+        .dir(&ui)
+        .env("GATEHOUSE_ARTIFACTS", &artifacts)
+        .counted();
+    results.push(("ui end-to-end tests (Playwright, Chromium, axe)", ui_e2e));
     if cfg!(target_os = "linux") {
         let window = if built {
             window_test(&cargo, &root, &bin_dir, &artifacts)
@@ -372,11 +382,13 @@ mod tests {
         c.add_line("test result: ok. 12 passed; 0 failed; 1 ignored; 0 measured; 0 filtered out; finished in 0.01s");
         c.add_line("test result: FAILED. 3 passed; 2 failed; 0 ignored");
         c.add_line("      Tests  1 failed | 7 passed (8)");
+        c.add_line("# pass 5");
+        c.add_line("# fail 1");
         c.add_line("running 3 tests");
         assert_eq!(
             (c.passed, c.failed),
-            (22, 3),
-            "cargo and vitest summary lines must both be counted"
+            (27, 4),
+            "cargo, vitest and node test summary lines must all be counted"
         );
     }
 

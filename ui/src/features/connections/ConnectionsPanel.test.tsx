@@ -1,16 +1,172 @@
-import { render, screen } from "@testing-library/react";
-import { expect, it } from "vitest";
+import { screen, waitFor, within } from "@testing-library/react";
+import { describe, expect, it, vi } from "vitest";
+import { viewsState } from "../fixture";
+import { renderView } from "../testing";
 import { ConnectionsPanel } from "./ConnectionsPanel";
 
-it("explains what a connection is and how to add one for now", () => {
-  render(<ConnectionsPanel />);
-  expect(screen.getByRole("heading", { name: "No connections yet" })).toBeInTheDocument();
-  expect(screen.getByText(/upstream MCP server/)).toBeInTheDocument();
-  expect(screen.getByText(/local URL/)).toBeInTheDocument();
-  expect(screen.getByText("gatehoused connections add")).toBeInTheDocument();
+const card = async (name: string) =>
+  (await screen.findAllByTestId("connection-card")).find((element) =>
+    within(element).queryByRole("heading", { name }),
+  )!;
+
+describe("connection cards", () => {
+  it("shows name, upstream URL, status in words, local URL and authorized clients", async () => {
+    renderView(<ConnectionsPanel />);
+    const github = await card("GitHub");
+    expect(within(github).getByText("https://github.example.com/mcp")).toBeInTheDocument();
+    expect(within(github).getByTestId("connection-status")).toHaveTextContent("Connected as octocat");
+    expect(within(github).getByTestId("local-url")).toHaveTextContent("http://127.0.0.1:8707/mcp/github");
+    expect(within(github).getByText("1 client authorized")).toBeInTheDocument();
+    const linear = await card("Linear");
+    expect(within(linear).getByTestId("connection-status")).toHaveTextContent("Sign-in needed");
+  });
+
+  it("copies the local URL and says Copied", async () => {
+    const { user } = renderView(<ConnectionsPanel />);
+    const writeText = vi.spyOn(navigator.clipboard, "writeText");
+    const github = await card("GitHub");
+    const copy = within(github).getByRole("button", { name: "Copy local URL of GitHub" });
+    await user.click(copy);
+    expect(writeText).toHaveBeenCalledWith("http://127.0.0.1:8707/mcp/github");
+    expect(copy).toHaveTextContent("Copied");
+  });
+
+  it("offers ready-to-paste setup for Claude Code, VS Code, Cursor and mcp-remote", async () => {
+    const { user } = renderView(<ConnectionsPanel />);
+    const github = await card("GitHub");
+    await user.click(within(github).getByRole("button", { name: /Show setup for MCP clients/ }));
+    expect(within(github).getByText("claude mcp add --transport http github http://127.0.0.1:8707/mcp/github")).toBeVisible();
+    expect(within(github).getByText("npx mcp-remote http://127.0.0.1:8707/mcp/github")).toBeVisible();
+    expect(within(github).getByText(/"servers"/)).toBeVisible();
+    expect(within(github).getByText(/"mcpServers"/)).toBeVisible();
+  });
 });
 
-it("offers no add button until adding from the window works", () => {
-  render(<ConnectionsPanel />);
-  expect(screen.queryByRole("button")).not.toBeInTheDocument();
+describe("adding", () => {
+  it("adds a connection with a header whose value is a password field", async () => {
+    const { user, api } = renderView(<ConnectionsPanel />);
+    await card("GitHub");
+    await user.click(screen.getByRole("button", { name: "Add connection…" }));
+    const dialog = screen.getByRole("dialog", { name: "Add a connection" });
+    await user.type(within(dialog).getByLabelText("Slug"), "notion");
+    await user.type(within(dialog).getByLabelText("Name"), "Notion");
+    await user.type(within(dialog).getByLabelText("Server URL"), "https://mcp.notion.com/mcp");
+    await user.click(within(dialog).getByRole("radio", { name: "A header with a key or token" }));
+    expect(within(dialog).getByLabelText("Header value")).toHaveAttribute("type", "password");
+    await user.type(within(dialog).getByLabelText("Header value"), "Bearer s3cret");
+    expect(within(dialog).getByRole("radio", { name: /OAuth sign-in \(coming soon\)/ })).toBeDisabled();
+    await user.click(within(dialog).getByRole("button", { name: "Add connection" }));
+    expect(await card("Notion")).toBeInTheDocument();
+    expect(screen.queryByRole("dialog")).not.toBeInTheDocument();
+    expect(api.state.connections.find((c) => c.slug === "notion")?.header_name).toBe("Authorization");
+    expect(document.body.textContent).not.toContain("s3cret");
+  });
+
+  it("shows the backend's InvalidInput next to the field it names", async () => {
+    const { user } = renderView(<ConnectionsPanel />);
+    await card("GitHub");
+    await user.click(screen.getByRole("button", { name: "Add connection…" }));
+    const dialog = screen.getByRole("dialog");
+    await user.type(within(dialog).getByLabelText("Slug"), "Bad Slug");
+    await user.type(within(dialog).getByLabelText("Name"), "X");
+    await user.type(within(dialog).getByLabelText("Server URL"), "https://x.example.com");
+    await user.click(within(dialog).getByRole("button", { name: "Add connection" }));
+    const slug = within(dialog).getByLabelText("Slug");
+    await waitFor(() => expect(slug).toHaveAttribute("aria-invalid", "true"));
+    expect(slug).toHaveAccessibleDescription(/must be lowercase letters, digits and '-'/);
+  });
+
+  it("says which required fields are empty", async () => {
+    const { user, api } = renderView(<ConnectionsPanel />);
+    await card("GitHub");
+    await user.click(screen.getByRole("button", { name: "Add connection…" }));
+    await user.click(screen.getByRole("button", { name: "Add connection" }));
+    expect(screen.getByLabelText("Server URL")).toHaveAccessibleDescription("Enter the server's URL.");
+    expect(api.state.connections).toHaveLength(2);
+  });
+});
+
+describe("changes that revoke grants", () => {
+  it("asks before deleting, with the number of grants it revokes", async () => {
+    const { user, api } = renderView(<ConnectionsPanel />);
+    const github = await card("GitHub");
+    await user.click(within(github).getByRole("button", { name: "Delete…" }));
+    const dialog = await screen.findByRole("dialog", { name: "Delete GitHub?" });
+    expect(dialog).toHaveTextContent("This revokes 1 grant");
+    await user.click(within(dialog).getByRole("button", { name: "Keep connection" }));
+    expect(api.state.connections).toHaveLength(2);
+    await user.click(within(github).getByRole("button", { name: "Delete…" }));
+    await user.click(await screen.findByRole("button", { name: "Delete connection" }));
+    await waitFor(() => expect(screen.getAllByTestId("connection-card")).toHaveLength(1));
+    expect(screen.getByTestId("connections-announcement")).toHaveTextContent("Deleted GitHub. 1 grant was revoked.");
+  });
+
+  it("asks before a material edit, with the count, and not for a rename", async () => {
+    const { user, api } = renderView(<ConnectionsPanel />);
+    const github = await card("GitHub");
+    await user.click(within(github).getByRole("button", { name: "Edit…" }));
+    let dialog = screen.getByRole("dialog", { name: "Edit GitHub" });
+    const url = within(dialog).getByLabelText("Server URL");
+    await user.clear(url);
+    await user.type(url, "https://api.github.example.com/mcp");
+    await user.click(within(dialog).getByRole("button", { name: "Save" }));
+    dialog = await screen.findByRole("dialog", { name: "Save changes to GitHub?" });
+    expect(dialog).toHaveTextContent("This revokes 1 grant");
+    await user.click(within(dialog).getByRole("button", { name: "Save and revoke 1" }));
+    await waitFor(() => expect(api.state.connections[0]!.upstream_url).toBe("https://api.github.example.com/mcp"));
+    expect(api.state.grants.find((g) => g.id === "grant-1")?.status).toBe("revoked");
+
+    const linear = await card("Linear");
+    await user.click(within(linear).getByRole("button", { name: "Edit…" }));
+    const name = screen.getByLabelText("Name");
+    await user.clear(name);
+    await user.type(name, "Linear (work)");
+    await user.click(screen.getByRole("button", { name: "Save" }));
+    expect(await card("Linear (work)")).toBeInTheDocument();
+  });
+
+  it("asks before disabling, since that revokes grants too", async () => {
+    const { user, api } = renderView(<ConnectionsPanel />);
+    const github = await card("GitHub");
+    await user.click(within(github).getByRole("button", { name: "Disable…" }));
+    const dialog = await screen.findByRole("dialog", { name: "Disable GitHub?" });
+    expect(dialog).toHaveTextContent("This revokes 1 grant");
+    await user.click(within(dialog).getByRole("button", { name: "Disable" }));
+    await waitFor(() => expect(within(github).getByTestId("connection-status")).toHaveTextContent("Disabled"));
+    expect(api.state.connections[0]!.enabled).toBe(false);
+    await user.click(within(github).getByRole("button", { name: "Enable" }));
+    await waitFor(() => expect(within(github).getByTestId("connection-status")).toHaveTextContent("Connected as octocat"));
+  });
+});
+
+it("turns the form into the backend's request shapes", async () => {
+  const { toChanges, toNewConnection } = await import("./ConnectionsPanel");
+  const values = { slug: " gh ", name: "GitHub ", upstreamUrl: "https://x/mcp", auth: "header" as const, headerName: "X-Key", headerValue: "k" };
+  expect(toNewConnection(values)).toEqual({ slug: "gh", name: "GitHub", upstream_url: "https://x/mcp", header: { name: "X-Key", value: "k" } });
+  expect(toNewConnection({ ...values, auth: "none" }).header).toBeNull();
+  const existing = viewsState().connections[0]!;
+  expect(toChanges(existing, { ...values, name: "GitHub", upstreamUrl: existing.upstream_url, auth: "keep" })).toEqual({
+    name: null,
+    upstream_url: null,
+    header: null,
+  });
+  expect(toChanges(existing, { ...values, name: "GitHub", upstreamUrl: existing.upstream_url, auth: "none" })).toMatchObject({
+    header: null,
+    remove_header: true,
+  });
+});
+
+it("highlights and focuses the connection it was sent to", async () => {
+  renderView(<ConnectionsPanel />, { navigation: { highlightedConnection: "conn-linear" } });
+  const linear = await card("Linear");
+  expect(linear).toHaveAttribute("data-highlighted", "true");
+  expect(linear).toHaveFocus();
+});
+
+it("explains what a connection is when there is none", async () => {
+  const state = viewsState();
+  state.connections = [];
+  renderView(<ConnectionsPanel />, { initial: state });
+  expect(await screen.findByRole("heading", { name: "No connections yet" })).toBeInTheDocument();
+  expect(screen.getByText("gatehoused connections add")).toBeInTheDocument();
 });

@@ -1,23 +1,337 @@
+import { useState } from "react";
+import {
+  describeIpcError,
+  useAddConnection,
+  useBackend,
+  useConnections,
+  useEditConnection,
+  useRemoveConnection,
+  useSetConnectionEnabled,
+  type ConnectionChangesRequest,
+  type ConnectionView,
+  type IpcError,
+  type NewConnectionRequest,
+} from "../../api";
+import { Dialog } from "../../components/Dialog";
 import { EmptyState } from "../../components/EmptyState";
+import { useNavigation } from "../../components/navigation";
+import { ConnectionCard } from "./ConnectionCard";
+import { ConnectionForm, fieldErrorsFrom, type ConnectionFormValues, type FieldErrors } from "./ConnectionForm";
 
-/**
- * The Connections tab. There is no backend command to list connections yet,
- * so this is the empty state only; the list arrives with that command.
- */
+export function toNewConnection(values: ConnectionFormValues): NewConnectionRequest {
+  return {
+    slug: values.slug.trim(),
+    name: values.name.trim(),
+    upstream_url: values.upstreamUrl.trim(),
+    header: values.auth === "header" ? { name: values.headerName.trim(), value: values.headerValue } : null,
+  };
+}
+
+export function toChanges(existing: ConnectionView, values: ConnectionFormValues): ConnectionChangesRequest {
+  const name = values.name.trim();
+  const url = values.upstreamUrl.trim();
+  const changes: ConnectionChangesRequest = {
+    name: name !== existing.name ? name : null,
+    upstream_url: url !== existing.upstream_url ? url : null,
+    header: values.auth === "header" ? { name: values.headerName.trim(), value: values.headerValue } : null,
+  };
+  if (values.auth === "none" && existing.auth_kind !== "none") changes.remove_header = true;
+  return changes;
+}
+
+export function grantsSentence(count: number): string {
+  if (count === 0) return "No client is authorized on it, so no access is revoked.";
+  return count === 1
+    ? "This revokes 1 grant: the client authorized on it loses access at once and will have to ask you again."
+    : `This revokes ${count} grants: the ${count} clients authorized on it lose access at once and will have to ask you again.`;
+}
+
+type Pending =
+  | { kind: "add" }
+  | { kind: "edit"; connection: ConnectionView }
+  | { kind: "confirm-edit"; connection: ConnectionView; changes: ConnectionChangesRequest; grants: number }
+  | { kind: "disable"; connection: ConnectionView; grants: number }
+  | { kind: "delete"; connection: ConnectionView; grants: number };
+
+/** The Connections tab: a card per connection, and add / edit / enable / disable / delete. */
 export function ConnectionsPanel() {
+  const { api } = useBackend();
+  const connections = useConnections();
+  const add = useAddConnection();
+  const edit = useEditConnection();
+  const setEnabled = useSetConnectionEnabled();
+  const remove = useRemoveConnection();
+  const { highlightedConnection } = useNavigation();
+  const [pending, setPending] = useState<Pending | null>(null);
+  const [errors, setErrors] = useState<FieldErrors>({});
+  const [busy, setBusy] = useState(false);
+  const [announcement, setAnnouncement] = useState("");
+
+  const close = () => {
+    setPending(null);
+    setErrors({});
+    setBusy(false);
+  };
+  const fail = (error: IpcError) => {
+    setBusy(false);
+    setErrors(fieldErrorsFrom(error));
+  };
+  const revokedNote = (count: number) =>
+    count === 0 ? "" : count === 1 ? " 1 grant was revoked." : ` ${count} grants were revoked.`;
+
+  const submitAdd = (values: ConnectionFormValues) => {
+    setBusy(true);
+    add.mutate(toNewConnection(values), {
+      onSuccess: (created) => {
+        close();
+        setAnnouncement(`Added ${created.name}.`);
+      },
+      onError: fail,
+    });
+  };
+
+  const applyEdit = (connection: ConnectionView, changes: ConnectionChangesRequest) => {
+    setBusy(true);
+    edit.mutate(
+      { key: connection.id, changes },
+      {
+        onSuccess: (change) => {
+          close();
+          setAnnouncement(`Saved ${change.connection.name}.${revokedNote(change.revoked_grants)}`);
+        },
+        onError: fail,
+      },
+    );
+  };
+
+  const submitEdit = async (connection: ConnectionView, values: ConnectionFormValues) => {
+    const changes = toChanges(connection, values);
+    setBusy(true);
+    try {
+      const preview = await api.previewConnectionEdit(connection.id, changes);
+      if (preview.material && preview.grants_to_revoke > 0) {
+        setBusy(false);
+        setErrors({});
+        setPending({ kind: "confirm-edit", connection, changes, grants: preview.grants_to_revoke });
+        return;
+      }
+      applyEdit(connection, changes);
+    } catch (error) {
+      fail(error as IpcError);
+    }
+  };
+
+  const askThenAct = async (kind: "disable" | "delete", connection: ConnectionView) => {
+    try {
+      const grants = await api.grantsAtRisk(connection.id);
+      setErrors({});
+      setPending({ kind, connection, grants });
+    } catch (error) {
+      setAnnouncement(`Could not check ${connection.name}: ${describeIpcError(error as IpcError)}`);
+    }
+  };
+
+  const toggleEnabled = (connection: ConnectionView) => {
+    if (connection.enabled) {
+      void askThenAct("disable", connection);
+      return;
+    }
+    setEnabled.mutate(
+      { key: connection.id, enabled: true },
+      {
+        onSuccess: (change) => setAnnouncement(`Enabled ${change.connection.name}.`),
+        onError: (error) => setAnnouncement(`Could not enable ${connection.name}: ${describeIpcError(error)}`),
+      },
+    );
+  };
+
+  const list = connections.data ?? [];
+
   return (
-    <EmptyState title="No connections yet">
-      <p>
-        A connection is an upstream MCP server that Gatehouse signs in to for you. Each connection
-        gets a local URL on this computer, and your MCP clients use that local URL instead of the
-        server&rsquo;s own address.
+    <div className="connections">
+      <p role="status" className="visually-hidden" data-testid="connections-announcement">
+        {announcement}
       </p>
-      <p>
-        Adding connections in this window is not built yet. For now, add one from the command line:
-      </p>
-      <pre className="command">
-        <code>gatehoused connections add</code>
-      </pre>
-    </EmptyState>
+      <div className="toolbar">
+        <div className="toolbar__spacer" />
+        <button type="button" className="button button--primary" onClick={() => setPending({ kind: "add" })}>
+          Add connection…
+        </button>
+      </div>
+
+      {connections.isPending ? (
+        <p className="muted">Loading connections…</p>
+      ) : connections.isError && connections.data === undefined ? (
+        <p role="alert" className="form-error">
+          Could not list connections: {describeIpcError(connections.error)}
+        </p>
+      ) : list.length === 0 ? (
+        <EmptyState title="No connections yet">
+          <p>
+            A connection is an upstream MCP server that Gatehouse signs in to for you. Each connection
+            gets a local URL on this computer, and your MCP clients use that local URL instead of the
+            server&rsquo;s own address.
+          </p>
+          <p>Add one with the Add connection button, or from the command line:</p>
+          <pre className="command">
+            <code>gatehoused connections add</code>
+          </pre>
+        </EmptyState>
+      ) : (
+        <div className="connection-list">
+          {list.map((connection) => (
+            <ConnectionCard
+              key={connection.id}
+              connection={connection}
+              highlighted={highlightedConnection === connection.id}
+              onEdit={() => setPending({ kind: "edit", connection })}
+              onToggleEnabled={() => toggleEnabled(connection)}
+              onDelete={() => void askThenAct("delete", connection)}
+            />
+          ))}
+        </div>
+      )}
+
+      {pending?.kind === "add" && (
+        <Dialog title="Add a connection" onClose={close} testId="connection-dialog">
+          <ConnectionForm submitLabel="Add connection" onSubmit={submitAdd} onCancel={close} pending={busy} errors={errors} />
+        </Dialog>
+      )}
+
+      {pending?.kind === "edit" && (
+        <Dialog title={`Edit ${pending.connection.name}`} onClose={close} testId="connection-dialog">
+          <p className="muted">
+            Changing the server URL or how Gatehouse signs in revokes every grant on this connection.
+          </p>
+          <ConnectionForm
+            existing={pending.connection}
+            submitLabel="Save"
+            onSubmit={(values) => void submitEdit(pending.connection, values)}
+            onCancel={close}
+            pending={busy}
+            errors={errors}
+          />
+        </Dialog>
+      )}
+
+      {pending?.kind === "confirm-edit" && (
+        <Dialog
+          title={`Save changes to ${pending.connection.name}?`}
+          tone="danger"
+          onClose={close}
+          testId="confirm-dialog"
+          actions={
+            <>
+              <button type="button" className="button" onClick={close} data-autofocus>
+                Don&rsquo;t save
+              </button>
+              <button
+                type="button"
+                className="button button--danger-solid"
+                disabled={busy}
+                onClick={() => applyEdit(pending.connection, pending.changes)}
+              >
+                Save and revoke {pending.grants}
+              </button>
+            </>
+          }
+        >
+          <p>The server URL or sign-in changed. {grantsSentence(pending.grants)}</p>
+          {errors.form && (
+            <p role="alert" className="form-error">
+              {errors.form}
+            </p>
+          )}
+        </Dialog>
+      )}
+
+      {pending?.kind === "disable" && (
+        <Dialog
+          title={`Disable ${pending.connection.name}?`}
+          tone="danger"
+          onClose={close}
+          testId="confirm-dialog"
+          actions={
+            <>
+              <button type="button" className="button" onClick={close} data-autofocus>
+                Keep enabled
+              </button>
+              <button
+                type="button"
+                className="button button--danger-solid"
+                disabled={busy}
+                onClick={() => {
+                  setBusy(true);
+                  setEnabled.mutate(
+                    { key: pending.connection.id, enabled: false },
+                    {
+                      onSuccess: (change) => {
+                        close();
+                        setAnnouncement(`Disabled ${change.connection.name}.${revokedNote(change.revoked_grants)}`);
+                      },
+                      onError: fail,
+                    },
+                  );
+                }}
+              >
+                Disable
+              </button>
+            </>
+          }
+        >
+          <p>
+            Clients can no longer reach {pending.connection.name} through Gatehouse. {grantsSentence(pending.grants)}
+          </p>
+          {errors.form && (
+            <p role="alert" className="form-error">
+              {errors.form}
+            </p>
+          )}
+        </Dialog>
+      )}
+
+      {pending?.kind === "delete" && (
+        <Dialog
+          title={`Delete ${pending.connection.name}?`}
+          tone="danger"
+          onClose={close}
+          testId="confirm-dialog"
+          actions={
+            <>
+              <button type="button" className="button" onClick={close} data-autofocus>
+                Keep connection
+              </button>
+              <button
+                type="button"
+                className="button button--danger-solid"
+                disabled={busy}
+                onClick={() => {
+                  setBusy(true);
+                  remove.mutate(pending.connection.id, {
+                    onSuccess: (removed) => {
+                      const name = pending.connection.name;
+                      close();
+                      setAnnouncement(`Deleted ${name}.${revokedNote(removed.revoked_grants)}`);
+                    },
+                    onError: fail,
+                  });
+                }}
+              >
+                Delete connection
+              </button>
+            </>
+          }
+        >
+          <p>
+            Its local URL stops working and its stored sign-in is deleted. {grantsSentence(pending.grants)}
+          </p>
+          {errors.form && (
+            <p role="alert" className="form-error">
+              {errors.form}
+            </p>
+          )}
+        </Dialog>
+      )}
+    </div>
   );
 }

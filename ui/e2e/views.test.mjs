@@ -1,0 +1,175 @@
+// End-to-end test of the built UI in Debian's Chromium, with the in-memory fake backend (main.tsx
+// falls back to it when the Tauri bridge is absent). Run with `npm run test:e2e` (builds first).
+// Screenshots of both main tabs in light and dark go to $GATEHOUSE_ARTIFACTS/ui, else ../artifacts/ui.
+import assert from "node:assert/strict";
+import { mkdirSync } from "node:fs";
+import { createRequire } from "node:module";
+import { join } from "node:path";
+import { after, before, describe, it } from "node:test";
+import { chromium } from "playwright-core";
+import { serve } from "./serve.mjs";
+
+const UI = join(import.meta.dirname, "..");
+const ARTIFACTS = join(process.env.GATEHOUSE_ARTIFACTS ?? join(UI, "..", "artifacts"), "ui");
+const AXE = createRequire(import.meta.url).resolve("axe-core/axe.min.js");
+const CHROMIUM = process.env.CHROMIUM ?? "/usr/bin/chromium";
+
+let server;
+let browser;
+
+before(async () => {
+  mkdirSync(ARTIFACTS, { recursive: true });
+  server = await serve(join(UI, "dist"));
+  browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    args: [
+      "--headless=new",
+      "--no-sandbox",
+      "--disable-gpu",
+      "--disable-quic",
+      "--no-first-run",
+      "--disable-background-networking",
+      "--disable-component-update",
+      "--disable-sync",
+    ],
+  });
+});
+
+after(async () => {
+  await browser?.close();
+  await server?.close();
+});
+
+/** A fresh page (fresh fake backend) in the given colour scheme. */
+async function open(colorScheme = "light") {
+  const context = await browser.newContext({ colorScheme, viewport: { width: 1100, height: 900 } });
+  const page = await context.newPage();
+  const errors = [];
+  page.on("pageerror", (error) => errors.push(error.message));
+  page.on("console", (message) => {
+    if (message.type() === "error") errors.push(message.text());
+  });
+  await page.goto(server.url);
+  await page.getByRole("tab", { name: "Connections" }).waitFor();
+  return { page, errors, close: () => context.close() };
+}
+
+async function tab(page, name) {
+  await page.getByRole("tab", { name, exact: true }).click();
+}
+
+/** axe-core on the page as it is; fails on serious or critical violations. */
+async function checkAccessibility(page, what) {
+  if (!(await page.evaluate(() => "axe" in window))) await page.addScriptTag({ path: AXE });
+  const results = await page.evaluate(async () => {
+    // eslint-disable-next-line no-undef
+    const run = await axe.run(document, { resultTypes: ["violations"] });
+    return run.violations.map((v) => ({
+      id: v.id,
+      impact: v.impact,
+      help: v.help,
+      nodes: v.nodes.slice(0, 3).map((n) => n.target.join(" ")),
+    }));
+  });
+  const serious = results.filter((v) => v.impact === "serious" || v.impact === "critical");
+  assert.deepEqual(serious, [], `${what}: axe found serious or critical violations`);
+}
+
+describe("Gatehouse views in Chromium, against the fake backend", () => {
+  it("shows both main tabs with their content", async () => {
+    const { page, errors, close } = await open();
+    assert.equal(await page.getByRole("tab").count(), 4);
+    const cards = page.getByTestId("connection-card");
+    await cards.first().waitFor();
+    // The preview fake's samples (ui/src/api/fake.ts): 4 connections, 4 active grants of 3 clients.
+    assert.equal(await cards.count(), 4);
+    assert.match(await page.getByTestId("local-url").first().innerText(), /^http:\/\/127\.0\.0\.1:\d+\/mcp\//);
+    await tab(page, "Authorized clients");
+    await page.getByTestId("grant-card").first().waitFor();
+    assert.equal(await page.getByRole("article").filter({ has: page.getByRole("heading", { name: "“Claude Code”" }) }).count(), 2);
+    assert.equal(await page.getByRole("heading", { name: "Unverified MCP client" }).count(), 1);
+    assert.deepEqual(errors, []);
+    await close();
+  });
+
+  it("shows the exact callback URI and client ID before revoking, and revokes", async () => {
+    const { page, close } = await open();
+    await tab(page, "Authorized clients");
+    const card = page
+      .getByTestId("grant-card")
+      .filter({ has: page.getByRole("heading", { name: "“Claude Code”" }) })
+      .filter({ hasText: "Authorized to use GitHub" });
+    await card.getByRole("button", { name: "Revoke access…" }).click();
+    const dialog = page.getByRole("dialog");
+    await dialog.waitFor();
+    assert.equal(await dialog.getAttribute("aria-modal"), "true");
+    assert.equal(await dialog.getByTestId("revoke-redirect-uri").innerText(), "http://127.0.0.1:33418/callback");
+    assert.equal(await dialog.getByTestId("revoke-client-id").innerText(), "gh_cl_claude0000000000000000000001");
+    assert.match(await dialog.innerText(), /tokens stop working at once/);
+    await checkAccessibility(page, "revoke dialog");
+    await page.screenshot({ path: join(ARTIFACTS, "revoke-dialog-light.png") });
+    await page.keyboard.press("Escape");
+    await dialog.waitFor({ state: "detached" });
+    assert.equal(await page.getByTestId("grant-card").count(), 4, "Escape keeps access");
+    await card.getByRole("button", { name: "Revoke access…" }).click();
+    await page.getByRole("button", { name: "Revoke access", exact: true }).click();
+    await card.waitFor({ state: "detached" });
+    assert.equal(await page.getByTestId("grant-card").count(), 3);
+    await close();
+  });
+
+  it("bulk-revokes a selection", async () => {
+    const { page, close } = await open();
+    await tab(page, "Authorized clients");
+    await page.getByTestId("grant-card").first().waitFor();
+    for (const box of await page.getByTestId("grant-card").getByRole("checkbox").all()) await box.check();
+    await page.getByRole("button", { name: "Revoke selected…" }).click();
+    const dialog = page.getByRole("dialog", { name: "Revoke 4 authorizations of 3 clients?" });
+    await dialog.waitFor();
+    assert.equal(await dialog.getByTestId("revoke-item").count(), 4);
+    await dialog.getByRole("button", { name: "Revoke access", exact: true }).click();
+    await page.getByRole("heading", { name: "No client has been authorized yet" }).waitFor();
+    assert.equal(await page.getByTestId("grant-card").count(), 0);
+    await close();
+  });
+
+  for (const scheme of ["light", "dark"]) {
+    it(`passes axe on every view and takes screenshots (${scheme})`, async () => {
+      const { page, errors, close } = await open(scheme);
+      await page.getByTestId("connection-card").first().waitFor();
+      await checkAccessibility(page, `Connections (${scheme})`);
+      await page.screenshot({ path: join(ARTIFACTS, `connections-${scheme}.png`), fullPage: true });
+
+      await tab(page, "Authorized clients");
+      await page.getByTestId("grant-card").first().waitFor();
+      await page.getByTestId("grant-card").first().getByRole("button", { name: /Show technical details/ }).click();
+      await checkAccessibility(page, `Authorized clients (${scheme})`);
+      await page.screenshot({ path: join(ARTIFACTS, `authorized-clients-${scheme}.png`), fullPage: true });
+
+      await tab(page, "Activity");
+      await page.getByRole("list", { name: "Activity, newest first" }).waitFor();
+      await checkAccessibility(page, `Activity (${scheme})`);
+
+      await tab(page, "Settings");
+      await page.getByLabel("Port").waitFor();
+      await checkAccessibility(page, `Settings (${scheme})`);
+
+      await tab(page, "Connections");
+      await page.getByRole("button", { name: "Add connection…" }).click();
+      await page.getByRole("dialog", { name: "Add a connection" }).waitFor();
+      await checkAccessibility(page, `Add connection dialog (${scheme})`);
+      assert.deepEqual(errors, []);
+      await close();
+    });
+  }
+
+  it("applies the theme chosen in Settings to the document", async () => {
+    const { page, close } = await open("light");
+    await tab(page, "Settings");
+    await page.getByRole("radio", { name: "Dark" }).check();
+    assert.equal(await page.evaluate(() => document.documentElement.dataset.theme), "dark");
+    const bg = await page.evaluate(() => getComputedStyle(document.documentElement).backgroundColor);
+    assert.equal(bg, "rgb(22, 24, 29)");
+    await close();
+  });
+});

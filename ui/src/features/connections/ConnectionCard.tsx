@@ -1,0 +1,90 @@
+import { useEffect, useId, useRef } from "react";
+import type { ConnectionView } from "../../api";
+import { CopyButton } from "../../components/CopyButton";
+import { Disclosure } from "../../components/Disclosure";
+import { clientsAuthorizedText, connectionStatusText, snippetsFor, statusTone } from "./snippets";
+
+type ConnectionCardProps = {
+  connection: ConnectionView;
+  highlighted: boolean;
+  onEdit: () => void;
+  onToggleEnabled: () => void;
+  onDelete: () => void;
+};
+
+/** One connection: where it goes, its state in words, the local URL to give clients, and actions. */
+export function ConnectionCard({ connection, highlighted, onEdit, onToggleEnabled, onDelete }: ConnectionCardProps) {
+  const titleId = useId();
+  const ref = useRef<HTMLElement>(null);
+
+  useEffect(() => {
+    if (!highlighted) return;
+    ref.current?.scrollIntoView?.({ block: "nearest" });
+    ref.current?.focus();
+  }, [highlighted]);
+
+  return (
+    <article
+      ref={ref}
+      className="connection-card"
+      data-testid="connection-card"
+      data-connection-id={connection.id}
+      data-highlighted={highlighted || undefined}
+      aria-labelledby={titleId}
+      tabIndex={-1}
+    >
+      <div className="connection-card__head">
+        <div>
+          <h3 id={titleId} className="connection-card__title">
+            {connection.name}
+          </h3>
+          <p className="connection-card__upstream">
+            <span className="visually-hidden">Server URL: </span>
+            <code>{connection.upstream_url}</code>
+          </p>
+        </div>
+        <p className="badge" data-tone={statusTone(connection)} data-testid="connection-status">
+          {connectionStatusText(connection)}
+        </p>
+      </div>
+
+      <div className="connection-card__local">
+        <span className="label">Local URL</span>
+        <code className="connection-card__url" data-testid="local-url">
+          {connection.local_url}
+        </code>
+        <CopyButton text={connection.local_url} label={`Copy local URL of ${connection.name}`} />
+      </div>
+
+      <p className="connection-card__clients">{clientsAuthorizedText(connection.authorized_clients)}</p>
+
+      <Disclosure label="Show setup for MCP clients" openLabel="Hide setup for MCP clients">
+        <ul className="snippets">
+          {snippetsFor(connection).map((snippet) => (
+            <li key={snippet.id} className="snippet" data-snippet={snippet.id}>
+              <p className="snippet__head">
+                <strong>{snippet.client}</strong> <span className="muted">{snippet.where}</span>
+              </p>
+              <pre className="command">
+                <code>{snippet.text}</code>
+              </pre>
+              <CopyButton text={snippet.text} label={`Copy ${snippet.client} setup`} />
+            </li>
+          ))}
+        </ul>
+      </Disclosure>
+
+      <div className="connection-card__actions">
+        <button type="button" className="button" onClick={onEdit} aria-describedby={titleId}>
+          Edit…
+        </button>
+        <button type="button" className="button" onClick={onToggleEnabled} aria-describedby={titleId}>
+          {connection.enabled ? "Disable…" : "Enable"}
+        </button>
+        <button type="button" className="button button--danger" onClick={onDelete} aria-describedby={titleId}>
+          Delete…
+        </button>
+      </div>
+    </article>
+  );
+}
