@@ -10,7 +10,7 @@ use std::sync::Arc;
 use gatehouse_core::admin::{
     self, ActivityView, ClientForgotten, ClientView, ConnectionChange, ConnectionChangesRequest,
     ConnectionRemoved, ConnectionView, EditPreview, GatewayStatus, GrantView, GrantsRevoked,
-    IpcError, NewConnectionRequest, Settings,
+    IpcError, NewConnectionRequest, OAuthTemplateView, Settings,
 };
 use tauri::{AppHandle, State};
 
@@ -41,8 +41,20 @@ pub async fn add_connection(
     slot: Slot<'_>,
     input: NewConnectionRequest,
 ) -> Result<ConnectionView, IpcError> {
-    slot.run(move |v, port| admin::add_connection(v, port, &input.into()))
+    let input = input.into_input()?;
+    slot.run(move |v, port| admin::add_connection(v, port, &input))
         .await
+}
+
+/// Whether the upstream at `url` asks for OAuth (one unauthenticated probe).
+#[tauri::command]
+pub async fn detect_oauth(url: String) -> Result<bool, IpcError> {
+    Ok(admin::detect_oauth(&url).await?)
+}
+
+#[tauri::command]
+pub fn list_oauth_templates() -> Vec<OAuthTemplateView> {
+    admin::oauth_templates()
 }
 
 #[tauri::command]

@@ -50,6 +50,8 @@ pub fn run() {
             commands::gateway_status,
             commands::list_connections,
             commands::add_connection,
+            commands::detect_oauth,
+            commands::list_oauth_templates,
             commands::preview_connection_edit,
             commands::edit_connection,
             commands::grants_at_risk,

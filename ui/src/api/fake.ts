@@ -5,6 +5,7 @@ import type { ConnectionChangesRequest } from "./bindings/ConnectionChangesReque
 import type { ConnectionView } from "./bindings/ConnectionView";
 import type { GatewayStatus } from "./bindings/GatewayStatus";
 import type { GrantView } from "./bindings/GrantView";
+import type { OAuthTemplateView } from "./bindings/OAuthTemplateView";
 import type { Settings } from "./bindings/Settings";
 import type { GatehouseApi, IpcError } from "./types";
 
@@ -251,6 +252,19 @@ export const SAMPLE_ACTIVITY: ActivityView[] = [
   },
 ];
 
+/** The templates of src-tauri/core/src/oauth/upstream/templates.json, as the backend lists them. */
+export const SAMPLE_OAUTH_TEMPLATES: OAuthTemplateView[] = [
+  { key: "auth0", name: "Auth0", takes_tenant: true, needs_tenant: true },
+  { key: "custom", name: "Custom", takes_tenant: false, needs_tenant: false },
+  { key: "github", name: "GitHub", takes_tenant: false, needs_tenant: false },
+  { key: "google", name: "Google", takes_tenant: false, needs_tenant: false },
+  { key: "microsoft", name: "Microsoft", takes_tenant: true, needs_tenant: false },
+  { key: "okta", name: "Okta", takes_tenant: true, needs_tenant: true },
+];
+
+/** The fake's auto-detection: these upstream hosts answer an unauthenticated probe with 401. */
+const OAUTH_HOSTS = /(^|\.)(githubcopilot\.com|linear\.app|notion\.com|atlassian\.com|sentry\.dev)$|^oauth\./;
+
 export const SAMPLE_SETTINGS: Settings = {
   port: SAMPLE_GATEWAY_STATUS.port,
   retention_days: 90,
@@ -277,6 +291,8 @@ const METHODS: readonly Method[] = [
   "getGatewayStatus",
   "listConnections",
   "addConnection",
+  "detectOAuth",
+  "listOAuthTemplates",
   "previewConnectionEdit",
   "editConnection",
   "grantsAtRisk",
@@ -431,6 +447,8 @@ export function createFakeApi(initial: Partial<FakeState> = {}): FakeApi {
         if (state.connections.some((c) => c.slug === slug))
           throw { type: "Conflict", data: { message: `the slug "${slug}" is in use` } } as IpcError;
         if (!input.name.trim()) throw invalid("name", "the name must not be empty");
+        if (input.header && input.oauth)
+          throw invalid("auth", "choose one kind of upstream authentication: a header or OAuth");
         if (!/^https:\/\/|^http:\/\/(127\.0\.0\.1|localhost|\[::1\])[:/]/.test(input.upstream_url))
           throw invalid("upstream_url", "use https, or http only to a loopback address");
         const now = Date.now();
@@ -441,11 +459,11 @@ export function createFakeApi(initial: Partial<FakeState> = {}): FakeApi {
           upstream_url: input.upstream_url.trim(),
           local_url: localUrl(slug),
           transport: "streamable_http",
-          auth_kind: input.header ? "header" : "none",
+          auth_kind: input.header ? "header" : input.oauth ? "oauth" : "none",
           // The value is deliberately dropped: it never comes back from the backend.
           header_name: input.header?.name ?? null,
           enabled: true,
-          status: "connected",
+          status: input.oauth ? "needs_auth" : "connected",
           status_detail: null,
           account_label: null,
           config_version: 1,
@@ -464,6 +482,12 @@ export function createFakeApi(initial: Partial<FakeState> = {}): FakeApi {
         });
         return changed(created, "connections");
       }),
+    detectOAuth: (url) =>
+      answer("detectOAuth", () => {
+        if (!/^https?:\/\//.test(url)) throw invalid("url", "not an http(s) URL");
+        return OAUTH_HOSTS.test(new URL(url).hostname);
+      }),
+    listOAuthTemplates: () => answer("listOAuthTemplates", () => SAMPLE_OAUTH_TEMPLATES),
     previewConnectionEdit: (key, changes) =>
       answer("previewConnectionEdit", () => {
         const c = findConnection(key);

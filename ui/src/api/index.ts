@@ -31,6 +31,8 @@ export type { HeaderInput } from "./bindings/HeaderInput";
 export type { KeySourceInfo } from "./bindings/KeySourceInfo";
 export type { KeySourceKind } from "./bindings/KeySourceKind";
 export type { NewConnectionRequest } from "./bindings/NewConnectionRequest";
+export type { OAuthRequest } from "./bindings/OAuthRequest";
+export type { OAuthTemplateView } from "./bindings/OAuthTemplateView";
 export type { Settings } from "./bindings/Settings";
 export type { Theme } from "./bindings/Theme";
 export type { TokenHealth } from "./bindings/TokenHealth";
@@ -45,6 +47,7 @@ export {
   SAMPLE_GATEWAY_STATUS,
   SAMPLE_GRANTS,
   SAMPLE_NOW,
+  SAMPLE_OAUTH_TEMPLATES,
   SAMPLE_SETTINGS,
   type FakeApi,
   type FakeState,

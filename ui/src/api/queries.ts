@@ -79,6 +79,22 @@ export function useSettings() {
   return useQuery({ queryKey: queryKeys.settings, queryFn: () => api.getSettings() });
 }
 
+/** The OAuth provider templates (they never change while the app runs). */
+export function useOAuthTemplates() {
+  const { api } = useBackend();
+  return useQuery({
+    queryKey: ["oauthTemplates"],
+    queryFn: () => api.listOAuthTemplates(),
+    staleTime: Infinity,
+  });
+}
+
+/** Probes an upstream URL for OAuth (a mutation: it is asked for, not kept in the cache). */
+export function useDetectOAuth() {
+  const { api } = useBackend();
+  return useMutation({ mutationFn: (url: string) => api.detectOAuth(url) });
+}
+
 /** Grants active on a connection that disabling or removing it would revoke. */
 export function useGrantsAtRisk(key: string | null) {
   const { api } = useBackend();

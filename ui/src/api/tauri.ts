@@ -11,6 +11,7 @@ import type { EditPreview } from "./bindings/EditPreview";
 import type { GatewayStatus } from "./bindings/GatewayStatus";
 import type { GrantsRevoked } from "./bindings/GrantsRevoked";
 import type { GrantView } from "./bindings/GrantView";
+import type { OAuthTemplateView } from "./bindings/OAuthTemplateView";
 import type { Settings } from "./bindings/Settings";
 import { toIpcError } from "./errors";
 import { CHANGED_EVENT, type GatehouseApi } from "./types";
@@ -29,6 +30,8 @@ export const tauriApi: GatehouseApi = {
   getGatewayStatus: () => call<GatewayStatus>("gateway_status"),
   listConnections: () => call<ConnectionView[]>("list_connections"),
   addConnection: (input) => call<ConnectionView>("add_connection", { input }),
+  detectOAuth: (url) => call<boolean>("detect_oauth", { url }),
+  listOAuthTemplates: () => call<OAuthTemplateView[]>("list_oauth_templates"),
   previewConnectionEdit: (key, changes) =>
     call<EditPreview>("preview_connection_edit", { key, changes }),
   editConnection: (key, changes) => call<ConnectionChange>("edit_connection", { key, changes }),

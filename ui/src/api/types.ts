@@ -12,6 +12,7 @@ import type { GrantsRevoked } from "./bindings/GrantsRevoked";
 import type { GrantView } from "./bindings/GrantView";
 import type { IpcError as BackendError } from "./bindings/IpcError";
 import type { NewConnectionRequest } from "./bindings/NewConnectionRequest";
+import type { OAuthTemplateView } from "./bindings/OAuthTemplateView";
 import type { Settings } from "./bindings/Settings";
 
 /**
@@ -40,6 +41,10 @@ export interface GatehouseApi {
   listConnections(): Promise<ConnectionView[]>;
   /** The header value (a secret) goes to the backend and never comes back in any answer. */
   addConnection(input: NewConnectionRequest): Promise<ConnectionView>;
+  /** Whether the upstream at `url` asks for OAuth (one unauthenticated probe by the backend). */
+  detectOAuth(url: string): Promise<boolean>;
+  /** The OAuth provider templates a new connection may use (data in the core, not code). */
+  listOAuthTemplates(): Promise<OAuthTemplateView[]>;
   /** Whether an edit is material and how many grants it would revoke; changes nothing. */
   previewConnectionEdit(key: string, changes: ConnectionChangesRequest): Promise<EditPreview>;
   editConnection(key: string, changes: ConnectionChangesRequest): Promise<ConnectionChange>;

@@ -5,7 +5,10 @@ use std::path::PathBuf;
 
 use ts_rs::{Config, TS};
 
-use super::{ActivityView, ConnectionChangesRequest, HeaderInput, NewConnectionRequest, Settings};
+use super::{
+    ActivityView, ConnectionChangesRequest, HeaderInput, NewConnectionRequest, OAuthRequest,
+    OAuthTemplateView, Settings,
+};
 use super::{
     AdminErrorKind, ClientForgotten, ClientView, ConnectionChange, ConnectionRemoved,
     ConnectionView, EditPreview, GatewayStatus, GrantView, GrantsRevoked, IpcError, TokenHealth,
@@ -42,6 +45,8 @@ fn generated() -> Vec<(String, String)> {
         ClientForgotten,
         HeaderInput,
         NewConnectionRequest,
+        OAuthRequest,
+        OAuthTemplateView,
         ConnectionChangesRequest,
         ActivityView,
         Settings,

@@ -34,10 +34,11 @@ pub use connections::{
 };
 pub use error::{AdminError, AdminErrorKind, IpcError};
 pub use grants::{GrantView, GrantsRevoked, TokenHealth, list_grants, revoke_grants};
-pub use requests::{ConnectionChangesRequest, HeaderInput, NewConnectionRequest};
+pub use requests::{ConnectionChangesRequest, HeaderInput, NewConnectionRequest, OAuthRequest};
 pub use settings::{Settings, get_settings, update_settings};
 pub use status::{GatewayStatus, gateway_status};
 pub use upstream::{
-    SigninStarted, detect_oauth, disconnect_connection, remove_connection_signed_out,
+    OAuthTemplateView, SigninStarted, detect_oauth, disconnect_connection, oauth_templates,
+    remove_connection_signed_out,
     signin_progress, start_signin,
 };

@@ -5,7 +5,7 @@ use secrecy::SecretString;
 use serde::Deserialize;
 use ts_rs::TS;
 
-use super::{ConnectionChanges, NewConnectionInput, UpstreamAuth};
+use super::{AdminError, ConnectionChanges, NewConnectionInput, OAuthInput, UpstreamAuth};
 
 /// A fixed header injected into every upstream request (`Authorization: Bearer …`, `X-API-Key: …`).
 #[derive(Clone, Deserialize, TS)]
@@ -33,14 +33,108 @@ impl HeaderInput {
     }
 }
 
+/// OAuth settings for a new connection (role 2). Every field may be left out: then Gatehouse
+/// discovers the authorization server and registers itself (RFC 7591 dynamic registration).
+#[derive(Clone, Default, Deserialize, TS)]
+pub struct OAuthRequest {
+    /// A client id registered with the upstream's authorization server by the user.
+    #[serde(default)]
+    #[ts(optional = nullable)]
+    pub client_id: Option<String>,
+    /// Its secret (confidential clients). Sealed on arrival; no response ever carries it.
+    #[serde(default)]
+    #[ts(optional = nullable)]
+    pub client_secret: Option<String>,
+    /// A provider template key from `list_oauth_templates` (`github`, `okta`, …).
+    #[serde(default)]
+    #[ts(optional = nullable)]
+    pub template: Option<String>,
+    /// The tenant domain for templates that need one (Okta, Auth0, Microsoft).
+    #[serde(default)]
+    #[ts(optional = nullable)]
+    pub tenant: Option<String>,
+    /// Scopes to request instead of the discovered ones (space-separated).
+    #[serde(default)]
+    #[ts(optional = nullable)]
+    pub scopes: Option<String>,
+    /// Machine to machine (RFC 6749 §4.4): needs a client id and secret; no browser sign-in.
+    #[serde(default)]
+    #[ts(optional)]
+    pub client_credentials: Option<bool>,
+}
+
+impl std::fmt::Debug for OAuthRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OAuthRequest")
+            .field("client_id", &self.client_id)
+            .field(
+                "client_secret",
+                &self.client_secret.as_ref().map(|_| "[redacted]"),
+            )
+            .field("template", &self.template)
+            .field("tenant", &self.tenant)
+            .field("scopes", &self.scopes)
+            .field("client_credentials", &self.client_credentials)
+            .finish()
+    }
+}
+
+/// Blank optional text is no value: a form field left empty means "not given".
+fn given(value: Option<String>) -> Option<String> {
+    value
+        .map(|v| v.trim().to_owned())
+        .filter(|v| !v.is_empty())
+}
+
+impl OAuthRequest {
+    fn into_auth(self) -> UpstreamAuth {
+        UpstreamAuth::OAuth(OAuthInput {
+            client_id: given(self.client_id),
+            client_secret: given(self.client_secret).map(SecretString::from),
+            template: given(self.template),
+            tenant: given(self.tenant),
+            scopes: given(self.scopes),
+            client_credentials: self.client_credentials.unwrap_or(false),
+        })
+    }
+}
+
 /// A connection to add from the window.
 #[derive(Debug, Clone, Deserialize, TS)]
 pub struct NewConnectionRequest {
     pub slug: String,
     pub name: String,
     pub upstream_url: String,
-    /// `null`: the upstream needs no authentication.
+    /// A fixed header to inject. With neither `header` nor `oauth` the upstream needs no
+    /// authentication; giving both is refused.
     pub header: Option<HeaderInput>,
+    /// OAuth (role 2): the connection starts as "Sign-in needed".
+    #[serde(default)]
+    #[ts(optional = nullable)]
+    pub oauth: Option<OAuthRequest>,
+}
+
+impl NewConnectionRequest {
+    /// The use case's input; refuses a request naming two kinds of upstream authentication.
+    pub fn into_input(self) -> Result<NewConnectionInput, AdminError> {
+        let auth = match (self.header, self.oauth) {
+            (Some(_), Some(_)) => {
+                return Err(AdminError::invalid(
+                    "auth",
+                    "choose one kind of upstream authentication: a header or OAuth",
+                ));
+            }
+            (Some(header), None) => header.into_auth(),
+            (None, Some(oauth)) => oauth.into_auth(),
+            (None, None) => UpstreamAuth::None,
+        };
+        Ok(NewConnectionInput {
+            slug: self.slug,
+            name: self.name,
+            upstream_url: self.upstream_url,
+            auth,
+        })
+    }
 }
 
 /// An edit from the window; a missing or `null` field leaves it as it is. `remove_header: true`
@@ -61,19 +155,6 @@ pub struct ConnectionChangesRequest {
     pub remove_header: Option<bool>,
 }
 
-impl From<NewConnectionRequest> for NewConnectionInput {
-    fn from(request: NewConnectionRequest) -> Self {
-        NewConnectionInput {
-            slug: request.slug,
-            name: request.name,
-            upstream_url: request.upstream_url,
-            auth: request
-                .header
-                .map_or(UpstreamAuth::None, HeaderInput::into_auth),
-        }
-    }
-}
-
 impl From<ConnectionChangesRequest> for ConnectionChanges {
     fn from(request: ConnectionChangesRequest) -> Self {
         let auth = match (request.header, request.remove_header) {
@@ -86,5 +167,77 @@ impl From<ConnectionChangesRequest> for ConnectionChanges {
             upstream_url: request.upstream_url,
             auth,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use secrecy::ExposeSecret;
+
+    use super::*;
+
+    fn request(json: serde_json::Value) -> NewConnectionRequest {
+        serde_json::from_value(json).unwrap_or_else(|e| panic!("request: {e}"))
+    }
+
+    #[test]
+    fn oauth_request_becomes_oauth_auth_and_blank_fields_are_not_given() {
+        let input = request(serde_json::json!({
+            "slug": "linear", "name": "Linear", "upstream_url": "https://mcp.linear.app/mcp",
+            "header": null,
+            "oauth": {"client_id": " abc ", "client_secret": "s3cret", "template": "", "tenant": "  "}
+        }))
+        .into_input()
+        .unwrap_or_else(|e| panic!("into_input: {e}"));
+        let UpstreamAuth::OAuth(oauth) = input.auth else {
+            panic!("expected OAuth, got {:?}", input.auth)
+        };
+        assert_eq!(oauth.client_id.as_deref(), Some("abc"));
+        assert_eq!(
+            oauth.client_secret.as_ref().map(|s| s.expose_secret().to_owned()),
+            Some("s3cret".to_owned())
+        );
+        assert_eq!(oauth.template, None);
+        assert_eq!(oauth.tenant, None);
+        assert!(!oauth.client_credentials);
+    }
+
+    #[test]
+    fn without_header_or_oauth_the_upstream_needs_no_auth() {
+        let input = request(serde_json::json!({
+            "slug": "x", "name": "X", "upstream_url": "http://127.0.0.1:1/mcp", "header": null
+        }))
+        .into_input()
+        .unwrap_or_else(|e| panic!("into_input: {e}"));
+        assert!(matches!(input.auth, UpstreamAuth::None));
+    }
+
+    #[test]
+    fn header_and_oauth_together_are_refused_on_the_auth_field() {
+        let err = request(serde_json::json!({
+            "slug": "x", "name": "X", "upstream_url": "https://x.example/mcp",
+            "header": {"name": "X-API-Key", "value": "k"}, "oauth": {}
+        }))
+        .into_input()
+        .err()
+        .unwrap_or_else(|| panic!("both kinds of auth must be refused"));
+        assert!(
+            matches!(&err, AdminError::InvalidInput { field, .. } if *field == "auth"),
+            "{err:?}"
+        );
+    }
+
+    #[test]
+    fn debug_output_never_shows_a_secret() {
+        let oauth = OAuthRequest {
+            client_secret: Some("s3cret-value".into()),
+            ..OAuthRequest::default()
+        };
+        let header = HeaderInput {
+            name: "X-API-Key".into(),
+            value: "hdr-secret".into(),
+        };
+        let text = format!("{oauth:?} {header:?}");
+        assert!(!text.contains("s3cret-value") && !text.contains("hdr-secret"), "{text}");
     }
 }

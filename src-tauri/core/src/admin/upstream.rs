@@ -23,6 +23,33 @@ pub async fn detect_oauth(url: &str) -> Result<bool, AdminError> {
     }
 }
 
+/// A provider template the window offers when adding an OAuth connection (the data lives in
+/// `oauth/upstream/templates.json`, not in code branches).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, ts_rs::TS)]
+pub struct OAuthTemplateView {
+    /// What `OAuthRequest.template` names (`github`, `okta`, …).
+    pub key: String,
+    /// What the user reads ("GitHub", "Okta").
+    pub name: String,
+    /// Whether its endpoints take a tenant domain (Okta, Auth0, Microsoft).
+    pub takes_tenant: bool,
+    /// Whether a tenant domain must be given (it takes one and has no default).
+    pub needs_tenant: bool,
+}
+
+/// Every provider template, by key.
+pub fn oauth_templates() -> Vec<OAuthTemplateView> {
+    crate::oauth::upstream::registration::templates()
+        .into_iter()
+        .map(|(key, template)| OAuthTemplateView {
+            takes_tenant: template.needs_tenant(),
+            needs_tenant: template.needs_tenant() && template.default_tenant.is_none(),
+            name: template.name,
+            key,
+        })
+        .collect()
+}
+
 /// What starting a sign-in produced.
 pub enum SigninStarted {
     /// Open this URL in the system browser; the gateway's callback completes it.

@@ -1,8 +1,11 @@
 import { useId, useState, type FormEvent } from "react";
 import type { ConnectionView, IpcError } from "../../api";
-import { describeIpcError } from "../../api";
+import { describeIpcError, useDetectOAuth, useOAuthTemplates } from "../../api";
 
-export type AuthChoice = "keep" | "none" | "header";
+export type AuthChoice = "keep" | "none" | "header" | "oauth";
+
+/** The provider select's value for "discover the authorization server and register automatically". */
+export const AUTOMATIC = "";
 
 /** What the form collected; the panel turns it into the backend request. */
 export type ConnectionFormValues = {
@@ -12,9 +15,15 @@ export type ConnectionFormValues = {
   auth: AuthChoice;
   headerName: string;
   headerValue: string;
+  /** A template key, or AUTOMATIC. */
+  oauthTemplate: string;
+  clientId: string;
+  clientSecret: string;
+  tenant: string;
+  clientCredentials: boolean;
 };
 
-type Field = "slug" | "name" | "url" | "header";
+type Field = "slug" | "name" | "url" | "header" | "oauth";
 export type FieldErrors = Partial<Record<Field | "form", string>>;
 
 /** The backend's InvalidInput names the offending field; show its message next to that field. */
@@ -25,6 +34,9 @@ export function fieldErrorsFrom(error: IpcError): FieldErrors {
     const message = data.message ?? describeIpcError(error);
     if (field === "slug" || field === "name" || field === "url" || field === "header") {
       return { [field]: message };
+    }
+    if (field === "auth" || field === "client_id" || field === "template" || field === "tenant" || field === "oauth") {
+      return { oauth: message };
     }
     return { form: message };
   }
@@ -42,12 +54,27 @@ type ConnectionFormProps = {
 };
 
 /**
- * Add or edit a connection. The header value is a password field and is never shown back: an
- * edit offers "keep the current header" instead. OAuth arrives with the next issue, so it is
- * listed, disabled, and says so.
+ * Add or edit a connection. The header value and the OAuth client secret are password fields and
+ * are never shown back: an edit offers "keep as it is" instead. OAuth is chosen when adding (the
+ * "Detect" button asks the backend to probe the URL); with no provider and no client id Gatehouse
+ * discovers the authorization server and registers itself. Signing in happens from the card.
  */
 export function ConnectionForm({ existing, submitLabel, onSubmit, onCancel, pending, errors }: ConnectionFormProps) {
-  const ids = { slug: useId(), name: useId(), url: useId(), headerName: useId(), headerValue: useId() };
+  const ids = {
+    slug: useId(),
+    name: useId(),
+    url: useId(),
+    headerName: useId(),
+    headerValue: useId(),
+    template: useId(),
+    clientId: useId(),
+    clientSecret: useId(),
+    tenant: useId(),
+    detected: useId(),
+  };
+  const templates = useOAuthTemplates();
+  const detect = useDetectOAuth();
+  const [detected, setDetected] = useState("");
   const [values, setValues] = useState<ConnectionFormValues>({
     slug: existing?.slug ?? "",
     name: existing?.name ?? "",
@@ -55,7 +82,33 @@ export function ConnectionForm({ existing, submitLabel, onSubmit, onCancel, pend
     auth: existing ? "keep" : "none",
     headerName: existing?.header_name ?? "Authorization",
     headerValue: "",
+    oauthTemplate: AUTOMATIC,
+    clientId: "",
+    clientSecret: "",
+    tenant: "",
+    clientCredentials: false,
   });
+  const template = templates.data?.find((t) => t.key === values.oauthTemplate);
+
+  const runDetect = () => {
+    const url = values.upstreamUrl.trim();
+    if (!url) {
+      setLocalErrors({ url: "Enter the server's URL." });
+      return;
+    }
+    setDetected("Asking the server…");
+    detect.mutate(url, {
+      onSuccess: (oauth) => {
+        if (oauth) {
+          set({ auth: "oauth" });
+          setDetected("The server asks for OAuth sign-in: OAuth is selected.");
+        } else {
+          setDetected("The server did not ask for OAuth. Choose no sign-in or a header.");
+        }
+      },
+      onError: (error) => setDetected(`Could not detect: ${describeIpcError(error)}`),
+    });
+  };
   const [localErrors, setLocalErrors] = useState<FieldErrors>({});
   const shown = { ...localErrors, ...errors };
   const set = (patch: Partial<ConnectionFormValues>) => setValues((current) => ({ ...current, ...patch }));
@@ -68,6 +121,15 @@ export function ConnectionForm({ existing, submitLabel, onSubmit, onCancel, pend
     if (!values.upstreamUrl.trim()) missing.url = "Enter the server's URL.";
     if (values.auth === "header" && (!values.headerName.trim() || !values.headerValue)) {
       missing.header = "Enter the header name and its value.";
+    }
+    if (values.auth === "oauth") {
+      if (values.oauthTemplate !== AUTOMATIC && !values.clientId.trim()) {
+        missing.oauth = "A provider template needs the client ID you registered with that provider.";
+      } else if (template?.needs_tenant && !values.tenant.trim()) {
+        missing.oauth = `Enter your ${template.name} domain.`;
+      } else if (values.clientCredentials && (!values.clientId.trim() || !values.clientSecret)) {
+        missing.oauth = "Machine-to-machine sign-in needs a client ID and secret.";
+      }
     }
     setLocalErrors(missing);
     if (Object.keys(missing).length === 0) onSubmit(values);
@@ -126,6 +188,16 @@ export function ConnectionForm({ existing, submitLabel, onSubmit, onCancel, pend
           aria-invalid={Boolean(shown.url)}
           aria-describedby={describedBy("url")}
         />
+        {!existing && (
+          <div className="field__inline-action">
+            <button type="button" className="button" onClick={runDetect} disabled={detect.isPending}>
+              Detect sign-in
+            </button>
+            <p id={ids.detected} className="field__help" role="status">
+              {detected}
+            </p>
+          </div>
+        )}
         {errorText("url")}
       </div>
       <fieldset className="field">
@@ -145,10 +217,82 @@ export function ConnectionForm({ existing, submitLabel, onSubmit, onCancel, pend
           <input type="radio" name="auth" checked={values.auth === "header"} onChange={() => set({ auth: "header" })} />
           A header with a key or token
         </label>
-        <label className="check check--disabled">
-          <input type="radio" name="auth" disabled />
-          OAuth sign-in (coming soon)
+        <label className={existing && existing.auth_kind !== "oauth" ? "check check--disabled" : "check"}>
+          <input
+            type="radio"
+            name="auth"
+            checked={values.auth === "oauth"}
+            disabled={Boolean(existing)}
+            onChange={() => set({ auth: "oauth" })}
+          />
+          OAuth sign-in in your browser{existing ? " (chosen when adding a connection)" : ""}
         </label>
+        {values.auth === "oauth" && (
+          <div className="oauth-fields">
+            <div className="field">
+              <label htmlFor={ids.template}>Provider</label>
+              <select
+                id={ids.template}
+                value={values.oauthTemplate}
+                onChange={(event) => set({ oauthTemplate: event.target.value })}
+              >
+                <option value={AUTOMATIC}>Automatic: discover and register Gatehouse</option>
+                {(templates.data ?? []).map((t) => (
+                  <option key={t.key} value={t.key}>
+                    {t.name} (needs a client ID you registered)
+                  </option>
+                ))}
+              </select>
+            </div>
+            {template?.takes_tenant && (
+              <div className="field">
+                <label htmlFor={ids.tenant}>{template.name} domain</label>
+                <input
+                  id={ids.tenant}
+                  value={values.tenant}
+                  onChange={(event) => set({ tenant: event.target.value })}
+                  spellCheck={false}
+                  placeholder={template.needs_tenant ? "dev-123.example.com" : "optional"}
+                />
+              </div>
+            )}
+            <div className="field-row">
+              <div className="field">
+                <label htmlFor={ids.clientId}>Client ID{values.oauthTemplate === AUTOMATIC ? " (optional)" : ""}</label>
+                <input
+                  id={ids.clientId}
+                  value={values.clientId}
+                  onChange={(event) => set({ clientId: event.target.value })}
+                  autoComplete="off"
+                  spellCheck={false}
+                  aria-invalid={Boolean(shown.oauth)}
+                  aria-describedby={describedBy("oauth")}
+                />
+              </div>
+              <div className="field">
+                <label htmlFor={ids.clientSecret}>Client secret (optional)</label>
+                <input
+                  id={ids.clientSecret}
+                  type="password"
+                  autoComplete="off"
+                  value={values.clientSecret}
+                  onChange={(event) => set({ clientSecret: event.target.value })}
+                  aria-invalid={Boolean(shown.oauth)}
+                  aria-describedby={describedBy("oauth")}
+                />
+              </div>
+            </div>
+            <label className="check">
+              <input
+                type="checkbox"
+                checked={values.clientCredentials}
+                onChange={(event) => set({ clientCredentials: event.target.checked })}
+              />
+              Machine to machine (client credentials, no browser sign-in)
+            </label>
+            {errorText("oauth")}
+          </div>
+        )}
         {values.auth === "header" && (
           <div className="field-row">
             <div className="field">

@@ -54,12 +54,63 @@ describe("adding", () => {
     await user.click(within(dialog).getByRole("radio", { name: "A header with a key or token" }));
     expect(within(dialog).getByLabelText("Header value")).toHaveAttribute("type", "password");
     await user.type(within(dialog).getByLabelText("Header value"), "Bearer s3cret");
-    expect(within(dialog).getByRole("radio", { name: /OAuth sign-in \(coming soon\)/ })).toBeDisabled();
     await user.click(within(dialog).getByRole("button", { name: "Add connection" }));
     expect(await card("Notion")).toBeInTheDocument();
     expect(screen.queryByRole("dialog")).not.toBeInTheDocument();
     expect(api.state.connections.find((c) => c.slug === "notion")?.header_name).toBe("Authorization");
     expect(document.body.textContent).not.toContain("s3cret");
+  });
+
+  it("detects OAuth from the URL and adds the connection as Sign-in needed, with automatic registration", async () => {
+    const { user, api } = renderView(<ConnectionsPanel />);
+    await card("GitHub");
+    await user.click(screen.getByRole("button", { name: "Add connection…" }));
+    const dialog = screen.getByRole("dialog", { name: "Add a connection" });
+    await user.type(within(dialog).getByLabelText("Slug"), "notion");
+    await user.type(within(dialog).getByLabelText("Name"), "Notion");
+    await user.type(within(dialog).getByLabelText("Server URL"), "https://mcp.notion.com/mcp");
+    await user.click(within(dialog).getByRole("button", { name: "Detect sign-in" }));
+    expect(await within(dialog).findByText(/asks for OAuth sign-in/)).toBeInTheDocument();
+    expect(within(dialog).getByRole("radio", { name: /OAuth sign-in in your browser/ })).toBeChecked();
+    expect(within(dialog).getByLabelText("Provider")).toHaveValue("");
+    expect(within(dialog).getByLabelText("Client secret (optional)")).toHaveAttribute("type", "password");
+    await user.click(within(dialog).getByRole("button", { name: "Add connection" }));
+    const notion = await card("Notion");
+    expect(within(notion).getByTestId("connection-status")).toHaveTextContent("Sign-in needed");
+    expect(api.state.connections.find((c) => c.slug === "notion")?.auth_kind).toBe("oauth");
+  });
+
+  it("says when the server does not ask for OAuth", async () => {
+    const { user } = renderView(<ConnectionsPanel />);
+    await card("GitHub");
+    await user.click(screen.getByRole("button", { name: "Add connection…" }));
+    const dialog = screen.getByRole("dialog", { name: "Add a connection" });
+    await user.type(within(dialog).getByLabelText("Server URL"), "https://plain.example.com/mcp");
+    await user.click(within(dialog).getByRole("button", { name: "Detect sign-in" }));
+    expect(await within(dialog).findByText(/did not ask for OAuth/)).toBeInTheDocument();
+    expect(within(dialog).getByRole("radio", { name: "No sign-in" })).toBeChecked();
+  });
+
+  it("asks for the client ID and tenant a provider template needs before sending anything", async () => {
+    const { user, api } = renderView(<ConnectionsPanel />);
+    await card("GitHub");
+    await user.click(screen.getByRole("button", { name: "Add connection…" }));
+    const dialog = screen.getByRole("dialog", { name: "Add a connection" });
+    await user.type(within(dialog).getByLabelText("Slug"), "okta-app");
+    await user.type(within(dialog).getByLabelText("Name"), "Okta app");
+    await user.type(within(dialog).getByLabelText("Server URL"), "https://mcp.corp.example/mcp");
+    await user.click(within(dialog).getByRole("radio", { name: /OAuth sign-in in your browser/ }));
+    await user.selectOptions(within(dialog).getByLabelText("Provider"), "okta");
+    const calls = api.calls.addConnection;
+    await user.click(within(dialog).getByRole("button", { name: "Add connection" }));
+    expect(within(dialog).getByLabelText("Client ID")).toHaveAccessibleDescription(/needs the client ID/);
+    await user.type(within(dialog).getByLabelText("Client ID"), "0oa123");
+    await user.click(within(dialog).getByRole("button", { name: "Add connection" }));
+    expect(within(dialog).getByLabelText("Client ID")).toHaveAccessibleDescription("Enter your Okta domain.");
+    expect(api.calls.addConnection).toBe(calls);
+    await user.type(within(dialog).getByLabelText("Okta domain"), "dev-1.okta.com");
+    await user.click(within(dialog).getByRole("button", { name: "Add connection" }));
+    expect(await card("Okta app")).toBeInTheDocument();
   });
 
   it("shows the backend's InvalidInput next to the field it names", async () => {
@@ -141,9 +192,31 @@ describe("changes that revoke grants", () => {
 
 it("turns the form into the backend's request shapes", async () => {
   const { toChanges, toNewConnection } = await import("./ConnectionsPanel");
-  const values = { slug: " gh ", name: "GitHub ", upstreamUrl: "https://x/mcp", auth: "header" as const, headerName: "X-Key", headerValue: "k" };
-  expect(toNewConnection(values)).toEqual({ slug: "gh", name: "GitHub", upstream_url: "https://x/mcp", header: { name: "X-Key", value: "k" } });
+  const values = {
+    slug: " gh ",
+    name: "GitHub ",
+    upstreamUrl: "https://x/mcp",
+    auth: "header" as const,
+    headerName: "X-Key",
+    headerValue: "k",
+    oauthTemplate: "",
+    clientId: " id ",
+    clientSecret: "",
+    tenant: "",
+    clientCredentials: false,
+  };
+  expect(toNewConnection(values)).toEqual({
+    slug: "gh",
+    name: "GitHub",
+    upstream_url: "https://x/mcp",
+    header: { name: "X-Key", value: "k" },
+    oauth: null,
+  });
   expect(toNewConnection({ ...values, auth: "none" }).header).toBeNull();
+  expect(toNewConnection({ ...values, auth: "oauth" })).toMatchObject({
+    header: null,
+    oauth: { template: null, client_id: "id", client_secret: null, tenant: null, client_credentials: false },
+  });
   const existing = viewsState().connections[0]!;
   expect(toChanges(existing, { ...values, name: "GitHub", upstreamUrl: existing.upstream_url, auth: "keep" })).toEqual({
     name: null,

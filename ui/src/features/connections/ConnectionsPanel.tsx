@@ -24,6 +24,16 @@ export function toNewConnection(values: ConnectionFormValues): NewConnectionRequ
     name: values.name.trim(),
     upstream_url: values.upstreamUrl.trim(),
     header: values.auth === "header" ? { name: values.headerName.trim(), value: values.headerValue } : null,
+    oauth:
+      values.auth === "oauth"
+        ? {
+            template: values.oauthTemplate || null,
+            client_id: values.clientId.trim() || null,
+            client_secret: values.clientSecret || null,
+            tenant: values.tenant.trim() || null,
+            client_credentials: values.clientCredentials,
+          }
+        : null,
   };
 }
 
