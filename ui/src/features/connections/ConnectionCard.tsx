@@ -48,6 +48,12 @@ export function ConnectionCard({ connection, highlighted, onEdit, onToggleEnable
         </p>
       </div>
 
+      {connection.status_detail && connection.status !== "error" && connection.enabled && (
+        <p className="connection-card__detail" data-testid="connection-status-detail">
+          {connection.status_detail}
+        </p>
+      )}
+
       <div className="connection-card__local">
         <span className="label">Local URL</span>
         <code className="connection-card__url" data-testid="local-url">

@@ -21,6 +21,19 @@ describe("connection cards", () => {
     expect(within(linear).getByTestId("connection-status")).toHaveTextContent("Sign-in needed");
   });
 
+  it("says in words why a connection needs re-authorization", async () => {
+    const state = viewsState();
+    state.connections[1] = {
+      ...state.connections[1]!,
+      status: "reauth_required",
+      status_detail: "The upstream refused the refresh token (invalid_grant).",
+    };
+    renderView(<ConnectionsPanel />, { initial: state });
+    const linear = await card("Linear");
+    expect(within(linear).getByTestId("connection-status")).toHaveTextContent("Re-authorization required");
+    expect(within(linear).getByTestId("connection-status-detail")).toHaveTextContent("refused the refresh token");
+  });
+
   it("copies the local URL and says Copied", async () => {
     const { user } = renderView(<ConnectionsPanel />);
     const writeText = vi.spyOn(navigator.clipboard, "writeText");
