@@ -39,6 +39,5 @@ pub use settings::{Settings, get_settings, update_settings};
 pub use status::{GatewayStatus, gateway_status};
 pub use upstream::{
     OAuthTemplateView, SigninStarted, detect_oauth, disconnect_connection, oauth_templates,
-    remove_connection_signed_out,
-    signin_progress, start_signin,
+    remove_connection_signed_out, signin_progress, start_signin,
 };

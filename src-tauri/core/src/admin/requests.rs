@@ -81,9 +81,7 @@ impl std::fmt::Debug for OAuthRequest {
 
 /// Blank optional text is no value: a form field left empty means "not given".
 fn given(value: Option<String>) -> Option<String> {
-    value
-        .map(|v| v.trim().to_owned())
-        .filter(|v| !v.is_empty())
+    value.map(|v| v.trim().to_owned()).filter(|v| !v.is_empty())
 }
 
 impl OAuthRequest {
@@ -194,7 +192,10 @@ mod tests {
         };
         assert_eq!(oauth.client_id.as_deref(), Some("abc"));
         assert_eq!(
-            oauth.client_secret.as_ref().map(|s| s.expose_secret().to_owned()),
+            oauth
+                .client_secret
+                .as_ref()
+                .map(|s| s.expose_secret().to_owned()),
             Some("s3cret".to_owned())
         );
         assert_eq!(oauth.template, None);
@@ -238,6 +239,9 @@ mod tests {
             value: "hdr-secret".into(),
         };
         let text = format!("{oauth:?} {header:?}");
-        assert!(!text.contains("s3cret-value") && !text.contains("hdr-secret"), "{text}");
+        assert!(
+            !text.contains("s3cret-value") && !text.contains("hdr-secret"),
+            "{text}"
+        );
     }
 }

@@ -9,6 +9,13 @@
 //! had, every grant of the client is revoked (`client_metadata_shrunk`) in the same transaction.
 //! Additions and cosmetic changes (name, URI, software version) revoke nothing; the OAuth layer
 //! normalizes redirect URIs first so a trailing slash or host case does not look like a removal.
+//!
+//! **Registrations that never led to a grant are bounded**: anyone on this machine may register
+//! (RFC 7591 §3, open registration, rate-limited at the endpoint), so at most
+//! [`MAX_UNGRANTED_DCR_CLIENTS`] dynamic registrations without any grant are kept; a new one
+//! evicts the oldest beyond that (RFC 7591 §3 lets a server expire registrations; a client whose
+//! id was evicted registers again). Clients with a grant (pending, active or revoked), CIMD and
+//! pre-registered clients are never evicted.
 
 use std::collections::BTreeSet;
 
@@ -101,6 +108,25 @@ pub fn shrinks(old: &ClientRegistration, new: &ClientRegistration) -> bool {
     )
 }
 
+/// How many DCR registrations without any grant are kept (see the module docs).
+pub const MAX_UNGRANTED_DCR_CLIENTS: u32 = 1_000;
+
+/// Deletes the oldest DCR registrations without any grant beyond [`MAX_UNGRANTED_DCR_CLIENTS`]
+/// (never `keep`, the one just registered). Returns how many went.
+fn evict_ungranted_dcr(tx: &Transaction, keep: &ClientId) -> Result<u64, StoreError> {
+    let evicted = tx
+        .prepare_cached(
+            "DELETE FROM clients WHERE client_id IN (
+                SELECT c.client_id FROM clients c
+                WHERE c.registration_source = 'dcr' AND c.client_id != ?1
+                  AND NOT EXISTS (SELECT 1 FROM grants g WHERE g.client_id = c.client_id)
+                ORDER BY c.created_at DESC, c.rowid DESC
+                LIMIT -1 OFFSET ?2)",
+        )?
+        .execute(params![keep, MAX_UNGRANTED_DCR_CLIENTS - 1])?;
+    Ok(u64::try_from(evicted).unwrap_or(u64::MAX))
+}
+
 /// Creates or replaces a registration; revokes the client's grants when it shrinks.
 pub fn upsert(
     tx: &Transaction,
@@ -167,7 +193,18 @@ pub fn upsert(
     } else {
         AuditKind::ClientRegistered
     };
-    let detail = serde_json::json!({ "source": reg.registration_source, "shrunk": shrunk });
+    let evicted = if old.is_none() && reg.registration_source == RegistrationSource::Dcr {
+        evict_ungranted_dcr(tx, &reg.client_id)?
+    } else {
+        0
+    };
+    if evicted > 0 {
+        tracing::warn!(
+            evicted,
+            "too many dynamic registrations without a grant: the oldest were removed"
+        );
+    }
+    let detail = serde_json::json!({ "source": reg.registration_source, "shrunk": shrunk, "evicted": evicted });
     audit::append(
         tx,
         now,
@@ -321,6 +358,51 @@ impl Store {
 mod list_tests {
     use super::super::test_support::fixture;
     use super::*;
+
+    #[test]
+    fn registrations_without_a_grant_are_bounded_and_the_oldest_go_first() {
+        use super::super::test_support::registration;
+        let f = fixture();
+        let connection = f.connection("bounded");
+        // Old clients that must survive any flood: one with a grant, one from CIMD.
+        let granted = f.client();
+        f.pending_grant(&granted, &connection, "mcp:access");
+        let cimd = ClientId::generate();
+        let mut cimd_reg = registration(&cimd, &["http://127.0.0.1/cb"]);
+        cimd_reg.registration_source = RegistrationSource::Cimd;
+        f.store.upsert_client(&cimd_reg).expect("cimd client");
+
+        let max = usize::try_from(MAX_UNGRANTED_DCR_CLIENTS).expect("fits");
+        let flood: Vec<ClientId> = (0..max + 5).map(|_| ClientId::generate()).collect();
+        f.store
+            .write_blocking(|tx| {
+                for (i, id) in (0_i64..).zip(&flood) {
+                    upsert(tx, &registration(id, &["http://127.0.0.1/cb"]), 1_000 + i)?;
+                }
+                Ok(())
+            })
+            .expect("flood");
+
+        let ids: BTreeSet<String> = f
+            .store
+            .read_blocking(list)
+            .expect("list")
+            .into_iter()
+            .map(|c| c.registration.client_id.to_string())
+            .collect();
+        assert!(
+            ids.contains(&granted.to_string()),
+            "a client with a grant stays"
+        );
+        assert!(ids.contains(&cimd.to_string()), "a CIMD client stays");
+        for old in &flood[..5] {
+            assert!(!ids.contains(&old.to_string()), "the oldest ungranted go");
+        }
+        for newer in &flood[5..] {
+            assert!(ids.contains(&newer.to_string()), "the newest {max} stay");
+        }
+        assert_eq!(ids.len(), max + 2);
+    }
 
     #[test]
     fn list_returns_every_client_with_its_redirect_uris_oldest_first() {
