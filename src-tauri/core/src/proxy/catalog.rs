@@ -13,7 +13,8 @@ use http::{HeaderMap, HeaderValue, Method, header};
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::{Value, json};
 
-use super::forward::{MCP_PROTOCOL_VERSION, MCP_SESSION_ID, upstream_of};
+use super::forward::{MCP_PROTOCOL_VERSION, MCP_SESSION_ID};
+use super::upstream::upstream_of;
 use crate::store::connections::ConnectionRow;
 use crate::vault::Vault;
 

@@ -34,7 +34,9 @@ pub mod filter;
 pub mod forward;
 pub mod jsonrpc;
 pub mod modern;
+pub mod relay;
 pub mod sessions;
+pub mod upstream;
 pub mod usage;
 
 use std::collections::HashMap;
@@ -107,7 +109,7 @@ pub struct Proxy {
     pub(crate) sessions: sessions::Sessions,
     pub(crate) usage: Arc<usage::Usage>,
     pub(crate) streams: Streams,
-    pub(crate) upstreams: forward::Upstreams,
+    pub(crate) upstreams: upstream::Upstreams,
     /// Role 2: upstream OAuth tokens (shared with the gateway's `/oauth/callback`).
     pub(crate) oauth: Arc<UpstreamOAuth>,
     /// Cancelled when the last handle goes: stops the background tasks.
@@ -246,7 +248,7 @@ pub fn router_with<S: Clone + Send + Sync + 'static>(
         sessions: sessions::Sessions::default(),
         usage: Arc::new(usage::Usage::default()),
         streams: Streams::default(),
-        upstreams: forward::Upstreams::default(),
+        upstreams: upstream::Upstreams::default(),
         oauth: UpstreamOAuth::new(&state.vault),
         stop: CancellationToken::new(),
     });
