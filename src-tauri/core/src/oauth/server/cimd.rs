@@ -15,8 +15,9 @@
 //!   comparison; `client_secret`, `client_secret_expires_at` or a `client_secret_*` auth method are
 //!   refused; `client_name` and `redirect_uris` must be present (CR26). The rest is validated exactly
 //!   like a DCR body ([`validate_registration`]): the same redirect-URI policy and scope down-scoping.
-//! - CIMD §4.4: successful documents are cached in memory for [`CACHE_TTL`] (Gatehouse does not parse
-//!   HTTP cache headers; ten minutes bounds how stale a registration can be). Failures are never cached.
+//! - CIMD §4.4: successful documents are cached in memory as the response's `Cache-Control` says
+//!   (`max-age`, capped at [`MAX_CACHE_TTL`]; `no-store` / `no-cache` / `max-age=0`: not reused), else
+//!   for [`CACHE_TTL`]. Failures are never cached.
 //!
 //! Each successful fetch is persisted as a `cimd` client row through `clients::upsert`, whose shrink
 //! rule revokes grants when the document drops a redirect URI, scope, grant type or response type.
@@ -40,8 +41,34 @@ use crate::store::clients::{ClientRegistration, RegistrationSource};
 pub const MAX_DOCUMENT_BYTES: usize = 5 * 1024;
 /// Whole-request timeout of a fetch.
 pub const FETCH_TIMEOUT: Duration = Duration::from_secs(5);
-/// How long a fetched document is reused.
+/// How long a fetched document is reused when its response says nothing about caching.
 pub const CACHE_TTL: UnixMillis = 10 * MINUTE;
+/// The longest a document is reused, whatever its `max-age` says (bounds how stale a registration,
+/// e.g. a removed redirect URI, can be).
+pub const MAX_CACHE_TTL: UnixMillis = 24 * 60 * MINUTE;
+
+/// How long a response may be reused, from its `Cache-Control` (RFC 9111 §5.2.2): `no-store` and
+/// `no-cache` mean not at all; `max-age=N` means N seconds, capped at [`MAX_CACHE_TTL`]; nothing
+/// (or nothing understood) means [`CACHE_TTL`].
+pub fn cache_lifetime(headers: &http::HeaderMap) -> UnixMillis {
+    let mut max_age = None;
+    for value in headers.get_all(http::header::CACHE_CONTROL) {
+        let Ok(text) = value.to_str() else { continue };
+        for directive in text.split(',') {
+            let directive = directive.trim().to_ascii_lowercase();
+            if directive == "no-store" || directive == "no-cache" {
+                return 0;
+            }
+            if let Some(seconds) = directive.strip_prefix("max-age=") {
+                match seconds.trim_matches('"').parse::<i64>() {
+                    Ok(n) if n >= 0 => max_age = Some(n.saturating_mul(1000)),
+                    _ => return 0,
+                }
+            }
+        }
+    }
+    max_age.map_or(CACHE_TTL, |ms| ms.min(MAX_CACHE_TTL))
+}
 /// Longest `client_id` URL accepted, in bytes.
 pub const MAX_CLIENT_ID_URL_LEN: usize = 2048;
 
@@ -204,6 +231,7 @@ pub fn registration(client_id: &ClientId, client: &ValidatedClient) -> ClientReg
 
 /// Fetches and caches metadata documents.
 pub struct CimdResolver {
+    /// By client id: until when the document may be reused, and the document.
     cache: Mutex<HashMap<String, (UnixMillis, Arc<ValidatedClient>)>>,
     /// Tests only: accept `http://127.0.0.1:PORT/...` and loopback addresses, so a local server can
     /// stand in for a client's web site. Never set in production code.
@@ -240,7 +268,7 @@ impl CimdResolver {
         }
     }
 
-    /// The validated document for `client_id`, from the cache when younger than [`CACHE_TTL`].
+    /// The validated document for `client_id`, from the cache while its lifetime lasts.
     pub async fn resolve(&self, client_id: &str, now: UnixMillis) -> Result<Resolved, CimdError> {
         let url = validate_url(client_id, self.insecure_loopback)?;
         if let Some(client) = self.cached(client_id, now) {
@@ -249,11 +277,15 @@ impl CimdResolver {
                 fetched: false,
             });
         }
-        let document = self.fetch(&url).await?;
+        let (document, lifetime) = self.fetch(&url).await?;
         let client = Arc::new(validate_document(client_id, &document)?);
         if let Ok(mut cache) = self.cache.lock() {
-            cache.retain(|_, (at, _)| now - *at < CACHE_TTL);
-            cache.insert(client_id.to_owned(), (now, Arc::clone(&client)));
+            cache.retain(|_, (until, _)| now < *until);
+            if lifetime > 0 {
+                cache.insert(client_id.to_owned(), (now + lifetime, Arc::clone(&client)));
+            } else {
+                cache.remove(client_id);
+            }
         }
         Ok(Resolved {
             client,
@@ -263,11 +295,12 @@ impl CimdResolver {
 
     fn cached(&self, client_id: &str, now: UnixMillis) -> Option<Arc<ValidatedClient>> {
         let cache = self.cache.lock().ok()?;
-        let (at, client) = cache.get(client_id)?;
-        (now - *at < CACHE_TTL && now >= *at).then(|| Arc::clone(client))
+        let (until, client) = cache.get(client_id)?;
+        (now < *until && *until - now <= MAX_CACHE_TTL).then(|| Arc::clone(client))
     }
 
-    async fn fetch(&self, url: &Url) -> Result<Value, CimdError> {
+    /// The document and how long it may be reused.
+    async fn fetch(&self, url: &Url) -> Result<(Value, UnixMillis), CimdError> {
         let policy = Outbound {
             allow_loopback: self.insecure_loopback,
             timeout: FETCH_TIMEOUT,
@@ -293,7 +326,8 @@ impl CimdResolver {
         if fetched.status != reqwest::StatusCode::OK {
             return Err(CimdError::Status(fetched.status.as_u16()));
         }
-        serde_json::from_slice(&fetched.body).map_err(|_| CimdError::NotJson)
+        let document = serde_json::from_slice(&fetched.body).map_err(|_| CimdError::NotJson)?;
+        Ok((document, cache_lifetime(&fetched.headers)))
     }
 }
 
@@ -313,6 +347,95 @@ mod tests {
     use super::*;
 
     const CLAUDE: &str = "https://claude.ai/oauth/claude-code-client-metadata";
+
+    #[tokio::test]
+    async fn a_document_is_reused_only_as_long_as_its_cache_control_allows() {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        let port = listener.local_addr().map(|a| a.port()).unwrap_or_default();
+        let url = format!("http://127.0.0.1:{port}/client.json");
+        let fetches = Arc::new(AtomicUsize::new(0));
+        let cache_control = Arc::new(Mutex::new("max-age=60".to_owned()));
+        let document = json!({
+            "client_id": url,
+            "client_name": "Cache Test",
+            "redirect_uris": ["http://127.0.0.1/callback"],
+            "grant_types": ["authorization_code", "refresh_token"],
+            "response_types": ["code"],
+            "token_endpoint_auth_method": "none"
+        });
+        let (count, control) = (Arc::clone(&fetches), Arc::clone(&cache_control));
+        let app = axum::Router::new().route(
+            "/client.json",
+            axum::routing::get(move || {
+                count.fetch_add(1, Ordering::SeqCst);
+                let control = control.lock().map(|c| c.clone()).unwrap_or_default();
+                let body = document.to_string();
+                async move {
+                    (
+                        [
+                            (http::header::CONTENT_TYPE, "application/json".to_owned()),
+                            (http::header::CACHE_CONTROL, control),
+                        ],
+                        body,
+                    )
+                }
+            }),
+        );
+        tokio::spawn(async move {
+            let _ = axum::serve(listener, app).await;
+        });
+
+        let resolver = CimdResolver::insecure_loopback_for_tests();
+        let resolve = |now| {
+            let resolver = &resolver;
+            let url = url.clone();
+            async move {
+                resolver
+                    .resolve(&url, now)
+                    .await
+                    .unwrap_or_else(|e| panic!("resolve: {e}"))
+                    .fetched
+            }
+        };
+        assert!(resolve(0).await, "first use fetches");
+        assert!(
+            !resolve(59_000).await,
+            "within max-age=60 the copy is reused"
+        );
+        assert!(resolve(60_000).await, "after max-age it is fetched again");
+        assert_eq!(fetches.load(Ordering::SeqCst), 2);
+
+        if let Ok(mut c) = cache_control.lock() {
+            *c = "no-store".to_owned();
+        }
+        assert!(resolve(200_000).await, "the max-age=60 copy has expired");
+        assert!(resolve(200_001).await, "no-store: never reused");
+        assert_eq!(fetches.load(Ordering::SeqCst), 4);
+    }
+
+    #[test]
+    fn cache_lifetime_follows_cache_control_within_bounds() {
+        let with = |value: &str| {
+            let mut h = http::HeaderMap::new();
+            h.insert(
+                http::header::CACHE_CONTROL,
+                http::HeaderValue::from_str(value).unwrap_or_else(|e| panic!("{e}")),
+            );
+            cache_lifetime(&h)
+        };
+        assert_eq!(cache_lifetime(&http::HeaderMap::new()), CACHE_TTL);
+        assert_eq!(with("public, max-age=60"), 60_000);
+        assert_eq!(with("max-age=0"), 0);
+        assert_eq!(with("no-store"), 0);
+        assert_eq!(with("max-age=3600, no-cache"), 0);
+        assert_eq!(with("max-age=99999999"), MAX_CACHE_TTL);
+        assert_eq!(with("max-age=-5"), 0, "a malformed max-age is not trusted");
+        assert_eq!(with("max-age=abc"), 0);
+        assert_eq!(with("private"), CACHE_TTL);
+    }
 
     #[test]
     fn client_id_urls_are_validated_before_any_fetch() {
