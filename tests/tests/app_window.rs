@@ -6,6 +6,9 @@
 //! status line (which must name the port the app's in-process gateway listens on) and checks that
 //! gateway over HTTP.
 //!
+//! `start_at_login_adds_and_removes_the_login_entry` ticks "Start Gatehouse when I log in", saves,
+//! and finds the XDG autostart entry; unticking and saving removes it.
+//!
 //! `window_shows_a_real_grant_live_and_revokes_it` is issue 5's proof: a connection to the MCP
 //! reference server, the app's own gateway, the official TypeScript SDK client approved in Chromium;
 //! the grant's card appears in the open window without a reload, the revoke dialog shows the exact
@@ -64,8 +67,11 @@ impl AppWindow {
             .env("GATEHOUSE_DATA_DIR", data_dir)
             .env("GATEHOUSE_PORT", gateway_port.to_string())
             .env("GATEHOUSE_KEY_BACKEND", "auto")
+            // HOME too: the autostart plugin (auto-launch 0.6) writes $HOME/.config/autostart and
+            // ignores XDG_CONFIG_HOME, which therefore points at the same place.
+            .env("HOME", home)
             .env("XDG_DATA_HOME", home.join("xdg-data"))
-            .env("XDG_CONFIG_HOME", home.join("xdg-config"))
+            .env("XDG_CONFIG_HOME", home.join(".config"))
             .env("XDG_CACHE_HOME", home.join("xdg-cache"))
             .env("TAURI_WEBVIEW_AUTOMATION", "true")
             .env("NO_AT_BRIDGE", "1")
@@ -236,6 +242,16 @@ impl AppWindow {
             )
             .await;
         value.as_str().unwrap_or_default().to_owned()
+    }
+
+    async fn is_selected(&self, element: &str) -> bool {
+        self.session_call(
+            reqwest::Method::GET,
+            &format!("/element/{element}/selected"),
+            None,
+        )
+        .await
+            == true
     }
 
     async fn click(&self, element: &str) {
@@ -733,4 +749,70 @@ async fn window_shows_a_real_grant_live_and_revokes_it() {
 
     window.close().await;
     drop(upstream);
+}
+
+/// Waits until `path` exists (or, with `present` false, no longer exists).
+async fn wait_for_file(path: &Path, present: bool) -> bool {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while path.exists() != present {
+        if Instant::now() > deadline {
+            return false;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    true
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs the app binary, Xvfb, a D-Bus session and tauri-driver: run through `cargo xtask test`"]
+async fn start_at_login_adds_and_removes_the_login_entry() {
+    let artifacts = artifacts();
+    let home = tempfile::tempdir().unwrap_or_else(|e| panic!("tempdir: {e}"));
+    let data_dir = home.path().join("data");
+    let entry = home.path().join(".config/autostart/Gatehouse.desktop");
+    let window = AppWindow::launch(home.path(), &data_dir, free_port()).await;
+    window.gateway_status().await;
+
+    window.select_tab("Settings").await;
+    let checkbox =
+        "//label[normalize-space(.)='Start Gatehouse when I log in']/input[@type='checkbox']";
+    let save = "//button[normalize-space(.)='Save settings']";
+    let tick = window.find(checkbox).await;
+    assert!(
+        !window.is_selected(&tick).await,
+        "start at login is off by default"
+    );
+    assert!(!entry.exists(), "no login entry before it is asked for");
+
+    window.click(&tick).await;
+    window.click(&window.find(save).await).await;
+    assert!(
+        wait_for_file(&entry, true).await,
+        "saving with the box ticked must create {entry:?}"
+    );
+    let desktop = std::fs::read_to_string(&entry).unwrap_or_else(|e| panic!("{entry:?}: {e}"));
+    let app = env_path("GATEHOUSE_APP_BIN");
+    assert!(
+        desktop
+            .lines()
+            .any(|l| l.trim_end() == format!("Exec={}", app.display())),
+        "the entry must start this Gatehouse binary:\n{desktop}"
+    );
+    window
+        .screenshot(&artifacts.join("app-window-settings-start-at-login.png"))
+        .await;
+
+    let tick = window.find(checkbox).await;
+    assert!(
+        window.is_selected(&tick).await,
+        "the box stays ticked after the save"
+    );
+    window.click(&tick).await;
+    window.click(&window.find(save).await).await;
+    assert!(
+        wait_for_file(&entry, false).await,
+        "saving with the box unticked must remove {entry:?}"
+    );
+
+    window.close().await;
 }
