@@ -289,7 +289,19 @@ impl AppWindow {
         );
     }
 
+    /// Saves a screenshot once CSS transitions (a tab's underline, a theme change) have finished,
+    /// so the picture shows the state the test has just checked rather than a blend.
     async fn screenshot(&self, path: &Path) {
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while self
+            .execute("return document.getAnimations().length;")
+            .await
+            .as_u64()
+            .is_some_and(|running| running > 0)
+            && Instant::now() < deadline
+        {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
         let data = self
             .session_call(reqwest::Method::GET, "/screenshot", None)
             .await;
@@ -665,6 +677,32 @@ async fn window_shows_a_real_grant_live_and_revokes_it() {
     );
     window.screenshot(&shot("connections-light")).await;
 
+    // "Keep access" closes the dialog and changes nothing.
+    window.select_tab("Authorized clients").await;
+    let revoke_button = format!("{grant_card}//button[normalize-space(.)='Revoke access…']");
+    let dialog = "//*[@data-testid='revoke-dialog']";
+    window.click(&window.find(&revoke_button).await).await;
+    window.find(dialog).await;
+    window.screenshot(&shot("revoke-dialog-light")).await;
+    window
+        .click(
+            &window
+                .find(&format!(
+                    "{dialog}//button[normalize-space(.)='Keep access']"
+                ))
+                .await,
+        )
+        .await;
+    window
+        .wait_gone(dialog, "Keep access closes the dialog")
+        .await;
+    window.find(&grant_card).await;
+    assert_eq!(
+        blocking(|| grant_of(&data_dir, CLIENT_NAME, SLUG))["status"],
+        "active",
+        "Keep access must not revoke anything"
+    );
+
     window.choose_theme("Dark", "dark").await;
     window.screenshot(&shot("settings-dark")).await;
     window.select_tab("Connections").await;
@@ -675,13 +713,7 @@ async fn window_shows_a_real_grant_live_and_revokes_it() {
     window.screenshot(&shot("clients-dark")).await;
 
     // Revoke through the dialog, which must show exactly what the store has for this grant.
-    let revoke = window
-        .find(&format!(
-            "{grant_card}//button[normalize-space(.)='Revoke access…']"
-        ))
-        .await;
-    window.click(&revoke).await;
-    let dialog = "//*[@data-testid='revoke-dialog']";
+    window.click(&window.find(&revoke_button).await).await;
     window.find(dialog).await;
     assert_eq!(
         window
