@@ -2,31 +2,130 @@
 //! tauri-driver and WebKitWebDriver (W3C WebDriver over HTTP). Run by `cargo xtask test`, which sets
 //! up the display, the bus and the environment; ignored by a plain `cargo test`.
 //!
-//! It finds both tabs, switches between them, reads the status line (which must name the port the
-//! app's in-process gateway listens on), checks that gateway over HTTP, and saves screenshots.
+//! `window_shows_both_tabs_and_the_gateway_status` finds the tabs, switches between them, reads the
+//! status line (which must name the port the app's in-process gateway listens on) and checks that
+//! gateway over HTTP.
+//!
+//! `start_at_login_adds_and_removes_the_login_entry` ticks "Start Gatehouse when I log in", saves,
+//! and finds the XDG autostart entry; unticking and saving removes it.
+//!
+//! `window_shows_a_real_grant_live_and_revokes_it` is issue 5's proof: a connection to the MCP
+//! reference server, the app's own gateway, the official TypeScript SDK client approved in Chromium;
+//! the grant's card appears in the open window without a reload, the revoke dialog shows the exact
+//! callback URI and client ID the store holds, "Revoke access" removes the card, and the client's
+//! next request gets 401. Screenshots of both tabs in light and dark themes go to
+//! `GATEHOUSE_ARTIFACTS`.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use base64::Engine;
+use gatehouse_e2e::peers::{
+    Everything, NodeProcess, add_connection, consent, grant_of, grants, query_param,
+};
 use gatehouse_e2e::{free_port, wait_for};
 use serde_json::{Value, json};
 
-struct Driver {
-    child: Child,
+/// How long a WebDriver lookup waits for React to render what it looks for.
+const RENDER: Duration = Duration::from_secs(30);
+/// How long one step of the real MCP client may take.
+const STEP: Duration = Duration::from_secs(60);
+
+/// The app, started by WebKitWebDriver through tauri-driver in a temporary home (its own data
+/// directory, XDG directories and gateway port), with one WebDriver session open on its window.
+struct AppWindow {
+    driver: Child,
     url: String,
     http: reqwest::Client,
+    session: String,
+    gateway_port: u16,
 }
 
-impl Drop for Driver {
+impl Drop for AppWindow {
     fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        let _ = self.driver.kill();
+        let _ = self.driver.wait();
     }
 }
 
-impl Driver {
+impl AppWindow {
+    /// Starts tauri-driver and opens a session on the app; `home` holds the XDG directories.
+    async fn launch(home: &Path, data_dir: &Path, gateway_port: u16) -> Self {
+        let app = env_path("GATEHOUSE_APP_BIN");
+        let driver_bin = env_path("TAURI_DRIVER");
+        let (port, native_port) = (free_port(), free_port());
+        // tauri-driver starts WebKitWebDriver, which starts the app: all inherit this environment,
+        // so the app uses a temporary data dir and XDG dirs and never touches the user's files.
+        let driver = Command::new(&driver_bin)
+            .args([
+                "--port",
+                &port.to_string(),
+                "--native-port",
+                &native_port.to_string(),
+            ])
+            .env("GATEHOUSE_DATA_DIR", data_dir)
+            .env("GATEHOUSE_PORT", gateway_port.to_string())
+            .env("GATEHOUSE_KEY_BACKEND", "auto")
+            // HOME too: the autostart plugin (auto-launch 0.6) writes $HOME/.config/autostart and
+            // ignores XDG_CONFIG_HOME, which therefore points at the same place.
+            .env("HOME", home)
+            .env("XDG_DATA_HOME", home.join("xdg-data"))
+            .env("XDG_CONFIG_HOME", home.join(".config"))
+            .env("XDG_CACHE_HOME", home.join("xdg-cache"))
+            .env("TAURI_WEBVIEW_AUTOMATION", "true")
+            .env("NO_AT_BRIDGE", "1")
+            .env("GTK_USE_PORTAL", "0")
+            .stdout(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start tauri-driver: {e}"));
+        let mut window = Self {
+            driver,
+            url: format!("http://127.0.0.1:{port}"),
+            http: reqwest::Client::new(),
+            session: String::new(),
+            gateway_port,
+        };
+        let ready = wait_for(Duration::from_secs(20), || {
+            std::net::TcpStream::connect(("127.0.0.1", port)).ok()
+        });
+        assert!(ready.is_some(), "tauri-driver did not start listening");
+        let session = window
+            .call(
+                reqwest::Method::POST,
+                "/session",
+                Some(json!({"capabilities": {"alwaysMatch": {"tauri:options": {"application": app}}}})),
+            )
+            .await;
+        window.session = session["sessionId"]
+            .as_str()
+            .unwrap_or_else(|| panic!("no session id: {session}"))
+            .to_owned();
+        window
+    }
+
+    /// Ends the session (which ends the app) and waits until the app's gateway has stopped
+    /// listening, so that the next test's app is not handed over to this one by the
+    /// single-instance plugin.
+    async fn close(self) {
+        self.call(
+            reqwest::Method::DELETE,
+            &format!("/session/{}", self.session),
+            None,
+        )
+        .await;
+        let port = self.gateway_port;
+        let stopped = wait_for(Duration::from_secs(20), || {
+            std::net::TcpStream::connect(("127.0.0.1", port))
+                .is_err()
+                .then_some(())
+        });
+        assert!(
+            stopped.is_some(),
+            "the app kept its gateway on {port} after the session ended"
+        );
+    }
+
     async fn call(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> Value {
         let mut request = self
             .http
@@ -47,36 +146,74 @@ impl Driver {
         value["value"].clone()
     }
 
+    /// A call on this session: `path` is relative to `/session/{id}`.
+    async fn session_call(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> Value {
+        self.call(method, &format!("/session/{}{path}", self.session), body)
+            .await
+    }
+
+    /// Every element matching `xpath` now (no waiting).
+    async fn find_all(&self, xpath: &str) -> Vec<String> {
+        let found = self
+            .session_call(
+                reqwest::Method::POST,
+                "/elements",
+                Some(json!({"using": "xpath", "value": xpath})),
+            )
+            .await;
+        found
+            .as_array()
+            .map(|items| {
+                items
+                    .iter()
+                    .filter_map(|item| item.as_object()?.values().next()?.as_str())
+                    .map(str::to_owned)
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
     /// Finds an element, waiting (bounded) for the page to render it: the webview loads the UI
-    /// after the session starts, so the first lookups may come before React has mounted.
-    async fn find(&self, session: &str, xpath: &str) -> String {
-        let url = format!("{}/session/{session}/element", self.url);
-        let body = json!({"using": "xpath", "value": xpath});
-        let mut last = Value::Null;
-        for _ in 0..300 {
-            let response = self.http.post(&url).json(&body).send().await;
-            let response = response.unwrap_or_else(|e| panic!("find {xpath}: {e}"));
-            let found = response.status().is_success();
-            last = response
-                .json()
-                .await
-                .unwrap_or_else(|e| panic!("find {xpath}: bad JSON: {e}"));
-            if found
-                && let Some(id) = last["value"]
-                    .as_object()
-                    .and_then(|o| o.values().next())
-                    .and_then(Value::as_str)
-            {
-                return id.to_owned();
+    /// after the session starts, and data arrives after that.
+    async fn find(&self, xpath: &str) -> String {
+        self.wait_for(xpath, RENDER).await
+    }
+
+    /// Finds an element, waiting up to `timeout` for it to be rendered.
+    async fn wait_for(&self, xpath: &str, timeout: Duration) -> String {
+        let deadline = Instant::now() + timeout;
+        loop {
+            if let Some(id) = self.find_all(xpath).await.into_iter().next() {
+                return id;
             }
+            assert!(
+                Instant::now() < deadline,
+                "no element for {xpath} within {timeout:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+
+    /// Waits until nothing matches `xpath`.
+    async fn wait_gone(&self, xpath: &str, why: &str) {
+        let deadline = Instant::now() + RENDER;
+        while !self.find_all(xpath).await.is_empty() {
+            assert!(Instant::now() < deadline, "{why}: {xpath} still there");
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
-        panic!("no element for {xpath} within 30 s: {last}")
     }
 
     /// The element's text, or None when the element went stale (re-rendered) in the meantime.
-    async fn try_text(&self, session: &str, element: &str) -> Option<String> {
-        let url = format!("{}/session/{session}/element/{element}/text", self.url);
+    async fn try_text(&self, element: &str) -> Option<String> {
+        let url = format!(
+            "{}/session/{}/element/{element}/text",
+            self.url, self.session
+        );
         let response = self.http.get(url).send().await.ok()?;
         if !response.status().is_success() {
             return None;
@@ -85,33 +222,88 @@ impl Driver {
         value["value"].as_str().map(str::to_owned)
     }
 
-    async fn attribute(&self, session: &str, element: &str, name: &str) -> String {
+    /// The text of the first element matching `xpath` (found anew if it re-rendered).
+    async fn text_of(&self, xpath: &str) -> String {
+        for _ in 0..20 {
+            let element = self.find(xpath).await;
+            if let Some(text) = self.try_text(&element).await {
+                return text;
+            }
+        }
+        panic!("{xpath} kept going stale")
+    }
+
+    async fn attribute(&self, element: &str, name: &str) -> String {
         let value = self
-            .call(
+            .session_call(
                 reqwest::Method::GET,
-                &format!("/session/{session}/element/{element}/attribute/{name}"),
+                &format!("/element/{element}/attribute/{name}"),
                 None,
             )
             .await;
         value.as_str().unwrap_or_default().to_owned()
     }
 
-    async fn click(&self, session: &str, element: &str) {
-        self.call(
+    async fn is_selected(&self, element: &str) -> bool {
+        self.session_call(
+            reqwest::Method::GET,
+            &format!("/element/{element}/selected"),
+            None,
+        )
+        .await
+            == true
+    }
+
+    async fn click(&self, element: &str) {
+        self.session_call(
             reqwest::Method::POST,
-            &format!("/session/{session}/element/{element}/click"),
+            &format!("/element/{element}/click"),
             Some(json!({})),
         )
         .await;
     }
 
-    async fn screenshot(&self, session: &str, path: &std::path::Path) {
+    /// Runs `script` in the page (W3C Execute Script) and returns its value.
+    async fn execute(&self, script: &str) -> Value {
+        self.session_call(
+            reqwest::Method::POST,
+            "/execute/sync",
+            Some(json!({"script": script, "args": []})),
+        )
+        .await
+    }
+
+    async fn tab(&self, name: &str) -> String {
+        self.find(&format!("//*[@role='tab' and normalize-space(.)='{name}']"))
+            .await
+    }
+
+    /// Clicks a tab and checks that it is the selected one.
+    async fn select_tab(&self, name: &str) {
+        let tab = self.tab(name).await;
+        self.click(&tab).await;
+        assert_eq!(
+            self.attribute(&tab, "aria-selected").await,
+            "true",
+            "the clicked tab {name:?} is selected"
+        );
+    }
+
+    /// Saves a screenshot once CSS transitions (a tab's underline, a theme change) have finished,
+    /// so the picture shows the state the test has just checked rather than a blend.
+    async fn screenshot(&self, path: &Path) {
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while self
+            .execute("return document.getAnimations().length;")
+            .await
+            .as_u64()
+            .is_some_and(|running| running > 0)
+            && Instant::now() < deadline
+        {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
         let data = self
-            .call(
-                reqwest::Method::GET,
-                &format!("/session/{session}/screenshot"),
-                None,
-            )
+            .session_call(reqwest::Method::GET, "/screenshot", None)
             .await;
         let png = base64::engine::general_purpose::STANDARD
             .decode(data.as_str().unwrap_or_default())
@@ -119,6 +311,117 @@ impl Driver {
         assert!(png.starts_with(b"\x89PNG"), "the screenshot must be a PNG");
         std::fs::write(path, png).unwrap_or_else(|e| panic!("write {path:?}: {e}"));
         println!("screenshot saved: {}", path.display());
+    }
+
+    /// Waits for the status line to name the gateway's address (it is re-rendered when the gateway
+    /// answers, so it is found anew on every poll) and returns its text.
+    async fn gateway_status(&self) -> String {
+        let expected = format!("127.0.0.1:{}", self.gateway_port);
+        let mut status_text = String::new();
+        for _ in 0..100 {
+            let status = self.find("//*[@data-testid='gateway-status']").await;
+            status_text = self.try_text(&status).await.unwrap_or_default();
+            if status_text.contains(&expected) {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        assert!(
+            status_text.contains(&expected),
+            "status line must name the gateway address, got {status_text:?}"
+        );
+        status_text
+    }
+
+    /// Marks the loaded document with a random value: [`Self::document_mark`] returns it for as
+    /// long as the page is not reloaded or navigated away.
+    async fn mark_document(&self) -> String {
+        let mark = self
+            .execute(
+                "window.__gatehouseTestMark = String(Math.random()).slice(2); \
+                 return window.__gatehouseTestMark;",
+            )
+            .await;
+        let mark = mark.as_str().unwrap_or_default().to_owned();
+        assert!(!mark.is_empty(), "cannot mark the document");
+        mark
+    }
+
+    async fn document_mark(&self) -> Option<String> {
+        let mark = self
+            .execute("return window.__gatehouseTestMark ?? null;")
+            .await;
+        mark.as_str().map(str::to_owned)
+    }
+
+    /// Starts recording the `gatehouse://changed` events the window receives, through the same
+    /// Tauri event channel the UI listens on.
+    async fn record_changes(&self) {
+        let listening = self
+            .session_call(
+                reqwest::Method::POST,
+                "/execute/async",
+                Some(json!({"script": "\
+                    const done = arguments[arguments.length - 1]; \
+                    const tauri = window.__TAURI_INTERNALS__; \
+                    window.__gatehouseTestChanges = []; \
+                    const handler = tauri.transformCallback( \
+                        (event) => window.__gatehouseTestChanges.push(event.payload.what)); \
+                    tauri.invoke('plugin:event|listen', \
+                        {event: 'gatehouse://changed', target: {kind: 'Any'}, handler}) \
+                        .then(() => done(true), (error) => done(String(error)));",
+                    "args": []})),
+            )
+            .await;
+        assert_eq!(listening, true, "cannot listen to the app's change events");
+    }
+
+    /// The `what` of every change event since [`Self::record_changes`].
+    async fn recorded_changes(&self) -> Vec<String> {
+        let changes = self
+            .execute("return window.__gatehouseTestChanges ?? [];")
+            .await;
+        changes
+            .as_array()
+            .map(|items| {
+                items
+                    .iter()
+                    .filter_map(Value::as_str)
+                    .map(str::to_owned)
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    /// The theme the document is rendered in (`data-theme` set by the UI from the saved setting).
+    async fn document_theme(&self) -> String {
+        let theme = self
+            .execute("return document.documentElement.dataset.theme ?? 'system';")
+            .await;
+        theme.as_str().unwrap_or_default().to_owned()
+    }
+
+    /// Picks a theme radio in Settings and waits until the document uses it.
+    async fn choose_theme(&self, label: &str, value: &str) {
+        self.select_tab("Settings").await;
+        let radio = self
+            .find(&format!(
+                "//label[normalize-space(.)='{label}']/input[@type='radio']"
+            ))
+            .await;
+        self.click(&radio).await;
+        let deadline = Instant::now() + RENDER;
+        while self.document_theme().await != value {
+            assert!(
+                Instant::now() < deadline,
+                "the {label} radio must switch the document to data-theme={value}"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        // The theme is saved through the backend: wait for the confirmation so the screenshot that
+        // follows is not taken mid-transition.
+        self.find(&format!("//*[normalize-space(.)='Theme: {label}.']"))
+            .await;
     }
 }
 
@@ -128,81 +431,33 @@ fn env_path(name: &str) -> PathBuf {
         .unwrap_or_else(|| panic!("{name} is not set: run this test through `cargo xtask test`"))
 }
 
-#[tokio::test]
-#[ignore = "needs the app binary, Xvfb, a D-Bus session and tauri-driver: run through `cargo xtask test`"]
-async fn window_shows_both_tabs_and_the_gateway_status() {
-    let app = env_path("GATEHOUSE_APP_BIN");
-    let driver_bin = env_path("TAURI_DRIVER");
+fn artifacts() -> PathBuf {
     let artifacts = env_path("GATEHOUSE_ARTIFACTS");
     std::fs::create_dir_all(&artifacts).unwrap_or_else(|e| panic!("artifacts dir: {e}"));
+    artifacts
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs the app binary, Xvfb, a D-Bus session and tauri-driver: run through `cargo xtask test`"]
+async fn window_shows_both_tabs_and_the_gateway_status() {
+    let artifacts = artifacts();
     let home = tempfile::tempdir().unwrap_or_else(|e| panic!("tempdir: {e}"));
     let data_dir = home.path().join("data");
     let gateway_port = free_port();
-    let (port, native_port) = (free_port(), free_port());
+    let window = AppWindow::launch(home.path(), &data_dir, gateway_port).await;
 
-    // tauri-driver starts WebKitWebDriver, which starts the app: all inherit this environment, so the
-    // app uses a temporary data dir and XDG dirs and never touches the user's files.
-    let child = Command::new(&driver_bin)
-        .args([
-            "--port",
-            &port.to_string(),
-            "--native-port",
-            &native_port.to_string(),
-        ])
-        .env("GATEHOUSE_DATA_DIR", &data_dir)
-        .env("GATEHOUSE_PORT", gateway_port.to_string())
-        .env("GATEHOUSE_KEY_BACKEND", "auto")
-        .env("XDG_DATA_HOME", home.path().join("xdg-data"))
-        .env("XDG_CONFIG_HOME", home.path().join("xdg-config"))
-        .env("XDG_CACHE_HOME", home.path().join("xdg-cache"))
-        .env("TAURI_WEBVIEW_AUTOMATION", "true")
-        .env("NO_AT_BRIDGE", "1")
-        .env("GTK_USE_PORTAL", "0")
-        .stdout(Stdio::null())
-        .spawn()
-        .unwrap_or_else(|e| panic!("cannot start tauri-driver: {e}"));
-    let driver = Driver {
-        child,
-        url: format!("http://127.0.0.1:{port}"),
-        http: reqwest::Client::new(),
-    };
-    let ready = wait_for(Duration::from_secs(20), || {
-        std::net::TcpStream::connect(("127.0.0.1", port)).ok()
-    });
-    assert!(ready.is_some(), "tauri-driver did not start listening");
-
-    let session = driver
-        .call(
-            reqwest::Method::POST,
-            "/session",
-            Some(json!({"capabilities": {"alwaysMatch": {"tauri:options": {"application": app}}}})),
-        )
-        .await;
-    let session = session["sessionId"]
-        .as_str()
-        .unwrap_or_else(|| panic!("no session id: {session}"))
-        .to_owned();
-
-    // The status line is re-rendered when the gateway answers, so find it anew on every poll.
-    let expected = format!("127.0.0.1:{gateway_port}");
-    let mut status_text = String::new();
-    for _ in 0..100 {
-        let status = driver
-            .find(&session, "//*[@data-testid='gateway-status']")
-            .await;
-        status_text = driver.try_text(&session, &status).await.unwrap_or_default();
-        if status_text.contains(&expected) {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    assert!(
-        status_text.contains(&expected),
-        "status line must name the gateway address, got {status_text:?}"
-    );
+    let status_text = window.gateway_status().await;
     assert!(
         status_text.contains("Keys"),
         "status line must say where the data key lives: {status_text:?}"
+    );
+    let mark = window.mark_document().await;
+    assert_eq!(
+        window
+            .execute("return performance.getEntriesByType('navigation').map((n) => n.type);")
+            .await,
+        json!(["navigate"]),
+        "the window loads its page once, by navigation, never by a reload"
     );
 
     let health = reqwest::get(format!("http://127.0.0.1:{gateway_port}/health"))
@@ -218,72 +473,378 @@ async fn window_shows_both_tabs_and_the_gateway_status() {
         "the app must use GATEHOUSE_DATA_DIR"
     );
 
-    let connections = driver
-        .find(
-            &session,
-            "//*[@role='tab' and normalize-space(.)='Connections']",
-        )
-        .await;
-    let clients = driver
-        .find(
-            &session,
-            "//*[@role='tab' and normalize-space(.)='Authorized clients']",
-        )
-        .await;
+    let connections = window.tab("Connections").await;
+    let clients = window.tab("Authorized clients").await;
     assert_eq!(
-        driver
-            .attribute(&session, &connections, "aria-selected")
-            .await,
+        window.attribute(&connections, "aria-selected").await,
         "true",
         "Connections opens first"
     );
-    driver
-        .screenshot(&session, &artifacts.join("app-window-connections.png"))
+    window
+        .screenshot(&artifacts.join("app-window-connections.png"))
         .await;
+    assert!(
+        window
+            .try_text(&window.find("//*[@data-testid='gateway-status']").await)
+            .await
+            .is_some_and(|t| t.contains(&format!("127.0.0.1:{gateway_port}"))),
+        "the status line must still name the gateway when the screenshot is taken"
+    );
 
-    driver.click(&session, &clients).await;
+    window.click(&clients).await;
     assert_eq!(
-        driver.attribute(&session, &clients, "aria-selected").await,
+        window.attribute(&clients, "aria-selected").await,
         "true",
         "the clicked tab is selected"
     );
     assert_eq!(
-        driver
-            .attribute(&session, &connections, "aria-selected")
-            .await,
+        window.attribute(&connections, "aria-selected").await,
         "false",
         "only one tab is selected"
     );
-    let panel = driver
-        .find(&session, "//*[@role='tabpanel' and not(@hidden)]")
-        .await;
-    let labelled_by = driver.attribute(&session, &panel, "aria-labelledby").await;
+    let panel = window.find("//*[@role='tabpanel' and not(@hidden)]").await;
+    let labelled_by = window.attribute(&panel, "aria-labelledby").await;
     assert_eq!(
         labelled_by,
-        driver.attribute(&session, &clients, "id").await,
+        window.attribute(&clients, "id").await,
         "the visible panel must belong to the selected tab"
     );
-    driver
-        .screenshot(
-            &session,
-            &artifacts.join("app-window-authorized-clients.png"),
-        )
+    window
+        .screenshot(&artifacts.join("app-window-authorized-clients.png"))
         .await;
 
-    driver.click(&session, &connections).await;
+    window.click(&connections).await;
     assert_eq!(
-        driver
-            .attribute(&session, &connections, "aria-selected")
-            .await,
+        window.attribute(&connections, "aria-selected").await,
         "true",
         "switching back works"
     );
+    assert_eq!(
+        window.document_mark().await,
+        Some(mark),
+        "the window must not reload or navigate after it has shown the gateway status"
+    );
 
-    driver
-        .call(
-            reqwest::Method::DELETE,
-            &format!("/session/{session}"),
-            None,
+    window.close().await;
+}
+
+const SLUG: &str = "everything";
+const CONNECTION_NAME: &str = "Everything";
+const CLIENT_NAME: &str = "Window Test Client";
+
+/// Runs blocking work (the node client, Chromium, the CLI) without stalling the HTTP client's
+/// connection tasks on this runtime.
+fn blocking<T>(f: impl FnOnce() -> T) -> T {
+    tokio::task::block_in_place(f)
+}
+
+fn string_field<'a>(value: &'a Value, key: &str) -> &'a str {
+    value[key]
+        .as_str()
+        .unwrap_or_else(|| panic!("no string {key:?} in {value}"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs the app binary, Xvfb, a D-Bus session, tauri-driver, node and Chromium: run through `cargo xtask test`"]
+async fn window_shows_a_real_grant_live_and_revokes_it() {
+    let artifacts = artifacts();
+    let shot = |name: &str| artifacts.join(format!("app-window-{name}.png"));
+    let home = tempfile::tempdir().unwrap_or_else(|e| panic!("tempdir: {e}"));
+    let data_dir = home.path().join("data");
+
+    // Before launch: a connection to a real upstream, made with the CLI on the app's data dir.
+    let upstream = Everything::start();
+    blocking(|| add_connection(&data_dir, SLUG, CONNECTION_NAME, &upstream.mcp_url()));
+    let gateway_port = free_port();
+    let window = AppWindow::launch(home.path(), &data_dir, gateway_port).await;
+    window.gateway_status().await;
+    let mark = window.mark_document().await;
+
+    // Light theme, chosen explicitly (Xvfb has no desktop preference to follow).
+    window.choose_theme("Light", "light").await;
+
+    // Connections: the real connection, with the local URL of the app's own gateway.
+    window.select_tab("Connections").await;
+    let connection_card = format!(
+        "//*[@data-testid='connection-card'][.//h3[normalize-space(.)='{CONNECTION_NAME}']]"
+    );
+    let mcp_url = format!("http://127.0.0.1:{gateway_port}/mcp/{SLUG}");
+    assert_eq!(
+        window
+            .text_of(&format!("{connection_card}//*[@data-testid='local-url']"))
+            .await,
+        mcp_url,
+        "the card must show the local URL on the app's gateway port"
+    );
+    assert!(
+        window
+            .text_of(&connection_card)
+            .await
+            .contains("No clients authorized"),
+        "no client is authorized yet"
+    );
+
+    // Authorized clients, open and empty while the client asks and is approved.
+    window.select_tab("Authorized clients").await;
+    window.record_changes().await;
+    window
+        .find("//*[normalize-space(.)='No client has been authorized yet']")
+        .await;
+    let heading = format!("\u{201c}{CLIENT_NAME}\u{201d}");
+    let grant_card =
+        format!("//*[@data-testid='grant-card'][.//h3[normalize-space(.)='{heading}']]");
+    assert!(
+        window.find_all(&grant_card).await.is_empty(),
+        "no card before the approval"
+    );
+
+    // The real MCP client, approved in Chromium on the consent page served by the app's gateway.
+    let mut client = blocking(|| {
+        NodeProcess::spawn("sdk-client.mjs", &[&mcp_url, "--client-name", CLIENT_NAME])
+    });
+    let authorize = blocking(|| client.expect_authorize(STEP));
+    assert!(
+        authorize.starts_with(&format!("http://127.0.0.1:{gateway_port}/authorize?")),
+        "the client must be sent to the app's gateway: {authorize}"
+    );
+    let approved = blocking(|| consent(&authorize, "approve", "window-test"));
+    assert!(
+        approved
+            .final_url
+            .as_deref()
+            .is_some_and(|u| query_param(u, "code").is_some()),
+        "approve must redirect with a code: {}",
+        approved.report
+    );
+    blocking(|| {
+        let connected = client.expect_step("connected", STEP);
+        assert_eq!(
+            connected["server"]["name"], "mcp-servers/everything",
+            "{connected}"
+        );
+        client.expect_marker("READY", STEP);
+    });
+
+    // The card appears in the window that stayed open on this tab: no click, no reload.
+    let card = window.find(&grant_card).await;
+    assert_eq!(
+        window.document_mark().await.as_deref(),
+        Some(mark.as_str()),
+        "the card must appear without a reload"
+    );
+    let changes = window.recorded_changes().await;
+    assert!(
+        changes.iter().any(|c| c == "grants"),
+        "the window must have been told of the new grant by a change event: {changes:?}"
+    );
+    let grant = blocking(|| grant_of(&data_dir, CLIENT_NAME, SLUG));
+    assert_eq!(
+        window.attribute(&card, "data-grant-id").await,
+        string_field(&grant, "id"),
+        "the card is the store's grant"
+    );
+    // Token issue and use reach the open window too: the token health turns valid (at once), and
+    // "Last used" replaces "Not used yet" once the proxy's debounced usage write lands (<= 30 s).
+    window
+        .find(&format!(
+            "{grant_card}//*[contains(@class, 'badge') and normalize-space(.)='Token: Valid']"
+        ))
+        .await;
+    window
+        .wait_for(
+            &format!("{grant_card}//*[@data-testid='grant-times' and contains(., 'Last used')]"),
+            Duration::from_secs(45),
         )
         .await;
+    let card_text = window.text_of(&grant_card).await;
+    assert!(
+        card_text.contains(&format!("Authorized to use {CONNECTION_NAME}")),
+        "the card must name the connection: {card_text:?}"
+    );
+    assert!(
+        card_text.contains(string_field(&grant, "client_id")),
+        "the card must show the client ID: {card_text:?}"
+    );
+    window.screenshot(&shot("clients-light")).await;
+
+    window.select_tab("Connections").await;
+    assert!(
+        window
+            .text_of(&connection_card)
+            .await
+            .contains("1 client authorized"),
+        "the connection counts its client"
+    );
+    window.screenshot(&shot("connections-light")).await;
+
+    // "Keep access" closes the dialog and changes nothing.
+    window.select_tab("Authorized clients").await;
+    let revoke_button = format!("{grant_card}//button[normalize-space(.)='Revoke access…']");
+    let dialog = "//*[@data-testid='revoke-dialog']";
+    window.click(&window.find(&revoke_button).await).await;
+    window.find(dialog).await;
+    window.screenshot(&shot("revoke-dialog-light")).await;
+    window
+        .click(
+            &window
+                .find(&format!(
+                    "{dialog}//button[normalize-space(.)='Keep access']"
+                ))
+                .await,
+        )
+        .await;
+    window
+        .wait_gone(dialog, "Keep access closes the dialog")
+        .await;
+    window.find(&grant_card).await;
+    assert_eq!(
+        blocking(|| grant_of(&data_dir, CLIENT_NAME, SLUG))["status"],
+        "active",
+        "Keep access must not revoke anything"
+    );
+
+    window.choose_theme("Dark", "dark").await;
+    window.screenshot(&shot("settings-dark")).await;
+    window.select_tab("Connections").await;
+    window.find(&connection_card).await;
+    window.screenshot(&shot("connections-dark")).await;
+    window.select_tab("Authorized clients").await;
+    window.find(&grant_card).await;
+    window.screenshot(&shot("clients-dark")).await;
+
+    // Revoke through the dialog, which must show exactly what the store has for this grant.
+    window.click(&window.find(&revoke_button).await).await;
+    window.find(dialog).await;
+    assert_eq!(
+        window
+            .text_of(&format!("{dialog}//*[@data-testid='revoke-redirect-uri']"))
+            .await,
+        string_field(&grant, "redirect_uri"),
+        "the dialog must show the grant's exact callback URI"
+    );
+    assert_eq!(
+        window
+            .text_of(&format!("{dialog}//*[@data-testid='revoke-client-id']"))
+            .await,
+        string_field(&grant, "client_id"),
+        "the dialog must show the grant's exact client ID"
+    );
+    window.screenshot(&shot("revoke-dialog-dark")).await;
+    let confirm = window
+        .find(&format!(
+            "{dialog}//button[normalize-space(.)='Revoke access']"
+        ))
+        .await;
+    window.click(&confirm).await;
+    window
+        .wait_gone(&grant_card, "the revoked grant's card must disappear")
+        .await;
+    window
+        .wait_gone(dialog, "the dialog closes after the revoke")
+        .await;
+    let after = blocking(|| grants(&data_dir));
+    let revoked = after
+        .iter()
+        .find(|g| g["id"] == grant["id"])
+        .unwrap_or_else(|| panic!("the revoked grant is gone from the store: {after:?}"));
+    assert_eq!(
+        revoked["status"], "revoked",
+        "the window's revoke must reach the store"
+    );
+    window.screenshot(&shot("clients-after-revoke-dark")).await;
+
+    // The client's very next request is refused.
+    blocking(|| {
+        client.send("CALL");
+        let call = client.expect("the call after the revoke", STEP, |l| {
+            serde_json::from_str::<Value>(l)
+                .ok()
+                .filter(|v| v["step"] == "call")
+        });
+        assert_eq!(
+            call["status"], 401,
+            "a grant revoked in the window must stop working on the next request: {call}"
+        );
+        let status = client.finish(STEP);
+        assert_eq!(
+            status.code(),
+            Some(5),
+            "exit 5 = the final call failed with an auth error\n{}",
+            client.transcript()
+        );
+    });
+    assert_eq!(
+        window.document_mark().await.as_deref(),
+        Some(mark.as_str()),
+        "the window must not have reloaded during the test"
+    );
+
+    window.close().await;
+    drop(upstream);
+}
+
+/// Waits until `path` exists (or, with `present` false, no longer exists).
+async fn wait_for_file(path: &Path, present: bool) -> bool {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while path.exists() != present {
+        if Instant::now() > deadline {
+            return false;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    true
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs the app binary, Xvfb, a D-Bus session and tauri-driver: run through `cargo xtask test`"]
+async fn start_at_login_adds_and_removes_the_login_entry() {
+    let artifacts = artifacts();
+    let home = tempfile::tempdir().unwrap_or_else(|e| panic!("tempdir: {e}"));
+    let data_dir = home.path().join("data");
+    let entry = home.path().join(".config/autostart/Gatehouse.desktop");
+    let window = AppWindow::launch(home.path(), &data_dir, free_port()).await;
+    window.gateway_status().await;
+
+    window.select_tab("Settings").await;
+    let checkbox =
+        "//label[normalize-space(.)='Start Gatehouse when I log in']/input[@type='checkbox']";
+    let save = "//button[normalize-space(.)='Save settings']";
+    let tick = window.find(checkbox).await;
+    assert!(
+        !window.is_selected(&tick).await,
+        "start at login is off by default"
+    );
+    assert!(!entry.exists(), "no login entry before it is asked for");
+
+    window.click(&tick).await;
+    window.click(&window.find(save).await).await;
+    assert!(
+        wait_for_file(&entry, true).await,
+        "saving with the box ticked must create {entry:?}"
+    );
+    let desktop = std::fs::read_to_string(&entry).unwrap_or_else(|e| panic!("{entry:?}: {e}"));
+    let app = env_path("GATEHOUSE_APP_BIN");
+    assert!(
+        desktop
+            .lines()
+            .any(|l| l.trim_end() == format!("Exec={}", app.display())),
+        "the entry must start this Gatehouse binary:\n{desktop}"
+    );
+    window
+        .screenshot(&artifacts.join("app-window-settings-start-at-login.png"))
+        .await;
+
+    let tick = window.find(checkbox).await;
+    assert!(
+        window.is_selected(&tick).await,
+        "the box stays ticked after the save"
+    );
+    window.click(&tick).await;
+    window.click(&window.find(save).await).await;
+    assert!(
+        wait_for_file(&entry, false).await,
+        "saving with the box unticked must remove {entry:?}"
+    );
+
+    window.close().await;
 }

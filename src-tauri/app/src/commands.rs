@@ -133,7 +133,7 @@ pub async fn get_settings(slot: Slot<'_>) -> Result<Settings, IpcError> {
     slot.run(|v, port| admin::get_settings(v, Some(port))).await
 }
 
-/// Saves, then applies what applies at once (the theme) and tells the window.
+/// Saves, then applies what applies at once (the theme, start at login) and tells the window.
 #[tauri::command]
 pub async fn update_settings(
     app: AppHandle,

@@ -71,9 +71,11 @@ fn consent_requested(app: &AppHandle, request: &ConsentRequested) {
     }
 }
 
-/// Applies what takes effect at once after settings are saved (the theme) and tells the window.
+/// Applies what takes effect at once after settings are saved (the theme, start at login) and
+/// tells the window.
 pub fn settings_saved(app: &AppHandle, settings: &Settings) {
     apply_theme(app, settings.theme);
+    crate::autostart::apply(app, settings.start_at_login);
     if let Err(error) = app.emit(
         CHANGED,
         Changed {

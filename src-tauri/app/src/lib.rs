@@ -1,8 +1,9 @@
 //! The Gatehouse desktop shell: starts the same gateway as `gatehoused serve` in-process, registers
-//! the single-instance, deep-link and notification plugins, puts an icon in the tray, and exposes
-//! `gatehouse-core::admin` to the window as typed commands and events. Logic lives in
+//! the single-instance, deep-link, notification and autostart plugins, puts an icon in the tray,
+//! and exposes `gatehouse-core::admin` to the window as typed commands and events. Logic lives in
 //! `gatehouse-core`; this crate only wires it to Tauri.
 
+mod autostart;
 mod commands;
 mod deep_link;
 mod events;
@@ -27,6 +28,7 @@ pub fn run() {
         }))
         .plugin(tauri_plugin_deep_link::init())
         .plugin(tauri_plugin_notification::init())
+        .plugin(autostart::plugin())
         .setup(|app| {
             gateway::start(app.handle());
             if let Ok(dir) = gatehouse_core::config::resolve_data_dir(None) {
