@@ -588,7 +588,7 @@ async fn window_shows_a_real_grant_live_and_revokes_it() {
     window.select_tab("Authorized clients").await;
     window.record_changes().await;
     window
-        .find("//*[normalize-space(.)='No client has been authorized yet']")
+        .find("//*[normalize-space(.)='No client is authorized']")
         .await;
     let heading = format!("\u{201c}{CLIENT_NAME}\u{201d}");
     let grant_card =

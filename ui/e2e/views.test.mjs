@@ -128,7 +128,7 @@ describe("Gatehouse views in Chromium, against the fake backend", () => {
     await dialog.waitFor();
     assert.equal(await dialog.getByTestId("revoke-item").count(), 4);
     await dialog.getByRole("button", { name: "Revoke access", exact: true }).click();
-    await page.getByRole("heading", { name: "No client has been authorized yet" }).waitFor();
+    await page.getByRole("heading", { name: "No client is authorized" }).waitFor();
     assert.equal(await page.getByTestId("grant-card").count(), 0);
     await close();
   });

@@ -107,12 +107,18 @@ pub fn save(data_dir: &Path, settings: &StoredSettings) -> Result<(), SettingsEr
     std::fs::rename(&tmp, &path).map_err(write_err)
 }
 
+/// Whether `GATEHOUSE_PORT` decides the launch port (it is set and not empty).
+pub fn port_from_environment() -> bool {
+    std::env::var_os(config::PORT_ENV).is_some_and(|v| !v.is_empty())
+}
+
 /// The port the app's gateway binds at launch: `GATEHOUSE_PORT` when set (tests, side-by-side
 /// runs), else the saved setting.
 pub fn launch_port(settings: &StoredSettings) -> Result<u16, config::ConfigError> {
-    match std::env::var_os(config::PORT_ENV) {
-        Some(v) if !v.is_empty() => config::resolve_port(None),
-        _ => Ok(settings.port),
+    if port_from_environment() {
+        config::resolve_port(None)
+    } else {
+        Ok(settings.port)
     }
 }
 

@@ -26,17 +26,25 @@ pub struct Settings {
     #[serde(default)]
     #[ts(optional)]
     pub restart_required: Option<bool>,
+    /// Read only: `GATEHOUSE_PORT` is set, so it (not the saved `port`) decides the port at every
+    /// launch while it stays set.
+    #[serde(default)]
+    #[ts(optional)]
+    pub port_from_environment: Option<bool>,
 }
 
 impl Settings {
     fn of(stored: StoredSettings, listening_port: Option<u16>) -> Settings {
+        let from_env = settings::port_from_environment();
         Settings {
             port: stored.port,
             retention_days: stored.retention_days,
             start_at_login: stored.start_at_login,
             theme: stored.theme,
             listening_port,
-            restart_required: Some(listening_port.is_some_and(|p| p != stored.port)),
+            // A restart would bind the environment's port again: nothing to wait for.
+            restart_required: Some(!from_env && listening_port.is_some_and(|p| p != stored.port)),
+            port_from_environment: Some(from_env),
         }
     }
 }

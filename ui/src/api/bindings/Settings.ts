@@ -21,4 +21,9 @@ listening_port?: number | null,
  * Read only: `port` differs from `listening_port`, so the saved port takes effect at the next
  * launch of Gatehouse.
  */
-restart_required?: boolean, };
+restart_required?: boolean, 
+/**
+ * Read only: `GATEHOUSE_PORT` is set, so it (not the saved `port`) decides the port at every
+ * launch while it stays set.
+ */
+port_from_environment?: boolean, };

@@ -173,7 +173,7 @@ describe("revoking", () => {
       expect.arrayContaining(["4f7c2a9e-claude-code", "9b1d-unnamed"]),
     );
     await user.click(within(dialog).getByRole("button", { name: "Revoke access" }));
-    expect(await screen.findByRole("heading", { name: "No client has been authorized yet" })).toBeInTheDocument();
+    expect(await screen.findByRole("heading", { name: "No client is authorized" })).toBeInTheDocument();
     expect(api.state.grants.every((g) => g.status === "revoked")).toBe(true);
   });
 });
@@ -223,7 +223,7 @@ it("is honest when nothing is authorized", async () => {
   const state = viewsState();
   state.grants = [];
   renderView(<ClientsPanel />, { initial: state });
-  expect(await screen.findByRole("heading", { name: "No client has been authorized yet" })).toBeInTheDocument();
+  expect(await screen.findByRole("heading", { name: "No client is authorized" })).toBeInTheDocument();
   expect(screen.queryByRole("button")).not.toBeInTheDocument();
 });
 

@@ -84,7 +84,7 @@ export function ClientsPanel() {
     return (
       <div className="clients">
         <Announcement text={announcement} />
-        <EmptyState title="No client has been authorized yet">
+        <EmptyState title="No client is authorized">
           <p>
             When an MCP client asks to act for you, Gatehouse opens a consent page in your browser. A
             card appears here for every client you approve there, saying which connection it may use

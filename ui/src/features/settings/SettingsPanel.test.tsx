@@ -61,3 +61,21 @@ it("says which port is still in use until restart", async () => {
   });
   expect(await screen.findByTestId("restart-note")).toHaveTextContent("still listening on port 8707 until it restarts");
 });
+
+it("says when GATEHOUSE_PORT decides the port, instead of promising a restart", async () => {
+  renderView(<SettingsPanel />, {
+    initial: {
+      settings: {
+        port: 47474,
+        retention_days: 90,
+        start_at_login: false,
+        theme: "system",
+        listening_port: 50123,
+        restart_required: false,
+        port_from_environment: true,
+      },
+    },
+  });
+  expect(await screen.findByTestId("port-env-note")).toHaveTextContent("listens on port 50123");
+  expect(screen.queryByTestId("restart-note")).not.toBeInTheDocument();
+});

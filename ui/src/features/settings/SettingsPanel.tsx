@@ -93,6 +93,11 @@ function SettingsForm({ saved }: { saved: Settings }) {
             The local port MCP clients connect to. Takes effect after restart; clients set up with the old
             port must be updated.
           </p>
+          {saved.port_from_environment && saved.listening_port != null && (
+            <p className="field__help" data-testid="port-env-note">
+              GATEHOUSE_PORT is set, so Gatehouse listens on port {saved.listening_port} whatever is saved here.
+            </p>
+          )}
           {saved.restart_required && saved.listening_port != null && (
             <p className="field__help" data-testid="restart-note">
               Gatehouse is still listening on port {saved.listening_port} until it restarts.
