@@ -88,7 +88,10 @@ struct World {
     /// Omits / changes `iss` in the redirect (106-107).
     iss_mode: Mutex<&'static str>,
     expires_in: Mutex<i64>,
+    /// Every registration request, refused ones included.
     registrations: Mutex<Vec<Value>>,
+    /// DCR accepts only loopback http redirect URIs (an AS that refuses private-use schemes).
+    loopback_redirects_only: Mutex<bool>,
     authorize_queries: Mutex<Vec<HashMap<String, String>>>,
     codes: Mutex<HashMap<String, (String, String, String, String)>>,
     /// tools/call needs a token granted with the `admin` scope (step-up, test 113).
@@ -236,6 +239,19 @@ async fn as_metadata(State(w): State<Arc<World>>) -> Response {
 async fn register(State(w): State<Arc<World>>, axum::Json(body): axum::Json<Value>) -> Response {
     w.log("/register");
     w.registrations.lock().unwrap().push(body.clone());
+    let all_loopback = body["redirect_uris"].as_array().is_some_and(|uris| {
+        uris.iter().all(|u| {
+            u.as_str()
+                .is_some_and(|u| u.starts_with("http://127.0.0.1:"))
+        })
+    });
+    if *w.loopback_redirects_only.lock().unwrap() && !all_loopback {
+        return (
+            StatusCode::BAD_REQUEST,
+            axum::Json(json!({"error": "invalid_redirect_uri"})),
+        )
+            .into_response();
+    }
     let id = format!("dcr-client-{}", w.next());
     (
         StatusCode::CREATED,
@@ -622,7 +638,14 @@ async fn discovery_registration_authorize_and_callback_end_to_end() {
         reg["grant_types"],
         json!(["authorization_code", "refresh_token"])
     );
-    assert_eq!(reg["redirect_uris"], json!([env.redirect_uri()]));
+    assert_eq!(
+        reg["redirect_uris"],
+        json!([
+            env.redirect_uri(),
+            gatehouse_core::oauth::upstream::deep_link::DEEP_LINK_REDIRECT_URI
+        ]),
+        "both callbacks in one registration, the sign-in's own first"
+    );
     assert_eq!(reg["client_name"], "Gatehouse");
 
     let q = env.world.authorize_queries.lock().unwrap()[0].clone();
@@ -1225,12 +1248,17 @@ async fn client_credentials_for_machine_to_machine() {
     let view = gatehouse_core::admin::add_connection(&env.vault, port, &input).unwrap();
     assert_eq!(view.status, "needs_auth");
     let oauth = UpstreamOAuth::new(&env.vault);
-    let started = gatehouse_core::admin::start_signin(&oauth, port, "m2m")
-        .await
-        .unwrap();
+    let started = gatehouse_core::admin::start_signin(
+        &oauth,
+        port,
+        "m2m",
+        gatehouse_core::admin::SigninCallback::Loopback,
+    )
+    .await
+    .unwrap();
     assert!(matches!(
         started,
-        gatehouse_core::admin::SigninStarted::Connected
+        gatehouse_core::admin::SigninLaunch::Connected
     ));
     let view = gatehouse_core::admin::get_connection(&env.vault, port, "m2m").unwrap();
     assert_eq!(view.status, "connected");
@@ -1537,4 +1565,70 @@ async fn insufficient_scope_asks_for_the_union_at_the_next_sign_in() {
             .contains("keeps refusing"),
         "{answer}"
     );
+}
+
+/// The deep-link callback (RFC 8252 §7.1): the AS redirects to `dev.gatehouse:/oauth/callback`, the
+/// app hands the parsed link to `complete_signin`; a later loopback sign-in reuses the one DCR
+/// registration that carries both redirect URIs.
+#[tokio::test]
+async fn deep_link_sign_in_completes_and_shares_the_registration_with_loopback() {
+    use gatehouse_core::admin::{self, SigninCallback, SigninLaunch};
+    use gatehouse_core::oauth::upstream::deep_link::{DEEP_LINK_REDIRECT_URI, callback_query};
+
+    let env = Env::new().await;
+    let port = env.gateway.address().port();
+    let launched = admin::start_signin(&env.cli, port, "up", SigninCallback::DeepLink)
+        .await
+        .unwrap_or_else(|e| panic!("start_signin: {e}"));
+    let SigninLaunch::Browser(start) = launched else {
+        panic!("an authorization-code connection signs in in the browser");
+    };
+    let r = env.http.get(&start.authorization_url).send().await.unwrap();
+    let link = r.headers()["location"].to_str().unwrap().to_owned();
+    assert!(
+        link.starts_with(&format!("{DEEP_LINK_REDIRECT_URI}?")),
+        "the AS sends the browser to the deep link: {link}"
+    );
+    let query = callback_query(&link).unwrap_or_else(|e| panic!("{e}"));
+    env.gateway
+        .upstream_oauth()
+        .complete_signin(&query)
+        .await
+        .unwrap_or_else(|e| panic!("the deep-link callback completes the sign-in: {e}"));
+    assert_eq!(env.row().status, ConnectionStatus::Connected);
+    let form = env.world.token_forms.lock().unwrap()[0].clone();
+    assert_eq!(
+        form["redirect_uri"], DEEP_LINK_REDIRECT_URI,
+        "RFC 6749 §4.1.3: the exchange names the redirect URI the code was issued to"
+    );
+
+    env.sign_in().await;
+    let registrations = env.world.registrations.lock().unwrap().clone();
+    assert_eq!(
+        registrations.len(),
+        1,
+        "switching callbacks must not register again: {registrations:?}"
+    );
+    assert_eq!(
+        registrations[0]["redirect_uris"],
+        json!([DEEP_LINK_REDIRECT_URI, env.redirect_uri()]),
+        "the sign-in's own redirect first, then the other callback"
+    );
+}
+
+/// An AS that refuses the private-use scheme still gets a working loopback sign-in: one more
+/// registration with the loopback redirect alone.
+#[tokio::test]
+async fn an_as_refusing_the_deep_link_still_registers_the_loopback_callback() {
+    let env = Env::new().await;
+    *env.world.loopback_redirects_only.lock().unwrap() = true;
+    env.sign_in().await;
+    let registrations = env.world.registrations.lock().unwrap().clone();
+    assert_eq!(registrations.len(), 2, "{registrations:?}");
+    assert_eq!(
+        registrations[1]["redirect_uris"],
+        json!([env.redirect_uri()]),
+        "the retry registers the sign-in's redirect URI alone"
+    );
+    assert_eq!(env.row().status, ConnectionStatus::Connected);
 }

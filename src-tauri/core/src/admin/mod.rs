@@ -38,6 +38,6 @@ pub use requests::{ConnectionChangesRequest, HeaderInput, NewConnectionRequest};
 pub use settings::{Settings, get_settings, update_settings};
 pub use status::{GatewayStatus, gateway_status};
 pub use upstream::{
-    SigninStarted, detect_oauth, disconnect_connection, remove_connection_signed_out,
-    signin_progress, start_signin,
+    SignedOut, SigninCallback, SigninLaunch, SigninStarted, detect_oauth, disconnect_connection,
+    remove_connection_signed_out, sign_out, signin_progress, start_signin, start_signin_in_browser,
 };

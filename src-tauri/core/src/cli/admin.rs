@@ -15,7 +15,7 @@ use serde::Serialize;
 use super::{CliError, open_vault};
 use crate::admin::{
     self, ConnectionChange, ConnectionChanges, ConnectionView, GrantView, NewConnectionInput,
-    OAuthInput, UpstreamAuth,
+    OAuthInput, SigninCallback, UpstreamAuth,
 };
 use crate::config;
 
@@ -75,9 +75,29 @@ pub enum ConnectionsCommand {
         /// Only print the URL; do not open a browser
         #[arg(long)]
         no_browser: bool,
+        /// Where the browser comes back: the running gateway's loopback callback, or the app's
+        /// deep link dev.gatehouse:/oauth/callback
+        #[arg(long, value_enum, default_value_t = CallbackChoice::Loopback)]
+        callback: CallbackChoice,
     },
     /// Sign an OAuth connection out: revoke its tokens at the upstream (RFC 7009) and delete them
     Signout { slug: String },
+}
+
+/// `connections signin --callback`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum CallbackChoice {
+    Loopback,
+    DeepLink,
+}
+
+impl From<CallbackChoice> for SigninCallback {
+    fn from(choice: CallbackChoice) -> Self {
+        match choice {
+            CallbackChoice::Loopback => SigninCallback::Loopback,
+            CallbackChoice::DeepLink => SigninCallback::DeepLink,
+        }
+    }
 }
 
 /// `--auth`.
@@ -248,7 +268,16 @@ pub fn connections(
             timeout,
             port,
             no_browser,
-        } => super::signin::signin(&vault, slug, *timeout, *port, *no_browser, json),
+            callback,
+        } => super::signin::signin(
+            &vault,
+            slug,
+            *timeout,
+            *port,
+            (*callback).into(),
+            *no_browser,
+            json,
+        ),
         ConnectionsCommand::Signout { slug } => {
             let result = runtime()?.block_on(admin::disconnect_connection(&vault, slug))?;
             let summary = serde_json::json!({"slug": slug, "revocation": result.as_str()});
