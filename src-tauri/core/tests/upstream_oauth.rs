@@ -90,6 +90,8 @@ struct World {
     expires_in: Mutex<i64>,
     /// Every registration request, refused ones included.
     registrations: Mutex<Vec<Value>>,
+    /// The AS says nothing about who signed in: no id_token, a userinfo without a name.
+    anonymous: Mutex<bool>,
     /// DCR accepts only loopback http redirect URIs (an AS that refuses private-use schemes).
     loopback_redirects_only: Mutex<bool>,
     authorize_queries: Mutex<Vec<HashMap<String, String>>>,
@@ -329,8 +331,10 @@ async fn token(
                 w.admin_tokens.lock().unwrap().insert(at.clone());
             }
             let mut body = w.token_body(&at, &rt);
-            let claims = URL_SAFE_NO_PAD.encode(br#"{"sub":"1","email":"ada@example.com"}"#);
-            body["id_token"] = json!(format!("e30.{claims}.sig"));
+            if !*w.anonymous.lock().unwrap() {
+                let claims = URL_SAFE_NO_PAD.encode(br#"{"sub":"1","email":"ada@example.com"}"#);
+                body["id_token"] = json!(format!("e30.{claims}.sig"));
+            }
             axum::Json(body).into_response()
         }
         Some("refresh_token") => {
@@ -378,6 +382,9 @@ async fn revoke(State(w): State<Arc<World>>, Form(f): Form<HashMap<String, Strin
 async fn userinfo(State(w): State<Arc<World>>, headers: HeaderMap) -> Response {
     w.log("/userinfo");
     if bearer(&headers).is_some_and(|t| w.access.lock().unwrap().contains(&t)) {
+        if *w.anonymous.lock().unwrap() {
+            return axum::Json(json!({"sub": "1"})).into_response();
+        }
         axum::Json(json!({"sub": "1", "email": "ada@example.com"})).into_response()
     } else {
         StatusCode::UNAUTHORIZED.into_response()
@@ -1243,6 +1250,7 @@ async fn client_credentials_for_machine_to_machine() {
             client_credentials: true,
             ..Default::default()
         }),
+        account_name: None,
     };
     let port = env.gateway.address().port();
     let view = gatehouse_core::admin::add_connection(&env.vault, port, &input).unwrap();
@@ -1631,4 +1639,42 @@ async fn an_as_refusing_the_deep_link_still_registers_the_loopback_callback() {
         "the retry registers the sign-in's redirect URI alone"
     );
     assert_eq!(env.row().status, ConnectionStatus::Connected);
+}
+
+/// "On behalf of": the upstream's own answer (id_token / userinfo) where it gives one, else the
+/// name the user gave the account.
+#[tokio::test]
+async fn the_account_is_the_upstreams_answer_else_the_users_name() {
+    use gatehouse_core::admin::{self, ConnectionChanges};
+
+    let env = Env::new().await;
+    let port = env.gateway.address().port();
+    *env.world.anonymous.lock().unwrap() = true;
+    let named = ConnectionChanges {
+        account_name: Some("ops robot".into()),
+        ..ConnectionChanges::default()
+    };
+    admin::edit_connection(&env.vault, port, "up", &named).unwrap();
+    env.sign_in().await;
+    let view = admin::get_connection(&env.vault, port, "up").unwrap();
+    assert_eq!(view.status, "connected");
+    assert_eq!(
+        view.account_label.as_deref(),
+        Some("ops robot"),
+        "an upstream with no identity: the user's name"
+    );
+    assert_eq!(
+        env.row().account_label,
+        None,
+        "nothing came from the upstream"
+    );
+
+    *env.world.anonymous.lock().unwrap() = false;
+    env.sign_in().await;
+    let view = admin::get_connection(&env.vault, port, "up").unwrap();
+    assert_eq!(
+        view.account_label.as_deref(),
+        Some("ada@example.com"),
+        "the upstream's own answer wins over the user's name"
+    );
 }

@@ -120,4 +120,18 @@ describe("createFakeApi sample data", () => {
       data: { field: "auth" },
     });
   });
+
+  it("keeps a user-named account, and a blank name removes it", async () => {
+    const api = createFakeApi();
+    const created = await api.addConnection({
+      slug: "robot",
+      name: "Robot",
+      upstream_url: "https://robot.example.com/mcp",
+      header: null,
+      account_name: " ops robot ",
+    });
+    expect(created.account_label).toBe("ops robot");
+    const cleared = await api.editConnection("robot", { account_name: " " });
+    expect(cleared.connection.account_label).toBeNull();
+  });
 });

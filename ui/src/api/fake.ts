@@ -460,7 +460,7 @@ export function createFakeApi(initial: Partial<FakeState> = {}): FakeApi {
           enabled: true,
           status: "connected",
           status_detail: null,
-          account_label: null,
+          account_label: input.account_name?.trim() || null,
           config_version: 1,
           authorized_clients: 0,
           created_at: now,
@@ -489,6 +489,7 @@ export function createFakeApi(initial: Partial<FakeState> = {}): FakeApi {
         const isMaterial = material(c, changes);
         const revoked = isMaterial ? revoke(activeOn(c.id).map((g) => g.id), "connection_changed").revoked : [];
         if (changes.name != null) c.name = changes.name.trim();
+        if (changes.account_name != null) c.account_label = changes.account_name.trim() || null;
         if (changes.upstream_url != null) c.upstream_url = changes.upstream_url.trim();
         if (changes.header != null) {
           c.auth_kind = "header";

@@ -41,6 +41,11 @@ pub struct NewConnectionRequest {
     pub upstream_url: String,
     /// `null`: the upstream needs no authentication.
     pub header: Option<HeaderInput>,
+    /// The account the connection acts for, as the user names it (shown when the upstream says
+    /// nothing about who signed in).
+    #[serde(default)]
+    #[ts(optional = nullable)]
+    pub account_name: Option<String>,
 }
 
 /// An edit from the window; a missing or `null` field leaves it as it is. `remove_header: true`
@@ -59,6 +64,10 @@ pub struct ConnectionChangesRequest {
     #[serde(default)]
     #[ts(optional)]
     pub remove_header: Option<bool>,
+    /// The user-named account; `""` removes it.
+    #[serde(default)]
+    #[ts(optional = nullable)]
+    pub account_name: Option<String>,
 }
 
 impl From<NewConnectionRequest> for NewConnectionInput {
@@ -70,6 +79,7 @@ impl From<NewConnectionRequest> for NewConnectionInput {
             auth: request
                 .header
                 .map_or(UpstreamAuth::None, HeaderInput::into_auth),
+            account_name: request.account_name,
         }
     }
 }
@@ -85,6 +95,7 @@ impl From<ConnectionChangesRequest> for ConnectionChanges {
             name: request.name,
             upstream_url: request.upstream_url,
             auth,
+            account_name: request.account_name,
         }
     }
 }

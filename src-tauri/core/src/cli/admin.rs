@@ -39,6 +39,10 @@ pub enum ConnectionsCommand {
         auth: Option<AuthChoice>,
         #[command(flatten)]
         oauth: Box<OAuthArgs>,
+        /// The account the connection acts for, shown as "on behalf of" when the upstream does not
+        /// say who signed in (no id_token or userinfo)
+        #[arg(long, value_name = "NAME")]
+        account: Option<String>,
     },
     /// List connections
     List,
@@ -55,6 +59,10 @@ pub enum ConnectionsCommand {
         /// Stop sending a header (auth kind none)
         #[arg(long, conflicts_with_all = ["header", "header_from_env"])]
         no_header: bool,
+        /// The account the connection acts for, as you name it ("" removes it); the upstream's own
+        /// answer (id_token, userinfo) is shown instead when it gives one
+        #[arg(long, value_name = "NAME")]
+        account: Option<String>,
     },
     /// Remove a connection, revoking its grants
     Remove { slug: String },
@@ -221,6 +229,7 @@ pub fn connections(
             header,
             auth,
             oauth,
+            account,
         } => {
             let header = header.auth()?;
             let auth = match (auth, header) {
@@ -250,7 +259,9 @@ pub fn connections(
                     }
                 }
             };
-            let view = admin::add_connection(&vault, port, &input_of(slug, name, url, auth))?;
+            let mut input = input_of(slug, name, url, auth);
+            input.account_name = account.clone();
+            let view = admin::add_connection(&vault, port, &input)?;
             emit(json, &view, |out| {
                 writeln!(out, "{}", view.local_url)?;
                 if view.auth_kind == "oauth" {
@@ -299,6 +310,7 @@ pub fn connections(
             url,
             header,
             no_header,
+            account,
         } => {
             let auth = if *no_header {
                 Some(UpstreamAuth::None)
@@ -309,6 +321,7 @@ pub fn connections(
                 name: name.clone(),
                 upstream_url: url.clone(),
                 auth,
+                account_name: account.clone(),
             };
             let change = admin::edit_connection(&vault, port, slug, &changes)?;
             emit(json, &change, |out| change_summary(out, "updated", &change))
@@ -408,6 +421,7 @@ fn input_of(slug: &str, name: &str, url: &str, auth: UpstreamAuth) -> NewConnect
         name: name.to_owned(),
         upstream_url: url.to_owned(),
         auth,
+        account_name: None,
     }
 }
 

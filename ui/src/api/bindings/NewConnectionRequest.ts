@@ -8,4 +8,9 @@ export type NewConnectionRequest = { slug: string, name: string, upstream_url: s
 /**
  * `null`: the upstream needs no authentication.
  */
-header: HeaderInput | null, };
+header: HeaderInput | null, 
+/**
+ * The account the connection acts for, as the user names it (shown when the upstream says
+ * nothing about who signed in).
+ */
+account_name?: string | null, };
