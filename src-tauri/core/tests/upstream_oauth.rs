@@ -1678,3 +1678,61 @@ async fn the_account_is_the_upstreams_answer_else_the_users_name() {
         "the upstream's own answer wins over the user's name"
     );
 }
+
+/// The window's `start_signin` answer: the authorization URL (with the state) goes to the browser
+/// only; the DTO names the sign-in by the state's hash and carries no part of the URL's secrets.
+#[tokio::test]
+async fn the_window_gets_a_signin_started_without_the_state() {
+    use gatehouse_core::admin::{self, SigninCallback};
+
+    let env = Env::new().await;
+    let port = env.gateway.address().port();
+    let opened = Mutex::new(None::<String>);
+    let started =
+        admin::start_signin_in_browser(&env.cli, port, "up", SigninCallback::DeepLink, |url| {
+            *opened.lock().unwrap() = Some(url.to_owned());
+            Ok(())
+        })
+        .await
+        .unwrap_or_else(|e| panic!("start_signin_in_browser: {e}"));
+    let url = opened
+        .lock()
+        .unwrap()
+        .clone()
+        .unwrap_or_else(|| panic!("the authorization URL must go to the browser"));
+    let state = url::Url::parse(&url)
+        .unwrap()
+        .query_pairs()
+        .find(|(k, _)| k == "state")
+        .map(|(_, v)| v.into_owned())
+        .unwrap_or_else(|| panic!("no state in {url}"));
+    assert_eq!(started.outcome, "browser");
+    assert_eq!(
+        started.redirect_uri.as_deref(),
+        Some("dev.gatehouse:/oauth/callback")
+    );
+    let json = serde_json::to_string(&started).unwrap();
+    assert!(
+        !json.contains(&state) && !json.contains("code_challenge"),
+        "the DTO must not carry the state or the authorization URL: {json}"
+    );
+    let hash: String = Sha256::digest(state.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    assert_eq!(
+        started.signin_id.as_deref(),
+        Some(hash.as_str()),
+        "the sign-in is named by the state's hash"
+    );
+
+    let refused =
+        admin::start_signin_in_browser(&env.cli, port, "up", SigninCallback::Loopback, |_| {
+            Err(std::io::Error::other("no browser here"))
+        })
+        .await;
+    assert!(
+        refused.is_err_and(|e| e.to_string().contains("cannot open the browser")),
+        "a browser that cannot open is an error the window shows"
+    );
+}
