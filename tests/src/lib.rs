@@ -141,5 +141,6 @@ pub fn free_port() -> u16 {
         .unwrap_or_else(|e| panic!("cannot find a free port: {e}"))
 }
 
+pub mod app;
 pub mod peers;
 pub mod upstream;

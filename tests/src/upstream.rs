@@ -171,8 +171,20 @@ pub struct SignIn {
 
 /// Runs `signin.mjs <url> --login LOGIN --name NAME`: logs in at the AS, consents, lands on the callback.
 pub fn signin(url: &str, login: &str, name: &str) -> SignIn {
+    signin_with(url, login, name, &[])
+}
+
+/// Like [`signin`], but the redirect to the callback is captured instead of followed
+/// (`signin.mjs --capture`): for a private-use-scheme callback such as the app's deep link, which the
+/// test then hands to the app itself. [`SignIn::final_url`] is the redirect's Location.
+pub fn signin_capturing_redirect(url: &str, login: &str, name: &str) -> SignIn {
+    signin_with(url, login, name, &["--capture"])
+}
+
+fn signin_with(url: &str, login: &str, name: &str, extra: &[&str]) -> SignIn {
     let output = node_script("upstream/signin.mjs")
         .args([url, "--login", login, "--name", name])
+        .args(extra)
         .stdin(Stdio::null())
         .output()
         .unwrap_or_else(|e| panic!("cannot run signin.mjs: {e}"));

@@ -350,3 +350,53 @@ fn commands_work_while_the_gateway_serves_the_same_data_dir() {
     );
     ok(dir, &["connections", "remove", "live"]);
 }
+
+/// `--account NAME` names the account an upstream does not name itself; `--account ""` removes it.
+#[test]
+fn connections_add_and_edit_take_an_account_name() {
+    let tmp = tempdir();
+    let dir = tmp.path();
+    let added = json(
+        dir,
+        &[
+            "connections",
+            "add",
+            "--slug",
+            "robot",
+            "--name",
+            "Robot",
+            "--url",
+            "http://127.0.0.1:9/mcp",
+            "--auth",
+            "oauth",
+            "--account",
+            "ops robot",
+            "--json",
+        ],
+    );
+    assert_eq!(added["auth_kind"], "oauth", "{added}");
+    assert_eq!(added["account_label"], "ops robot", "{added}");
+    let edited = json(
+        dir,
+        &["connections", "edit", "robot", "--account", "ada", "--json"],
+    );
+    assert_eq!(edited["connection"]["account_label"], "ada", "{edited}");
+    assert_eq!(edited["material"], false, "an account name is not material");
+    let cleared = json(
+        dir,
+        &["connections", "edit", "robot", "--account", "", "--json"],
+    );
+    assert_eq!(
+        cleared["connection"]["account_label"],
+        Value::Null,
+        "{cleared}"
+    );
+    let stderr = fails(
+        dir,
+        &["connections", "edit", "robot", "--account", "a\u{1b}[31m"],
+    );
+    assert!(
+        stderr.contains("account"),
+        "names the refused field: {stderr}"
+    );
+}

@@ -10,8 +10,10 @@ use std::sync::Arc;
 use gatehouse_core::admin::{
     self, ActivityView, ClientForgotten, ClientView, ConnectionChange, ConnectionChangesRequest,
     ConnectionRemoved, ConnectionView, EditPreview, GatewayStatus, GrantView, GrantsRevoked,
-    IpcError, NewConnectionRequest, OAuthTemplateView, Settings,
+    IpcError, NewConnectionRequest, OAuthTemplateView, Settings, SignedOut, SigninCallback,
+    SigninStarted,
 };
+use gatehouse_core::net::browser::open_browser;
 use tauri::{AppHandle, State};
 
 use crate::gateway::GatewaySlot;
@@ -145,4 +147,23 @@ pub async fn update_settings(
         .await?;
     crate::events::settings_saved(&app, &saved);
     Ok(saved)
+}
+
+/// Starts an upstream sign-in and opens the authorization URL in the system browser (`$BROWSER`,
+/// else the platform opener); the browser comes back through `callback`.
+#[tauri::command]
+pub async fn start_signin(
+    slot: Slot<'_>,
+    slug_or_id: String,
+    callback: SigninCallback,
+) -> Result<SigninStarted, IpcError> {
+    let (oauth, port) = slot.oauth()?;
+    Ok(admin::start_signin_in_browser(&oauth, port, &slug_or_id, callback, open_browser).await?)
+}
+
+/// Signs a connection out: RFC 7009 revocation at the upstream (best effort), local tokens deleted.
+#[tauri::command]
+pub async fn sign_out(slot: Slot<'_>, slug: String) -> Result<SignedOut, IpcError> {
+    let (vault, _) = slot.vault()?;
+    Ok(admin::sign_out(&vault, &slug).await?)
 }

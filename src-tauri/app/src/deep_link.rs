@@ -1,17 +1,82 @@
-//! The `dev.gatehouse:` deep link (RFC 8252 §7.1 reverse-DNS private-use scheme). Upstream OAuth
-//! callbacks arriving this way are completed by a later issue; for now a link is accepted, counted
-//! and logged without its contents (it may carry an authorization code).
+//! The `dev.gatehouse:` deep link (RFC 8252 §7.1 reverse-DNS private-use scheme): the second way an
+//! upstream sign-in comes back (the first is the gateway's loopback callback).
+//!
+//! A link reaches the app two ways: as the argument of a second launch, which
+//! tauri-plugin-single-instance (with its `deep-link` feature) forwards to the running instance, which
+//! then exits; or as the argument that started the app (cold start), read once with `get_current()`.
+//! `dev.gatehouse:/oauth/callback?…` is parsed by the core ([`callback_query`]) and completed by the
+//! running gateway's [`UpstreamOAuth::complete_signin`] (state burned first, RFC 9207 `iss` checked,
+//! then the RFC 6749 §4.1.3 exchange). The store change it makes reaches the window as the usual
+//! change event; the window is shown either way so the person sees how it went. Any other
+//! `dev.gatehouse:` link is ignored. A link may carry an authorization code and a state, so no log
+//! line ever contains a link or any part of its query.
+//!
+//! [`UpstreamOAuth::complete_signin`]: gatehouse_core::oauth::upstream::UpstreamOAuth::complete_signin
 
-use tauri::AppHandle;
+use std::sync::Arc;
+
+use gatehouse_core::oauth::upstream::deep_link::{DeepLinkError, callback_query};
+use tauri::{AppHandle, Manager};
 use tauri_plugin_deep_link::DeepLinkExt;
+
+use crate::gateway::GatewaySlot;
 
 pub fn listen(app: &AppHandle) {
     #[cfg(any(target_os = "linux", all(debug_assertions, windows)))]
     if let Err(error) = app.deep_link().register_all() {
         tracing::warn!(%error, "cannot register the dev.gatehouse: scheme handler");
     }
-    app.deep_link().on_open_url(|event| {
-        let schemes: Vec<String> = event.urls().iter().map(|u| u.scheme().to_owned()).collect();
-        tracing::info!(?schemes, "deep link received");
+    let handle = app.clone();
+    app.deep_link().on_open_url(move |event| {
+        for url in event.urls() {
+            open(&handle, url.as_str());
+        }
+    });
+    // Cold start: the link that launched the app arrived before the listener above existed.
+    match app.deep_link().get_current() {
+        Ok(Some(urls)) => {
+            for url in urls {
+                open(app, url.as_str());
+            }
+        }
+        Ok(None) => {}
+        Err(error) => tracing::warn!(%error, "cannot read the link that started the app"),
+    }
+}
+
+/// Completes a sign-in callback link on the running gateway; ignores anything else.
+fn open(app: &AppHandle, url: &str) {
+    let query = match callback_query(url) {
+        Ok(query) => query,
+        Err(DeepLinkError::NotACallback) => {
+            tracing::info!("deep link ignored: not a sign-in callback");
+            return;
+        }
+        Err(error) => {
+            tracing::warn!(%error, "deep link ignored");
+            crate::tray::show_window(app);
+            return;
+        }
+    };
+    let oauth = app
+        .try_state::<Arc<GatewaySlot>>()
+        .and_then(|slot| slot.oauth().ok())
+        .map(|(oauth, _)| oauth);
+    let Some(oauth) = oauth else {
+        tracing::warn!("sign-in callback received, but the gateway is not running");
+        crate::tray::show_window(app);
+        return;
+    };
+    let app = app.clone();
+    tauri::async_runtime::spawn(async move {
+        match oauth.complete_signin(&query).await {
+            Ok(done) => {
+                tracing::info!(connection = %done.connection_id, "sign-in completed through the deep link");
+            }
+            // The error names what failed (unknown state, iss mismatch...), never the code or state.
+            Err(error) => tracing::warn!(%error, "sign-in through the deep link failed"),
+        }
+        crate::events::connections_changed(&app);
+        crate::tray::show_window(&app);
     });
 }

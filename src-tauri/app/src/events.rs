@@ -71,6 +71,12 @@ fn consent_requested(app: &AppHandle, request: &ConsentRequested) {
     }
 }
 
+/// Tells the window the connections changed (a deep-link sign-in finished, well or not: a failure
+/// writes nothing the store watch reports).
+pub fn connections_changed(app: &AppHandle) {
+    changed(app, ChangeKind::Connections);
+}
+
 /// Applies what takes effect at once after settings are saved (the theme, start at login) and
 /// tells the window.
 pub fn settings_saved(app: &AppHandle, settings: &Settings) {

@@ -11,6 +11,7 @@ use gatehouse_core::clock::SystemClock;
 use gatehouse_core::crypto::KeyBackend;
 use gatehouse_core::gateway::{self, RunningGateway};
 use gatehouse_core::logging::LogGuard;
+use gatehouse_core::oauth::upstream::UpstreamOAuth;
 use gatehouse_core::settings::{self, StoredSettings};
 use gatehouse_core::{config, vault::Vault};
 use tauri::{AppHandle, Manager};
@@ -30,6 +31,19 @@ impl GatewaySlot {
         })?;
         match guard.as_ref() {
             Some(running) => Ok((running.vault().clone(), running.address().port())),
+            None => Err(IpcError::GatewayNotRunning {
+                reason: self.failure.clone().unwrap_or_else(|| "stopped".to_owned()),
+            }),
+        }
+    }
+
+    /// The running gateway's upstream OAuth client (sign-ins, deep-link callbacks) and port.
+    pub fn oauth(&self) -> Result<(Arc<UpstreamOAuth>, u16), IpcError> {
+        let guard = self.gateway.lock().map_err(|_| IpcError::Internal {
+            message: "gateway state poisoned".into(),
+        })?;
+        match guard.as_ref() {
+            Some(running) => Ok((running.upstream_oauth().clone(), running.address().port())),
             None => Err(IpcError::GatewayNotRunning {
                 reason: self.failure.clone().unwrap_or_else(|| "stopped".to_owned()),
             }),

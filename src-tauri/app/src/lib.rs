@@ -22,7 +22,9 @@ static HAS_TRAY: AtomicBool = AtomicBool::new(false);
 pub fn run() {
     let app = tauri::Builder::default()
         // Must be the first plugin: a second launch (e.g. a deep link opened while Gatehouse runs)
-        // hands its arguments to this instance, which shows its window, and exits.
+        // hands its arguments to this instance and exits. The `deep-link` feature passes a
+        // `dev.gatehouse:` argument to the deep-link plugin first, which is how a sign-in callback
+        // reaches `deep_link::listen`'s handler.
         .plugin(tauri_plugin_single_instance::init(|app, _argv, _cwd| {
             tray::show_window(app);
         }))
@@ -66,6 +68,8 @@ pub fn run() {
             commands::list_activity,
             commands::get_settings,
             commands::update_settings,
+            commands::start_signin,
+            commands::sign_out,
         ])
         .build(tauri::generate_context!());
     match app {

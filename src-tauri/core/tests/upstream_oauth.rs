@@ -88,7 +88,12 @@ struct World {
     /// Omits / changes `iss` in the redirect (106-107).
     iss_mode: Mutex<&'static str>,
     expires_in: Mutex<i64>,
+    /// Every registration request, refused ones included.
     registrations: Mutex<Vec<Value>>,
+    /// The AS says nothing about who signed in: no id_token, a userinfo without a name.
+    anonymous: Mutex<bool>,
+    /// DCR accepts only loopback http redirect URIs (an AS that refuses private-use schemes).
+    loopback_redirects_only: Mutex<bool>,
     authorize_queries: Mutex<Vec<HashMap<String, String>>>,
     codes: Mutex<HashMap<String, (String, String, String, String)>>,
     /// tools/call needs a token granted with the `admin` scope (step-up, test 113).
@@ -236,6 +241,19 @@ async fn as_metadata(State(w): State<Arc<World>>) -> Response {
 async fn register(State(w): State<Arc<World>>, axum::Json(body): axum::Json<Value>) -> Response {
     w.log("/register");
     w.registrations.lock().unwrap().push(body.clone());
+    let all_loopback = body["redirect_uris"].as_array().is_some_and(|uris| {
+        uris.iter().all(|u| {
+            u.as_str()
+                .is_some_and(|u| u.starts_with("http://127.0.0.1:"))
+        })
+    });
+    if *w.loopback_redirects_only.lock().unwrap() && !all_loopback {
+        return (
+            StatusCode::BAD_REQUEST,
+            axum::Json(json!({"error": "invalid_redirect_uri"})),
+        )
+            .into_response();
+    }
     let id = format!("dcr-client-{}", w.next());
     (
         StatusCode::CREATED,
@@ -313,8 +331,10 @@ async fn token(
                 w.admin_tokens.lock().unwrap().insert(at.clone());
             }
             let mut body = w.token_body(&at, &rt);
-            let claims = URL_SAFE_NO_PAD.encode(br#"{"sub":"1","email":"ada@example.com"}"#);
-            body["id_token"] = json!(format!("e30.{claims}.sig"));
+            if !*w.anonymous.lock().unwrap() {
+                let claims = URL_SAFE_NO_PAD.encode(br#"{"sub":"1","email":"ada@example.com"}"#);
+                body["id_token"] = json!(format!("e30.{claims}.sig"));
+            }
             axum::Json(body).into_response()
         }
         Some("refresh_token") => {
@@ -362,6 +382,9 @@ async fn revoke(State(w): State<Arc<World>>, Form(f): Form<HashMap<String, Strin
 async fn userinfo(State(w): State<Arc<World>>, headers: HeaderMap) -> Response {
     w.log("/userinfo");
     if bearer(&headers).is_some_and(|t| w.access.lock().unwrap().contains(&t)) {
+        if *w.anonymous.lock().unwrap() {
+            return axum::Json(json!({"sub": "1"})).into_response();
+        }
         axum::Json(json!({"sub": "1", "email": "ada@example.com"})).into_response()
     } else {
         StatusCode::UNAUTHORIZED.into_response()
@@ -622,7 +645,14 @@ async fn discovery_registration_authorize_and_callback_end_to_end() {
         reg["grant_types"],
         json!(["authorization_code", "refresh_token"])
     );
-    assert_eq!(reg["redirect_uris"], json!([env.redirect_uri()]));
+    assert_eq!(
+        reg["redirect_uris"],
+        json!([
+            env.redirect_uri(),
+            gatehouse_core::oauth::upstream::deep_link::DEEP_LINK_REDIRECT_URI
+        ]),
+        "both callbacks in one registration, the sign-in's own first"
+    );
     assert_eq!(reg["client_name"], "Gatehouse");
 
     let q = env.world.authorize_queries.lock().unwrap()[0].clone();
@@ -1220,17 +1250,23 @@ async fn client_credentials_for_machine_to_machine() {
             client_credentials: true,
             ..Default::default()
         }),
+        account_name: None,
     };
     let port = env.gateway.address().port();
     let view = gatehouse_core::admin::add_connection(&env.vault, port, &input).unwrap();
     assert_eq!(view.status, "needs_auth");
     let oauth = UpstreamOAuth::new(&env.vault);
-    let started = gatehouse_core::admin::start_signin(&oauth, port, "m2m")
-        .await
-        .unwrap();
+    let started = gatehouse_core::admin::start_signin(
+        &oauth,
+        port,
+        "m2m",
+        gatehouse_core::admin::SigninCallback::Loopback,
+    )
+    .await
+    .unwrap();
     assert!(matches!(
         started,
-        gatehouse_core::admin::SigninStarted::Connected
+        gatehouse_core::admin::SigninLaunch::Connected
     ));
     let view = gatehouse_core::admin::get_connection(&env.vault, port, "m2m").unwrap();
     assert_eq!(view.status, "connected");
@@ -1536,5 +1572,167 @@ async fn insufficient_scope_asks_for_the_union_at_the_next_sign_in() {
             .unwrap_or_default()
             .contains("keeps refusing"),
         "{answer}"
+    );
+}
+
+/// The deep-link callback (RFC 8252 §7.1): the AS redirects to `dev.gatehouse:/oauth/callback`, the
+/// app hands the parsed link to `complete_signin`; a later loopback sign-in reuses the one DCR
+/// registration that carries both redirect URIs.
+#[tokio::test]
+async fn deep_link_sign_in_completes_and_shares_the_registration_with_loopback() {
+    use gatehouse_core::admin::{self, SigninCallback, SigninLaunch};
+    use gatehouse_core::oauth::upstream::deep_link::{DEEP_LINK_REDIRECT_URI, callback_query};
+
+    let env = Env::new().await;
+    let port = env.gateway.address().port();
+    let launched = admin::start_signin(&env.cli, port, "up", SigninCallback::DeepLink)
+        .await
+        .unwrap_or_else(|e| panic!("start_signin: {e}"));
+    let SigninLaunch::Browser(start) = launched else {
+        panic!("an authorization-code connection signs in in the browser");
+    };
+    let r = env.http.get(&start.authorization_url).send().await.unwrap();
+    let link = r.headers()["location"].to_str().unwrap().to_owned();
+    assert!(
+        link.starts_with(&format!("{DEEP_LINK_REDIRECT_URI}?")),
+        "the AS sends the browser to the deep link: {link}"
+    );
+    let query = callback_query(&link).unwrap_or_else(|e| panic!("{e}"));
+    env.gateway
+        .upstream_oauth()
+        .complete_signin(&query)
+        .await
+        .unwrap_or_else(|e| panic!("the deep-link callback completes the sign-in: {e}"));
+    assert_eq!(env.row().status, ConnectionStatus::Connected);
+    let form = env.world.token_forms.lock().unwrap()[0].clone();
+    assert_eq!(
+        form["redirect_uri"], DEEP_LINK_REDIRECT_URI,
+        "RFC 6749 §4.1.3: the exchange names the redirect URI the code was issued to"
+    );
+
+    env.sign_in().await;
+    let registrations = env.world.registrations.lock().unwrap().clone();
+    assert_eq!(
+        registrations.len(),
+        1,
+        "switching callbacks must not register again: {registrations:?}"
+    );
+    assert_eq!(
+        registrations[0]["redirect_uris"],
+        json!([DEEP_LINK_REDIRECT_URI, env.redirect_uri()]),
+        "the sign-in's own redirect first, then the other callback"
+    );
+}
+
+/// An AS that refuses the private-use scheme still gets a working loopback sign-in: one more
+/// registration with the loopback redirect alone.
+#[tokio::test]
+async fn an_as_refusing_the_deep_link_still_registers_the_loopback_callback() {
+    let env = Env::new().await;
+    *env.world.loopback_redirects_only.lock().unwrap() = true;
+    env.sign_in().await;
+    let registrations = env.world.registrations.lock().unwrap().clone();
+    assert_eq!(registrations.len(), 2, "{registrations:?}");
+    assert_eq!(
+        registrations[1]["redirect_uris"],
+        json!([env.redirect_uri()]),
+        "the retry registers the sign-in's redirect URI alone"
+    );
+    assert_eq!(env.row().status, ConnectionStatus::Connected);
+}
+
+/// "On behalf of": the upstream's own answer (id_token / userinfo) where it gives one, else the
+/// name the user gave the account.
+#[tokio::test]
+async fn the_account_is_the_upstreams_answer_else_the_users_name() {
+    use gatehouse_core::admin::{self, ConnectionChanges};
+
+    let env = Env::new().await;
+    let port = env.gateway.address().port();
+    *env.world.anonymous.lock().unwrap() = true;
+    let named = ConnectionChanges {
+        account_name: Some("ops robot".into()),
+        ..ConnectionChanges::default()
+    };
+    admin::edit_connection(&env.vault, port, "up", &named).unwrap();
+    env.sign_in().await;
+    let view = admin::get_connection(&env.vault, port, "up").unwrap();
+    assert_eq!(view.status, "connected");
+    assert_eq!(
+        view.account_label.as_deref(),
+        Some("ops robot"),
+        "an upstream with no identity: the user's name"
+    );
+    assert_eq!(
+        env.row().account_label,
+        None,
+        "nothing came from the upstream"
+    );
+
+    *env.world.anonymous.lock().unwrap() = false;
+    env.sign_in().await;
+    let view = admin::get_connection(&env.vault, port, "up").unwrap();
+    assert_eq!(
+        view.account_label.as_deref(),
+        Some("ada@example.com"),
+        "the upstream's own answer wins over the user's name"
+    );
+}
+
+/// The window's `start_signin` answer: the authorization URL (with the state) goes to the browser
+/// only; the DTO names the sign-in by the state's hash and carries no part of the URL's secrets.
+#[tokio::test]
+async fn the_window_gets_a_signin_started_without_the_state() {
+    use gatehouse_core::admin::{self, SigninCallback};
+
+    let env = Env::new().await;
+    let port = env.gateway.address().port();
+    let opened = Mutex::new(None::<String>);
+    let started =
+        admin::start_signin_in_browser(&env.cli, port, "up", SigninCallback::DeepLink, |url| {
+            *opened.lock().unwrap() = Some(url.to_owned());
+            Ok(())
+        })
+        .await
+        .unwrap_or_else(|e| panic!("start_signin_in_browser: {e}"));
+    let url = opened
+        .lock()
+        .unwrap()
+        .clone()
+        .unwrap_or_else(|| panic!("the authorization URL must go to the browser"));
+    let state = url::Url::parse(&url)
+        .unwrap()
+        .query_pairs()
+        .find(|(k, _)| k == "state")
+        .map(|(_, v)| v.into_owned())
+        .unwrap_or_else(|| panic!("no state in {url}"));
+    assert_eq!(started.outcome, "browser");
+    assert_eq!(
+        started.redirect_uri.as_deref(),
+        Some("dev.gatehouse:/oauth/callback")
+    );
+    let json = serde_json::to_string(&started).unwrap();
+    assert!(
+        !json.contains(&state) && !json.contains("code_challenge"),
+        "the DTO must not carry the state or the authorization URL: {json}"
+    );
+    let hash: String = Sha256::digest(state.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    assert_eq!(
+        started.signin_id.as_deref(),
+        Some(hash.as_str()),
+        "the sign-in is named by the state's hash"
+    );
+
+    let refused =
+        admin::start_signin_in_browser(&env.cli, port, "up", SigninCallback::Loopback, |_| {
+            Err(std::io::Error::other("no browser here"))
+        })
+        .await;
+    assert!(
+        refused.is_err_and(|e| e.to_string().contains("cannot open the browser")),
+        "a browser that cannot open is an error the window shows"
     );
 }

@@ -219,7 +219,10 @@ pub fn test() -> Result<(), String> {
         } else {
             skipped_failure()
         };
-        results.push(("app window test (tauri-driver, Xvfb)", window));
+        results.push((
+            "app tests: window (tauri-driver) and deep link (Xvfb, D-Bus)",
+            window,
+        ));
     }
 
     println!("\n== summary ({} s)", started.elapsed().as_secs());
@@ -299,7 +302,9 @@ fn skipped_failure() -> StepOutcome {
     }
 }
 
-/// The real app binary under Xvfb and a private D-Bus session, driven through tauri-driver.
+/// The real app binary under Xvfb and a private D-Bus session: the window driven through
+/// tauri-driver (`app_window`), and the deep-link sign-in callback handed from a second launch to the
+/// running instance and to a cold start (`app_deep_link`; single instance needs the session bus).
 fn window_test(cargo: &str, root: &Path, bin_dir: &Path, artifacts: &Path) -> StepOutcome {
     let Some(driver) = tauri_driver_path() else {
         eprintln!("xtask: tauri-driver is not installed");
@@ -322,6 +327,8 @@ fn window_test(cargo: &str, root: &Path, bin_dir: &Path, artifacts: &Path) -> St
             "gatehouse-e2e",
             "--test",
             "app_window",
+            "--test",
+            "app_deep_link",
             "--",
             "--ignored",
             "--nocapture",

@@ -2,7 +2,7 @@
 // Signs in at the upstream authorization server (oidc-provider's dev interactions) in a real browser:
 // Debian's Chromium via playwright-core, fresh profile each run.
 //
-//   node signin.mjs <authorization-url> [--login NAME] [--callback URL-PREFIX] [--name NAME]
+//   node signin.mjs <authorization-url> [--login NAME] [--callback URL-PREFIX] [--name NAME] [--capture]
 //
 // Opens the URL, fills the login form (any login, any password), clicks "Sign-in", then "Continue" on
 // the consent page (as many times as the AS asks), and waits until the browser lands on the callback:
@@ -11,6 +11,10 @@
 //   {"step":"signin","ok":true,"final_status":N,"params":{...without code...},"has_code":bool}
 //   FINAL <url>                    (the callback URL with code, state, iss: the code is single-use)
 //   TEXT <the callback page's text, first 500 characters, on one line>
+// With --capture the FINAL URL is the Location of the authorization server's redirect to the callback,
+// read from the 3xx response itself: for a private-use scheme (dev.gatehouse:/oauth/callback?…,
+// RFC 8252 §7.1) the headless browser has no handler and aborts that navigation, and the test hands
+// the URL to the app the way the desktop's scheme handler would (final_status is the redirect's).
 // Never prints tokens (the browser never sees any). Exit codes: 0 done, 2 usage, 1 failure.
 // CHROMIUM overrides the browser path (default /usr/bin/chromium).
 
@@ -21,11 +25,12 @@ import { chromium } from 'playwright-core';
 
 const argv = process.argv.slice(2);
 const positional = [];
-const opts = { login: 'alice', callback: null, name: 'signin' };
+const opts = { login: 'alice', callback: null, name: 'signin', capture: false };
 for (let i = 0; i < argv.length; i++) {
   if (argv[i] === '--login') opts.login = argv[++i];
   else if (argv[i] === '--callback') opts.callback = argv[++i];
   else if (argv[i] === '--name') opts.name = argv[++i];
+  else if (argv[i] === '--capture') opts.capture = true;
   else positional.push(argv[i]);
 }
 const [target] = positional;
@@ -72,10 +77,20 @@ try {
   const page = context.pages()[0] ?? (await context.newPage());
   page.setDefaultTimeout(timeout);
   let finalStatus = null;
+  let captured = null;
   page.on('response', (r) => {
     if (r.url().startsWith(callback) && r.request().isNavigationRequest()) finalStatus = r.status();
   });
-  const onCallback = () => page.url().startsWith(callback);
+  if (opts.capture) {
+    page.on('response', (r) => {
+      const location = r.headers().location ?? '';
+      if (!captured && r.status() >= 300 && r.status() < 400 && location.startsWith(callback)) {
+        captured = location;
+        finalStatus = r.status();
+      }
+    });
+  }
+  const onCallback = () => captured !== null || page.url().startsWith(callback);
   const first = await page.goto(target, { waitUntil: 'load' });
   if (!onCallback() && (first?.status() ?? 200) >= 400) {
     const text = (await page.locator('body').innerText().catch(() => '')).slice(0, 1000);
@@ -86,7 +101,10 @@ try {
     const submit = page.locator('button[type="submit"]');
     await submit.first().waitFor({ state: 'visible' }).catch(() => {});
     if (onCallback()) break;
-    const navigated = page.waitForNavigation({ waitUntil: 'load' });
+    // With --capture the last navigation (to the private-use scheme) is aborted by the browser.
+    const navigated = page.waitForNavigation({ waitUntil: 'load' }).catch((error) => {
+      if (captured === null) throw error;
+    });
     if (await login.count()) {
       await login.fill(opts.login);
       await page.locator('input[name="password"]').fill('any-password');
@@ -102,9 +120,9 @@ try {
     await navigated;
   }
   if (!onCallback()) await page.waitForURL((u) => u.href.startsWith(callback), { waitUntil: 'load' });
-  await page.waitForLoadState('load').catch(() => {});
+  if (captured === null) await page.waitForLoadState('load').catch(() => {});
   await screenshot(page, 'callback');
-  const finalUrl = page.url();
+  const finalUrl = captured ?? page.url();
   const { code: authCode, ...params } = Object.fromEntries(new URL(finalUrl).searchParams);
   const text = (await page.locator('body').innerText().catch(() => '')).replace(/\s+/g, ' ').trim().slice(0, 500);
   process.stdout.write(

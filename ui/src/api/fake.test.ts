@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { detectBackend, tauriApi } from ".";
-import { createFakeApi, EMPTY_STATE, SAMPLE_GATEWAY_STATUS } from "./fake";
+import { createFakeApi, EMPTY_STATE, FAKE_SIGNIN_DELAY_MS, SAMPLE_GATEWAY_STATUS } from "./fake";
 
 describe("createFakeApi", () => {
   it("answers with its state and does not share it with callers", async () => {
@@ -86,5 +86,52 @@ describe("createFakeApi sample data", () => {
     const api = createFakeApi(EMPTY_STATE);
     expect(await api.listConnections()).toEqual([]);
     expect(await api.listGrants(true)).toEqual([]);
+  });
+
+  it("signs an OAuth connection in after a tick and out again", async () => {
+    const api = createFakeApi();
+    const seen: string[] = [];
+    await api.onChanged((what) => seen.push(what));
+    const started = await api.startSignin("linear", "deep_link");
+    expect(started).toMatchObject({
+      slug: "linear",
+      outcome: "browser",
+      callback: "deep_link",
+      redirect_uri: "dev.gatehouse:/oauth/callback",
+    });
+    expect((await api.listConnections()).find((c) => c.slug === "linear")?.status).toBe(
+      "reauth_required",
+    );
+    await new Promise((resolve) => setTimeout(resolve, FAKE_SIGNIN_DELAY_MS + 20));
+    const connected = (await api.listConnections()).find((c) => c.slug === "linear");
+    expect(connected?.status).toBe("connected");
+    expect(seen).toContain("connections");
+
+    const out = await api.signOut("linear");
+    expect(out).toEqual({ slug: "linear", revocation: "revoked" });
+    const signedOut = (await api.listConnections()).find((c) => c.slug === "linear");
+    expect(signedOut).toMatchObject({ status: "needs_auth", account_label: null });
+  });
+
+  it("refuses to sign in a connection that does not use OAuth", async () => {
+    const api = createFakeApi();
+    await expect(api.startSignin("search", "loopback")).rejects.toMatchObject({
+      type: "InvalidInput",
+      data: { field: "auth" },
+    });
+  });
+
+  it("keeps a user-named account, and a blank name removes it", async () => {
+    const api = createFakeApi();
+    const created = await api.addConnection({
+      slug: "robot",
+      name: "Robot",
+      upstream_url: "https://robot.example.com/mcp",
+      header: null,
+      account_name: " ops robot ",
+    });
+    expect(created.account_label).toBe("ops robot");
+    const cleared = await api.editConnection("robot", { account_name: " " });
+    expect(cleared.connection.account_label).toBeNull();
   });
 });

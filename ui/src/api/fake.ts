@@ -305,10 +305,23 @@ const METHODS: readonly Method[] = [
   "listActivity",
   "getSettings",
   "updateSettings",
+  "startSignin",
+  "signOut",
   "onChanged",
 ];
 
-/** An in-memory backend for component tests and for opening the page without Tauri. */
+/** How long the fake's browser sign-in takes before the connection turns connected (ms). */
+export const FAKE_SIGNIN_DELAY_MS = 50;
+
+/**
+ * An in-memory backend for component tests and for opening the page without Tauri.
+ *
+ * Sign-in: `startSignin` on an OAuth connection answers at once (`outcome: "browser"`, as if the
+ * browser had opened), then after `FAKE_SIGNIN_DELAY_MS` marks the connection connected with the
+ * account "you@example.com" and emits a `connections` change, the way the real backend's
+ * callback would. A connection that is not OAuth is refused like the backend refuses it.
+ * `signOut` sets it back to "needs_auth" with no account.
+ */
 export type FakeApi = GatehouseApi & {
   readonly state: FakeState;
   setGatewayStatus(status: GatewayStatus): void;
@@ -465,7 +478,7 @@ export function createFakeApi(initial: Partial<FakeState> = {}): FakeApi {
           enabled: true,
           status: input.oauth ? "needs_auth" : "connected",
           status_detail: null,
-          account_label: null,
+          account_label: input.account_name?.trim() || null,
           config_version: 1,
           authorized_clients: 0,
           created_at: now,
@@ -500,6 +513,7 @@ export function createFakeApi(initial: Partial<FakeState> = {}): FakeApi {
         const isMaterial = material(c, changes);
         const revoked = isMaterial ? revoke(activeOn(c.id).map((g) => g.id), "connection_changed").revoked : [];
         if (changes.name != null) c.name = changes.name.trim();
+        if (changes.account_name != null) c.account_label = changes.account_name.trim() || null;
         if (changes.upstream_url != null) c.upstream_url = changes.upstream_url.trim();
         if (changes.header != null) {
           c.auth_kind = "header";
@@ -593,6 +607,44 @@ export function createFakeApi(initial: Partial<FakeState> = {}): FakeApi {
         };
         queueMicrotask(() => emit("settings"));
         return state.settings;
+      }),
+    startSignin: (key, callback) =>
+      answer("startSignin", () => {
+        const c = findConnection(key);
+        if (c.auth_kind !== "oauth") throw invalid("auth", "this connection does not use OAuth");
+        const id = c.id;
+        setTimeout(() => {
+          const current = state.connections.find((x) => x.id === id);
+          if (!current) return;
+          current.status = "connected";
+          current.status_detail = null;
+          current.account_label = current.account_label ?? "you@example.com";
+          current.updated_at = Date.now();
+          emit("connections", "activity");
+        }, FAKE_SIGNIN_DELAY_MS);
+        const now = Date.now();
+        return {
+          connection_id: c.id,
+          slug: c.slug,
+          outcome: "browser" as const,
+          callback,
+          redirect_uri:
+            callback === "deep_link"
+              ? "dev.gatehouse:/oauth/callback"
+              : `http://127.0.0.1:${state.gatewayStatus.port}/oauth/callback`,
+          signin_id: `fake-signin-${c.slug}`,
+          expires_at: now + 10 * MINUTE,
+        };
+      }),
+    signOut: (key) =>
+      answer("signOut", () => {
+        const c = findConnection(key);
+        if (c.auth_kind !== "oauth") throw invalid("auth", "this connection does not use OAuth");
+        c.status = "needs_auth";
+        c.status_detail = "Signed out";
+        c.account_label = null;
+        c.updated_at = Date.now();
+        return changed({ slug: c.slug, revocation: "revoked" }, "connections");
       }),
     onChanged: (cb) => {
       count("onChanged");

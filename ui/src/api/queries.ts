@@ -10,6 +10,7 @@ import type { ChangeKind } from "./bindings/ChangeKind";
 import type { ConnectionChangesRequest } from "./bindings/ConnectionChangesRequest";
 import type { NewConnectionRequest } from "./bindings/NewConnectionRequest";
 import type { Settings } from "./bindings/Settings";
+import type { SigninCallback } from "./bindings/SigninCallback";
 import { useBackend } from "./context";
 
 /** How many audit events the Activity view asks for. */
@@ -174,6 +175,29 @@ export function useRemoveConnection() {
   return useMutation({
     mutationFn: (key: string) => api.removeConnection(key),
     onSettled: () => invalidate(client, GRANT_KINDS),
+  });
+}
+
+/**
+ * Starts an upstream sign-in in the system browser. Settling refreshes the connections; the
+ * sign-in itself completes later, in the browser, and arrives as a `connections` change event.
+ */
+export function useStartSignin() {
+  const { api } = useBackend();
+  const client = useQueryClient();
+  return useMutation({
+    mutationFn: ({ key, callback = "loopback" }: { key: string; callback?: SigninCallback }) =>
+      api.startSignin(key, callback),
+    onSettled: () => invalidate(client, ["connections", "activity"]),
+  });
+}
+
+export function useSignOut() {
+  const { api } = useBackend();
+  const client = useQueryClient();
+  return useMutation({
+    mutationFn: (key: string) => api.signOut(key),
+    onSettled: () => invalidate(client, ["connections", "activity"]),
   });
 }
 

@@ -48,6 +48,13 @@ describe("tauriApi", () => {
     });
     await tauriApi.listActivity(50);
     expect(invoke).toHaveBeenLastCalledWith("list_activity", { limit: 50 });
+    await tauriApi.startSignin("github", "deep_link");
+    expect(invoke).toHaveBeenLastCalledWith("start_signin", {
+      slugOrId: "github",
+      callback: "deep_link",
+    });
+    await tauriApi.signOut("github");
+    expect(invoke).toHaveBeenLastCalledWith("sign_out", { slug: "github" });
   });
 
   it("listens to gatehouse://changed and hands over the kind", async () => {

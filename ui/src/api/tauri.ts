@@ -13,6 +13,8 @@ import type { GrantsRevoked } from "./bindings/GrantsRevoked";
 import type { GrantView } from "./bindings/GrantView";
 import type { OAuthTemplateView } from "./bindings/OAuthTemplateView";
 import type { Settings } from "./bindings/Settings";
+import type { SignedOut } from "./bindings/SignedOut";
+import type { SigninStarted } from "./bindings/SigninStarted";
 import { toIpcError } from "./errors";
 import { CHANGED_EVENT, type GatehouseApi } from "./types";
 
@@ -46,5 +48,7 @@ export const tauriApi: GatehouseApi = {
   listActivity: (limit) => call<ActivityView[]>("list_activity", { limit }),
   getSettings: () => call<Settings>("get_settings"),
   updateSettings: (settings) => call<Settings>("update_settings", { settings }),
+  startSignin: (slugOrId, callback) => call<SigninStarted>("start_signin", { slugOrId, callback }),
+  signOut: (slug) => call<SignedOut>("sign_out", { slug }),
   onChanged: (cb) => listen<Changed>(CHANGED_EVENT, (event) => cb(event.payload.what)),
 };

@@ -14,6 +14,9 @@ import type { IpcError as BackendError } from "./bindings/IpcError";
 import type { NewConnectionRequest } from "./bindings/NewConnectionRequest";
 import type { OAuthTemplateView } from "./bindings/OAuthTemplateView";
 import type { Settings } from "./bindings/Settings";
+import type { SignedOut } from "./bindings/SignedOut";
+import type { SigninCallback } from "./bindings/SigninCallback";
+import type { SigninStarted } from "./bindings/SigninStarted";
 
 /**
  * A failed backend call. Tauri commands reject with the Rust IPC error (generated
@@ -61,6 +64,16 @@ export interface GatehouseApi {
   getSettings(): Promise<Settings>;
   /** Saves the settings; a changed port takes effect at the next launch (`restart_required`). */
   updateSettings(s: Settings): Promise<Settings>;
+  /**
+   * Starts an upstream OAuth sign-in: the backend opens the authorization URL in the system
+   * browser, which comes back through `callback` (the gateway's loopback callback, or the app's
+   * `dev.gatehouse:` deep link). Resolves once the browser was opened (`outcome: "browser"`), or
+   * at once for a client-credentials connection (`outcome: "connected"`); the connection's new
+   * status arrives later as a `connections` change. The answer carries no secret.
+   */
+  startSignin(key: string, callback: SigninCallback): Promise<SigninStarted>;
+  /** Signs an OAuth connection out: revoked at the upstream (best effort), tokens deleted. */
+  signOut(key: string): Promise<SignedOut>;
   /**
    * Calls `cb` whenever the backend's data of a kind changed (in the app or through `gatehoused`
    * in another process). Resolves, once listening, to a function that stops listening. Changes

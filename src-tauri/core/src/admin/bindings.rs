@@ -13,6 +13,7 @@ use super::{
     AdminErrorKind, ClientForgotten, ClientView, ConnectionChange, ConnectionRemoved,
     ConnectionView, EditPreview, GatewayStatus, GrantView, GrantsRevoked, IpcError, TokenHealth,
 };
+use super::{SignedOut, SigninCallback, SigninStarted};
 use crate::crypto::{KeySourceInfo, KeySourceKind};
 use crate::settings::Theme;
 use crate::store::watch::{ChangeKind, Changed, ConsentRequested};
@@ -54,6 +55,9 @@ fn generated() -> Vec<(String, String)> {
         ChangeKind,
         Changed,
         ConsentRequested,
+        SigninCallback,
+        SigninStarted,
+        SignedOut,
     );
     files
 }

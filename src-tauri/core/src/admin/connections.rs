@@ -11,6 +11,9 @@
 //!   framing, MCP session headers); `Authorization` is allowed because API keys usually go there. The
 //!   value is sealed with the data key, bound to `connections.header_value_sealed` of this row, before
 //!   the row is written: the store never sees it in clear, and no DTO ever carries it.
+//! * **Account name**: for an upstream that says nothing about who signed in (no id_token, no
+//!   userinfo), the user names the account (`--account`); [`ConnectionView::account_label`] shows
+//!   what the upstream said, else that name. Not material: grants stay.
 //! * **Material edits** (URL, auth) bump `config_version` and revoke the connection's grants in the
 //!   store's one revocation path; re-entering the same header value is not a change. A name edit is
 //!   cosmetic.
@@ -101,6 +104,8 @@ pub struct NewConnectionInput {
     pub name: String,
     pub upstream_url: String,
     pub auth: UpstreamAuth,
+    /// The account the connection acts for, as the user names it.
+    pub account_name: Option<String>,
 }
 
 /// An edit; `None` leaves a field as it is.
@@ -109,6 +114,8 @@ pub struct ConnectionChanges {
     pub name: Option<String>,
     pub upstream_url: Option<String>,
     pub auth: Option<UpstreamAuth>,
+    /// The user-named account; an empty (or blank) name removes it.
+    pub account_name: Option<String>,
 }
 
 /// A connection as the Connections tab and `gatehoused connections list --json` show it.
@@ -130,7 +137,8 @@ pub struct ConnectionView {
     #[ts(type = "\"needs_auth\" | \"connected\" | \"reauth_required\" | \"error\"")]
     pub status: String,
     pub status_detail: Option<String>,
-    /// The upstream account ("on behalf of …"), when known.
+    /// The upstream account ("on behalf of …"): what the upstream said (id_token / userinfo),
+    /// else the name the user gave, else `null`.
     pub account_label: Option<String>,
     #[ts(type = "number")]
     pub config_version: i64,
@@ -198,6 +206,12 @@ pub fn add_connection(
     }
     let name = validate_name(&input.name)?;
     let upstream_url = validate_upstream_url(&input.upstream_url)?;
+    let account_name = input
+        .account_name
+        .as_deref()
+        .map(validate_account_name)
+        .transpose()?
+        .flatten();
     let id = ConnectionId::new();
     let (auth_kind, header_name, header_value_sealed) = match &input.auth {
         UpstreamAuth::OAuth(_) => (AuthKind::OAuth, None, None),
@@ -230,7 +244,13 @@ pub fn add_connection(
     };
     let store = vault.store();
     let now = store.now();
-    store.write_blocking(|tx| connections::insert(tx, &new, now))?;
+    store.write_blocking(|tx| {
+        connections::insert(tx, &new, now)?;
+        if let Some(account) = &account_name {
+            connections::set_account_name(tx, &id, Some(account), now)?;
+        }
+        Ok(())
+    })?;
     get_connection(vault, port, id.as_str())
 }
 
@@ -285,7 +305,18 @@ pub fn edit_connection(
 ) -> Result<ConnectionChange, AdminError> {
     let row = find(vault.store(), key)?;
     let edit = plan_edit(vault, &row, changes)?;
+    let account_name = changes
+        .account_name
+        .as_deref()
+        .map(validate_account_name)
+        .transpose()?;
     let update = vault.store().update_connection(&row.id, &edit)?;
+    if let Some(account) = account_name {
+        let (id, now) = (row.id.clone(), vault.store().now());
+        vault.store().write_blocking(move |tx| {
+            connections::set_account_name(tx, &id, account.as_deref(), now)
+        })?;
+    }
     Ok(ConnectionChange {
         connection: get_connection(vault, port, row.id.as_str())?,
         material: update.material,
@@ -547,6 +578,28 @@ fn validate_name(name: &str) -> Result<String, AdminError> {
     Ok(name.to_owned())
 }
 
+/// A user-named account: trimmed, at most [`MAX_NAME_CHARS`], no control characters; blank means
+/// "none" (`Ok(None)`).
+fn validate_account_name(account: &str) -> Result<Option<String>, AdminError> {
+    let account = account.trim();
+    if account.is_empty() {
+        return Ok(None);
+    }
+    if account.chars().count() > MAX_NAME_CHARS {
+        return Err(AdminError::invalid(
+            "account",
+            format!("the account name must be at most {MAX_NAME_CHARS} characters"),
+        ));
+    }
+    if account.chars().any(char::is_control) {
+        return Err(AdminError::invalid(
+            "account",
+            "the account name must not contain control characters",
+        ));
+    }
+    Ok(Some(account.to_owned()))
+}
+
 /// Returns the URL in its parsed (normalized) form.
 fn validate_upstream_url(raw: &str) -> Result<String, AdminError> {
     let raw = raw.trim();
@@ -663,7 +716,7 @@ fn view(store: &Store, port: u16, row: &ConnectionRow) -> Result<ConnectionView,
         enabled: row.enabled,
         status: row.status.as_str().to_owned(),
         status_detail: row.status_detail.clone(),
-        account_label: row.account_label.clone(),
+        account_label: row.account().map(str::to_owned),
         config_version: row.config_version,
         authorized_clients: active_grants(store, &row.id)?,
         created_at: row.created_at,

@@ -38,6 +38,7 @@ pub use requests::{ConnectionChangesRequest, HeaderInput, NewConnectionRequest, 
 pub use settings::{Settings, get_settings, update_settings};
 pub use status::{GatewayStatus, gateway_status};
 pub use upstream::{
-    OAuthTemplateView, SigninStarted, detect_oauth, disconnect_connection, oauth_templates,
-    remove_connection_signed_out, signin_progress, start_signin,
+    OAuthTemplateView, SignedOut, SigninCallback, SigninLaunch, SigninStarted, detect_oauth,
+    disconnect_connection, oauth_templates, remove_connection_signed_out, sign_out,
+    signin_progress, start_signin, start_signin_in_browser,
 };

@@ -110,6 +110,11 @@ pub struct NewConnectionRequest {
     #[serde(default)]
     #[ts(optional = nullable)]
     pub oauth: Option<OAuthRequest>,
+    /// The account the connection acts for, as the user names it (shown when the upstream says
+    /// nothing about who signed in).
+    #[serde(default)]
+    #[ts(optional = nullable)]
+    pub account_name: Option<String>,
 }
 
 impl NewConnectionRequest {
@@ -131,6 +136,7 @@ impl NewConnectionRequest {
             name: self.name,
             upstream_url: self.upstream_url,
             auth,
+            account_name: self.account_name,
         })
     }
 }
@@ -151,6 +157,10 @@ pub struct ConnectionChangesRequest {
     #[serde(default)]
     #[ts(optional)]
     pub remove_header: Option<bool>,
+    /// The user-named account; `""` removes it.
+    #[serde(default)]
+    #[ts(optional = nullable)]
+    pub account_name: Option<String>,
 }
 
 impl From<ConnectionChangesRequest> for ConnectionChanges {
@@ -164,6 +174,7 @@ impl From<ConnectionChangesRequest> for ConnectionChanges {
             name: request.name,
             upstream_url: request.upstream_url,
             auth,
+            account_name: request.account_name,
         }
     }
 }

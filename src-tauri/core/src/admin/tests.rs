@@ -50,6 +50,7 @@ fn input(slug: &str, url: &str, auth: UpstreamAuth) -> NewConnectionInput {
         name: format!("Connection {slug}"),
         upstream_url: url.to_owned(),
         auth,
+        account_name: None,
     }
 }
 
@@ -766,5 +767,59 @@ fn settings_are_validated_and_a_port_change_waits_for_the_next_launch() {
             .expect_err("zero days is refused")
             .kind(),
         AdminErrorKind::InvalidInput
+    );
+}
+
+#[test]
+fn a_user_named_account_is_shown_validated_and_not_material() {
+    let f = fixture();
+    let mut named = input(
+        "named",
+        "https://upstream.example/mcp",
+        header("X-API-Key", SECRET),
+    );
+    named.account_name = Some("  Ada (work)  ".into());
+    let view = add_connection(&f.vault, PORT, &named).expect("a named account is accepted");
+    assert_eq!(
+        view.account_label.as_deref(),
+        Some("Ada (work)"),
+        "with nothing from the upstream, the user's name is the account, trimmed"
+    );
+    let client = f.client("Claude Code");
+    f.grant(&client, &view.id);
+
+    let rename = ConnectionChanges {
+        account_name: Some("ada@home".into()),
+        ..ConnectionChanges::default()
+    };
+    let change = edit_connection(&f.vault, PORT, "named", &rename).expect("renaming works");
+    assert!(!change.material, "the account name is not material");
+    assert_eq!(change.revoked_grants, 0, "grants stay");
+    assert_eq!(change.connection.account_label.as_deref(), Some("ada@home"));
+
+    let bad = ConnectionChanges {
+        account_name: Some("ada\u{7}".into()),
+        ..ConnectionChanges::default()
+    };
+    let refused = edit_connection(&f.vault, PORT, "named", &bad);
+    assert!(
+        matches!(
+            refused,
+            Err(AdminError::InvalidInput {
+                field: "account",
+                ..
+            })
+        ),
+        "control characters are refused: {refused:?}"
+    );
+
+    let clear = ConnectionChanges {
+        account_name: Some("  ".into()),
+        ..ConnectionChanges::default()
+    };
+    let cleared = edit_connection(&f.vault, PORT, "named", &clear).expect("clearing works");
+    assert_eq!(
+        cleared.connection.account_label, None,
+        "a blank name removes it"
     );
 }

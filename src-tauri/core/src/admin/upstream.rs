@@ -1,17 +1,76 @@
 //! Role 2 use cases: probe a URL for OAuth, sign a connection in (browser or client credentials), see
 //! how a sign-in went, and sign it out (RFC 7009 revocation, then local deletion). Unlike the rest of
 //! `admin` these are async: they talk to the upstream.
+//!
+//! A browser sign-in comes back either to the gateway's loopback callback (RFC 8252 §7.3, the
+//! default: works with `gatehoused serve` alone) or to the app's deep link (RFC 8252 §7.1,
+//! `dev.gatehouse:/oauth/callback`: needs the app installed as the scheme's handler). The choice is
+//! per sign-in ([`SigninCallback`]); either way DCR registers both redirect URIs, so switching does
+//! not register a new client.
 
 use std::sync::Arc;
 
+use serde::{Deserialize, Serialize};
+use ts_rs::TS;
+
 use super::AdminError;
 use super::connections::find;
+use crate::clock::UnixMillis;
 use crate::net::outbound::Outbound;
+use crate::oauth::upstream::deep_link::DEEP_LINK_REDIRECT_URI;
 use crate::oauth::upstream::discovery::{self, Probe};
 use crate::oauth::upstream::flow::{RevokeResult, SigninProgress, loopback_redirect_uri};
-use crate::oauth::upstream::{MAX_TOKEN_RESPONSE_BYTES, SigninStart, UpstreamOAuth};
+use crate::oauth::upstream::{MAX_TOKEN_RESPONSE_BYTES, SigninStart, UpstreamError, UpstreamOAuth};
 use crate::store::connections::{AuthKind, OAuthGrant};
 use crate::vault::Vault;
+
+/// Where the authorization server sends the browser back after a sign-in.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "snake_case")]
+pub enum SigninCallback {
+    /// `http://127.0.0.1:PORT/oauth/callback` on the running gateway.
+    #[default]
+    Loopback,
+    /// `dev.gatehouse:/oauth/callback`, opened by the desktop in the running app.
+    DeepLink,
+}
+
+impl SigninCallback {
+    /// The redirect URI of this callback for a gateway on `port`.
+    pub fn redirect_uri(self, port: u16) -> String {
+        match self {
+            Self::Loopback => loopback_redirect_uri(port),
+            Self::DeepLink => DEEP_LINK_REDIRECT_URI.to_owned(),
+        }
+    }
+}
+
+/// What starting a sign-in from the window did. No secret: the authorization URL (which carries
+/// the `state`) goes to the browser only; `signin_id` is the state's SHA-256.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
+pub struct SigninStarted {
+    pub connection_id: String,
+    pub slug: String,
+    /// `browser`: finish in the browser; `connected`: a client_credentials connection, already done.
+    #[ts(type = "\"browser\" | \"connected\"")]
+    pub outcome: String,
+    pub callback: SigninCallback,
+    /// Where the browser comes back to (`null` when connected at once).
+    pub redirect_uri: Option<String>,
+    /// Names the pending sign-in (the hex SHA-256 of its state).
+    pub signin_id: Option<String>,
+    /// When the pending sign-in expires (unix ms).
+    #[ts(type = "number | null")]
+    pub expires_at: Option<UnixMillis>,
+}
+
+/// What a sign-out did: the RFC 7009 revocation result at the upstream (`revoked`,
+/// `revoke_failed`, `not_supported`, `nothing_to_revoke`); the local tokens are gone in every case.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
+pub struct SignedOut {
+    pub slug: String,
+    pub revocation: String,
+}
 
 /// Whether the upstream at `url` asks for OAuth (an unauthenticated probe answered 401).
 pub async fn detect_oauth(url: &str) -> Result<bool, AdminError> {
@@ -51,19 +110,21 @@ pub fn oauth_templates() -> Vec<OAuthTemplateView> {
 }
 
 /// What starting a sign-in produced.
-pub enum SigninStarted {
+pub enum SigninLaunch {
     /// Open this URL in the system browser; the gateway's callback completes it.
     Browser(SigninStart),
     /// A client_credentials connection: already connected.
     Connected,
 }
 
-/// Starts signing in the connection `key`, with the loopback callback of a gateway on `port`.
+/// Starts signing in the connection `key`, coming back through `callback` (the loopback one of a
+/// gateway on `port`, or the deep link).
 pub async fn start_signin(
     oauth: &Arc<UpstreamOAuth>,
     port: u16,
     key: &str,
-) -> Result<SigninStarted, AdminError> {
+    callback: SigninCallback,
+) -> Result<SigninLaunch, AdminError> {
     let row = find(oauth.vault().store(), key)?;
     if row.settings.auth_kind != AuthKind::OAuth {
         return Err(AdminError::invalid(
@@ -73,18 +134,67 @@ pub async fn start_signin(
     }
     if row.settings.oauth.grant == Some(OAuthGrant::ClientCredentials) {
         oauth.connect_client_credentials(&row.id).await?;
-        return Ok(SigninStarted::Connected);
+        return Ok(SigninLaunch::Connected);
     }
-    Ok(SigninStarted::Browser(
+    let loopback = loopback_redirect_uri(port);
+    Ok(SigninLaunch::Browser(
         oauth
-            .start_signin(&row.id, &loopback_redirect_uri(port))
+            .start_signin_registering(
+                &row.id,
+                &callback.redirect_uri(port),
+                &[&loopback, DEEP_LINK_REDIRECT_URI],
+            )
             .await?,
     ))
+}
+
+/// Starts signing in the connection `key` and hands the authorization URL to `open` (the system
+/// browser); what the window gets back carries no secret.
+pub async fn start_signin_in_browser(
+    oauth: &Arc<UpstreamOAuth>,
+    port: u16,
+    key: &str,
+    callback: SigninCallback,
+    open: impl FnOnce(&str) -> std::io::Result<()>,
+) -> Result<SigninStarted, AdminError> {
+    let row = find(oauth.vault().store(), key)?;
+    let launched = start_signin(oauth, port, row.id.as_str(), callback).await?;
+    let mut started = SigninStarted {
+        connection_id: row.id.to_string(),
+        slug: row.slug.clone(),
+        outcome: "connected".to_owned(),
+        callback,
+        redirect_uri: None,
+        signin_id: None,
+        expires_at: None,
+    };
+    if let SigninLaunch::Browser(start) = launched {
+        open(&start.authorization_url).map_err(|e| {
+            AdminError::Upstream(UpstreamError::Config(format!(
+                "cannot open the browser for the sign-in: {e}"
+            )))
+        })?;
+        started.outcome = "browser".to_owned();
+        started.redirect_uri = Some(callback.redirect_uri(port));
+        started.signin_id = Some(start.signin_id);
+        started.expires_at = Some(start.expires_at);
+    }
+    Ok(started)
 }
 
 /// Where a started sign-in stands.
 pub async fn signin_progress(vault: &Vault, signin_id: &str) -> Result<SigninProgress, AdminError> {
     Ok(UpstreamOAuth::signin_progress(vault, signin_id).await?)
+}
+
+/// [`disconnect_connection`] as the window sees it.
+pub async fn sign_out(vault: &Vault, key: &str) -> Result<SignedOut, AdminError> {
+    let row = find(vault.store(), key)?;
+    let result = disconnect_connection(vault, row.id.as_str()).await?;
+    Ok(SignedOut {
+        slug: row.slug,
+        revocation: result.as_str().to_owned(),
+    })
 }
 
 /// Signs the connection out: revokes at the upstream (best effort, audited), deletes the tokens.

@@ -15,7 +15,7 @@ use serde::Serialize;
 use super::{CliError, open_vault};
 use crate::admin::{
     self, ConnectionChange, ConnectionChanges, ConnectionView, GrantView, NewConnectionInput,
-    OAuthInput, UpstreamAuth,
+    OAuthInput, SigninCallback, UpstreamAuth,
 };
 use crate::config;
 
@@ -39,6 +39,10 @@ pub enum ConnectionsCommand {
         auth: Option<AuthChoice>,
         #[command(flatten)]
         oauth: Box<OAuthArgs>,
+        /// The account the connection acts for, shown as "on behalf of" when the upstream does not
+        /// say who signed in (no id_token or userinfo)
+        #[arg(long, value_name = "NAME")]
+        account: Option<String>,
     },
     /// List connections
     List,
@@ -55,6 +59,10 @@ pub enum ConnectionsCommand {
         /// Stop sending a header (auth kind none)
         #[arg(long, conflicts_with_all = ["header", "header_from_env"])]
         no_header: bool,
+        /// The account the connection acts for, as you name it ("" removes it); the upstream's own
+        /// answer (id_token, userinfo) is shown instead when it gives one
+        #[arg(long, value_name = "NAME")]
+        account: Option<String>,
     },
     /// Remove a connection, revoking its grants
     Remove { slug: String },
@@ -75,9 +83,29 @@ pub enum ConnectionsCommand {
         /// Only print the URL; do not open a browser
         #[arg(long)]
         no_browser: bool,
+        /// Where the browser comes back: the running gateway's loopback callback, or the app's
+        /// deep link dev.gatehouse:/oauth/callback
+        #[arg(long, value_enum, default_value_t = CallbackChoice::Loopback)]
+        callback: CallbackChoice,
     },
     /// Sign an OAuth connection out: revoke its tokens at the upstream (RFC 7009) and delete them
     Signout { slug: String },
+}
+
+/// `connections signin --callback`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum CallbackChoice {
+    Loopback,
+    DeepLink,
+}
+
+impl From<CallbackChoice> for SigninCallback {
+    fn from(choice: CallbackChoice) -> Self {
+        match choice {
+            CallbackChoice::Loopback => SigninCallback::Loopback,
+            CallbackChoice::DeepLink => SigninCallback::DeepLink,
+        }
+    }
 }
 
 /// `--auth`.
@@ -201,6 +229,7 @@ pub fn connections(
             header,
             auth,
             oauth,
+            account,
         } => {
             let header = header.auth()?;
             let auth = match (auth, header) {
@@ -230,7 +259,9 @@ pub fn connections(
                     }
                 }
             };
-            let view = admin::add_connection(&vault, port, &input_of(slug, name, url, auth))?;
+            let mut input = input_of(slug, name, url, auth);
+            input.account_name = account.clone();
+            let view = admin::add_connection(&vault, port, &input)?;
             emit(json, &view, |out| {
                 writeln!(out, "{}", view.local_url)?;
                 if view.auth_kind == "oauth" {
@@ -248,7 +279,16 @@ pub fn connections(
             timeout,
             port,
             no_browser,
-        } => super::signin::signin(&vault, slug, *timeout, *port, *no_browser, json),
+            callback,
+        } => super::signin::signin(
+            &vault,
+            slug,
+            *timeout,
+            *port,
+            (*callback).into(),
+            *no_browser,
+            json,
+        ),
         ConnectionsCommand::Signout { slug } => {
             let result = runtime()?.block_on(admin::disconnect_connection(&vault, slug))?;
             let summary = serde_json::json!({"slug": slug, "revocation": result.as_str()});
@@ -270,6 +310,7 @@ pub fn connections(
             url,
             header,
             no_header,
+            account,
         } => {
             let auth = if *no_header {
                 Some(UpstreamAuth::None)
@@ -280,6 +321,7 @@ pub fn connections(
                 name: name.clone(),
                 upstream_url: url.clone(),
                 auth,
+                account_name: account.clone(),
             };
             let change = admin::edit_connection(&vault, port, slug, &changes)?;
             emit(json, &change, |out| change_summary(out, "updated", &change))
@@ -379,6 +421,7 @@ fn input_of(slug: &str, name: &str, url: &str, auth: UpstreamAuth) -> NewConnect
         name: name.to_owned(),
         upstream_url: url.to_owned(),
         auth,
+        account_name: None,
     }
 }
 

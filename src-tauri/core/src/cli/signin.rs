@@ -1,18 +1,18 @@
-//! `gatehoused connections signin SLUG`: start an upstream sign-in in the store, show and open the
-//! authorization URL, and wait until the **running gateway** (whose `/oauth/callback` receives the
-//! browser) has completed it, failed it, or it expired. The browser is launched as a program with
-//! the URL as one argument (never through a shell string): `$BROWSER` if set, else `xdg-open` /
-//! `open` / `rundll32 url.dll,FileProtocolHandler`.
+//! `gatehoused connections signin SLUG [--callback loopback|deep-link]`: start an upstream sign-in in
+//! the store, show and open the authorization URL ([`open_browser`]), and wait until it has been
+//! completed, failed, or expired. With the loopback callback (the default) the **running gateway**'s
+//! `/oauth/callback` receives the browser, so the gateway must be listening; with the deep link the
+//! desktop hands `dev.gatehouse:/oauth/callback?…` to the app (running, or started by the link), which
+//! completes the sign-in from the same store.
 
 use std::io::Write;
-use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use super::CliError;
 use super::admin::{emit, runtime};
-use crate::admin::{self, SigninStarted};
+use crate::admin::{self, SigninCallback, SigninLaunch};
 use crate::config;
-use crate::net::outbound::is_loopback_host;
+use crate::net::browser::open_browser;
 use crate::oauth::upstream::UpstreamOAuth;
 use crate::oauth::upstream::flow::SigninProgress;
 use crate::vault::Vault;
@@ -22,24 +22,31 @@ pub fn signin(
     slug: &str,
     timeout: u64,
     port: Option<u16>,
+    callback: SigninCallback,
     no_browser: bool,
     json: bool,
 ) -> Result<(), CliError> {
     let port = config::resolve_port(port)?;
     let rt = runtime()?;
-    // The browser comes back to the running gateway: fail now rather than after the timeout.
-    let listening = rt.block_on(async {
-        let health = format!("http://127.0.0.1:{port}/health");
-        reqwest::Client::builder()
-            .no_proxy()
-            .timeout(Duration::from_secs(3))
-            .build()
-            .ok()?
-            .get(health)
-            .send()
-            .await
-            .ok()
-    });
+    // The browser comes back to the running gateway: fail now rather than after the timeout. (A
+    // deep link may start the app, so its gateway need not be up yet.)
+    let listening = if callback == SigninCallback::DeepLink {
+        Some(())
+    } else {
+        rt.block_on(async {
+            let health = format!("http://127.0.0.1:{port}/health");
+            reqwest::Client::builder()
+                .no_proxy()
+                .timeout(Duration::from_secs(3))
+                .build()
+                .ok()?
+                .get(health)
+                .send()
+                .await
+                .ok()
+                .map(drop)
+        })
+    };
     if listening.is_none() {
         return Err(CliError::SignIn(format!(
             "no Gatehouse gateway is listening on 127.0.0.1:{port}; start the app or `gatehoused serve` \
@@ -47,15 +54,15 @@ pub fn signin(
         )));
     }
     let oauth = UpstreamOAuth::new(vault);
-    let started = rt.block_on(admin::start_signin(&oauth, port, slug))?;
+    let started = rt.block_on(admin::start_signin(&oauth, port, slug, callback))?;
     let start = match started {
-        SigninStarted::Connected => {
+        SigninLaunch::Connected => {
             let done = serde_json::json!({"slug": slug, "status": "connected"});
             return emit(json, &done, |out| {
                 writeln!(out, "connected {slug} (client credentials)")
             });
         }
-        SigninStarted::Browser(start) => start,
+        SigninLaunch::Browser(start) => start,
     };
     // The URL goes to stdout, or to stderr when stdout is reserved for --json.
     let mut stdout = std::io::stdout().lock();
@@ -92,61 +99,4 @@ pub fn signin(
         }
         Err(why) => Err(CliError::SignIn(why)),
     }
-}
-
-/// Launches the browser on `url` without a shell. Only https URLs, or http to loopback.
-pub fn open_browser(url: &str) -> std::io::Result<()> {
-    let parsed = url::Url::parse(url)
-        .map_err(|_| std::io::Error::other("the authorization URL is not a URL"))?;
-    let safe =
-        parsed.scheme() == "https" || (parsed.scheme() == "http" && is_loopback_host(&parsed));
-    if !safe {
-        return Err(std::io::Error::other(
-            "refusing to open a URL that is neither https nor loopback http",
-        ));
-    }
-    let mut command = match std::env::var("BROWSER")
-        .ok()
-        .filter(|b| !b.trim().is_empty())
-    {
-        Some(browser) => {
-            // $BROWSER may list several programs separated by ':'; take the first. Its words are
-            // the program and its arguments; "%s" is replaced by the URL, else the URL is appended.
-            let first = browser.split(':').next().unwrap_or_default().to_owned();
-            let mut words = first.split_whitespace();
-            let program = words.next().unwrap_or_default().to_owned();
-            let mut args: Vec<String> = words.map(str::to_owned).collect();
-            if args.iter().any(|a| a.contains("%s")) {
-                for a in &mut args {
-                    *a = a.replace("%s", url);
-                }
-            } else {
-                args.push(url.to_owned());
-            }
-            let mut c = Command::new(program);
-            c.args(args);
-            c
-        }
-        None if cfg!(target_os = "macos") => {
-            let mut c = Command::new("open");
-            c.arg(url);
-            c
-        }
-        None if cfg!(windows) => {
-            let mut c = Command::new("rundll32");
-            c.args(["url.dll,FileProtocolHandler", url]);
-            c
-        }
-        None => {
-            let mut c = Command::new("xdg-open");
-            c.arg(url);
-            c
-        }
-    };
-    command
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .map(drop)
 }

@@ -3,5 +3,7 @@
 //! - [`outbound`]: the one way Gatehouse fetches a URL that someone else handed it (a client's CIMD
 //!   URL in role 1; a `resource_metadata` URL, an authorization server or any of its endpoints in
 //!   role 2).
+//! - [`browser`]: opening the system browser on an authorization URL.
 
+pub mod browser;
 pub mod outbound;

@@ -123,9 +123,21 @@ pub struct ConnectionRow {
     pub config_version: i64,
     pub status: ConnectionStatus,
     pub status_detail: Option<String>,
+    /// The upstream account ("on behalf of ...") as the upstream named it (id_token / userinfo).
     pub account_label: Option<String>,
+    /// The account as the user named it, for upstreams that say nothing about who signed in.
+    pub account_name: Option<String>,
     pub created_at: UnixMillis,
     pub updated_at: UnixMillis,
+}
+
+impl ConnectionRow {
+    /// Who the connection acts for: what the upstream said, else what the user named.
+    pub fn account(&self) -> Option<&str> {
+        self.account_label
+            .as_deref()
+            .or(self.account_name.as_deref())
+    }
 }
 
 /// An edit; `None` leaves a field as it is.
@@ -149,7 +161,7 @@ const COLUMNS: &str = "id, slug, name, upstream_url, transport, auth_kind, heade
      oauth_source, oauth_issuer, oauth_authorization_endpoint, oauth_token_endpoint, \
      oauth_registration_endpoint, oauth_revocation_endpoint, oauth_userinfo_endpoint, oauth_client_id, \
      oauth_client_secret_sealed, oauth_scopes, oauth_resource, oauth_template, enabled, config_version, \
-     status, status_detail, account_label, created_at, updated_at, oauth_grant";
+     status, status_detail, account_label, created_at, updated_at, oauth_grant, account_name";
 
 fn from_row(row: &Row<'_>) -> rusqlite::Result<ConnectionRow> {
     Ok(ConnectionRow {
@@ -183,6 +195,7 @@ fn from_row(row: &Row<'_>) -> rusqlite::Result<ConnectionRow> {
         status: row.get(22)?,
         status_detail: row.get(23)?,
         account_label: row.get(24)?,
+        account_name: row.get(28)?,
         created_at: row.get(25)?,
         updated_at: row.get(26)?,
     })
@@ -209,7 +222,7 @@ pub fn insert(tx: &Transaction, new: &NewConnection, now: UnixMillis) -> Result<
     tx.prepare_cached(&format!(
         "INSERT INTO connections ({COLUMNS})
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20,
-                 ?21, 1, ?22, NULL, NULL, ?23, ?23, ?24)"
+                 ?21, 1, ?22, NULL, NULL, ?23, ?23, ?24, NULL)"
     ))?
     .execute(params![
         new.id,
@@ -426,6 +439,22 @@ pub fn set_account_label(
     let changed = tx
         .prepare_cached("UPDATE connections SET account_label = ?2, updated_at = ?3 WHERE id = ?1")?
         .execute(params![id, account_label, now])?;
+    if changed == 0 {
+        return Err(not_found(id));
+    }
+    Ok(())
+}
+
+/// Records the account the user named (not a material change: grants stay).
+pub fn set_account_name(
+    tx: &Transaction,
+    id: &ConnectionId,
+    account_name: Option<&str>,
+    now: UnixMillis,
+) -> Result<(), StoreError> {
+    let changed = tx
+        .prepare_cached("UPDATE connections SET account_name = ?2, updated_at = ?3 WHERE id = ?1")?
+        .execute(params![id, account_name, now])?;
     if changed == 0 {
         return Err(not_found(id));
     }

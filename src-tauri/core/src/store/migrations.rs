@@ -253,6 +253,12 @@ CREATE TABLE upstream_step_up (
 ) STRICT;
 "#;
 
+const V4_ACCOUNT_NAME: &str = r#"
+-- The account the user names for a connection whose upstream says nothing about who signed in
+-- (no id_token, no userinfo). `account_label` stays what the upstream said.
+ALTER TABLE connections ADD COLUMN account_name TEXT;
+"#;
+
 /// Every migration, oldest first. Append only.
 const MIGRATION_LIST: &[M<'static>] = &[
     M::up(V1_SCHEMA)
@@ -263,6 +269,9 @@ const MIGRATION_LIST: &[M<'static>] = &[
         .foreign_key_check(),
     M::up(V3_UPSTREAM_STEP_UP)
         .comment("v3: upstream step-up scopes")
+        .foreign_key_check(),
+    M::up(V4_ACCOUNT_NAME)
+        .comment("v4: connections.account_name, the user-named account")
         .foreign_key_check(),
 ];
 

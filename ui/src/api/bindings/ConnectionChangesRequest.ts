@@ -5,4 +5,8 @@ import type { HeaderInput } from "./HeaderInput";
  * An edit from the window; a missing or `null` field leaves it as it is. `remove_header: true`
  * switches the connection to no authentication (ignored when `header` is given).
  */
-export type ConnectionChangesRequest = { name?: string | null, upstream_url?: string | null, header?: HeaderInput | null, remove_header?: boolean, };
+export type ConnectionChangesRequest = { name?: string | null, upstream_url?: string | null, header?: HeaderInput | null, remove_header?: boolean, 
+/**
+ * The user-named account; `""` removes it.
+ */
+account_name?: string | null, };

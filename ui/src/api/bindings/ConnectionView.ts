@@ -13,7 +13,8 @@ local_url: string, transport: "streamable_http" | "sse" | "stdio", auth_kind: "n
  */
 header_name: string | null, enabled: boolean, status: "needs_auth" | "connected" | "reauth_required" | "error", status_detail: string | null, 
 /**
- * The upstream account ("on behalf of …"), when known.
+ * The upstream account ("on behalf of …"): what the upstream said (id_token / userinfo),
+ * else the name the user gave, else `null`.
  */
 account_label: string | null, config_version: number, 
 /**

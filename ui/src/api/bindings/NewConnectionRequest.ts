@@ -14,4 +14,9 @@ header: HeaderInput | null,
 /**
  * OAuth (role 2): the connection starts as "Sign-in needed".
  */
-oauth?: OAuthRequest | null, };
+oauth?: OAuthRequest | null, 
+/**
+ * The account the connection acts for, as the user names it (shown when the upstream says
+ * nothing about who signed in).
+ */
+account_name?: string | null, };

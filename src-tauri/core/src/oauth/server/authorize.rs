@@ -369,7 +369,7 @@ async fn authorize(State(s): State<Arc<AuthorizeState>>, RawQuery(query): RawQue
         client_id: client.client_id.to_string(),
         client_id_host,
         connection_name: connection.name.clone(),
-        account_label: connection.account_label.clone(),
+        account_label: connection.account().map(str::to_owned),
         callback_host: RedirectUri::parse_for_registration(&requested)
             .map(|u| u.host().to_owned())
             .unwrap_or_default(),

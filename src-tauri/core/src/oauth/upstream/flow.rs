@@ -24,6 +24,7 @@ use serde_json::Value;
 use sha2::{Digest, Sha256};
 use url::Url;
 
+use super::deep_link::DEEP_LINK_REDIRECT_URI;
 use super::registration::{self, OAuthClient};
 use super::{
     SIGN_IN_AGAIN, ServerMetadata, TokenResponse, UpstreamError, UpstreamOAuth, credential_for,
@@ -159,11 +160,29 @@ fn id_token_claims(id_token: &str) -> Option<Value> {
 }
 
 impl UpstreamOAuth {
-    /// Starts a browser sign-in for a connection whose callback is `redirect_uri`.
+    /// Starts a browser sign-in for a connection whose callback is `redirect_uri`; a new DCR
+    /// registration also carries the app's deep link ([`DEEP_LINK_REDIRECT_URI`]).
     pub async fn start_signin(
         &self,
         connection_id: &ConnectionId,
         redirect_uri: &str,
+    ) -> Result<SigninStart, UpstreamError> {
+        self.start_signin_registering(
+            connection_id,
+            redirect_uri,
+            &[redirect_uri, DEEP_LINK_REDIRECT_URI],
+        )
+        .await
+    }
+
+    /// Starts a browser sign-in that comes back to `redirect_uri`. When Gatehouse has to register
+    /// (DCR), it registers every URI of `redirect_uris` at once (see [`registration`]: switching
+    /// between the loopback and the deep-link callback then reuses the client).
+    pub async fn start_signin_registering(
+        &self,
+        connection_id: &ConnectionId,
+        redirect_uri: &str,
+        redirect_uris: &[&str],
     ) -> Result<SigninStart, UpstreamError> {
         let row = self.connection(connection_id).await?;
         if row.settings.oauth.grant == Some(OAuthGrant::ClientCredentials) {
@@ -179,6 +198,7 @@ impl UpstreamOAuth {
             &row,
             &endpoints.metadata,
             redirect_uri,
+            redirect_uris,
         )
         .await?;
 

@@ -8,6 +8,8 @@
 //! - [`refresh`]: [`UpstreamTokens`], the proxy's source of upstream access tokens: refresh ahead of
 //!   expiry with one refresh in flight per connection.
 //! - [`callback`]: the loopback `GET /oauth/callback` route and its page.
+//! - [`deep_link`]: the app's `dev.gatehouse:/oauth/callback` (RFC 8252 §7.1) parsed into the same
+//!   [`CallbackQuery`].
 //!
 //! Hand-written on reqwest (through [`crate::net::outbound`]) rather than the `oauth2` crate: every
 //! request must go through the SSRF-checked, DNS-pinned, size-capped outbound client, the pending state
@@ -20,12 +22,13 @@
 //! URIs after `invalid_redirect_uri` (test 99: the error is shown), the legacy PRM-less fallback for
 //! 2025-03-26 servers, honouring `client_secret_expires_at`, and the optional `no-store` check on
 //! token responses. The app's deep link calls [`UpstreamOAuth::complete_signin`] through
-//! `RunningGateway::upstream_oauth()`; wiring it is the app's job.
+//! `RunningGateway::upstream_oauth()` with the query [`deep_link::callback_query`] parsed.
 //!
 //! Token values never leave this module except as [`SecretString`] to the proxy, never reach a log
 //! line, an audit row or a DTO, and are stored only sealed (AAD `upstream_credentials/<column>/<id>`).
 
 pub mod callback;
+pub mod deep_link;
 pub mod discovery;
 pub mod flow;
 pub mod refresh;

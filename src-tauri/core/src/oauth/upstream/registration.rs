@@ -3,14 +3,24 @@
 //! In order: a **pre-registered** client id (and sealed secret) the user entered, bound to the
 //! connection's issuer (never sent to another AS); else a **DCR** registration (RFC 7591) kept sealed in
 //! the connection's `upstream_credentials.dcr_client_json_sealed` together with the issuer and redirect
-//! URI it was made for, and reused while both match (a new AS or a new port means a new registration;
-//! test 100); else an error asking for a client id. Provider **templates** ([`Template`]) are data
-//! (`templates.json`), not code: they fill the endpoints and default scopes of a pre-registered client.
+//! URIs it was made for, and reused while the issuer matches and the sign-in's redirect URI is one of
+//! them (a new AS or a new port means a new registration; test 100); else an error asking for a client
+//! id. Provider **templates** ([`Template`]) are data (`templates.json`), not code: they fill the
+//! endpoints and default scopes of a pre-registered client.
 //!
-//! The DCR body is what CR26 requires of a native app: `application_type: "native"`, the loopback
-//! redirect URI, `token_endpoint_auth_method: "none"`, the authorization-code and refresh grants,
+//! The DCR body is what CR26 requires of a native app: `application_type: "native"`, the redirect
+//! URIs, `token_endpoint_auth_method: "none"`, the authorization-code and refresh grants,
 //! `response_types: ["code"]`, `client_name: "Gatehouse"`. The response is read within
 //! [`MAX_REGISTRATION_BYTES`].
+//!
+//! **Both callbacks in one registration.** A sign-in may come back to the gateway's loopback callback
+//! (RFC 8252 §7.3) or to the app's deep link (§7.1, [`super::deep_link::DEEP_LINK_REDIRECT_URI`]).
+//! The caller passes every redirect URI Gatehouse may use with this port, and they are registered
+//! together, so switching between the two callbacks reuses the client instead of registering a new
+//! one each time (an AS keeps every registration; churn would leave a trail of dead clients). An AS
+//! that refuses the pair (some accept only loopback redirects for native clients) gets one more
+//! registration with the sign-in's own redirect URI alone; that client is then reused only for that
+//! callback.
 
 use std::collections::BTreeMap;
 
@@ -151,7 +161,11 @@ impl Template {
 #[derive(Serialize, Deserialize)]
 struct StoredRegistration {
     issuer: String,
+    /// The redirect URI of the sign-in that registered (the only one before both were registered).
     redirect_uri: String,
+    /// Every redirect URI registered; empty in registrations stored before there were two.
+    #[serde(default)]
+    redirect_uris: Vec<String>,
     client_id: String,
     client_secret: Option<String>,
     token_endpoint_auth_method: Option<String>,
@@ -250,7 +264,9 @@ pub fn stored_dcr(
     let Ok(stored) = serde_json::from_slice::<StoredRegistration>(&plain) else {
         return Ok(None);
     };
-    if stored.issuer != issuer || redirect_uri.is_some_and(|r| r != stored.redirect_uri) {
+    let registered =
+        |r: &str| r == stored.redirect_uri || stored.redirect_uris.iter().any(|u| u == r);
+    if stored.issuer != issuer || redirect_uri.is_some_and(|r| !registered(r)) {
         return Ok(None);
     }
     let has_secret = stored.client_secret.is_some();
@@ -282,13 +298,16 @@ pub async fn forget_dcr(vault: &Vault, id: &ConnectionId) -> Result<(), Upstream
     Ok(())
 }
 
-/// The client to use for a sign-in: pre-registered, else stored DCR, else a new DCR registration.
+/// The client to use for a sign-in that comes back to `redirect_uri`: pre-registered, else stored
+/// DCR, else a new DCR registration for every URI of `redirect_uris` (which should contain
+/// `redirect_uri`), or for `redirect_uri` alone when the AS refuses that set.
 pub async fn ensure_client(
     vault: &Vault,
     policy: &Outbound,
     row: &ConnectionRow,
     metadata: &ServerMetadata,
     redirect_uri: &str,
+    redirect_uris: &[&str],
 ) -> Result<OAuthClient, UpstreamError> {
     let id = row.id.clone();
     let credential = vault
@@ -324,34 +343,19 @@ pub async fn ensure_client(
                 .into(),
         ));
     };
-    let body = json!({
-        "client_name": "Gatehouse",
-        "application_type": "native",
-        "redirect_uris": [redirect_uri],
-        "grant_types": ["authorization_code", "refresh_token"],
-        "response_types": ["code"],
-        "token_endpoint_auth_method": "none",
-    });
-    let registration_policy = Outbound {
-        max_bytes: MAX_REGISTRATION_BYTES,
-        ..*policy
+    let mut uris: Vec<&str> = vec![redirect_uri];
+    uris.extend(redirect_uris.iter().copied().filter(|u| *u != redirect_uri));
+    let answer = match register(policy, endpoint, &uris).await {
+        Err(UpstreamError::Registration(_)) if uris.len() > 1 => {
+            tracing::info!(
+                connection = %row.id,
+                "the authorization server refused both callbacks; registering this sign-in's alone"
+            );
+            uris.truncate(1);
+            register(policy, endpoint, &uris).await?
+        }
+        other => other?,
     };
-    let mut headers = HeaderMap::new();
-    headers.insert(header::ACCEPT, HeaderValue::from_static("application/json"));
-    let fetched = registration_policy
-        .send(Method::POST, endpoint, headers, Body::Json(&body))
-        .await
-        .map_err(|source| UpstreamError::Outbound {
-            what: "registering with the authorization server",
-            source,
-        })?;
-    let answer: Value = serde_json::from_slice(&fetched.body).unwrap_or(Value::Null);
-    if !fetched.status.is_success() {
-        return Err(UpstreamError::Registration(super::oauth_error_text(
-            &answer,
-            fetched.status,
-        )));
-    }
     let Some(client_id) = answer.get("client_id").and_then(Value::as_str) else {
         return Err(UpstreamError::Registration(
             "the registration response has no client_id".into(),
@@ -360,6 +364,7 @@ pub async fn ensure_client(
     let stored = StoredRegistration {
         issuer: metadata.issuer.clone(),
         redirect_uri: redirect_uri.to_owned(),
+        redirect_uris: uris.iter().map(|u| (*u).to_owned()).collect(),
         client_id: client_id.to_owned(),
         client_secret: answer
             .get("client_secret")
@@ -402,6 +407,43 @@ pub async fn ensure_client(
         ),
         client_secret: stored.client_secret.map(SecretString::from),
     })
+}
+
+/// One RFC 7591 registration request; the response's JSON on success.
+async fn register(
+    policy: &Outbound,
+    endpoint: &str,
+    redirect_uris: &[&str],
+) -> Result<Value, UpstreamError> {
+    let body = json!({
+        "client_name": "Gatehouse",
+        "application_type": "native",
+        "redirect_uris": redirect_uris,
+        "grant_types": ["authorization_code", "refresh_token"],
+        "response_types": ["code"],
+        "token_endpoint_auth_method": "none",
+    });
+    let registration_policy = Outbound {
+        max_bytes: MAX_REGISTRATION_BYTES,
+        ..*policy
+    };
+    let mut headers = HeaderMap::new();
+    headers.insert(header::ACCEPT, HeaderValue::from_static("application/json"));
+    let fetched = registration_policy
+        .send(Method::POST, endpoint, headers, Body::Json(&body))
+        .await
+        .map_err(|source| UpstreamError::Outbound {
+            what: "registering with the authorization server",
+            source,
+        })?;
+    let answer: Value = serde_json::from_slice(&fetched.body).unwrap_or(Value::Null);
+    if !fetched.status.is_success() {
+        return Err(UpstreamError::Registration(super::oauth_error_text(
+            &answer,
+            fetched.status,
+        )));
+    }
+    Ok(answer)
 }
 
 #[cfg(test)]
