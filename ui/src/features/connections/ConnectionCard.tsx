@@ -10,10 +10,27 @@ type ConnectionCardProps = {
   onEdit: () => void;
   onToggleEnabled: () => void;
   onDelete: () => void;
+  /** Start a browser sign-in (OAuth connections that need one). */
+  onSignIn: () => void;
+  /** Sign out at the upstream (OAuth connections that are signed in). */
+  onSignOut: () => void;
+  /** A sign-in or sign-out of this connection is under way. */
+  signingIn: boolean;
 };
 
 /** One connection: where it goes, its state in words, the local URL to give clients, and actions. */
-export function ConnectionCard({ connection, highlighted, onEdit, onToggleEnabled, onDelete }: ConnectionCardProps) {
+export function ConnectionCard({
+  connection,
+  highlighted,
+  onEdit,
+  onToggleEnabled,
+  onDelete,
+  onSignIn,
+  onSignOut,
+  signingIn,
+}: ConnectionCardProps) {
+  const oauth = connection.auth_kind === "oauth" && connection.enabled;
+  const needsSignIn = oauth && (connection.status === "needs_auth" || connection.status === "reauth_required");
   const titleId = useId();
   const ref = useRef<HTMLElement>(null);
 
@@ -81,6 +98,22 @@ export function ConnectionCard({ connection, highlighted, onEdit, onToggleEnable
       </Disclosure>
 
       <div className="connection-card__actions">
+        {needsSignIn && (
+          <button
+            type="button"
+            className="button button--primary"
+            onClick={onSignIn}
+            disabled={signingIn}
+            aria-describedby={titleId}
+          >
+            {connection.status === "reauth_required" ? "Sign in again…" : "Sign in…"}
+          </button>
+        )}
+        {oauth && connection.status === "connected" && (
+          <button type="button" className="button" onClick={onSignOut} disabled={signingIn} aria-describedby={titleId}>
+            Sign out…
+          </button>
+        )}
         <button type="button" className="button" onClick={onEdit} aria-describedby={titleId}>
           Edit…
         </button>

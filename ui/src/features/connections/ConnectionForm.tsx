@@ -21,6 +21,8 @@ export type ConnectionFormValues = {
   clientSecret: string;
   tenant: string;
   clientCredentials: boolean;
+  /** "On behalf of": shown when the upstream does not say who signed in. */
+  accountName: string;
 };
 
 type Field = "slug" | "name" | "url" | "header" | "oauth";
@@ -71,6 +73,8 @@ export function ConnectionForm({ existing, submitLabel, onSubmit, onCancel, pend
     clientSecret: useId(),
     tenant: useId(),
     detected: useId(),
+    account: useId(),
+    accountHelp: useId(),
   };
   const templates = useOAuthTemplates();
   const detect = useDetectOAuth();
@@ -87,6 +91,7 @@ export function ConnectionForm({ existing, submitLabel, onSubmit, onCancel, pend
     clientSecret: "",
     tenant: "",
     clientCredentials: false,
+    accountName: existing?.account_label ?? "",
   });
   const template = templates.data?.find((t) => t.key === values.oauthTemplate);
 
@@ -199,6 +204,20 @@ export function ConnectionForm({ existing, submitLabel, onSubmit, onCancel, pend
           </div>
         )}
         {errorText("url")}
+      </div>
+      <div className="field">
+        <label htmlFor={ids.account}>Account (optional)</label>
+        <input
+          id={ids.account}
+          value={values.accountName}
+          onChange={(event) => set({ accountName: event.target.value })}
+          autoComplete="off"
+          aria-describedby={ids.accountHelp}
+        />
+        <p id={ids.accountHelp} className="field__help">
+          Who Gatehouse acts for on this server, as clients&rsquo; cards say &ldquo;on behalf of&rdquo;. Used when the
+          server does not tell Gatehouse who signed in.
+        </p>
       </div>
       <fieldset className="field">
         <legend>How Gatehouse signs in to the server</legend>

@@ -203,6 +203,65 @@ describe("changes that revoke grants", () => {
   });
 });
 
+describe("signing in", () => {
+  const oauthState = () => {
+    const state = viewsState();
+    state.connections = [
+      { ...state.connections[1]!, auth_kind: "oauth", status: "needs_auth", account_label: null },
+      {
+        ...state.connections[0]!,
+        id: "conn-notion",
+        slug: "notion",
+        name: "Notion",
+        auth_kind: "oauth",
+        header_name: null,
+        status: "connected",
+        account_label: "ada@example.com",
+      },
+    ];
+    return state;
+  };
+
+  it("starts the browser sign-in from the card and the card turns connected when it completes", async () => {
+    const { user, api } = renderView(<ConnectionsPanel />, { initial: oauthState() });
+    const linear = await card("Linear");
+    expect(within(linear).queryByRole("button", { name: "Sign out…" })).not.toBeInTheDocument();
+    await user.click(within(linear).getByRole("button", { name: "Sign in…" }));
+    expect(await screen.findByTestId("connections-announcement")).toHaveTextContent(
+      "Continue in your browser to sign in to Linear.",
+    );
+    expect(api.calls.startSignin).toBe(1);
+    // The fake completes the sign-in a moment later, as the gateway's callback would, and says so.
+    await waitFor(() => expect(within(linear).getByTestId("connection-status")).toHaveTextContent("Connected as"), {
+      timeout: 3000,
+    });
+  });
+
+  it("asks before signing out, and Stay signed in changes nothing", async () => {
+    const { user, api } = renderView(<ConnectionsPanel />, { initial: oauthState() });
+    const notion = await card("Notion");
+    expect(within(notion).queryByRole("button", { name: "Sign in…" })).not.toBeInTheDocument();
+    await user.click(within(notion).getByRole("button", { name: "Sign out…" }));
+    const dialog = screen.getByRole("dialog", { name: "Sign out of Notion?" });
+    expect(dialog).toHaveTextContent("keep their authorization");
+    await user.click(within(dialog).getByRole("button", { name: "Stay signed in" }));
+    expect(api.calls.signOut).toBe(0);
+    await user.click(within(notion).getByRole("button", { name: "Sign out…" }));
+    await user.click(within(screen.getByRole("dialog")).getByRole("button", { name: "Sign out" }));
+    await waitFor(() => expect(within(notion).getByTestId("connection-status")).toHaveTextContent("Sign-in needed"));
+    expect(within(notion).getByRole("button", { name: "Sign in…" })).toBeInTheDocument();
+    expect(screen.getByTestId("connections-announcement")).toHaveTextContent("Signed out of Notion.");
+  });
+
+  it("offers Sign in again when re-authorization is required", async () => {
+    const state = oauthState();
+    state.connections[0]!.status = "reauth_required";
+    renderView(<ConnectionsPanel />, { initial: state });
+    const linear = await card("Linear");
+    expect(within(linear).getByRole("button", { name: "Sign in again…" })).toBeInTheDocument();
+  });
+});
+
 it("turns the form into the backend's request shapes", async () => {
   const { toChanges, toNewConnection } = await import("./ConnectionsPanel");
   const values = {
@@ -217,6 +276,7 @@ it("turns the form into the backend's request shapes", async () => {
     clientSecret: "",
     tenant: "",
     clientCredentials: false,
+    accountName: " ",
   };
   expect(toNewConnection(values)).toEqual({
     slug: "gh",
@@ -224,18 +284,22 @@ it("turns the form into the backend's request shapes", async () => {
     upstream_url: "https://x/mcp",
     header: { name: "X-Key", value: "k" },
     oauth: null,
+    account_name: null,
   });
+  expect(toNewConnection({ ...values, accountName: " ada " }).account_name).toBe("ada");
   expect(toNewConnection({ ...values, auth: "none" }).header).toBeNull();
   expect(toNewConnection({ ...values, auth: "oauth" })).toMatchObject({
     header: null,
     oauth: { template: null, client_id: "id", client_secret: null, tenant: null, client_credentials: false },
   });
   const existing = viewsState().connections[0]!;
-  expect(toChanges(existing, { ...values, name: "GitHub", upstreamUrl: existing.upstream_url, auth: "keep" })).toEqual({
+  const same = { ...values, name: "GitHub", upstreamUrl: existing.upstream_url, accountName: "octocat" };
+  expect(toChanges(existing, { ...same, auth: "keep" })).toEqual({
     name: null,
     upstream_url: null,
     header: null,
   });
+  expect(toChanges(existing, { ...same, auth: "keep", accountName: "" })).toMatchObject({ account_name: "" });
   expect(toChanges(existing, { ...values, name: "GitHub", upstreamUrl: existing.upstream_url, auth: "none" })).toMatchObject({
     header: null,
     remove_header: true,

@@ -7,6 +7,8 @@ import {
   useEditConnection,
   useRemoveConnection,
   useSetConnectionEnabled,
+  useSignOut,
+  useStartSignin,
   type ConnectionChangesRequest,
   type ConnectionView,
   type IpcError,
@@ -34,6 +36,7 @@ export function toNewConnection(values: ConnectionFormValues): NewConnectionRequ
             client_credentials: values.clientCredentials,
           }
         : null,
+    account_name: values.accountName.trim() || null,
   };
 }
 
@@ -46,6 +49,8 @@ export function toChanges(existing: ConnectionView, values: ConnectionFormValues
     header: values.auth === "header" ? { name: values.headerName.trim(), value: values.headerValue } : null,
   };
   if (values.auth === "none" && existing.auth_kind !== "none") changes.remove_header = true;
+  const account = values.accountName.trim();
+  if (account !== (existing.account_label ?? "")) changes.account_name = account;
   return changes;
 }
 
@@ -61,7 +66,8 @@ type Pending =
   | { kind: "edit"; connection: ConnectionView }
   | { kind: "confirm-edit"; connection: ConnectionView; changes: ConnectionChangesRequest; grants: number }
   | { kind: "disable"; connection: ConnectionView; grants: number }
-  | { kind: "delete"; connection: ConnectionView; grants: number };
+  | { kind: "delete"; connection: ConnectionView; grants: number }
+  | { kind: "sign-out"; connection: ConnectionView };
 
 /** The Connections tab: a card per connection, and add / edit / enable / disable / delete. */
 export function ConnectionsPanel() {
@@ -71,6 +77,8 @@ export function ConnectionsPanel() {
   const edit = useEditConnection();
   const setEnabled = useSetConnectionEnabled();
   const remove = useRemoveConnection();
+  const startSignin = useStartSignin();
+  const signOut = useSignOut();
   const { highlightedConnection } = useNavigation();
   const [pending, setPending] = useState<Pending | null>(null);
   const [errors, setErrors] = useState<FieldErrors>({});
@@ -155,11 +163,46 @@ export function ConnectionsPanel() {
     );
   };
 
+  // The browser does the sign-in; the gateway's callback completes it and the change event
+  // updates the card. Nothing secret comes back here.
+  const signIn = (connection: ConnectionView) => {
+    startSignin.mutate(
+      { key: connection.id },
+      {
+        onSuccess: (started) =>
+          setAnnouncement(
+            started.outcome === "connected"
+              ? `${connection.name} is connected.`
+              : `Continue in your browser to sign in to ${connection.name}.`,
+          ),
+        onError: (error) => setAnnouncement(`Could not start signing in to ${connection.name}: ${describeIpcError(error)}`),
+      },
+    );
+  };
+
+  const confirmSignOut = (connection: ConnectionView) => {
+    setBusy(true);
+    signOut.mutate(connection.id, {
+      onSuccess: (out) => {
+        close();
+        setAnnouncement(
+          out.revocation === "revoke_failed"
+            ? `Signed out of ${connection.name}. The server did not confirm the tokens were revoked; they are deleted here.`
+            : `Signed out of ${connection.name}.`,
+        );
+      },
+      onError: (error) => {
+        setBusy(false);
+        setErrors({ form: describeIpcError(error) });
+      },
+    });
+  };
+
   const list = connections.data ?? [];
 
   return (
     <div className="connections">
-      <p role="status" className="visually-hidden" data-testid="connections-announcement">
+      <p role="status" className="muted connections__status" data-testid="connections-announcement">
         {announcement}
       </p>
       <div className="toolbar">
@@ -197,6 +240,15 @@ export function ConnectionsPanel() {
               onEdit={() => setPending({ kind: "edit", connection })}
               onToggleEnabled={() => toggleEnabled(connection)}
               onDelete={() => void askThenAct("delete", connection)}
+              onSignIn={() => signIn(connection)}
+              onSignOut={() => {
+                setErrors({});
+                setPending({ kind: "sign-out", connection });
+              }}
+              signingIn={
+                (startSignin.isPending && startSignin.variables?.key === connection.id) ||
+                (signOut.isPending && signOut.variables === connection.id)
+              }
             />
           ))}
         </div>
@@ -221,6 +273,40 @@ export function ConnectionsPanel() {
             pending={busy}
             errors={errors}
           />
+        </Dialog>
+      )}
+
+      {pending?.kind === "sign-out" && (
+        <Dialog
+          title={`Sign out of ${pending.connection.name}?`}
+          tone="danger"
+          onClose={close}
+          testId="confirm-dialog"
+          actions={
+            <>
+              <button type="button" className="button" onClick={close} data-autofocus>
+                Stay signed in
+              </button>
+              <button
+                type="button"
+                className="button button--danger-solid"
+                disabled={busy}
+                onClick={() => confirmSignOut(pending.connection)}
+              >
+                Sign out
+              </button>
+            </>
+          }
+        >
+          <p>
+            Gatehouse asks the server to revoke its tokens and deletes them here. Clients authorized on this
+            connection keep their authorization, but their requests fail until you sign in again.
+          </p>
+          {errors.form && (
+            <p role="alert" className="form-error">
+              {errors.form}
+            </p>
+          )}
         </Dialog>
       )}
 
