@@ -52,12 +52,26 @@ impl Drop for AppWindow {
 impl AppWindow {
     /// Starts tauri-driver and opens a session on the app; `home` holds the XDG directories.
     async fn launch(home: &Path, data_dir: &Path, gateway_port: u16) -> Self {
+        Self::launch_with(home, data_dir, gateway_port, &[], None).await
+    }
+
+    /// Like [`Self::launch`], with `extra_env` set on top of (or overriding) the usual environment
+    /// of tauri-driver, WebKitWebDriver and the app, and their stdout and stderr written to
+    /// `output` when given (so a test can search what the app printed).
+    async fn launch_with(
+        home: &Path,
+        data_dir: &Path,
+        gateway_port: u16,
+        extra_env: &[(&str, &std::ffi::OsStr)],
+        output: Option<&Path>,
+    ) -> Self {
         let app = env_path("GATEHOUSE_APP_BIN");
         let driver_bin = env_path("TAURI_DRIVER");
         let (port, native_port) = (free_port(), free_port());
         // tauri-driver starts WebKitWebDriver, which starts the app: all inherit this environment,
         // so the app uses a temporary data dir and XDG dirs and never touches the user's files.
-        let driver = Command::new(&driver_bin)
+        let mut command = Command::new(&driver_bin);
+        command
             .args([
                 "--port",
                 &port.to_string(),
@@ -76,7 +90,17 @@ impl AppWindow {
             .env("TAURI_WEBVIEW_AUTOMATION", "true")
             .env("NO_AT_BRIDGE", "1")
             .env("GTK_USE_PORTAL", "0")
-            .stdout(Stdio::null())
+            .envs(extra_env.iter().copied())
+            .stdout(Stdio::null());
+        if let Some(output) = output {
+            let file = std::fs::File::create(output)
+                .unwrap_or_else(|e| panic!("cannot create {output:?}: {e}"));
+            let clone = file
+                .try_clone()
+                .unwrap_or_else(|e| panic!("cannot clone a file handle: {e}"));
+            command.stdout(file).stderr(clone);
+        }
+        let driver = command
             .spawn()
             .unwrap_or_else(|e| panic!("cannot start tauri-driver: {e}"));
         let mut window = Self {
