@@ -1,4 +1,4 @@
-import { useState } from "react";
+import { useEffect, useState } from "react";
 import {
   describeIpcError,
   useAddConnection,
@@ -84,6 +84,18 @@ export function ConnectionsPanel() {
   const [errors, setErrors] = useState<FieldErrors>({});
   const [busy, setBusy] = useState(false);
   const [announcement, setAnnouncement] = useState("");
+  // The connection whose browser sign-in was started here and has not completed yet.
+  const [awaitingSignin, setAwaitingSignin] = useState<string | null>(null);
+
+  useEffect(() => {
+    if (!awaitingSignin) return;
+    const connection = connections.data?.find((c) => c.id === awaitingSignin);
+    if (connection?.status !== "connected") return;
+    setAwaitingSignin(null);
+    setAnnouncement(
+      `Signed in to ${connection.name}${connection.account_label ? ` as ${connection.account_label}` : ""}.`,
+    );
+  }, [awaitingSignin, connections.data]);
 
   const close = () => {
     setPending(null);
@@ -169,12 +181,14 @@ export function ConnectionsPanel() {
     startSignin.mutate(
       { key: connection.id },
       {
-        onSuccess: (started) =>
-          setAnnouncement(
-            started.outcome === "connected"
-              ? `${connection.name} is connected.`
-              : `Continue in your browser to sign in to ${connection.name}.`,
-          ),
+        onSuccess: (started) => {
+          if (started.outcome === "connected") {
+            setAnnouncement(`${connection.name} is connected.`);
+          } else {
+            setAwaitingSignin(connection.id);
+            setAnnouncement(`Continue in your browser to sign in to ${connection.name}.`);
+          }
+        },
         onError: (error) => setAnnouncement(`Could not start signing in to ${connection.name}: ${describeIpcError(error)}`),
       },
     );
