@@ -7,7 +7,8 @@
 //! `dev.gatehouse:/oauth/callback?…` is parsed by the core ([`callback_query`]) and completed by the
 //! running gateway's [`UpstreamOAuth::complete_signin`] (state burned first, RFC 9207 `iss` checked,
 //! then the RFC 6749 §4.1.3 exchange). The store change it makes reaches the window as the usual
-//! change event; the window is shown either way so the person sees how it went. Any other
+//! change event; the window is shown either way, and a failure also raises a desktop notification
+//! saying what failed (the browser shows nothing for a `dev.gatehouse:` link). Any other
 //! `dev.gatehouse:` link is ignored. A link may carry an authorization code and a state, so no log
 //! line ever contains a link or any part of its query.
 //!
@@ -54,6 +55,7 @@ fn open(app: &AppHandle, url: &str) {
         }
         Err(error) => {
             tracing::warn!(%error, "deep link ignored");
+            crate::events::signin_finished(app, &format!("Sign-in failed: {error}"));
             crate::tray::show_window(app);
             return;
         }
@@ -74,7 +76,10 @@ fn open(app: &AppHandle, url: &str) {
                 tracing::info!(connection = %done.connection_id, "sign-in completed through the deep link");
             }
             // The error names what failed (unknown state, iss mismatch...), never the code or state.
-            Err(error) => tracing::warn!(%error, "sign-in through the deep link failed"),
+            Err(error) => {
+                tracing::warn!(%error, "sign-in through the deep link failed");
+                crate::events::signin_finished(&app, &format!("Sign-in failed: {error}"));
+            }
         }
         crate::events::connections_changed(&app);
         crate::tray::show_window(&app);

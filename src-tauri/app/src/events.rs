@@ -71,6 +71,21 @@ fn consent_requested(app: &AppHandle, request: &ConsentRequested) {
     }
 }
 
+/// Says how a sign-in that came back through the deep link ended, as a desktop notification: the
+/// browser shows nothing for a `dev.gatehouse:` link, so this is where a failure is seen. `text` names
+/// what failed (unknown or expired state, issuer mismatch, the server's refusal), never a code or state.
+pub fn signin_finished(app: &AppHandle, text: &str) {
+    if let Err(error) = app
+        .notification()
+        .builder()
+        .title("Gatehouse")
+        .body(text)
+        .show()
+    {
+        tracing::warn!(%error, "cannot show the sign-in notification");
+    }
+}
+
 /// Tells the window the connections changed (a deep-link sign-in finished, well or not: a failure
 /// writes nothing the store watch reports).
 pub fn connections_changed(app: &AppHandle) {
