@@ -12,6 +12,8 @@
 //!
 //! Because the pending state is in the store, `gatehoused connections signin` (another process) can
 //! start a sign-in that the running gateway's `/oauth/callback` (or the app's deep link) completes.
+//!
+//! Signing out (RFC 7009) is in [`super::signout`]; re-authorization and step-up in [`super::reauth`].
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -25,10 +27,11 @@ use sha2::{Digest, Sha256};
 use url::Url;
 
 use super::deep_link::DEEP_LINK_REDIRECT_URI;
+use super::reauth::union_scopes;
 use super::registration::{self, OAuthClient};
 use super::{
-    SIGN_IN_AGAIN, ServerMetadata, TokenResponse, UpstreamError, UpstreamOAuth, credential_for,
-    read_credential, token_request,
+    ServerMetadata, TokenResponse, UpstreamError, UpstreamOAuth, credential_for, read_credential,
+    token_request,
 };
 use crate::clock::{MINUTE, UnixMillis};
 use crate::crypto::Aad;
@@ -40,6 +43,9 @@ use crate::store::upstream_signins::{self, SigninOutcome, UpstreamSignin};
 use crate::store::upstream_step_up;
 use crate::store::{ConnectionId, StoreEvent};
 use crate::vault::Vault;
+
+pub use super::reauth::STEP_UP_ATTEMPTS;
+pub use super::signout::RevokeResult;
 
 /// How long a sign-in may take.
 pub const SIGNIN_TTL: UnixMillis = 10 * MINUTE;
@@ -79,26 +85,6 @@ pub struct SignedIn {
     pub connection_id: ConnectionId,
     pub connection_name: String,
     pub account_label: Option<String>,
-}
-
-/// What a sign-out did at the upstream (RFC 7009, best effort).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum RevokeResult {
-    Revoked,
-    Failed,
-    NotSupported,
-    NothingToRevoke,
-}
-
-impl RevokeResult {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Revoked => "revoked",
-            Self::Failed => "revoke_failed",
-            Self::NotSupported => "not_supported",
-            Self::NothingToRevoke => "nothing_to_revoke",
-        }
-    }
 }
 
 fn random_b64(bytes: usize) -> String {
@@ -546,232 +532,9 @@ impl UpstreamOAuth {
         )
         .await?)
     }
-
-    /// Signs a connection out: revokes its tokens at the upstream (RFC 7009, best effort; the
-    /// result goes to the audit log), then deletes them locally. The DCR client is kept for the
-    /// next sign-in. The connection shows "Sign-in needed".
-    pub async fn sign_out(
-        &self,
-        connection_id: &ConnectionId,
-    ) -> Result<RevokeResult, UpstreamError> {
-        let row = self.connection(connection_id).await?;
-        let credential = read_credential(&self.vault, &row.id).await?;
-        let result = match &credential {
-            Some(c) if c.access_token_sealed.is_some() || c.refresh_token_sealed.is_some() => {
-                self.revoke(&row, c).await
-            }
-            _ => RevokeResult::NothingToRevoke,
-        };
-        let id = row.id.clone();
-        let now = self.vault.store().now();
-        self.vault
-            .store()
-            .write_with_events(move |tx| {
-                if let Some(mut c) = upstream_credentials::get(tx, &id)? {
-                    c.access_token_sealed = None;
-                    c.refresh_token_sealed = None;
-                    c.expires_at = None;
-                    c.scopes = None;
-                    upstream_credentials::put(tx, &c, now)?;
-                }
-                connections::set_status(
-                    tx,
-                    &id,
-                    ConnectionStatus::NeedsAuth,
-                    Some("Signed out"),
-                    now,
-                )?;
-                connections::set_account_label(tx, &id, None, now)?;
-                audit::append(
-                    tx,
-                    now,
-                    AuditKind::UpstreamSignedOut,
-                    &AuditSubject {
-                        connection_id: Some(&id),
-                        reason: Some(result.as_str()),
-                        ..AuditSubject::default()
-                    },
-                )?;
-                Ok(((), vec![status_event(&id, ConnectionStatus::NeedsAuth)]))
-            })
-            .await?;
-        self.tokens().forget(&row.id);
-        Ok(result)
-    }
-
-    async fn revoke(
-        &self,
-        row: &ConnectionRow,
-        credential: &upstream_credentials::UpstreamCredential,
-    ) -> RevokeResult {
-        let Ok(endpoints) = self.endpoints(row).await else {
-            return RevokeResult::Failed;
-        };
-        let Some(endpoint) = endpoints.metadata.revocation_endpoint.clone() else {
-            return RevokeResult::NotSupported;
-        };
-        let issuer = credential.issuer.clone().unwrap_or_default();
-        let client = match registration::preregistered(&self.vault, row, &endpoints.metadata) {
-            Ok(Some(c)) => Some(c),
-            _ => registration::stored_dcr(&self.vault, Some(credential), &issuer, None)
-                .ok()
-                .flatten(),
-        };
-        let Some(client) = client else {
-            return RevokeResult::Failed;
-        };
-        let policy = Self::policy(row);
-        let cipher = self.vault.cipher();
-        let mut all_ok = true;
-        for (sealed, aad, hint) in [
-            (
-                &credential.refresh_token_sealed,
-                super::refresh_aad(&row.id),
-                "refresh_token",
-            ),
-            (
-                &credential.access_token_sealed,
-                super::access_aad(&row.id),
-                "access_token",
-            ),
-        ] {
-            let Some(sealed) = sealed else { continue };
-            let Ok(token) = cipher.open_string(sealed, &aad) else {
-                all_ok = false;
-                continue;
-            };
-            let mut form = vec![
-                ("token", token.expose_secret().to_owned()),
-                ("token_type_hint", hint.to_owned()),
-            ];
-            let mut headers = HeaderMap::new();
-            client.authenticate(&mut headers, &mut form);
-            let pairs: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
-            let ok = policy
-                .send(Method::POST, &endpoint, headers, Body::Form(&pairs))
-                .await
-                .is_ok_and(|f| f.status.is_success());
-            all_ok &= ok;
-        }
-        if all_ok {
-            RevokeResult::Revoked
-        } else {
-            RevokeResult::Failed
-        }
-    }
-
-    /// Marks the connection `reauth_required` ("Sign in again") and drops its tokens.
-    pub(crate) async fn require_reauth(
-        &self,
-        id: &ConnectionId,
-        why: &str,
-    ) -> Result<(), UpstreamError> {
-        let id2 = id.clone();
-        let now = self.vault.store().now();
-        let why = why.to_owned();
-        self.vault
-            .store()
-            .write_with_events(move |tx| {
-                if let Some(mut c) = upstream_credentials::get(tx, &id2)? {
-                    c.access_token_sealed = None;
-                    c.refresh_token_sealed = None;
-                    c.expires_at = None;
-                    upstream_credentials::put(tx, &c, now)?;
-                }
-                connections::set_status(
-                    tx,
-                    &id2,
-                    ConnectionStatus::ReauthRequired,
-                    Some(SIGN_IN_AGAIN),
-                    now,
-                )?;
-                audit::append(
-                    tx,
-                    now,
-                    AuditKind::UpstreamReauthRequired,
-                    &AuditSubject {
-                        connection_id: Some(&id2),
-                        reason: Some(&why),
-                        ..AuditSubject::default()
-                    },
-                )?;
-                Ok((
-                    (),
-                    vec![status_event(&id2, ConnectionStatus::ReauthRequired)],
-                ))
-            })
-            .await?;
-        self.tokens().forget(id);
-        Ok(())
-    }
 }
 
-/// `base` then every scope of `extra` not already in it; `None` when both are empty.
-fn union_scopes(base: Option<&str>, extra: Option<&str>) -> Option<String> {
-    let mut all: Vec<&str> = Vec::new();
-    for s in base
-        .into_iter()
-        .chain(extra)
-        .flat_map(str::split_whitespace)
-    {
-        if !all.contains(&s) {
-            all.push(s);
-        }
-    }
-    (!all.is_empty()).then(|| all.join(" "))
-}
-
-impl UpstreamOAuth {
-    /// Records a 403 `insufficient_scope` challenge (checklist §4.7): the scopes are requested at the
-    /// next sign-in, and the message for the local client says so. After [`STEP_UP_ATTEMPTS`]
-    /// challenges that add nothing new, the denial is treated as permanent.
-    pub async fn step_up(
-        &self,
-        row_id: &ConnectionId,
-        config_version: i64,
-        challenged: &str,
-        name: &str,
-    ) -> String {
-        let id = row_id.clone();
-        let challenged_owned = challenged.to_owned();
-        let now = self.vault.store().now();
-        let recorded = self
-            .vault
-            .store()
-            .write_with_events(move |tx| {
-                let state =
-                    upstream_step_up::record(tx, &id, config_version, &challenged_owned, now)?;
-                connections::set_status(
-                    tx,
-                    &id,
-                    ConnectionStatus::Connected,
-                    Some("More permissions needed: Sign in again"),
-                    now,
-                )?;
-                Ok((state, vec![status_event(&id, ConnectionStatus::Connected)]))
-            })
-            .await;
-        match recorded {
-            Ok(state) if state.attempts >= STEP_UP_ATTEMPTS => format!(
-                "{name} keeps refusing this request even after signing in with more permissions ({}); \
-                 ask its administrator for access",
-                state.scopes
-            ),
-            Ok(_) => format!(
-                "{name} needs more permissions for this request: open Gatehouse and sign in to {name} again"
-            ),
-            Err(err) => {
-                tracing::warn!(error = %err, "cannot record the step-up scopes");
-                format!("{name} refused this request for lack of permissions")
-            }
-        }
-    }
-}
-
-/// How many step-up challenges for already-requested scopes before the denial counts as permanent.
-pub const STEP_UP_ATTEMPTS: i64 = 3;
-
-fn status_event(id: &ConnectionId, status: ConnectionStatus) -> StoreEvent {
+pub(super) fn status_event(id: &ConnectionId, status: ConnectionStatus) -> StoreEvent {
     StoreEvent::ConnectionStatusChanged {
         connection_id: id.clone(),
         status,

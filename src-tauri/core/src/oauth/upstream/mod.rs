@@ -31,8 +31,10 @@ pub mod callback;
 pub mod deep_link;
 pub mod discovery;
 pub mod flow;
+pub mod reauth;
 pub mod refresh;
 pub mod registration;
+pub mod signout;
 
 use std::sync::Arc;
 

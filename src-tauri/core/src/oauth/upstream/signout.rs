@@ -1,0 +1,151 @@
+//! Signing a connection out (mcp-auth-checklist §4.6, test 119): RFC 7009 token revocation at the
+//! upstream's `revocation_endpoint` (best effort; the result goes to the audit log), then the local
+//! tokens are deleted. The registration is kept for the next sign-in.
+
+use http::{HeaderMap, Method};
+use secrecy::ExposeSecret;
+
+use super::registration::{self};
+use super::{UpstreamError, UpstreamOAuth, read_credential};
+use crate::net::outbound::Body;
+use crate::store::ConnectionId;
+use crate::store::audit::{self, AuditKind, AuditSubject};
+use crate::store::connections::{self, ConnectionRow, ConnectionStatus};
+use crate::store::upstream_credentials;
+
+use super::flow::status_event;
+
+/// What a sign-out did at the upstream (RFC 7009, best effort).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RevokeResult {
+    Revoked,
+    Failed,
+    NotSupported,
+    NothingToRevoke,
+}
+
+impl RevokeResult {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Revoked => "revoked",
+            Self::Failed => "revoke_failed",
+            Self::NotSupported => "not_supported",
+            Self::NothingToRevoke => "nothing_to_revoke",
+        }
+    }
+}
+
+impl UpstreamOAuth {
+    /// Signs a connection out: revokes its tokens at the upstream (RFC 7009, best effort; the
+    /// result goes to the audit log), then deletes them locally. The DCR client is kept for the
+    /// next sign-in. The connection shows "Sign-in needed".
+    pub async fn sign_out(
+        &self,
+        connection_id: &ConnectionId,
+    ) -> Result<RevokeResult, UpstreamError> {
+        let row = self.connection(connection_id).await?;
+        let credential = read_credential(&self.vault, &row.id).await?;
+        let result = match &credential {
+            Some(c) if c.access_token_sealed.is_some() || c.refresh_token_sealed.is_some() => {
+                self.revoke(&row, c).await
+            }
+            _ => RevokeResult::NothingToRevoke,
+        };
+        let id = row.id.clone();
+        let now = self.vault.store().now();
+        self.vault
+            .store()
+            .write_with_events(move |tx| {
+                if let Some(mut c) = upstream_credentials::get(tx, &id)? {
+                    c.access_token_sealed = None;
+                    c.refresh_token_sealed = None;
+                    c.expires_at = None;
+                    c.scopes = None;
+                    upstream_credentials::put(tx, &c, now)?;
+                }
+                connections::set_status(
+                    tx,
+                    &id,
+                    ConnectionStatus::NeedsAuth,
+                    Some("Signed out"),
+                    now,
+                )?;
+                connections::set_account_label(tx, &id, None, now)?;
+                audit::append(
+                    tx,
+                    now,
+                    AuditKind::UpstreamSignedOut,
+                    &AuditSubject {
+                        connection_id: Some(&id),
+                        reason: Some(result.as_str()),
+                        ..AuditSubject::default()
+                    },
+                )?;
+                Ok(((), vec![status_event(&id, ConnectionStatus::NeedsAuth)]))
+            })
+            .await?;
+        self.tokens().forget(&row.id);
+        Ok(result)
+    }
+
+    async fn revoke(
+        &self,
+        row: &ConnectionRow,
+        credential: &upstream_credentials::UpstreamCredential,
+    ) -> RevokeResult {
+        let Ok(endpoints) = self.endpoints(row).await else {
+            return RevokeResult::Failed;
+        };
+        let Some(endpoint) = endpoints.metadata.revocation_endpoint.clone() else {
+            return RevokeResult::NotSupported;
+        };
+        let issuer = credential.issuer.clone().unwrap_or_default();
+        let client = match registration::preregistered(&self.vault, row, &endpoints.metadata) {
+            Ok(Some(c)) => Some(c),
+            _ => registration::stored_dcr(&self.vault, Some(credential), &issuer, None)
+                .ok()
+                .flatten(),
+        };
+        let Some(client) = client else {
+            return RevokeResult::Failed;
+        };
+        let policy = Self::policy(row);
+        let cipher = self.vault.cipher();
+        let mut all_ok = true;
+        for (sealed, aad, hint) in [
+            (
+                &credential.refresh_token_sealed,
+                super::refresh_aad(&row.id),
+                "refresh_token",
+            ),
+            (
+                &credential.access_token_sealed,
+                super::access_aad(&row.id),
+                "access_token",
+            ),
+        ] {
+            let Some(sealed) = sealed else { continue };
+            let Ok(token) = cipher.open_string(sealed, &aad) else {
+                all_ok = false;
+                continue;
+            };
+            let mut form = vec![
+                ("token", token.expose_secret().to_owned()),
+                ("token_type_hint", hint.to_owned()),
+            ];
+            let mut headers = HeaderMap::new();
+            client.authenticate(&mut headers, &mut form);
+            let pairs: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
+            let ok = policy
+                .send(Method::POST, &endpoint, headers, Body::Form(&pairs))
+                .await
+                .is_ok_and(|f| f.status.is_success());
+            all_ok &= ok;
+        }
+        if all_ok {
+            RevokeResult::Revoked
+        } else {
+            RevokeResult::Failed
+        }
+    }
+}
