@@ -9,6 +9,7 @@
 
 mod activity;
 mod clients;
+mod connection_input;
 mod connections;
 mod error;
 mod grants;
