@@ -398,6 +398,30 @@ async fn serve(app: Router) -> String {
     format!("http://{addr}")
 }
 
+/// A 2025-03-26 upstream: the MCP endpoint and its authorization server on one origin, no
+/// protected resource metadata, a bare challenge, and (unless `with_metadata`) no RFC 8414 document
+/// either, so only the default `/authorize`, `/token` and `/register` are there to find.
+async fn start_legacy_world(with_metadata: bool) -> Arc<World> {
+    let w = Arc::new(World::default());
+    *w.iss_mode.lock().unwrap() = "ok";
+    *w.expires_in.lock().unwrap() = 3600;
+    *w.bare_challenge.lock().unwrap() = true;
+    let mut app = Router::new()
+        .route("/mcp", post(mcp))
+        .route("/register", post(register))
+        .route("/authorize", get(authorize))
+        .route("/token", post(token))
+        .route("/revoke", post(revoke))
+        .route("/userinfo", get(userinfo));
+    if with_metadata {
+        app = app.route("/.well-known/oauth-authorization-server", get(as_metadata));
+    }
+    let base = serve(app.fallback(not_found).with_state(w.clone())).await;
+    *w.mcp_base.lock().unwrap() = base.clone();
+    *w.issuer.lock().unwrap() = base;
+    w
+}
+
 async fn start_world() -> Arc<World> {
     let w = Arc::new(World::default());
     *w.iss_mode.lock().unwrap() = "ok";
@@ -440,8 +464,11 @@ struct Env {
 
 impl Env {
     async fn new() -> Self {
+        Self::in_world(start_world().await).await
+    }
+
+    async fn in_world(world: Arc<World>) -> Self {
         log_buffer();
-        let world = start_world().await;
         let dir = tempfile::tempdir().unwrap();
         let vault = Vault::open(dir.path(), KeyBackend::File, Arc::new(SystemClock)).unwrap();
         let url = format!("{}/mcp", world.mcp_base.lock().unwrap());
@@ -619,6 +646,76 @@ fn registration(id: &ClientId) -> ClientRegistration {
 }
 
 // ---------------------------------------------------------------- tests
+
+/// Checklist §4.1 `[GH]` legacy fallback: only with the per-connection opt-in, an upstream without
+/// protected resource metadata is signed in to through its origin's default endpoints (or its
+/// RFC 8414 document there), with PKCE S256 and the RFC 8707 resource.
+#[tokio::test]
+async fn legacy_upstream_without_prm_needs_the_opt_in_then_signs_in_at_its_origin() {
+    for with_metadata in [false, true] {
+        let env = Env::in_world(start_legacy_world(with_metadata).await).await;
+        let refused = env
+            .cli
+            .start_signin(&env.connection, &env.redirect_uri())
+            .await
+            .err()
+            .unwrap_or_else(|| panic!("without the opt-in there is no sign-in"));
+        assert!(
+            refused.to_string().contains("legacy discovery fallback"),
+            "the error says what to turn on: {refused}"
+        );
+        assert!(
+            env.world.registrations.lock().unwrap().is_empty(),
+            "nothing was registered without the opt-in"
+        );
+
+        let id = env.connection.clone();
+        let now = env.vault.store().now();
+        env.vault
+            .store()
+            .write_blocking(move |tx| {
+                let mut settings = connections::get(tx, &id)?.unwrap().settings;
+                settings.oauth.legacy_discovery = true;
+                let edit = connections::ConnectionEdit {
+                    settings: Some(settings),
+                    ..Default::default()
+                };
+                connections::update(tx, &id, &edit, now).map(|_| ())
+            })
+            .unwrap();
+
+        env.sign_in().await;
+        let base = env.world.mcp_base.lock().unwrap().clone();
+        let log = env.world.log.lock().unwrap().clone();
+        if !with_metadata {
+            assert!(
+                log.iter()
+                    .any(|l| l.contains("/.well-known/oauth-authorization-server")),
+                "the origin's RFC 8414 document was looked for first: {log:?}"
+            );
+        }
+        let query = env.world.authorize_queries.lock().unwrap()[0].clone();
+        assert_eq!(query["code_challenge_method"], "S256");
+        assert_eq!(query["resource"], format!("{base}/mcp"));
+        let form = env.world.token_forms.lock().unwrap()[0].clone();
+        assert_eq!(
+            form["resource"],
+            format!("{base}/mcp"),
+            "RFC 8707 on the token request"
+        );
+        assert_eq!(
+            env.world.registrations.lock().unwrap().len(),
+            1,
+            "DCR at {base}/register"
+        );
+        assert_eq!(env.row().status, ConnectionStatus::Connected);
+        let reply = env.call(&env.local_token()).await;
+        assert_eq!(
+            reply["result"]["ok"], true,
+            "the proxy reaches the legacy upstream: {reply}"
+        );
+    }
+}
 
 #[tokio::test]
 async fn discovery_registration_authorize_and_callback_end_to_end() {

@@ -68,6 +68,9 @@ pub struct OAuthInput {
     pub scopes: Option<String>,
     /// Machine to machine: the client_credentials grant (needs a client id and secret).
     pub client_credentials: bool,
+    /// Opt in to the 2025-03-26 discovery fallback for an upstream without protected resource
+    /// metadata (AS metadata or default endpoints at the MCP URL's origin).
+    pub legacy_discovery: bool,
 }
 
 /// A connection to add.
@@ -488,6 +491,7 @@ fn oauth_settings(
         grant: input
             .client_credentials
             .then_some(OAuthGrant::ClientCredentials),
+        legacy_discovery: input.legacy_discovery,
         ..OAuthSettings::default()
     };
     if let Some(key) = input.template.as_deref().map(str::to_ascii_lowercase) {

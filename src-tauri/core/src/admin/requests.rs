@@ -61,6 +61,11 @@ pub struct OAuthRequest {
     #[serde(default)]
     #[ts(optional)]
     pub client_credentials: Option<bool>,
+    /// For an older (2025-03-26) server that publishes no protected resource metadata: find the
+    /// authorization server at the MCP URL's origin, else use its default endpoints.
+    #[serde(default)]
+    #[ts(optional)]
+    pub legacy_discovery: Option<bool>,
 }
 
 impl std::fmt::Debug for OAuthRequest {
@@ -75,6 +80,7 @@ impl std::fmt::Debug for OAuthRequest {
             .field("tenant", &self.tenant)
             .field("scopes", &self.scopes)
             .field("client_credentials", &self.client_credentials)
+            .field("legacy_discovery", &self.legacy_discovery)
             .finish()
     }
 }
@@ -93,6 +99,7 @@ impl OAuthRequest {
             tenant: given(self.tenant),
             scopes: given(self.scopes),
             client_credentials: self.client_credentials.unwrap_or(false),
+            legacy_discovery: self.legacy_discovery.unwrap_or(false),
         })
     }
 }

@@ -140,6 +140,10 @@ pub struct OAuthArgs {
     /// Machine to machine: use the client_credentials grant (needs --client-id and a secret)
     #[arg(long)]
     client_credentials: bool,
+    /// For an older (2025-03-26) MCP server without protected resource metadata: find its
+    /// authorization server at the URL's origin, else use /authorize, /token and /register there
+    #[arg(long)]
+    legacy_oauth: bool,
 }
 
 impl OAuthArgs {
@@ -150,6 +154,7 @@ impl OAuthArgs {
             || self.template.is_some()
             || self.scope.is_some()
             || self.client_credentials
+            || self.legacy_oauth
     }
 
     fn input(&self) -> Result<OAuthInput, CliError> {
@@ -169,6 +174,7 @@ impl OAuthArgs {
             tenant: self.tenant.clone(),
             scopes: self.scope.clone(),
             client_credentials: self.client_credentials,
+            legacy_discovery: self.legacy_oauth,
         })
     }
 }

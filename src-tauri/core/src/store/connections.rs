@@ -87,6 +87,9 @@ pub struct OAuthSettings {
     pub template: Option<String>,
     /// `None` means authorization_code.
     pub grant: Option<OAuthGrant>,
+    /// The user opted in to the 2025-03-26 discovery fallback (the upstream publishes no protected
+    /// resource metadata): see `oauth::upstream::discovery`.
+    pub legacy_discovery: bool,
 }
 
 /// The material part of a connection: any change here bumps `config_version`.
@@ -161,7 +164,8 @@ const COLUMNS: &str = "id, slug, name, upstream_url, transport, auth_kind, heade
      oauth_source, oauth_issuer, oauth_authorization_endpoint, oauth_token_endpoint, \
      oauth_registration_endpoint, oauth_revocation_endpoint, oauth_userinfo_endpoint, oauth_client_id, \
      oauth_client_secret_sealed, oauth_scopes, oauth_resource, oauth_template, enabled, config_version, \
-     status, status_detail, account_label, created_at, updated_at, oauth_grant, account_name";
+     status, status_detail, account_label, created_at, updated_at, oauth_grant, account_name, \
+     oauth_legacy_discovery";
 
 fn from_row(row: &Row<'_>) -> rusqlite::Result<ConnectionRow> {
     Ok(ConnectionRow {
@@ -188,6 +192,7 @@ fn from_row(row: &Row<'_>) -> rusqlite::Result<ConnectionRow> {
                 resource: row.get(18)?,
                 template: row.get(19)?,
                 grant: row.get(27)?,
+                legacy_discovery: row.get(29)?,
             },
         },
         enabled: row.get(20)?,
@@ -222,7 +227,7 @@ pub fn insert(tx: &Transaction, new: &NewConnection, now: UnixMillis) -> Result<
     tx.prepare_cached(&format!(
         "INSERT INTO connections ({COLUMNS})
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20,
-                 ?21, 1, ?22, NULL, NULL, ?23, ?23, ?24, NULL)"
+                 ?21, 1, ?22, NULL, NULL, ?23, ?23, ?24, NULL, ?25)"
     ))?
     .execute(params![
         new.id,
@@ -249,6 +254,7 @@ pub fn insert(tx: &Transaction, new: &NewConnection, now: UnixMillis) -> Result<
         new.status,
         now,
         o.grant,
+        o.legacy_discovery,
     ])
     .map_err(|e| slug_conflict(e, &new.slug))?;
     audit::append(
@@ -328,7 +334,7 @@ pub fn update(
             oauth_userinfo_endpoint = ?15, oauth_client_id = ?16, oauth_client_secret_sealed = ?17,
             oauth_scopes = ?18, oauth_resource = ?19, oauth_template = ?20, config_version = ?21,
             status = ?22, status_detail = ?23, account_label = ?24, updated_at = ?25,
-            oauth_grant = ?26
+            oauth_grant = ?26, oauth_legacy_discovery = ?27
          WHERE id = ?1",
     )?
     .execute(params![
@@ -358,6 +364,7 @@ pub fn update(
         account_label,
         now,
         o.grant,
+        o.legacy_discovery,
     ])
     .map_err(|e| slug_conflict(e, slug))?;
 

@@ -259,6 +259,14 @@ const V4_ACCOUNT_NAME: &str = r#"
 ALTER TABLE connections ADD COLUMN account_name TEXT;
 "#;
 
+const V5_LEGACY_DISCOVERY: &str = r#"
+-- The per-connection opt-in to the 2025-03-26 discovery fallback for upstreams that publish no
+-- protected resource metadata (mcp-auth-checklist §4.1): AS metadata at the MCP URL's origin, else
+-- the default /authorize, /token and /register endpoints there.
+ALTER TABLE connections ADD COLUMN oauth_legacy_discovery INTEGER NOT NULL DEFAULT 0
+    CHECK (oauth_legacy_discovery IN (0, 1));
+"#;
+
 /// Every migration, oldest first. Append only.
 const MIGRATION_LIST: &[M<'static>] = &[
     M::up(V1_SCHEMA)
@@ -272,6 +280,9 @@ const MIGRATION_LIST: &[M<'static>] = &[
         .foreign_key_check(),
     M::up(V4_ACCOUNT_NAME)
         .comment("v4: connections.account_name, the user-named account")
+        .foreign_key_check(),
+    M::up(V5_LEGACY_DISCOVERY)
+        .comment("v5: connections.oauth_legacy_discovery, the 2025-03-26 discovery fallback opt-in")
         .foreign_key_check(),
 ];
 

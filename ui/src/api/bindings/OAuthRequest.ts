@@ -28,4 +28,9 @@ scopes?: string | null,
 /**
  * Machine to machine (RFC 6749 §4.4): needs a client id and secret; no browser sign-in.
  */
-client_credentials?: boolean, };
+client_credentials?: boolean, 
+/**
+ * For an older (2025-03-26) server that publishes no protected resource metadata: find the
+ * authorization server at the MCP URL's origin, else use its default endpoints.
+ */
+legacy_discovery?: boolean, };

@@ -21,6 +21,8 @@ export type ConnectionFormValues = {
   clientSecret: string;
   tenant: string;
   clientCredentials: boolean;
+  /** A 2025-03-26 server without protected resource metadata: discover at the URL's origin. */
+  legacyDiscovery: boolean;
   /** "On behalf of": shown when the upstream does not say who signed in. */
   accountName: string;
 };
@@ -91,6 +93,7 @@ export function ConnectionForm({ existing, submitLabel, onSubmit, onCancel, pend
     clientSecret: "",
     tenant: "",
     clientCredentials: false,
+    legacyDiscovery: false,
     accountName: existing?.account_label ?? "",
   });
   const template = templates.data?.find((t) => t.key === values.oauthTemplate);
@@ -308,6 +311,15 @@ export function ConnectionForm({ existing, submitLabel, onSubmit, onCancel, pend
                 onChange={(event) => set({ clientCredentials: event.target.checked })}
               />
               Machine to machine (client credentials, no browser sign-in)
+            </label>
+            <label className="check">
+              <input
+                type="checkbox"
+                checked={values.legacyDiscovery}
+                onChange={(event) => set({ legacyDiscovery: event.target.checked })}
+              />
+              Older server (2025-03-26) that publishes no protected resource metadata: find its sign-in at the
+              server&rsquo;s own address
             </label>
             {errorText("oauth")}
           </div>

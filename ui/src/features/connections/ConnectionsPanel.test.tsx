@@ -277,6 +277,7 @@ it("turns the form into the backend's request shapes", async () => {
     clientSecret: "",
     tenant: "",
     clientCredentials: false,
+    legacyDiscovery: false,
     accountName: " ",
   };
   expect(toNewConnection(values)).toEqual({
@@ -291,7 +292,14 @@ it("turns the form into the backend's request shapes", async () => {
   expect(toNewConnection({ ...values, auth: "none" }).header).toBeNull();
   expect(toNewConnection({ ...values, auth: "oauth" })).toMatchObject({
     header: null,
-    oauth: { template: null, client_id: "id", client_secret: null, tenant: null, client_credentials: false },
+    oauth: {
+      template: null,
+      client_id: "id",
+      client_secret: null,
+      tenant: null,
+      client_credentials: false,
+      legacy_discovery: false,
+    },
   });
   const existing = viewsState().connections[0]!;
   const same = { ...values, name: "GitHub", upstreamUrl: existing.upstream_url, accountName: "octocat" };

@@ -34,6 +34,7 @@ export function toNewConnection(values: ConnectionFormValues): NewConnectionRequ
             client_secret: values.clientSecret || null,
             tenant: values.tenant.trim() || null,
             client_credentials: values.clientCredentials,
+            legacy_discovery: values.legacyDiscovery,
           }
         : null,
     account_name: values.accountName.trim() || null,

@@ -275,6 +275,7 @@ impl UpstreamOAuth {
                 url,
                 challenge.as_ref(),
                 row.settings.oauth.issuer.as_deref(),
+                row.settings.oauth.legacy_discovery,
             )
             .await?,
         );
