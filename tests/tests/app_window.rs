@@ -888,6 +888,26 @@ async fn start_at_login_adds_and_removes_the_login_entry() {
         "saving with the box unticked must remove {entry:?}"
     );
 
+    // At launch an enabled entry is written again, so it names this binary even after a move.
+    window.click(&window.find(checkbox).await).await;
+    window.click(&window.find(save).await).await;
+    assert!(
+        wait_for_file(&entry, true).await,
+        "ticking again creates {entry:?}"
+    );
+    window.close().await;
+    let exec = format!("Exec={}", app.display());
+    let stale = std::fs::read_to_string(&entry)
+        .unwrap_or_else(|e| panic!("{entry:?}: {e}"))
+        .replace(&exec, "Exec=/moved/away/gatehouse");
+    std::fs::write(&entry, &stale).unwrap_or_else(|e| panic!("{entry:?}: {e}"));
+    let window = AppWindow::launch(home.path(), &data_dir, free_port()).await;
+    window.gateway_status().await;
+    let refreshed = std::fs::read_to_string(&entry).unwrap_or_else(|e| panic!("{entry:?}: {e}"));
+    assert!(
+        refreshed.lines().any(|l| l.trim_end() == exec),
+        "the launch must rewrite a stale login entry to this binary:\n{refreshed}"
+    );
     window.close().await;
 }
 

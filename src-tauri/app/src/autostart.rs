@@ -36,3 +36,17 @@ pub fn apply(app: &AppHandle, enabled: bool) {
         Err(error) => tracing::warn!(%error, enabled, "cannot change start at login"),
     }
 }
+
+/// At launch: when start at login is on, writes the login entry again so it names this binary
+/// (an app that was moved or updated would otherwise leave an entry pointing at the old path).
+pub fn refresh(app: &AppHandle, enabled: bool) {
+    if !enabled {
+        return;
+    }
+    let Some(manager) = app.try_state::<AutoLaunchManager>() else {
+        return;
+    };
+    if let Err(error) = manager.enable() {
+        tracing::warn!(%error, "cannot refresh the start-at-login entry");
+    }
+}

@@ -34,7 +34,9 @@ pub fn run() {
         .setup(|app| {
             gateway::start(app.handle());
             if let Ok(dir) = gatehouse_core::config::resolve_data_dir(None) {
-                events::apply_theme(app.handle(), gateway::saved_settings(&dir).theme);
+                let saved = gateway::saved_settings(&dir);
+                events::apply_theme(app.handle(), saved.theme);
+                autostart::refresh(app.handle(), saved.start_at_login);
             }
             deep_link::listen(app.handle());
             events::start(app.handle());
