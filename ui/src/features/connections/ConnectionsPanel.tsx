@@ -1,4 +1,4 @@
-import { useEffect, useState } from "react";
+import { useEffect, useState, type ReactNode } from "react";
 import {
   describeIpcError,
   useAddConnection,
@@ -292,157 +292,129 @@ export function ConnectionsPanel() {
       )}
 
       {pending?.kind === "sign-out" && (
-        <Dialog
+        <ConfirmDialog
           title={`Sign out of ${pending.connection.name}?`}
-          tone="danger"
-          onClose={close}
-          testId="confirm-dialog"
-          actions={
-            <>
-              <button type="button" className="button" onClick={close} data-autofocus>
-                Stay signed in
-              </button>
-              <button
-                type="button"
-                className="button button--danger-solid"
-                disabled={busy}
-                onClick={() => confirmSignOut(pending.connection)}
-              >
-                Sign out
-              </button>
-            </>
-          }
+          keepLabel="Stay signed in"
+          confirmLabel="Sign out"
+          busy={busy}
+          error={errors.form}
+          onKeep={close}
+          onConfirm={() => confirmSignOut(pending.connection)}
         >
           <p>
             Gatehouse asks the server to revoke its tokens and deletes them here. Clients authorized on this
             connection keep their authorization, but their requests fail until you sign in again.
           </p>
-          {errors.form && (
-            <p role="alert" className="form-error">
-              {errors.form}
-            </p>
-          )}
-        </Dialog>
+        </ConfirmDialog>
       )}
 
       {pending?.kind === "confirm-edit" && (
-        <Dialog
+        <ConfirmDialog
           title={`Save changes to ${pending.connection.name}?`}
-          tone="danger"
-          onClose={close}
-          testId="confirm-dialog"
-          actions={
-            <>
-              <button type="button" className="button" onClick={close} data-autofocus>
-                Don&rsquo;t save
-              </button>
-              <button
-                type="button"
-                className="button button--danger-solid"
-                disabled={busy}
-                onClick={() => applyEdit(pending.connection, pending.changes)}
-              >
-                Save and revoke {pending.grants}
-              </button>
-            </>
-          }
+          keepLabel="Don’t save"
+          confirmLabel={<>Save and revoke {pending.grants}</>}
+          busy={busy}
+          error={errors.form}
+          onKeep={close}
+          onConfirm={() => applyEdit(pending.connection, pending.changes)}
         >
           <p>The server URL or sign-in changed. {grantsSentence(pending.grants)}</p>
-          {errors.form && (
-            <p role="alert" className="form-error">
-              {errors.form}
-            </p>
-          )}
-        </Dialog>
+        </ConfirmDialog>
       )}
 
       {pending?.kind === "disable" && (
-        <Dialog
+        <ConfirmDialog
           title={`Disable ${pending.connection.name}?`}
-          tone="danger"
-          onClose={close}
-          testId="confirm-dialog"
-          actions={
-            <>
-              <button type="button" className="button" onClick={close} data-autofocus>
-                Keep enabled
-              </button>
-              <button
-                type="button"
-                className="button button--danger-solid"
-                disabled={busy}
-                onClick={() => {
-                  setBusy(true);
-                  setEnabled.mutate(
-                    { key: pending.connection.id, enabled: false },
-                    {
-                      onSuccess: (change) => {
-                        close();
-                        setAnnouncement(`Disabled ${change.connection.name}.${revokedNote(change.revoked_grants)}`);
-                      },
-                      onError: fail,
-                    },
-                  );
-                }}
-              >
-                Disable
-              </button>
-            </>
-          }
+          keepLabel="Keep enabled"
+          confirmLabel="Disable"
+          busy={busy}
+          error={errors.form}
+          onKeep={close}
+          onConfirm={() => {
+            setBusy(true);
+            setEnabled.mutate(
+              { key: pending.connection.id, enabled: false },
+              {
+                onSuccess: (change) => {
+                  close();
+                  setAnnouncement(`Disabled ${change.connection.name}.${revokedNote(change.revoked_grants)}`);
+                },
+                onError: fail,
+              },
+            );
+          }}
         >
           <p>
             Clients can no longer reach {pending.connection.name} through Gatehouse. {grantsSentence(pending.grants)}
           </p>
-          {errors.form && (
-            <p role="alert" className="form-error">
-              {errors.form}
-            </p>
-          )}
-        </Dialog>
+        </ConfirmDialog>
       )}
 
       {pending?.kind === "delete" && (
-        <Dialog
+        <ConfirmDialog
           title={`Delete ${pending.connection.name}?`}
-          tone="danger"
-          onClose={close}
-          testId="confirm-dialog"
-          actions={
-            <>
-              <button type="button" className="button" onClick={close} data-autofocus>
-                Keep connection
-              </button>
-              <button
-                type="button"
-                className="button button--danger-solid"
-                disabled={busy}
-                onClick={() => {
-                  setBusy(true);
-                  remove.mutate(pending.connection.id, {
-                    onSuccess: (removed) => {
-                      const name = pending.connection.name;
-                      close();
-                      setAnnouncement(`Deleted ${name}.${revokedNote(removed.revoked_grants)}`);
-                    },
-                    onError: fail,
-                  });
-                }}
-              >
-                Delete connection
-              </button>
-            </>
-          }
+          keepLabel="Keep connection"
+          confirmLabel="Delete connection"
+          busy={busy}
+          error={errors.form}
+          onKeep={close}
+          onConfirm={() => {
+            setBusy(true);
+            remove.mutate(pending.connection.id, {
+              onSuccess: (removed) => {
+                const name = pending.connection.name;
+                close();
+                setAnnouncement(`Deleted ${name}.${revokedNote(removed.revoked_grants)}`);
+              },
+              onError: fail,
+            });
+          }}
         >
           <p>
             Its local URL stops working and its stored sign-in is deleted. {grantsSentence(pending.grants)}
           </p>
-          {errors.form && (
-            <p role="alert" className="form-error">
-              {errors.form}
-            </p>
-          )}
-        </Dialog>
+        </ConfirmDialog>
       )}
     </div>
+  );
+}
+
+type ConfirmDialogProps = {
+  title: string;
+  keepLabel: string;
+  confirmLabel: ReactNode;
+  busy: boolean;
+  error: string | undefined;
+  onKeep: () => void;
+  onConfirm: () => void;
+  children: ReactNode;
+};
+
+/** Asks before a change that cannot be undone: the safe choice has the focus, the other is red. */
+function ConfirmDialog({ title, keepLabel, confirmLabel, busy, error, onKeep, onConfirm, children }: ConfirmDialogProps) {
+  return (
+    <Dialog
+      title={title}
+      tone="danger"
+      onClose={onKeep}
+      testId="confirm-dialog"
+      actions={
+        <>
+          <button type="button" className="button" onClick={onKeep} data-autofocus>
+            {keepLabel}
+          </button>
+          <button type="button" className="button button--danger-solid" disabled={busy} onClick={onConfirm}>
+            {confirmLabel}
+          </button>
+        </>
+      }
+    >
+      {children}
+      {error && (
+        <p role="alert" className="form-error">
+          {error}
+        </p>
+      )}
+    </Dialog>
   );
 }
