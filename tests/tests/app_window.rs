@@ -51,8 +51,18 @@ struct AppWindow {
 }
 
 impl Drop for AppWindow {
+    /// SIGTERM first: tauri-driver then stops the WebKitWebDriver it started (a SIGKILL would leave
+    /// that one running, still holding its port); SIGKILL only if it does not exit.
     fn drop(&mut self) {
-        let _ = self.driver.kill();
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.driver.id().to_string()])
+            .status();
+        let exited = wait_for(Duration::from_secs(5), || {
+            matches!(self.driver.try_wait(), Ok(Some(_))).then_some(())
+        });
+        if exited.is_none() {
+            let _ = self.driver.kill();
+        }
         let _ = self.driver.wait();
     }
 }
@@ -118,10 +128,18 @@ impl AppWindow {
             session: String::new(),
             gateway_port,
         };
-        let ready = wait_for(Duration::from_secs(20), || {
-            std::net::TcpStream::connect(("127.0.0.1", port)).ok()
-        });
-        assert!(ready.is_some(), "tauri-driver did not start listening");
+        // tauri-driver listens at once but forwards every request to WebKitWebDriver, which it
+        // starts beside itself; a request that arrives before that one listens is dropped, so the
+        // session is opened only once both ports accept connections.
+        for (listener, what) in [(port, "tauri-driver"), (native_port, "WebKitWebDriver")] {
+            let ready = wait_for(Duration::from_secs(20), || {
+                std::net::TcpStream::connect(("127.0.0.1", listener)).ok()
+            });
+            assert!(
+                ready.is_some(),
+                "{what} did not start listening on {listener}"
+            );
+        }
         let session = window
             .call(
                 reqwest::Method::POST,
