@@ -135,7 +135,8 @@ pub async fn get_settings(slot: Slot<'_>) -> Result<Settings, IpcError> {
     slot.run(|v, port| admin::get_settings(v, Some(port))).await
 }
 
-/// Saves, then applies what applies at once (the theme, start at login) and tells the window.
+/// Saves, then applies what applies at once (the retention period, the theme, start at login) and
+/// tells the window.
 #[tauri::command]
 pub async fn update_settings(
     app: AppHandle,
@@ -145,6 +146,7 @@ pub async fn update_settings(
     let saved = slot
         .run(move |v, port| admin::update_settings(v, Some(port), &settings))
         .await?;
+    slot.set_retention_days(saved.retention_days);
     crate::events::settings_saved(&app, &saved);
     Ok(saved)
 }

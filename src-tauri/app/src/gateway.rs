@@ -50,6 +50,15 @@ impl GatewaySlot {
         }
     }
 
+    /// Hands a saved retention period to the running gateway's retention job.
+    pub fn set_retention_days(&self, days: u32) {
+        if let Ok(guard) = self.gateway.lock()
+            && let Some(running) = guard.as_ref()
+        {
+            running.set_retention_days(days);
+        }
+    }
+
     /// Runs an admin use case on a blocking thread (the store API is blocking; Tauri's main thread
     /// must stay free) and maps its error for the window.
     pub async fn run<T: Send + 'static>(

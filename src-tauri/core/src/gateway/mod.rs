@@ -18,6 +18,7 @@ use axum::serve::ListenerExt;
 use http::header::{AUTHORIZATION, COOKIE, PROXY_AUTHORIZATION, SET_COOKIE};
 use thiserror::Error;
 use tokio::net::TcpListener;
+use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use tower_http::sensitive_headers::{
@@ -135,6 +136,8 @@ pub struct RunningGateway {
     address: SocketAddr,
     vault: Vault,
     upstream_oauth: Arc<crate::oauth::upstream::UpstreamOAuth>,
+    /// The retention job's period in days; a new value purges at once with it.
+    retention: watch::Sender<u32>,
     stop: CancellationToken,
     server: JoinHandle<std::io::Result<()>>,
 }
@@ -159,6 +162,16 @@ impl RunningGateway {
     /// sign-ins through it (`complete_signin`), so the proxy's token cache sees them at once.
     pub fn upstream_oauth(&self) -> &Arc<crate::oauth::upstream::UpstreamOAuth> {
         &self.upstream_oauth
+    }
+
+    /// Applies a new retention period (days) to the running retention job, which purges with it at
+    /// once (Settings saved in the window). The same period again does nothing.
+    pub fn set_retention_days(&self, days: u32) {
+        self.retention.send_if_modified(|current| {
+            let changed = *current != days;
+            *current = days;
+            changed
+        });
     }
 
     /// Stops accepting, lets in-flight requests finish, and waits for the server task.
@@ -197,6 +210,7 @@ pub async fn start(
     let upstream_oauth = proxy.upstream_oauth().clone();
 
     let retention_stop = stop.clone();
+    let (retention, retention_days) = watch::channel(retention_days);
     tokio::spawn(crate::store::retention::run_retention_job(
         vault.store().clone(),
         retention_days,
@@ -232,6 +246,7 @@ pub async fn start(
         address,
         vault,
         upstream_oauth,
+        retention,
         stop,
         server,
     })

@@ -20,6 +20,7 @@ use std::future::Future;
 use std::time::Duration;
 
 use rusqlite::{Transaction, params};
+use tokio::sync::watch;
 
 use super::audit::{self, AuditKind, AuditSubject};
 use super::{Store, StoreError, StoreEvent};
@@ -152,24 +153,35 @@ impl Store {
     }
 }
 
-/// Purges once now and then once a day until `shutdown` completes. The store's clock decides what is
-/// old; the timer only decides when to look. A failed run is logged and retried the next day.
+/// Purges once now and then once a day until `shutdown` completes, with the retention period that
+/// `retention_days` holds at that moment. A new period (Settings saved in the window) purges at once
+/// with it, so a shorter period never waits for the next daily run. The store's clock decides what
+/// is old; the timer only decides when to look. A failed run is logged and retried the next day.
 pub async fn run_retention_job(
     store: Store,
-    retention_days: u32,
+    mut retention_days: watch::Receiver<u32>,
     shutdown: impl Future<Output = ()>,
 ) {
     let mut ticks = tokio::time::interval(JOB_PERIOD);
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     tokio::pin!(shutdown);
+    let mut period_open = true;
     loop {
         tokio::select! {
             () = &mut shutdown => break,
-            _ = ticks.tick() => {
-                if let Err(err) = store.purge_expired_async(retention_days).await {
-                    tracing::error!(error = %err, "retention purge failed");
+            _ = ticks.tick() => {},
+            changed = retention_days.changed(), if period_open => {
+                if changed.is_err() {
+                    // The sender is gone: keep the last period and the daily runs.
+                    period_open = false;
+                    continue;
                 }
+                tracing::info!(days = *retention_days.borrow(), "retention period changed");
             }
+        }
+        let days = *retention_days.borrow_and_update();
+        if let Err(err) = store.purge_expired_async(days).await {
+            tracing::error!(error = %err, "retention purge failed");
         }
     }
     tracing::debug!("retention job stopped");
@@ -604,13 +616,10 @@ mod tests {
         let f = fixture();
         let mut events = f.store.subscribe();
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let job = tokio::spawn(run_retention_job(
-            f.store.clone(),
-            DEFAULT_RETENTION_DAYS,
-            async move {
-                let _ = stopped.await;
-            },
-        ));
+        let (_period, days) = watch::channel(DEFAULT_RETENTION_DAYS);
+        let job = tokio::spawn(run_retention_job(f.store.clone(), days, async move {
+            let _ = stopped.await;
+        }));
         let event = tokio::time::timeout(Duration::from_secs(10), events.recv())
             .await
             .expect("the first purge must run at start")
@@ -618,6 +627,56 @@ mod tests {
         assert!(
             matches!(event, StoreEvent::RetentionPurged { .. }),
             "the purge must be announced, got {event:?}"
+        );
+        stop.send(()).expect("the job must still be listening");
+        tokio::time::timeout(Duration::from_secs(10), job)
+            .await
+            .expect("the job must stop on shutdown")
+            .expect("the job must not panic");
+    }
+
+    /// The next retention report the store announces.
+    async fn next_purge(
+        events: &mut tokio::sync::broadcast::Receiver<StoreEvent>,
+    ) -> RetentionReport {
+        loop {
+            let event = tokio::time::timeout(Duration::from_secs(10), events.recv())
+                .await
+                .expect("a purge must be announced within 10 s")
+                .expect("the channel must stay open");
+            if let StoreEvent::RetentionPurged { report } = event {
+                return report;
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn a_new_period_purges_at_once_with_it() {
+        let f = fixture();
+        let connection = f.connection("period");
+        let client = f.client();
+        let grant = f.active_grant(&client, &connection);
+        f.store
+            .revoke_grants(std::slice::from_ref(&grant), RevocationReason::UserRevoked)
+            .expect("revoking must work");
+        f.clock.advance(30 * DAY);
+        let mut events = f.store.subscribe();
+        let (period, days) = watch::channel(DEFAULT_RETENTION_DAYS);
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let job = tokio::spawn(run_retention_job(f.store.clone(), days, async move {
+            let _ = stopped.await;
+        }));
+        assert_eq!(
+            next_purge(&mut events).await.grants,
+            0,
+            "a grant revoked 30 days ago is kept under a 90-day period"
+        );
+        period.send(7).expect("the job must hold the receiver");
+        let report = next_purge(&mut events).await;
+        assert_eq!(
+            (report.grants, report.cutoff),
+            (1, f.clock_now() - 7 * DAY),
+            "the 7-day period must apply at once, not at the next daily run"
         );
         stop.send(()).expect("the job must still be listening");
         tokio::time::timeout(Duration::from_secs(10), job)

@@ -114,7 +114,7 @@ function SettingsForm({ saved }: { saved: Settings }) {
             aria-describedby={ids.retentionHelp}
           />
           <p id={ids.retentionHelp} className="field__help">
-            A daily cleanup deletes revoked and expired grants, codes and tokens older than this.
+            A cleanup deletes revoked and expired grants, codes and tokens older than this, daily and as soon as you save a new period.
           </p>
         </div>
         <label className="check">
