@@ -406,6 +406,39 @@ fn disable_and_remove_revoke_through_the_store() {
     assert_eq!(err.kind(), AdminErrorKind::NotFound);
 }
 
+/// The tray's "N clients authorized": distinct clients with an active grant, whatever the number
+/// of their grants; a revoke lowers it.
+#[test]
+fn the_authorized_client_count_counts_clients_with_an_active_grant() {
+    let f = fixture();
+    let docs = f.add("docs");
+    let mail = f.add("mail");
+    let code = f.client("VS Code");
+    let cursor = f.client("Cursor");
+    assert_eq!(authorized_client_count(&f.vault).expect("count works"), 0);
+    f.grant(&code, &docs.id);
+    f.grant(&code, &mail.id);
+    assert_eq!(
+        authorized_client_count(&f.vault).expect("count works"),
+        1,
+        "one client on two connections is one client"
+    );
+    let on_mail = f.grant(&cursor, &mail.id);
+    assert_eq!(authorized_client_count(&f.vault).expect("count works"), 2);
+    f.vault
+        .store()
+        .revoke_grants(
+            std::slice::from_ref(&on_mail),
+            crate::store::RevocationReason::UserRevoked,
+        )
+        .expect("revoking works");
+    assert_eq!(
+        authorized_client_count(&f.vault).expect("count works"),
+        1,
+        "a revoked grant no longer counts"
+    );
+}
+
 #[test]
 fn token_health_follows_the_grants_live_tokens() {
     let f = fixture();

@@ -869,3 +869,36 @@ async fn no_code_before_gatehouse_is_signed_in_upstream() {
     );
     assert_eq!(env.count("SELECT count(*) FROM authorization_codes"), 1);
 }
+
+/// The desktop notification of product.md §6 starts here: a consent page that is shown announces
+/// the client's reported name and the connection once; a request refused before consent announces
+/// nothing.
+#[tokio::test]
+async fn a_shown_consent_page_is_announced_for_the_desktop_notification() {
+    let env = env();
+    let mut events = store_of(&env).subscribe();
+    let client = env.client(Some("Claude Code"), &["http://localhost/callback"]);
+    let refused = env
+        .get(&params(&client, "http://evil.example/callback"))
+        .await;
+    assert_eq!(refused.0, StatusCode::BAD_REQUEST, "unregistered callback");
+    let shown = env
+        .get(&params(&client, "http://localhost:53122/callback"))
+        .await;
+    assert_eq!(shown.0, StatusCode::OK, "consent page shown: {}", shown.2);
+    let mut announced = Vec::new();
+    while let Ok(event) = events.try_recv() {
+        if let crate::store::StoreEvent::ConsentRequested {
+            client_name,
+            connection_name,
+        } = event
+        {
+            announced.push((client_name, connection_name));
+        }
+    }
+    assert_eq!(
+        announced,
+        vec![(Some("Claude Code".to_owned()), "Docs docs".to_owned())],
+        "exactly the shown consent page is announced, with the reported name and the connection"
+    );
+}
