@@ -522,7 +522,12 @@ export function createFakeApi(initial: Partial<FakeState> = {}): FakeApi {
           c.auth_kind = "none";
           c.header_name = null;
         }
-        if (isMaterial) c.config_version += 1;
+        if (isMaterial) {
+          // As the store does: new settings start afresh; only OAuth waits for a sign-in.
+          c.config_version += 1;
+          c.status = c.auth_kind === "oauth" ? "needs_auth" : "connected";
+          c.status_detail = null;
+        }
         c.updated_at = Date.now();
         recount();
         return changed(

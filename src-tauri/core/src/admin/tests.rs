@@ -406,6 +406,54 @@ fn disable_and_remove_revoke_through_the_store() {
     assert_eq!(err.kind(), AdminErrorKind::NotFound);
 }
 
+/// A header the upstream refused (status `error`) is fixed by editing it: the new header makes the
+/// connection usable at once, as a new header connection is, not "Sign-in needed" with no sign-in
+/// to offer.
+#[test]
+fn a_new_header_clears_an_upstream_error() {
+    let f = fixture();
+    let view = f.add("keyed");
+    let id = ConnectionId::parse(&view.id).expect("views carry canonical ids");
+    let now = f.vault.store().now();
+    f.vault
+        .store()
+        .write_blocking(|tx| {
+            connections::set_status(
+                tx,
+                &id,
+                connections::ConnectionStatus::Error,
+                Some("the upstream answered HTTP 401 to Gatehouse's credentials"),
+                now,
+            )
+        })
+        .expect("recording the upstream's refusal works");
+    assert_eq!(
+        get_connection(&f.vault, PORT, "keyed")
+            .expect("listed")
+            .status,
+        "error"
+    );
+    let change = edit_connection(
+        &f.vault,
+        PORT,
+        "keyed",
+        &ConnectionChanges {
+            auth: Some(header("X-API-Key", "sk-a-fresh-key")),
+            ..ConnectionChanges::default()
+        },
+    )
+    .expect("a new header is accepted");
+    assert!(change.material, "a new secret is a material change");
+    assert_eq!(
+        (
+            change.connection.status.as_str(),
+            change.connection.status_detail
+        ),
+        ("connected", None),
+        "the new header is usable at once and the old error is gone"
+    );
+}
+
 /// The tray's "N clients authorized": distinct clients with an active grant, whatever the number
 /// of their grants; a revoke lowers it.
 #[test]

@@ -312,9 +312,11 @@ pub fn update(
     let material = *settings != current.settings;
     let config_version = current.config_version + i64::from(material);
     let (status, status_detail, account_label) = if material {
+        // As for a new connection: only OAuth has a sign-in to wait for; a header or no
+        // authentication is usable at once, and the proxy reports what the upstream thinks of it.
         let fresh = match settings.auth_kind {
-            AuthKind::None => ConnectionStatus::Connected,
-            AuthKind::Header | AuthKind::OAuth => ConnectionStatus::NeedsAuth,
+            AuthKind::None | AuthKind::Header => ConnectionStatus::Connected,
+            AuthKind::OAuth => ConnectionStatus::NeedsAuth,
         };
         (fresh, None, None)
     } else {

@@ -1,4 +1,4 @@
-import { useId, useState, type FormEvent } from "react";
+import { useId, useRef, useState, type FormEvent } from "react";
 import type { ConnectionView, IpcError } from "../../api";
 import { describeIpcError, useDetectOAuth, useOAuthTemplates } from "../../api";
 
@@ -97,17 +97,31 @@ export function ConnectionForm({ existing, submitLabel, onSubmit, onCancel, pend
     accountName: existing?.account_label ?? "",
   });
   const template = templates.data?.find((t) => t.key === values.oauthTemplate);
+  /** The auth choice now, for a detection answer that arrives after the user picked one. */
+  const authNow = useRef(values.auth);
+  authNow.current = values.auth;
 
-  const runDetect = () => {
+  /** The URL last asked about, so leaving the field again does not ask again. */
+  const [probed, setProbed] = useState("");
+  /**
+   * Asks the server whether it wants OAuth. From the button it always asks and selects OAuth when
+   * it does; when the URL field is left (`automatic`) it asks once per URL and selects OAuth only
+   * while the choice is still the default "No sign-in", never over a header the user picked.
+   */
+  const runDetect = (automatic = false) => {
     const url = values.upstreamUrl.trim();
+    if (automatic && (!url || url === probed || detect.isPending)) return;
     if (!url) {
       setLocalErrors({ url: "Enter the server's URL." });
       return;
     }
+    setProbed(url);
     setDetected("Asking the server…");
     detect.mutate(url, {
       onSuccess: (oauth) => {
-        if (oauth) {
+        if (oauth && automatic && authNow.current !== "none") {
+          setDetected("The server asks for OAuth sign-in; choose OAuth below to use it.");
+        } else if (oauth) {
           set({ auth: "oauth" });
           setDetected("The server asks for OAuth sign-in: OAuth is selected.");
         } else {
@@ -191,6 +205,7 @@ export function ConnectionForm({ existing, submitLabel, onSubmit, onCancel, pend
           inputMode="url"
           value={values.upstreamUrl}
           onChange={(event) => set({ upstreamUrl: event.target.value })}
+          onBlur={existing ? undefined : () => runDetect(true)}
           spellCheck={false}
           placeholder="https://mcp.example.com/mcp"
           aria-invalid={Boolean(shown.url)}
@@ -198,7 +213,7 @@ export function ConnectionForm({ existing, submitLabel, onSubmit, onCancel, pend
         />
         {!existing && (
           <div className="field__inline-action">
-            <button type="button" className="button" onClick={runDetect} disabled={detect.isPending}>
+            <button type="button" className="button" onClick={() => runDetect()} disabled={detect.isPending}>
               Detect sign-in
             </button>
             <p id={ids.detected} className="field__help" role="status">

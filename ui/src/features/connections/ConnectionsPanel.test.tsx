@@ -93,6 +93,30 @@ describe("adding", () => {
     expect(api.state.connections.find((c) => c.slug === "notion")?.auth_kind).toBe("oauth");
   });
 
+  it("asks the server as soon as the URL is entered, and never overrides a header the user chose", async () => {
+    const { user, api } = renderView(<ConnectionsPanel />);
+    await card("GitHub");
+    await user.click(screen.getByRole("button", { name: "Add connection…" }));
+    const dialog = screen.getByRole("dialog", { name: "Add a connection" });
+    await user.type(within(dialog).getByLabelText("Server URL"), "https://mcp.notion.com/mcp");
+    const before = api.calls.detectOAuth;
+    await user.tab();
+    expect(await within(dialog).findByText(/asks for OAuth sign-in: OAuth is selected/)).toBeInTheDocument();
+    expect(within(dialog).getByRole("radio", { name: /OAuth sign-in in your browser/ })).toBeChecked();
+    expect(api.calls.detectOAuth).toBe(before + 1);
+    // Leaving the field again with the same URL does not ask again.
+    await user.click(within(dialog).getByLabelText("Server URL"));
+    await user.tab();
+    expect(api.calls.detectOAuth).toBe(before + 1);
+
+    await user.click(within(dialog).getByRole("radio", { name: "A header with a key or token" }));
+    await user.type(within(dialog).getByLabelText("Server URL"), "/v2");
+    await user.click(within(dialog).getByRole("radio", { name: "A header with a key or token" }));
+    expect(await within(dialog).findByText(/choose OAuth below to use it/)).toBeInTheDocument();
+    expect(api.calls.detectOAuth).toBe(before + 2);
+    expect(within(dialog).getByRole("radio", { name: "A header with a key or token" })).toBeChecked();
+  });
+
   it("says when the server does not ask for OAuth", async () => {
     const { user } = renderView(<ConnectionsPanel />);
     await card("GitHub");
