@@ -44,6 +44,9 @@ after(async () => {
 async function open(colorScheme = "light") {
   const context = await browser.newContext({ colorScheme, viewport: { width: 1100, height: 900 } });
   const page = await context.newPage();
+  // The fake's samples are dated around SAMPLE_NOW (ui/src/api/fake.ts), with token health to
+  // match; relative times ("Last used 2 hours ago") are read against the same moment.
+  await page.clock.setFixedTime(new Date("2026-03-02T10:00:00Z"));
   const errors = [];
   page.on("pageerror", (error) => errors.push(error.message));
   page.on("console", (message) => {
@@ -140,10 +143,24 @@ describe("Gatehouse views in Chromium, against the fake backend", () => {
       await checkAccessibility(page, `Connections (${scheme})`);
       await page.screenshot({ path: join(ARTIFACTS, `connections-${scheme}.png`), fullPage: true });
 
+      const firstCard = page.getByTestId("connection-card").first();
+      await firstCard.getByRole("button", { name: "Delete…" }).click();
+      await page.getByRole("dialog").waitFor();
+      await checkAccessibility(page, `Delete confirmation (${scheme})`);
+      await page.keyboard.press("Escape");
+      await page.getByRole("dialog").waitFor({ state: "detached" });
+      await firstCard.getByRole("button", { name: "Disable…" }).click();
+      await page.getByRole("dialog").waitFor();
+      await checkAccessibility(page, `Disable confirmation (${scheme})`);
+      await page.keyboard.press("Escape");
+      await page.getByRole("dialog").waitFor({ state: "detached" });
+
       await tab(page, "Authorized clients");
       await page.getByTestId("grant-card").first().waitFor();
       await page.getByTestId("grant-card").first().getByRole("button", { name: /Show technical details/ }).click();
-      await checkAccessibility(page, `Authorized clients (${scheme})`);
+      await page.getByTestId("grant-card").first().getByRole("button", { name: "About this name" }).focus();
+      await page.getByRole("tooltip").first().waitFor({ state: "visible" });
+      await checkAccessibility(page, `Authorized clients, with a tooltip open (${scheme})`);
       await page.screenshot({ path: join(ARTIFACTS, `authorized-clients-${scheme}.png`), fullPage: true });
 
       await tab(page, "Activity");

@@ -3,7 +3,7 @@ import { describe, expect, it, vi } from "vitest";
 import { viewsState } from "../fixture";
 import { renderView } from "../testing";
 import { ClientsPanel } from "./ClientsPanel";
-import { UNVERIFIED_TIP } from "./GrantCard";
+import { UNNAMED_TIP, UNVERIFIED_TIP } from "./GrantCard";
 
 const cards = () => screen.findAllByTestId("grant-card");
 const card = async (title: string) =>
@@ -36,6 +36,8 @@ describe("grant cards", () => {
     expect(within(claude).getByRole("tooltip")).toHaveAttribute("data-open", "true");
     await user.keyboard("{Escape}");
     expect(within(claude).getByRole("tooltip")).toHaveAttribute("data-open", "false");
+    const unnamed = await card("Unverified MCP client");
+    expect(within(unnamed).getByRole("button", { name: "About this name" })).toHaveAccessibleDescription(UNNAMED_TIP);
   });
 
   it("says where and on whose behalf, and links the connection", async () => {
@@ -147,6 +149,31 @@ describe("revoking", () => {
     expect(screen.getByTestId("clients-announcement")).toHaveTextContent(
       "Revoked access for \u201CClaude Code\u201D on GitHub.",
     );
+  });
+
+  it("leaves focus on the tab panel, not on nothing, once the revoked card is gone", async () => {
+    const { user } = renderView(
+      <div role="tabpanel" tabIndex={0} aria-label="Authorized clients">
+        <ClientsPanel />
+      </div>,
+    );
+    const claude = await card("\u201CClaude Code\u201D");
+    await user.click(within(claude).getByRole("button", { name: "Revoke access…" }));
+    await user.click(screen.getByRole("button", { name: "Revoke access" }));
+    await waitFor(() => expect(screen.queryAllByTestId("grant-card")).toHaveLength(1));
+    await waitFor(() => expect(screen.getByRole("tabpanel")).toHaveFocus());
+  });
+
+  it("drops what a filter hides from the selection", async () => {
+    const { user } = renderView(<ClientsPanel />);
+    await cards();
+    for (const box of screen.getAllByRole("checkbox")) await user.click(box);
+    expect(screen.getByText("2 selected")).toBeInTheDocument();
+    await user.selectOptions(screen.getByLabelText("Connection"), "GitHub");
+    expect(await screen.findByText("1 selected")).toBeInTheDocument();
+    await user.click(screen.getByRole("button", { name: "Revoke selected…" }));
+    expect(screen.getByRole("dialog", { name: /Revoke access for/ })).toHaveTextContent("on GitHub");
+    expect(screen.getAllByTestId("revoke-item")).toHaveLength(1);
   });
 
   it("says so and keeps the dialog when revoking fails", async () => {

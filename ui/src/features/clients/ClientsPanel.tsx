@@ -1,4 +1,4 @@
-import { useEffect, useId, useMemo, useState } from "react";
+import { useEffect, useId, useMemo, useRef, useState } from "react";
 import {
   describeIpcError,
   useClients,
@@ -44,13 +44,22 @@ export function ClientsPanel() {
     return (connectionId: string) => map.get(connectionId) ?? null;
   }, [connections.data]);
 
-  // A grant revoked elsewhere leaves the selection.
+  const root = useRef<HTMLDivElement>(null);
+  /** Set by a revoke from here: once its cards are gone, focus must not be left on nothing. */
+  const refocusAfterRevoke = useRef(false);
+
+  // A grant revoked elsewhere leaves the selection. After a revoke from here, the card whose button
+  // had focus is gone: focus goes to the tab panel rather than to the page body.
   useEffect(() => {
     const ids = new Set(active.map((grant) => grant.id));
     setSelection((current) => {
       const kept = [...current].filter((id) => ids.has(id));
       return kept.length === current.size ? current : new Set(kept);
     });
+    if (refocusAfterRevoke.current && (document.activeElement === document.body || !document.activeElement)) {
+      refocusAfterRevoke.current = false;
+      root.current?.closest<HTMLElement>('[role="tabpanel"]')?.focus();
+    }
   }, [active]);
 
   const connectionOptions = useMemo(() => {
@@ -68,6 +77,16 @@ export function ClientsPanel() {
       ),
     }))
     .filter((group) => group.grants.length > 0);
+  const visibleIds = visibleGroups.flatMap((group) => group.grants.map((grant) => grant.id)).join(" ");
+
+  // What a filter hides leaves the selection: "Revoke selected" only ever acts on cards in view.
+  useEffect(() => {
+    const shown = new Set(visibleIds.split(" "));
+    setSelection((current) => {
+      const kept = [...current].filter((id) => shown.has(id));
+      return kept.length === current.size ? current : new Set(kept);
+    });
+  }, [visibleIds]);
 
   if (grantsQuery.isPending) {
     return <p className="muted">Loading authorized clients…</p>;
@@ -82,7 +101,7 @@ export function ClientsPanel() {
   }
   if (active.length === 0) {
     return (
-      <div className="clients">
+      <div className="clients" ref={root}>
         <Announcement text={announcement} />
         <EmptyState title="No client is authorized">
           <p>
@@ -114,6 +133,7 @@ export function ClientsPanel() {
       targets.map((grant) => grant.id),
       {
         onSuccess: (result) => {
+          refocusAfterRevoke.current = true;
           setConfirming(null);
           toggle(targets.map((grant) => grant.id), false);
           const count = result.revoked.length + result.already_revoked.length;
@@ -133,7 +153,7 @@ export function ClientsPanel() {
   };
 
   return (
-    <div className="clients">
+    <div className="clients" ref={root}>
       <Announcement text={announcement} />
       <div className="toolbar" role="group" aria-label="Filter and select">
         <div className="field field--inline">

@@ -12,6 +12,10 @@ export const BROAD_SCOPE = "mcp:access";
 export const UNVERIFIED_TIP =
   "This name was reported by the client itself when it registered. Gatehouse cannot verify it: any program can call itself anything. Check the client ID and callback URI to know which program this is.";
 
+/** The shield's tip on a card whose client gave no name. */
+export const UNNAMED_TIP =
+  "This client reported no name when it registered. Check the client ID and callback URI to tell which program it is.";
+
 const HEALTH: Record<TokenHealth, { label: string; tone: string; detail: string }> = {
   valid: { label: "Valid", tone: "ok", detail: "The client can call without signing in again." },
   expiring_soon: {
@@ -24,7 +28,7 @@ const HEALTH: Record<TokenHealth, { label: string; tone: string; detail: string 
     tone: "error",
     detail: "The client's tokens have expired; it must refresh or ask again.",
   },
-  none: { label: "Not used yet", tone: "muted", detail: "No token has been issued to this client yet." },
+  none: { label: "No token yet", tone: "muted", detail: "No token has been issued to this client yet." },
 };
 
 export function tokenHealthLabel(health: TokenHealth): string {
@@ -76,7 +80,7 @@ export function GrantCard({
           onChange={(event) => onSelectedChange(event.target.checked)}
           aria-label={`Select ${title} on ${grant.connection_name}`}
         />
-        <Tooltip label="About this name" tip={UNVERIFIED_TIP} className="grant-card__shield">
+        <Tooltip label="About this name" tip={reported ? UNVERIFIED_TIP : UNNAMED_TIP} className="grant-card__shield">
           <ShieldIcon />
         </Tooltip>
         <div className="grant-card__identity">
