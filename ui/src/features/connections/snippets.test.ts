@@ -19,8 +19,12 @@ describe("snippetsFor", () => {
     expect(JSON.parse(text("cursor"))).toEqual({ mcpServers: { github: { url: URL } } });
   });
 
-  it("gives the mcp-remote command", () => {
-    expect(text("mcp-remote")).toBe(`npx mcp-remote ${URL}`);
+  it("gives a command configuration that starts mcp-remote on the local URL", () => {
+    expect(JSON.parse(text("mcp-remote"))).toEqual({
+      mcpServers: {
+        github: { command: "npx", args: ["-y", "mcp-remote", URL, "--transport", "http-only"] },
+      },
+    });
   });
 });
 

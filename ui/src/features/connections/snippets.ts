@@ -32,9 +32,13 @@ export function snippetsFor(connection: Pick<ConnectionView, "slug" | "local_url
     },
     {
       id: "mcp-remote",
-      client: "Other clients (mcp-remote)",
-      where: "For clients that only start local servers, use this command:",
-      text: `npx mcp-remote ${url}`,
+      client: "Claude Desktop and other clients (mcp-remote)",
+      where: "For clients that only start local commands, add to their MCP configuration (Claude Desktop: claude_desktop_config.json):",
+      text: JSON.stringify(
+        { mcpServers: { [slug]: { command: "npx", args: ["-y", "mcp-remote", url, "--transport", "http-only"] } } },
+        null,
+        2,
+      ),
     },
   ];
 }
