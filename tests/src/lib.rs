@@ -142,5 +142,6 @@ pub fn free_port() -> u16 {
 }
 
 pub mod app;
+pub mod desktop;
 pub mod peers;
 pub mod upstream;

@@ -304,7 +304,9 @@ fn skipped_failure() -> StepOutcome {
 
 /// The real app binary under Xvfb and a private D-Bus session: the window driven through
 /// tauri-driver (`app_window`), and the deep-link sign-in callback handed from a second launch to the
-/// running instance and to a cold start (`app_deep_link`; single instance needs the session bus).
+/// running instance and to a cold start (`app_deep_link`; single instance needs the session bus), and
+/// the desktop around it (`app_desktop`: the tray on a status-notifier watcher, the consent
+/// notification, close to tray) with the shell's side played by the test on the same bus and display.
 fn window_test(cargo: &str, root: &Path, bin_dir: &Path, artifacts: &Path) -> StepOutcome {
     let Some(driver) = tauri_driver_path() else {
         eprintln!("xtask: tauri-driver is not installed");
@@ -329,6 +331,8 @@ fn window_test(cargo: &str, root: &Path, bin_dir: &Path, artifacts: &Path) -> St
             "app_window",
             "--test",
             "app_deep_link",
+            "--test",
+            "app_desktop",
             "--",
             "--ignored",
             "--nocapture",
