@@ -228,6 +228,44 @@ impl Desktop {
             .unwrap_or_else(|e| panic!("clicking {label:?} in the tray menu failed: {e}"));
     }
 
+    /// A property of the tray item (`org.kde.StatusNotifierItem`), as a string.
+    pub fn tray_property(&self, property: &str) -> Option<String> {
+        let (name, path) = self.tray_item()?;
+        let reply = self
+            .connection
+            .call_method(
+                Some(name.as_str()),
+                path.as_str(),
+                Some("org.freedesktop.DBus.Properties"),
+                "Get",
+                &("org.kde.StatusNotifierItem", property),
+            )
+            .ok()?;
+        let value: OwnedValue = reply.body().deserialize().ok()?;
+        String::try_from(value).ok()
+    }
+
+    /// The tray icon's pixels as the host would draw them: the PNG file the item names in
+    /// `IconName` (libayatana-appindicator takes icons as files), decoded to RGBA.
+    pub fn tray_icon_rgba(&self) -> Option<Vec<[u8; 4]>> {
+        let path = self.tray_property("IconName")?;
+        let file = std::fs::File::open(&path).ok()?;
+        let mut decoder = png::Decoder::new(std::io::BufReader::new(file));
+        decoder.set_transformations(png::Transformations::EXPAND | png::Transformations::ALPHA);
+        let mut reader = decoder.read_info().ok()?;
+        let mut buffer = vec![0; reader.output_buffer_size()?];
+        let info = reader.next_frame(&mut buffer).ok()?;
+        if info.color_type != png::ColorType::Rgba || info.bit_depth != png::BitDepth::Eight {
+            return None;
+        }
+        Some(
+            buffer[..info.buffer_size()]
+                .chunks_exact(4)
+                .map(|p| [p[0], p[1], p[2], p[3]])
+                .collect(),
+        )
+    }
+
     /// The bus name of the tray item and the object path of its menu.
     fn menu_address(&self) -> Option<(String, String)> {
         let (name, path) = self.tray_item()?;

@@ -9,6 +9,9 @@
 //! notification naming the client as it reported itself and the connection, closing the window
 //! hides it while the gateway keeps serving, the tray's "Open Gatehouse" brings it back and its
 //! "Quit" ends the app and its gateway.
+//!
+//! `a_gateway_that_cannot_start_is_said_in_the_tray`: with its port taken, the app stays up and its
+//! tray says why the gateway is not running, with the icon greyed out.
 
 use std::time::Duration;
 
@@ -67,6 +70,12 @@ fn the_tray_tells_the_gateway_and_its_clients_and_closing_keeps_it_running() {
         "the app must register a tray icon with the status-notifier watcher:\n{}",
         out()
     );
+    let coloured = desktop.tray_icon_rgba().is_some_and(|pixels| {
+        pixels
+            .iter()
+            .any(|[r, g, b, a]| *a > 128 && (r != g || g != b))
+    });
+    assert!(coloured, "a running gateway shows the icon in colour");
     let gateway_line = format!("Gateway running on 127.0.0.1:{}", home.port);
     let menu = wait_for_menu(
         &desktop,
@@ -186,4 +195,59 @@ fn the_tray_tells_the_gateway_and_its_clients_and_closing_keeps_it_running() {
         out()
     );
     assert!(!health(&home.base_url()), "the gateway stops with the app");
+}
+
+#[test]
+#[ignore = "needs the app binary, Xvfb and a D-Bus session: run through `cargo xtask test`"]
+fn a_gateway_that_cannot_start_is_said_in_the_tray() {
+    let desktop = Desktop::start();
+    let home = AppHome::new();
+    let _taken = std::net::TcpListener::bind(("127.0.0.1", home.port))
+        .unwrap_or_else(|e| panic!("cannot take port {}: {e}", home.port));
+    let mut app = gatehouse_e2e::app::RunningApp {
+        child: home
+            .command("blocked", &[])
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start the app: {e}")),
+    };
+    let out = || read(&home.output_file("blocked"));
+    let menu = wait_for(Duration::from_secs(30), || {
+        desktop.tray_menu().filter(|m| {
+            m.first()
+                .is_some_and(|e| e.label.starts_with("Gateway not running"))
+        })
+    })
+    .unwrap_or_else(|| {
+        panic!(
+            "the tray must say the gateway is not running: {:?}\n{}",
+            desktop.tray_menu(),
+            out()
+        )
+    });
+    let expected = format!(
+        "Gateway not running: cannot listen on 127.0.0.1:{}: Address already in use (os error 98)",
+        home.port
+    );
+    assert_eq!(
+        labels(&menu),
+        [
+            expected.as_str(),
+            "No client can connect",
+            "Open Gatehouse",
+            "Quit"
+        ],
+        "the tray says why, in the words the window's status line uses"
+    );
+    let dimmed = wait_for(Duration::from_secs(10), || {
+        desktop.tray_icon_rgba().filter(|pixels| {
+            pixels
+                .iter()
+                .all(|[r, g, b, a]| r == g && g == b && *a <= 128)
+        })
+    });
+    assert!(
+        dimmed.is_some_and(|pixels| pixels.iter().any(|p| p[3] > 0)),
+        "the icon itself turns grey and faint while no gateway runs"
+    );
+    assert!(app.is_running(), "the app stays up to say why:\n{}", out());
 }

@@ -1,10 +1,12 @@
-//! The tray icon: whether the gateway runs and where, how many clients are authorized, "Open
-//! Gatehouse" and "Quit". Where no tray can be created (no status-notifier host, e.g. under Xvfb)
-//! the app logs it and goes on; closing the window then quits instead of hiding it.
+//! The tray icon: whether the gateway runs and where (or why not), how many clients are authorized,
+//! "Open Gatehouse" and "Quit". The icon itself is dimmed while the gateway is not running, so the
+//! state shows without opening the menu. Where no tray can be created the app logs it and goes on;
+//! closing the window then quits instead of hiding it.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
-use gatehouse_core::admin;
+use gatehouse_core::admin::{self, IpcError};
 use tauri::image::Image;
 use tauri::menu::{Menu, MenuItem, PredefinedMenuItem};
 use tauri::tray::{MouseButton, MouseButtonState, TrayIconBuilder, TrayIconEvent};
@@ -12,10 +14,17 @@ use tauri::{AppHandle, Manager, Wry};
 
 use crate::gateway::GatewaySlot;
 
-/// The tray's two information lines, kept to update them.
+const TRAY_PNG: &[u8] = include_bytes!("../../../icons/tray.png");
+
+/// The second line while no gateway runs.
+const NO_GATEWAY: &str = "No client can connect";
+
+/// The tray's two information lines, kept to update them, and whether the icon shows a running
+/// gateway (it is built that way).
 pub struct Tray {
     status: MenuItem<Wry>,
     clients: MenuItem<Wry>,
+    running: AtomicBool,
 }
 
 /// Creates the tray; returns whether there is one.
@@ -40,7 +49,7 @@ fn build(app: &AppHandle) -> tauri::Result<Tray> {
     let quit = MenuItem::with_id(app, "quit", "Quit", true, None::<&str>)?;
     let separator = PredefinedMenuItem::separator(app)?;
     let menu = Menu::with_items(app, &[&status, &clients, &separator, &open, &quit])?;
-    let icon = Image::from_bytes(include_bytes!("../../../icons/tray.png"))?;
+    let icon = Image::from_bytes(TRAY_PNG)?;
     TrayIconBuilder::with_id("main")
         .icon(icon)
         .tooltip("Gatehouse")
@@ -62,7 +71,11 @@ fn build(app: &AppHandle) -> tauri::Result<Tray> {
             }
         })
         .build(app)?;
-    Ok(Tray { status, clients })
+    Ok(Tray {
+        status,
+        clients,
+        running: AtomicBool::new(true),
+    })
 }
 
 /// Brings the main window back (from the tray, or on a second launch).
@@ -82,7 +95,9 @@ pub fn refresh(app: &AppHandle) {
     }
     let app = app.clone();
     tauri::async_runtime::spawn_blocking(move || {
-        let (status, clients) = match app.try_state::<Arc<GatewaySlot>>().map(|s| s.vault()) {
+        let slot = app.try_state::<Arc<GatewaySlot>>().map(|s| s.vault());
+        let running = matches!(slot, Some(Ok(_)));
+        let (status, clients) = match slot {
             Some(Ok((vault, port))) => {
                 let count = admin::authorized_client_count(&vault);
                 (
@@ -97,7 +112,11 @@ pub fn refresh(app: &AppHandle) {
                     },
                 )
             }
-            _ => ("Gateway not running".to_owned(), String::new()),
+            Some(Err(IpcError::GatewayNotRunning { reason })) => (
+                format!("Gateway not running: {reason}"),
+                NO_GATEWAY.to_owned(),
+            ),
+            _ => ("Gateway not running".to_owned(), NO_GATEWAY.to_owned()),
         };
         let Some(tray) = app.try_state::<Tray>() else {
             return;
@@ -105,12 +124,32 @@ pub fn refresh(app: &AppHandle) {
         let _ = tray.status.set_text(&status);
         let _ = tray.clients.set_text(&clients);
         if let Some(icon) = app.tray_by_id("main") {
-            let tooltip = if clients.is_empty() {
-                status
-            } else {
-                format!("{status} · {clients}")
-            };
+            if tray.running.swap(running, Ordering::Relaxed) != running
+                && let Err(error) = icon.set_icon(Some(tray_icon(running)))
+            {
+                tracing::debug!(%error, "cannot change the tray icon");
+            }
+            let tooltip = format!("{status} · {clients}");
             let _ = icon.set_tooltip(Some(tooltip));
         }
     });
+}
+
+/// The tray icon: as drawn while the gateway runs, else grey at half opacity.
+fn tray_icon(running: bool) -> Image<'static> {
+    let Ok(icon) = Image::from_bytes(TRAY_PNG) else {
+        return Image::new_owned(vec![0; 4], 1, 1);
+    };
+    let (width, height) = (icon.width(), icon.height());
+    let mut rgba = icon.rgba().to_vec();
+    if !running {
+        for pixel in rgba.chunks_exact_mut(4) {
+            let grey =
+                u8::try_from((u16::from(pixel[0]) + u16::from(pixel[1]) + u16::from(pixel[2])) / 3)
+                    .unwrap_or(u8::MAX);
+            pixel[..3].fill(grey);
+            pixel[3] /= 2;
+        }
+    }
+    Image::new_owned(rgba, width, height)
 }
