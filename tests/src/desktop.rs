@@ -230,6 +230,10 @@ impl Desktop {
 
     /// A property of the tray item (`org.kde.StatusNotifierItem`), as a string.
     pub fn tray_property(&self, property: &str) -> Option<String> {
+        String::try_from(self.item_property(property)?).ok()
+    }
+
+    fn item_property(&self, property: &str) -> Option<OwnedValue> {
         let (name, path) = self.tray_item()?;
         let reply = self
             .connection
@@ -241,8 +245,7 @@ impl Desktop {
                 &("org.kde.StatusNotifierItem", property),
             )
             .ok()?;
-        let value: OwnedValue = reply.body().deserialize().ok()?;
-        String::try_from(value).ok()
+        reply.body().deserialize().ok()
     }
 
     /// The tray icon's pixels as the host would draw them: the PNG file the item names in
@@ -268,19 +271,8 @@ impl Desktop {
 
     /// The bus name of the tray item and the object path of its menu.
     fn menu_address(&self) -> Option<(String, String)> {
-        let (name, path) = self.tray_item()?;
-        let reply = self
-            .connection
-            .call_method(
-                Some(name.as_str()),
-                path.as_str(),
-                Some("org.freedesktop.DBus.Properties"),
-                "Get",
-                &("org.kde.StatusNotifierItem", "Menu"),
-            )
-            .ok()?;
-        let value: OwnedValue = reply.body().deserialize().ok()?;
-        let menu = ObjectPath::try_from(value).ok()?;
+        let (name, _) = self.tray_item()?;
+        let menu = ObjectPath::try_from(self.item_property("Menu")?).ok()?;
         Some((name, menu.to_string()))
     }
 }

@@ -259,7 +259,12 @@ describe("signing in", () => {
     await waitFor(() => expect(within(linear).getByTestId("connection-status")).toHaveTextContent("Connected as"), {
       timeout: 3000,
     });
-    expect(screen.getByTestId("connections-announcement")).toHaveTextContent("Signed in to Linear as you@example.com.");
+    // The announcement follows in the effect that sees the new status (a render later).
+    await waitFor(() =>
+      expect(screen.getByTestId("connections-announcement")).toHaveTextContent(
+        "Signed in to Linear as you@example.com.",
+      ),
+    );
   });
 
   it("asks before signing out, and Stay signed in changes nothing", async () => {
