@@ -94,10 +94,10 @@ pub async fn set_connection_enabled(
         .await
 }
 
+/// Removes a connection; an OAuth one is signed out at its upstream first (RFC 7009, best effort).
 #[tauri::command]
 pub async fn remove_connection(slot: Slot<'_>, key: String) -> Result<ConnectionRemoved, IpcError> {
-    slot.run(move |v, _| admin::remove_connection(v, &key))
-        .await
+    Ok(admin::remove_connection(&slot.vault()?.0, &key).await?)
 }
 
 #[tauri::command]

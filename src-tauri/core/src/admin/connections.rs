@@ -26,12 +26,13 @@ use super::AdminError;
 use crate::clock::UnixMillis;
 use crate::crypto::Aad;
 use crate::oauth::server::resource::{ResourceUri, is_valid_slug};
+use crate::oauth::upstream::UpstreamOAuth;
 use crate::store::connections::{
     self, AuthKind, ConnectionEdit, ConnectionRow, ConnectionSettings, ConnectionStatus,
     NewConnection, OAuthGrant, OAuthSettings, OAuthSource, Transport,
 };
-use crate::store::grants;
-use crate::store::{ConnectionId, Store};
+use crate::store::{ConnectionId, Store, StoreError};
+use crate::store::{grants, revocation};
 use crate::vault::Vault;
 
 use super::connection_input::{
@@ -318,10 +319,29 @@ pub fn set_connection_enabled(
     })
 }
 
-/// Removes a connection after revoking its grants.
-pub fn remove_connection(vault: &Vault, key: &str) -> Result<ConnectionRemoved, AdminError> {
-    let row = find(vault.store(), key)?;
-    let outcome = vault.store().delete_connection(&row.id)?;
+/// Removes a connection after revoking its grants: the one removal path of the window and the
+/// command line. An OAuth connection is signed out first, so its upstream tokens do not outlive it
+/// at the authorization server: RFC 7009 revocation (best effort, its outcome in the
+/// `upstream.signed_out` audit row), then the local tokens go with the connection's row.
+pub async fn remove_connection(vault: &Vault, key: &str) -> Result<ConnectionRemoved, AdminError> {
+    let key = key.trim().to_owned();
+    let row = vault
+        .store()
+        .read(move |conn| lookup(conn, &key).map(|row| row.ok_or(key)))
+        .await?
+        .map_err(|key| not_found(&key))?;
+    if row.settings.auth_kind == AuthKind::OAuth
+        && let Err(err) = UpstreamOAuth::new(vault).sign_out(&row.id).await
+    {
+        // Only the store or the cipher can fail here (revocation itself is best effort); the
+        // removal below deletes the tokens all the same.
+        tracing::warn!(connection = %row.id, error = %err, "signing out before removal failed");
+    }
+    let (id, now) = (row.id.clone(), vault.store().now());
+    let outcome = vault
+        .store()
+        .write_with_events(move |tx| revocation::with_event(connections::delete(tx, &id, now)?))
+        .await?;
     Ok(ConnectionRemoved {
         id: row.id.to_string(),
         slug: row.slug,
@@ -332,20 +352,26 @@ pub fn remove_connection(vault: &Vault, key: &str) -> Result<ConnectionRemoved, 
 /// The connection named by `key`: an id, else a slug.
 pub(crate) fn find(store: &Store, key: &str) -> Result<ConnectionRow, AdminError> {
     let key = key.trim();
-    let by_id = ConnectionId::parse(key);
-    let slug = key.to_owned();
+    let owned = key.to_owned();
     store
-        .read_blocking(move |conn| match by_id {
-            Some(id) => match connections::get(conn, &id)? {
-                Some(row) => Ok(Some(row)),
-                None => connections::get_by_slug(conn, &slug),
-            },
-            None => connections::get_by_slug(conn, &slug),
-        })?
-        .ok_or_else(|| AdminError::NotFound {
-            what: "connection",
-            key: key.to_owned(),
-        })
+        .read_blocking(move |conn| lookup(conn, &owned))?
+        .ok_or_else(|| not_found(key))
+}
+
+fn lookup(conn: &rusqlite::Connection, key: &str) -> Result<Option<ConnectionRow>, StoreError> {
+    if let Some(id) = ConnectionId::parse(key)
+        && let Some(row) = connections::get(conn, &id)?
+    {
+        return Ok(Some(row));
+    }
+    connections::get_by_slug(conn, key)
+}
+
+fn not_found(key: &str) -> AdminError {
+    AdminError::NotFound {
+        what: "connection",
+        key: key.to_owned(),
+    }
 }
 
 fn plan_edit(

@@ -40,6 +40,6 @@ pub use settings::{Settings, get_settings, update_settings};
 pub use status::{GatewayStatus, gateway_status};
 pub use upstream::{
     OAuthTemplateView, SignedOut, SigninCallback, SigninLaunch, SigninStarted, detect_oauth,
-    disconnect_connection, oauth_templates, remove_connection_signed_out, sign_out,
-    signin_progress, start_signin, start_signin_in_browser,
+    disconnect_connection, oauth_templates, sign_out, signin_progress, start_signin,
+    start_signin_in_browser,
 };

@@ -149,6 +149,15 @@ impl Fixture {
     }
 }
 
+/// Runs an async use case (one that may talk to an upstream) from a plain test.
+fn block_on<F: std::future::Future>(future: F) -> F::Output {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a current-thread runtime must build")
+        .block_on(future)
+}
+
 fn contains(haystack: &[u8], needle: &str) -> bool {
     haystack
         .windows(needle.len())
@@ -397,12 +406,12 @@ fn disable_and_remove_revoke_through_the_store() {
     assert_eq!(change.revoked_grants, 0);
 
     f.grant(&client, &view.id);
-    let removed = remove_connection(&f.vault, "gone").expect("remove works");
+    let removed = block_on(remove_connection(&f.vault, "gone")).expect("remove works");
     assert_eq!(removed.revoked_grants, 1);
     assert_eq!(removed.slug, "gone");
     let err = get_connection(&f.vault, PORT, "gone").expect_err("it is gone");
     assert_eq!(err.kind(), AdminErrorKind::NotFound);
-    let err = remove_connection(&f.vault, "gone").expect_err("removing twice fails");
+    let err = block_on(remove_connection(&f.vault, "gone")).expect_err("removing twice fails");
     assert_eq!(err.kind(), AdminErrorKind::NotFound);
 }
 
@@ -697,7 +706,7 @@ fn ipc_payloads_carry_no_secret() {
     );
     add(
         "ConnectionRemoved",
-        serde_json::to_string(&remove_connection(&f.vault, &other.id).expect("remove")),
+        serde_json::to_string(&block_on(remove_connection(&f.vault, &other.id)).expect("remove")),
     );
     add(
         "ClientForgotten",

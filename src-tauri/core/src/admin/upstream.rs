@@ -209,24 +209,3 @@ pub async fn disconnect_connection(vault: &Vault, key: &str) -> Result<RevokeRes
     let oauth = UpstreamOAuth::new(vault);
     Ok(oauth.sign_out(&row.id).await?)
 }
-
-/// Removes a connection; an OAuth one is signed out first (RFC 7009 at the upstream, best effort and
-/// audited), so its tokens do not outlive it at the authorization server.
-pub async fn remove_connection_signed_out(
-    vault: &Vault,
-    key: &str,
-) -> Result<super::ConnectionRemoved, AdminError> {
-    let row = find(vault.store(), key)?;
-    if row.settings.auth_kind == AuthKind::OAuth
-        && let Err(err) = UpstreamOAuth::new(vault).sign_out(&row.id).await
-    {
-        tracing::warn!(connection = %row.id, error = %err, "signing out before removal failed");
-    }
-    let vault = vault.clone();
-    let key = row.id.to_string();
-    tokio::task::spawn_blocking(move || super::remove_connection(&vault, &key))
-        .await
-        .map_err(|e| {
-            AdminError::Upstream(crate::oauth::upstream::UpstreamError::Config(e.to_string()))
-        })?
-}

@@ -334,7 +334,7 @@ pub fn connections(
         }
         ConnectionsCommand::Remove { slug } => {
             // An OAuth connection is signed out at the upstream first (RFC 7009, best effort).
-            let removed = runtime()?.block_on(admin::remove_connection_signed_out(&vault, slug))?;
+            let removed = runtime()?.block_on(admin::remove_connection(&vault, slug))?;
             emit(json, &removed, |out| {
                 writeln!(
                     out,

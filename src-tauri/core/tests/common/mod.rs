@@ -102,6 +102,8 @@ pub struct World {
     pub refresh: Mutex<HashSet<String>>,
     pub refresh_calls: AtomicUsize,
     pub revoked: Mutex<Vec<String>>,
+    /// The revocation endpoint answers 503 (and revokes nothing).
+    pub revoke_fails: Mutex<bool>,
     /// Bearer tokens the MCP server saw.
     pub mcp_bearers: Mutex<Vec<String>>,
     pub counter: AtomicUsize,
@@ -377,6 +379,9 @@ pub async fn revoke(
 ) -> StatusCode {
     w.log("/revoke");
     let t = f.get("token").cloned().unwrap_or_default();
+    if *w.revoke_fails.lock().unwrap() {
+        return StatusCode::SERVICE_UNAVAILABLE;
+    }
     w.access.lock().unwrap().remove(&t);
     w.refresh.lock().unwrap().remove(&t);
     w.revoked.lock().unwrap().push(t);
