@@ -18,7 +18,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use gatehouse_core::clock::SystemClock;
+use gatehouse_core::clock::{SharedClock, SystemClock};
 use gatehouse_core::crypto::{KeyBackend, TokenHash, TokenKind};
 use gatehouse_core::gateway::{self, RunningGateway};
 use gatehouse_core::oauth::upstream::UpstreamOAuth;
@@ -104,6 +104,10 @@ pub struct World {
     pub revoked: Mutex<Vec<String>>,
     /// The revocation endpoint answers 503 (and revokes nothing).
     pub revoke_fails: Mutex<bool>,
+    /// The token endpoint answers `invalid_client` for these client ids (the AS forgot them)...
+    pub refused_clients: Mutex<HashSet<String>>,
+    /// ... or for every client of the authorization_code and refresh_token grants.
+    pub refuse_all_clients: Mutex<bool>,
     /// Bearer tokens the MCP server saw.
     pub mcp_bearers: Mutex<Vec<String>>,
     pub counter: AtomicUsize,
@@ -312,7 +316,20 @@ pub async fn token(
     w.token_forms.lock().unwrap().push(f.clone());
     let error =
         |e: &str| (StatusCode::BAD_REQUEST, axum::Json(json!({"error": e}))).into_response();
-    match f.get("grant_type").map(String::as_str) {
+    let grant = f.get("grant_type").map(String::as_str);
+    if matches!(grant, Some("authorization_code" | "refresh_token")) {
+        let client = client_of(&headers, &f);
+        if *w.refuse_all_clients.lock().unwrap()
+            || w.refused_clients.lock().unwrap().contains(&client)
+        {
+            return (
+                StatusCode::UNAUTHORIZED,
+                axum::Json(json!({"error": "invalid_client"})),
+            )
+                .into_response();
+        }
+    }
+    match grant {
         Some("authorization_code") => {
             let Some((challenge, redirect, client, scope)) = w
                 .codes
@@ -325,7 +342,7 @@ pub async fn token(
             let verifier = f.get("code_verifier").cloned().unwrap_or_default();
             if URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes())) != challenge
                 || f.get("redirect_uri") != Some(&redirect)
-                || f.get("client_id") != Some(&client)
+                || client_of(&headers, &f) != client
             {
                 return error("invalid_grant");
             }
@@ -371,6 +388,19 @@ pub async fn token(
         }
         _ => error("unsupported_grant_type"),
     }
+}
+
+/// The client of a token request: HTTP Basic (a confidential client), else the form's client_id.
+pub fn client_of(headers: &HeaderMap, form: &HashMap<String, String>) -> String {
+    headers
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Basic "))
+        .and_then(|b| base64::engine::general_purpose::STANDARD.decode(b).ok())
+        .and_then(|b| String::from_utf8(b).ok())
+        .and_then(|pair| pair.split(':').next().map(str::to_owned))
+        .or_else(|| form.get("client_id").cloned())
+        .unwrap_or_default()
 }
 
 pub async fn revoke(
@@ -477,9 +507,14 @@ impl Env {
     }
 
     pub async fn in_world(world: Arc<World>) -> Self {
+        Self::in_world_with_clock(world, Arc::new(SystemClock)).await
+    }
+
+    /// Gatehouse on `clock` (a `ManualClock` moves time without sleeping).
+    pub async fn in_world_with_clock(world: Arc<World>, clock: SharedClock) -> Self {
         log_buffer();
         let dir = tempfile::tempdir().unwrap();
-        let vault = Vault::open(dir.path(), KeyBackend::File, Arc::new(SystemClock)).unwrap();
+        let vault = Vault::open(dir.path(), KeyBackend::File, clock).unwrap();
         let url = format!("{}/mcp", world.mcp_base.lock().unwrap());
         let connection = add_oauth_connection(&vault, "up", &url);
         let listener = gateway::bind_loopback(0).await.unwrap();
@@ -507,9 +542,14 @@ impl Env {
     /// Starts a sign-in (as the CLI would) and follows the AS's redirect to the authorization
     /// endpoint; returns the callback URL the browser would be sent to.
     pub async fn authorize(&self) -> String {
+        self.authorize_connection(&self.connection).await
+    }
+
+    /// [`Env::authorize`] for any connection.
+    pub async fn authorize_connection(&self, id: &ConnectionId) -> String {
         let start = self
             .cli
-            .start_signin(&self.connection, &self.redirect_uri())
+            .start_signin(id, &self.redirect_uri())
             .await
             .unwrap_or_else(|e| panic!("start_signin: {e}"));
         let r = self

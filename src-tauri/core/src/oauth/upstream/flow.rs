@@ -353,14 +353,10 @@ impl UpstreamOAuth {
         ];
         let tokens = match token_request(&policy, &signin.token_endpoint, &client, form).await {
             Ok(t) => t,
-            Err(super::TokenFailure::Refused { error, text }) => {
-                if error == "invalid_client" && row.settings.oauth.client_id.is_none() {
-                    // The DCR client is gone at the AS: register again on the next sign-in.
-                    registration::forget_dcr(&self.vault, &row.id).await?;
-                }
-                return Err(UpstreamError::TokenRefused(text));
+            Err(super::TokenFailure::Refused { error, .. }) if error == "invalid_client" => {
+                return Err(registration::client_refused(&self.vault, &row.id, &client).await);
             }
-            Err(super::TokenFailure::Other(e)) => return Err(e),
+            Err(e) => return Err(e.into()),
         };
         let label = self.account_label(&row, &tokens).await;
         self.save_signed_in(
@@ -372,6 +368,8 @@ impl UpstreamOAuth {
             "authorization_code",
         )
         .await?;
+        // After the save, which writes the credential row (registration included) as read before.
+        registration::client_worked(&self.vault, &row.id, &client).await?;
         Ok(SignedIn {
             connection_id: row.id.clone(),
             connection_name: row.name.clone(),
@@ -524,13 +522,20 @@ impl UpstreamOAuth {
         if let Some(scope) = &endpoints.scope {
             form.push(("scope", scope.clone()));
         }
-        Ok(token_request(
+        match token_request(
             &Self::policy(row),
             &endpoints.metadata.token_endpoint,
             &client,
             form,
         )
-        .await?)
+        .await
+        {
+            Ok(tokens) => Ok(tokens),
+            Err(super::TokenFailure::Refused { error, .. }) if error == "invalid_client" => {
+                Err(UpstreamError::ClientRejected)
+            }
+            Err(e) => Err(e.into()),
+        }
     }
 }
 

@@ -98,6 +98,23 @@ pub enum UpstreamError {
     Stale,
     #[error("the token endpoint refused: {0}")]
     TokenRefused(String),
+    #[error(
+        "the authorization server refused the client id or secret entered for this connection \
+         (invalid_client): check them with the provider; to change them, remove the connection and \
+         add it again"
+    )]
+    ClientRejected,
+    #[error(
+        "the authorization server no longer accepts the client Gatehouse registered with it \
+         (invalid_client): sign in again, and Gatehouse registers once more"
+    )]
+    RegistrationRejected,
+    #[error(
+        "the authorization server refused even the client Gatehouse had just registered with it \
+         (invalid_client), so Gatehouse will not register again: check the server, or remove the \
+         connection and add it with a client id registered there"
+    )]
+    RegistrationRejectedAgain,
     #[error("the upstream sign-in has expired: open Gatehouse and sign in again")]
     ReauthRequired,
     #[error("this connection is not signed in to its upstream yet: open Gatehouse and sign in")]
