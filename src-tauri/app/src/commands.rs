@@ -8,10 +8,10 @@
 use std::sync::Arc;
 
 use gatehouse_core::admin::{
-    self, ActivityView, ClientForgotten, ClientView, ConnectionChange, ConnectionChangesRequest,
-    ConnectionRemoved, ConnectionView, EditPreview, GatewayStatus, GrantView, GrantsRevoked,
-    IpcError, NewConnectionRequest, OAuthTemplateView, Settings, SignedOut, SigninCallback,
-    SigninStarted,
+    self, ActivityView, AuthDetection, ClientForgotten, ClientView, ConnectionChange,
+    ConnectionChangesRequest, ConnectionRemoved, ConnectionView, EditPreview, GatewayStatus,
+    GrantView, GrantsRevoked, IpcError, NewConnectionRequest, OAuthTemplateView, Settings,
+    SignedOut, SigninCallback, SigninStarted,
 };
 use gatehouse_core::net::browser::open_browser;
 use tauri::{AppHandle, State};
@@ -48,10 +48,10 @@ pub async fn add_connection(
         .await
 }
 
-/// Whether the upstream at `url` asks for OAuth (one unauthenticated probe).
+/// How the upstream at `url` signs in (an unauthenticated probe; `legacy`: the 2025-03-26 opt-in).
 #[tauri::command]
-pub async fn detect_oauth(url: String) -> Result<bool, IpcError> {
-    Ok(admin::detect_oauth(&url).await?)
+pub async fn detect_auth(url: String, legacy: bool) -> Result<AuthDetection, IpcError> {
+    Ok(admin::detect_auth(&url, legacy).await?)
 }
 
 #[tauri::command]

@@ -1,4 +1,5 @@
 import type { ActivityView } from "./bindings/ActivityView";
+import type { AuthDetection } from "./bindings/AuthDetection";
 import type { ChangeKind } from "./bindings/ChangeKind";
 import type { ClientView } from "./bindings/ClientView";
 import type { ConnectionChangesRequest } from "./bindings/ConnectionChangesRequest";
@@ -262,8 +263,10 @@ export const SAMPLE_OAUTH_TEMPLATES: OAuthTemplateView[] = [
   { key: "okta", name: "Okta", takes_tenant: true, needs_tenant: true },
 ];
 
-/** The fake's auto-detection: these upstream hosts answer an unauthenticated probe with 401. */
+/** The fake's auto-detection: these upstream hosts answer 401 and publish OAuth metadata... */
 const OAUTH_HOSTS = /(^|\.)(githubcopilot\.com|linear\.app|notion\.com|atlassian\.com|sentry\.dev)$|^oauth\./;
+/** ... and these answer 401 without any (an API-key server). */
+const KEY_HOSTS = /^(api-key|apikey)\./;
 
 export const SAMPLE_SETTINGS: Settings = {
   port: SAMPLE_GATEWAY_STATUS.port,
@@ -291,7 +294,7 @@ const METHODS: readonly Method[] = [
   "getGatewayStatus",
   "listConnections",
   "addConnection",
-  "detectOAuth",
+  "detectAuth",
   "listOAuthTemplates",
   "previewConnectionEdit",
   "editConnection",
@@ -495,10 +498,31 @@ export function createFakeApi(initial: Partial<FakeState> = {}): FakeApi {
         });
         return changed(created, "connections");
       }),
-    detectOAuth: (url) =>
-      answer("detectOAuth", () => {
+    detectAuth: (url, legacy) =>
+      answer("detectAuth", (): AuthDetection => {
         if (!/^https?:\/\//.test(url)) throw invalid("url", "not an http(s) URL");
-        return OAUTH_HOSTS.test(new URL(url).hostname);
+        const host = new URL(url).hostname;
+        if (OAUTH_HOSTS.test(host)) {
+          return {
+            suggested: "oauth",
+            finding: "The server asks for OAuth sign-in: its 401 answer names its protected resource metadata.",
+          };
+        }
+        if (KEY_HOSTS.test(host) && legacy) {
+          return {
+            suggested: "oauth",
+            finding:
+              "The server asks for OAuth sign-in: it publishes no protected resource metadata, so Gatehouse uses the 2025-03-26 fallback you turned on (the authorization server at the URL's origin).",
+          };
+        }
+        if (KEY_HOSTS.test(host)) {
+          return {
+            suggested: "header",
+            finding:
+              "The server refused a request without credentials (HTTP 401, asking for Bearer) but publishes no OAuth metadata: it most likely takes an API key or token in a header.",
+          };
+        }
+        return { suggested: "none", finding: "The server answered without credentials: it needs no sign-in." };
       }),
     listOAuthTemplates: () => answer("listOAuthTemplates", () => SAMPLE_OAUTH_TEMPLATES),
     previewConnectionEdit: (key, changes) =>

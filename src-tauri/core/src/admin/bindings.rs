@@ -13,7 +13,7 @@ use super::{
     AdminErrorKind, ClientForgotten, ClientView, ConnectionChange, ConnectionRemoved,
     ConnectionView, EditPreview, GatewayStatus, GrantView, GrantsRevoked, IpcError, TokenHealth,
 };
-use super::{SignedOut, SigninCallback, SigninStarted};
+use super::{AuthDetection, SignedOut, SigninCallback, SigninStarted, SuggestedAuth};
 use crate::crypto::{KeySourceInfo, KeySourceKind};
 use crate::settings::Theme;
 use crate::store::watch::{ChangeKind, Changed, ConsentRequested};
@@ -58,6 +58,8 @@ fn generated() -> Vec<(String, String)> {
         SigninCallback,
         SigninStarted,
         SignedOut,
+        AuthDetection,
+        SuggestedAuth,
     );
     files
 }

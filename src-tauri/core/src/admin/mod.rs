@@ -39,7 +39,7 @@ pub use requests::{ConnectionChangesRequest, HeaderInput, NewConnectionRequest, 
 pub use settings::{Settings, get_settings, update_settings};
 pub use status::{GatewayStatus, gateway_status};
 pub use upstream::{
-    OAuthTemplateView, SignedOut, SigninCallback, SigninLaunch, SigninStarted, detect_oauth,
-    disconnect_connection, oauth_templates, sign_out, signin_progress, start_signin,
-    start_signin_in_browser,
+    AuthDetection, OAuthTemplateView, SignedOut, SigninCallback, SigninLaunch, SigninStarted,
+    SuggestedAuth, detect_auth, disconnect_connection, oauth_templates, sign_out, signin_progress,
+    start_signin, start_signin_in_browser,
 };

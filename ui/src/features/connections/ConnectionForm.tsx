@@ -1,6 +1,6 @@
 import { useId, useState, type FormEvent } from "react";
 import type { ConnectionView, IpcError } from "../../api";
-import { describeIpcError, useDetectOAuth, useOAuthTemplates } from "../../api";
+import { describeIpcError, useDetectAuth, useOAuthTemplates } from "../../api";
 
 export type AuthChoice = "keep" | "none" | "header" | "oauth";
 
@@ -79,7 +79,7 @@ export function ConnectionForm({ existing, submitLabel, onSubmit, onCancel, pend
     accountHelp: useId(),
   };
   const templates = useOAuthTemplates();
-  const detect = useDetectOAuth();
+  const detect = useDetectAuth();
   const [detected, setDetected] = useState("");
   const [values, setValues] = useState<ConnectionFormValues>({
     slug: existing?.slug ?? "",
@@ -105,17 +105,23 @@ export function ConnectionForm({ existing, submitLabel, onSubmit, onCancel, pend
       return;
     }
     setDetected("Asking the server…");
-    detect.mutate(url, {
-      onSuccess: (oauth) => {
-        if (oauth) {
-          set({ auth: "oauth" });
-          setDetected("The server asks for OAuth sign-in: OAuth is selected.");
-        } else {
-          setDetected("The server did not ask for OAuth. Choose no sign-in or a header.");
-        }
+    detect.mutate(
+      { url, legacy: values.legacyDiscovery },
+      {
+        onSuccess: ({ suggested, finding }) => {
+          if (suggested === "oauth") {
+            set({ auth: "oauth" });
+            setDetected(`${finding} OAuth is selected.`);
+          } else if (suggested === "header") {
+            set({ auth: "header" });
+            setDetected(`${finding} A header is selected: enter its name and value.`);
+          } else {
+            setDetected(`${finding} Choose no sign-in or a header.`);
+          }
+        },
+        onError: (error) => setDetected(`Could not detect: ${describeIpcError(error)}`),
       },
-      onError: (error) => setDetected(`Could not detect: ${describeIpcError(error)}`),
-    });
+    );
   };
   const [localErrors, setLocalErrors] = useState<FieldErrors>({});
   const shown = { ...localErrors, ...errors };

@@ -100,8 +100,20 @@ describe("adding", () => {
     const dialog = screen.getByRole("dialog", { name: "Add a connection" });
     await user.type(within(dialog).getByLabelText("Server URL"), "https://plain.example.com/mcp");
     await user.click(within(dialog).getByRole("button", { name: "Detect sign-in" }));
-    expect(await within(dialog).findByText(/did not ask for OAuth/)).toBeInTheDocument();
+    expect(await within(dialog).findByText(/answered without credentials/)).toBeInTheDocument();
     expect(within(dialog).getByRole("radio", { name: "No sign-in" })).toBeChecked();
+  });
+
+  it("suggests a header for a server that wants credentials but publishes no OAuth metadata", async () => {
+    const { user } = renderView(<ConnectionsPanel />);
+    await card("GitHub");
+    await user.click(screen.getByRole("button", { name: "Add connection…" }));
+    const dialog = screen.getByRole("dialog", { name: "Add a connection" });
+    await user.type(within(dialog).getByLabelText("Server URL"), "https://api-key.example.com/mcp");
+    await user.click(within(dialog).getByRole("button", { name: "Detect sign-in" }));
+    expect(await within(dialog).findByText(/publishes no OAuth metadata/)).toBeInTheDocument();
+    expect(within(dialog).getByRole("radio", { name: "A header with a key or token" })).toBeChecked();
+    expect(within(dialog).getByRole("radio", { name: /OAuth sign-in in your browser/ })).not.toBeChecked();
   });
 
   it("asks for the client ID and tenant a provider template needs before sending anything", async () => {

@@ -42,7 +42,7 @@ use http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::Value;
 
-pub use discovery::{Challenge, Discovered, DiscoveryError, Probe, ServerMetadata};
+pub use discovery::{Challenge, Detected, Discovered, DiscoveryError, Probe, ServerMetadata};
 pub use flow::{CallbackQuery, SigninStart};
 pub use refresh::UpstreamTokens;
 pub use registration::{OAuthClient, Template, templates};
@@ -283,7 +283,7 @@ impl UpstreamOAuth {
         }
         let policy = Self::policy(row);
         let challenge = match discovery::probe(&policy, url).await? {
-            Probe::OAuth(c) => Some(c),
+            Probe::Unauthorized { challenge, .. } => Some(challenge),
             Probe::Open | Probe::Other(_) => None,
         };
         let found = Arc::new(
