@@ -547,8 +547,12 @@ impl Env {
 
     /// [`Env::authorize`] for any connection.
     pub async fn authorize_connection(&self, id: &ConnectionId) -> String {
-        let start = self
-            .cli
+        self.authorize_via(&self.cli, id).await
+    }
+
+    /// [`Env::authorize`] for any connection, started by `oauth` (the gateway's own, say).
+    pub async fn authorize_via(&self, oauth: &UpstreamOAuth, id: &ConnectionId) -> String {
+        let start = oauth
             .start_signin(id, &self.redirect_uri())
             .await
             .unwrap_or_else(|e| panic!("start_signin: {e}"));
