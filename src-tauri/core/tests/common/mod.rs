@@ -38,6 +38,8 @@ use sha2::{Digest, Sha256};
 pub const AT_PREFIX: &str = "UPSTREAM-AT-SECRET-";
 pub const RT_PREFIX: &str = "UPSTREAM-RT-SECRET-";
 pub const M2M_SECRET: &str = "M2M-CLIENT-SECRET-5d1e";
+/// The `error_description` of an `iss_mode` "denied" redirect: markup the callback page must escape.
+pub const DENIAL_MARKUP: &str = "<script>alert(1)</script> \"><img src=x onerror=alert(3)>";
 
 /// Every log line of this test binary (all tests), to check that no secret is ever logged.
 pub fn log_buffer() -> Arc<Mutex<Vec<u8>>> {
@@ -83,13 +85,15 @@ pub struct World {
     pub prm_as: Mutex<Option<String>>,
     /// Keys merged into the AS metadata (tests 95, 96, 103).
     pub metadata_patch: Mutex<serde_json::Map<String, Value>>,
-    /// Omits / changes `iss` in the redirect (106-107).
+    /// Omits / changes `iss` in the redirect (106-107), or ("denied") refuses with the right `iss`.
     pub iss_mode: Mutex<&'static str>,
     pub expires_in: Mutex<i64>,
     /// Every registration request, refused ones included.
     pub registrations: Mutex<Vec<Value>>,
     /// The AS says nothing about who signed in: no id_token, a userinfo without a name.
     pub anonymous: Mutex<bool>,
+    /// Replaces the id_token's claims (the account Gatehouse shows).
+    pub id_token_claims: Mutex<Option<Value>>,
     /// DCR accepts only loopback http redirect URIs (an AS that refuses private-use schemes).
     pub loopback_redirects_only: Mutex<bool>,
     pub authorize_queries: Mutex<Vec<HashMap<String, String>>>,
@@ -299,6 +303,11 @@ pub async fn authorize(
                 pairs.append_pair("error", "access_denied");
                 pairs.append_pair("error_description", "<script>alert(1)</script>");
             }
+            "denied" => {
+                pairs.append_pair("iss", &issuer);
+                pairs.append_pair("error", "access_denied");
+                pairs.append_pair("error_description", DENIAL_MARKUP);
+            }
             _ => {
                 pairs.append_pair("iss", &issuer);
             }
@@ -352,7 +361,13 @@ pub async fn token(
             }
             let mut body = w.token_body(&at, &rt);
             if !*w.anonymous.lock().unwrap() {
-                let claims = URL_SAFE_NO_PAD.encode(br#"{"sub":"1","email":"ada@example.com"}"#);
+                let claims = w
+                    .id_token_claims
+                    .lock()
+                    .unwrap()
+                    .clone()
+                    .unwrap_or_else(|| json!({"sub": "1", "email": "ada@example.com"}));
+                let claims = URL_SAFE_NO_PAD.encode(claims.to_string());
                 body["id_token"] = json!(format!("e30.{claims}.sig"));
             }
             axum::Json(body).into_response()

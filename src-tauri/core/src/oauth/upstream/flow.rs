@@ -320,12 +320,23 @@ impl UpstreamOAuth {
             _ => {}
         }
         if let Some(error) = &query.error {
+            // The issuer is the one asked (or says nothing and is not expected to): its own words
+            // may be shown, cut short and without control characters; the page escapes them.
             let code: String = error
                 .chars()
                 .filter(char::is_ascii_graphic)
                 .take(64)
                 .collect();
-            return Err(UpstreamError::Denied(code));
+            let description: Option<String> = query.error_description.as_deref().map(|d| {
+                d.chars()
+                    .filter(|c| !c.is_control())
+                    .take(200)
+                    .collect::<String>()
+            });
+            return Err(UpstreamError::Denied(match description {
+                Some(d) if !d.trim().is_empty() => format!("{code}: {}", d.trim()),
+                _ => code,
+            }));
         }
         let code = query
             .code
