@@ -1,6 +1,6 @@
 //! Tauri commands: one line each into `gatehouse-core::admin`, run off the main thread by
 //! [`GatewaySlot::run`], errors mapped to the tagged [`IpcError`]. Every payload is a ts-rs DTO;
-//! none carries a token, hash or sealed value (`admin::tests::ipc_payloads_carry_no_secret`).
+//! none carries a token, hash or sealed value (`src-tauri/core/tests/ipc_payloads.rs`).
 
 // Tauri hands command arguments (`State`, DTOs) over by value.
 #![allow(clippy::needless_pass_by_value)]

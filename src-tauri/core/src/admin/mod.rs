@@ -13,6 +13,7 @@ mod connection_input;
 mod connections;
 mod error;
 mod grants;
+mod ipc_types;
 mod requests;
 mod settings;
 mod status;
@@ -35,6 +36,7 @@ pub use connections::{
 };
 pub use error::{AdminError, AdminErrorKind, IpcError};
 pub use grants::{GrantView, GrantsRevoked, TokenHealth, list_grants, revoke_grants};
+pub use ipc_types::ipc_type_names;
 pub use requests::{ConnectionChangesRequest, HeaderInput, NewConnectionRequest, OAuthRequest};
 pub use settings::{Settings, get_settings, update_settings};
 pub use status::{GatewayStatus, gateway_status};

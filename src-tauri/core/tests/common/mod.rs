@@ -110,7 +110,7 @@ pub struct World {
     pub revoke_fails: Mutex<bool>,
     /// The token endpoint answers `invalid_client` for these client ids (the AS forgot them)...
     pub refused_clients: Mutex<HashSet<String>>,
-    /// ... or for every client of the authorization_code and refresh_token grants.
+    /// ... or for every client.
     pub refuse_all_clients: Mutex<bool>,
     /// Bearer tokens the MCP server saw.
     pub mcp_bearers: Mutex<Vec<String>>,
@@ -326,7 +326,7 @@ pub async fn token(
     let error =
         |e: &str| (StatusCode::BAD_REQUEST, axum::Json(json!({"error": e}))).into_response();
     let grant = f.get("grant_type").map(String::as_str);
-    if matches!(grant, Some("authorization_code" | "refresh_token")) {
+    {
         let client = client_of(&headers, &f);
         if *w.refuse_all_clients.lock().unwrap()
             || w.refused_clients.lock().unwrap().contains(&client)
