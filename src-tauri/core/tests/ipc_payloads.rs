@@ -282,7 +282,11 @@ async fn no_ipc_payload_carries_a_secret() {
     payloads.add(&status.key_source.kind);
     payloads.add(&status.key_source);
     payloads.add(&status);
-    payloads.add_all(&admin::list_connections(&env.vault, port).unwrap());
+    let views = admin::list_connections(&env.vault, port).unwrap();
+    for oauth in views.iter().filter_map(|v| v.oauth.as_ref()) {
+        payloads.add(oauth);
+    }
+    payloads.add_all(&views);
     payloads.add(&admin::get_connection(&env.vault, port, "up").unwrap());
     let rename = ConnectionChanges {
         name: Some("Renamed".into()),

@@ -24,6 +24,7 @@ export type { ConnectionChange } from "./bindings/ConnectionChange";
 export type { ConnectionChangesRequest } from "./bindings/ConnectionChangesRequest";
 export type { ConnectionRemoved } from "./bindings/ConnectionRemoved";
 export type { ConnectionView } from "./bindings/ConnectionView";
+export type { OAuthView } from "./bindings/OAuthView";
 export type { EditPreview } from "./bindings/EditPreview";
 export type { GatewayStatus } from "./bindings/GatewayStatus";
 export type { GrantsRevoked } from "./bindings/GrantsRevoked";

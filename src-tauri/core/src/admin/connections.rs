@@ -117,6 +117,8 @@ pub struct ConnectionView {
     /// The upstream account ("on behalf of …"): what the upstream said (id_token / userinfo),
     /// else the name the user gave, else `null`.
     pub account_label: Option<String>,
+    /// How an OAuth connection signs in (`null` for header and no auth).
+    pub oauth: Option<OAuthView>,
     #[ts(type = "number")]
     pub config_version: i64,
     /// How many active grants (authorized clients) the connection has.
@@ -126,6 +128,53 @@ pub struct ConnectionView {
     pub created_at: UnixMillis,
     #[ts(type = "number")]
     pub updated_at: UnixMillis,
+}
+
+/// An OAuth connection's settings as the window and `connections list --json` show them: where it
+/// signs in and as which client. Never the client secret: only whether one is stored.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
+pub struct OAuthView {
+    /// `discovered` (RFC 9728 / 8414 discovery), `template` (endpoints from a provider template)
+    /// or `manual`.
+    #[ts(type = "\"discovered\" | \"template\" | \"manual\" | null")]
+    pub source: Option<String>,
+    /// The provider template's key (`github`, `okta` ...).
+    pub template: Option<String>,
+    /// The pre-registered client id; `null` when Gatehouse registers itself (DCR).
+    pub client_id: Option<String>,
+    /// Whether a client secret is stored (sealed) for the pre-registered client.
+    pub has_client_secret: bool,
+    #[ts(type = "\"authorization_code\" | \"client_credentials\"")]
+    pub grant: String,
+    /// The issuer the settings name (a template's), if any; else discovery finds it.
+    pub issuer: Option<String>,
+    pub authorization_endpoint: Option<String>,
+    pub token_endpoint: Option<String>,
+    /// Scopes requested instead of the discovered ones.
+    pub scopes: Option<String>,
+    /// The 2025-03-26 discovery fallback is turned on.
+    pub legacy_discovery: bool,
+}
+
+impl OAuthView {
+    fn of(o: &OAuthSettings) -> Self {
+        Self {
+            source: o.source.map(|s| s.as_str().to_owned()),
+            template: o.template.clone(),
+            client_id: o.client_id.clone(),
+            has_client_secret: o.client_secret_sealed.is_some(),
+            grant: o
+                .grant
+                .unwrap_or(OAuthGrant::AuthorizationCode)
+                .as_str()
+                .to_owned(),
+            issuer: o.issuer.clone(),
+            authorization_endpoint: o.authorization_endpoint.clone(),
+            token_endpoint: o.token_endpoint.clone(),
+            scopes: o.scopes.clone(),
+            legacy_discovery: o.legacy_discovery,
+        }
+    }
 }
 
 /// What an edit, enable or disable did.
@@ -581,6 +630,7 @@ fn view(store: &Store, port: u16, row: &ConnectionRow) -> Result<ConnectionView,
         status: row.status.as_str().to_owned(),
         status_detail: row.status_detail.clone(),
         account_label: row.account().map(str::to_owned),
+        oauth: (s.auth_kind == AuthKind::OAuth).then(|| OAuthView::of(&s.oauth)),
         config_version: row.config_version,
         authorized_clients: active_grants(store, &row.id)?,
         created_at: row.created_at,

@@ -13,6 +13,7 @@ macro_rules! with_ipc_types {
             $crate::admin::IpcError,
             $crate::admin::AdminErrorKind,
             $crate::admin::ConnectionView,
+            $crate::admin::OAuthView,
             $crate::admin::ConnectionChange,
             $crate::admin::ConnectionRemoved,
             $crate::admin::EditPreview,

@@ -30,8 +30,8 @@ pub use clients::{
 };
 pub use connections::{
     ConnectionChange, ConnectionChanges, ConnectionRemoved, ConnectionView, EditPreview,
-    NewConnectionInput, OAuthInput, UpstreamAuth, add_connection, edit_connection, get_connection,
-    grants_at_risk, list_connections, local_url, preview_edit, remove_connection,
+    NewConnectionInput, OAuthInput, OAuthView, UpstreamAuth, add_connection, edit_connection,
+    get_connection, grants_at_risk, list_connections, local_url, preview_edit, remove_connection,
     set_connection_enabled,
 };
 pub use error::{AdminError, AdminErrorKind, IpcError};
