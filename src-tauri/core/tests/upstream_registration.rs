@@ -272,3 +272,46 @@ async fn a_pre_registered_client_is_never_re_registered() {
         "a pre-registered client is never replaced by a registration"
     );
 }
+
+/// The registration response is read within `MAX_REGISTRATION_BYTES` (issue 4: "DCR ... with a
+/// response size guard"): an oversized answer is an error, nothing of it is kept, and the next
+/// sign-in registers normally.
+#[tokio::test]
+async fn an_oversized_registration_response_is_refused_and_nothing_is_kept() {
+    use gatehouse_core::oauth::upstream::registration::MAX_REGISTRATION_BYTES;
+
+    let env = Env::new().await;
+    *env.world.register_padding.lock().unwrap() = MAX_REGISTRATION_BYTES;
+    let err = env
+        .cli
+        .start_signin(&env.connection, &env.redirect_uri())
+        .await
+        .err()
+        .unwrap_or_else(|| panic!("an oversized registration must not start a sign-in"));
+    assert!(
+        err.to_string()
+            .contains(&format!("larger than {MAX_REGISTRATION_BYTES} bytes")),
+        "the error names the guard: {err}"
+    );
+    assert!(
+        env.world.authorize_queries.lock().unwrap().is_empty(),
+        "no browser was sent anywhere"
+    );
+    let id = env.connection.clone();
+    let kept = env
+        .vault
+        .store()
+        .read_blocking(move |c| gatehouse_core::store::upstream_credentials::get(c, &id))
+        .unwrap()
+        .and_then(|c| c.dcr_client_json_sealed);
+    assert!(kept.is_none(), "nothing of the oversized answer is stored");
+
+    *env.world.register_padding.lock().unwrap() = 0;
+    let before = registrations(&env);
+    env.sign_in().await;
+    assert_eq!(
+        registrations(&env),
+        before + 1,
+        "the next sign-in registers"
+    );
+}

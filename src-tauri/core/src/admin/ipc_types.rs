@@ -44,7 +44,7 @@ macro_rules! with_ipc_types {
 #[cfg(test)]
 pub(crate) use with_ipc_types;
 
-/// The TypeScript name of every IPC type, in the order of [`with_ipc_types`].
+/// The TypeScript name of every IPC type, in the order of the list above.
 pub fn ipc_type_names() -> Vec<String> {
     let cfg = ts_rs::Config::new();
     macro_rules! names {

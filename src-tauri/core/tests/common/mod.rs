@@ -88,6 +88,8 @@ pub struct World {
     /// Omits / changes `iss` in the redirect (106-107), or ("denied") refuses with the right `iss`.
     pub iss_mode: Mutex<&'static str>,
     pub expires_in: Mutex<i64>,
+    /// Bytes of padding added to every registration response (the DCR size guard).
+    pub register_padding: Mutex<usize>,
     /// Every registration request, refused ones included.
     pub registrations: Mutex<Vec<Value>>,
     /// The AS says nothing about who signed in: no id_token, a userinfo without a name.
@@ -266,12 +268,13 @@ pub async fn register(
             .into_response();
     }
     let id = format!("dcr-client-{}", w.next());
-    (
-        StatusCode::CREATED,
-        axum::Json(json!({"client_id": id, "client_id_issued_at": 0,
-                          "redirect_uris": body["redirect_uris"], "token_endpoint_auth_method": "none"})),
-    )
-        .into_response()
+    let mut answer = json!({"client_id": id, "client_id_issued_at": 0,
+                            "redirect_uris": body["redirect_uris"], "token_endpoint_auth_method": "none"});
+    let padding = *w.register_padding.lock().unwrap();
+    if padding > 0 {
+        answer["client_uri"] = json!(format!("https://example.com/{}", "x".repeat(padding)));
+    }
+    (StatusCode::CREATED, axum::Json(answer)).into_response()
 }
 
 pub async fn authorize(

@@ -1,7 +1,10 @@
 //! Role 2: Gatehouse as an OAuth client of upstream MCP servers (product.md §5; mcp-auth-checklist §4).
 //!
-//! - [`discovery`]: probe → RFC 9728 → RFC 8414 / OpenID metadata, cached 5 min per (URL, version).
-//! - [`registration`]: pre-registered client, provider templates (data), or DCR kept per issuer.
+//! - [`discovery`]: probe → RFC 9728 → RFC 8414 / OpenID metadata, cached 5 min per (URL, version),
+//!   with the 2025-03-26 fallback for PRM-less upstreams where the connection opted in; and the
+//!   add-a-connection auto-detection (OAuth only with protected resource metadata in sight).
+//! - [`registration`]: pre-registered client, provider templates (data), or DCR kept per issuer,
+//!   registered once more (and only once) after `invalid_client`.
 //! - [`flow`]: PKCE S256 sign-in whose pending state lives in the store (`upstream_signins`), so the
 //!   CLI can start what the running gateway's callback completes; client_credentials; sign-out with
 //!   RFC 7009 revocation.
@@ -19,9 +22,8 @@
 //!
 //! Not done here (named so nobody assumes otherwise): CIMD as Gatehouse's own client identity toward
 //! upstreams (checklist §4.3 item 2; DCR is used instead), a retry of DCR with alternative redirect
-//! URIs after `invalid_redirect_uri` (test 99: the error is shown), the legacy PRM-less fallback for
-//! 2025-03-26 servers, honouring `client_secret_expires_at`, and the optional `no-store` check on
-//! token responses. The app's deep link calls [`UpstreamOAuth::complete_signin`] through
+//! URIs after `invalid_redirect_uri` (test 99: the error is shown), honouring
+//! `client_secret_expires_at`, and the optional `no-store` check on token responses. The app's deep link calls [`UpstreamOAuth::complete_signin`] through
 //! `RunningGateway::upstream_oauth()` with the query [`deep_link::callback_query`] parsed.
 //!
 //! Token values never leave this module except as [`SecretString`] to the proxy, never reach a log
