@@ -1,6 +1,6 @@
 //! Tauri commands: one line each into `gatehouse-core::admin`, run off the main thread by
 //! [`GatewaySlot::run`], errors mapped to the tagged [`IpcError`]. Every payload is a ts-rs DTO;
-//! none carries a token, hash or sealed value (`admin::tests::ipc_payloads_carry_no_secret`).
+//! none carries a token, hash or sealed value (`src-tauri/core/tests/ipc_payloads.rs`).
 
 // Tauri hands command arguments (`State`, DTOs) over by value.
 #![allow(clippy::needless_pass_by_value)]
@@ -8,10 +8,10 @@
 use std::sync::Arc;
 
 use gatehouse_core::admin::{
-    self, ActivityView, ClientForgotten, ClientView, ConnectionChange, ConnectionChangesRequest,
-    ConnectionRemoved, ConnectionView, EditPreview, GatewayStatus, GrantView, GrantsRevoked,
-    IpcError, NewConnectionRequest, OAuthTemplateView, Settings, SignedOut, SigninCallback,
-    SigninStarted,
+    self, ActivityView, AuthDetection, ClientForgotten, ClientView, ConnectionChange,
+    ConnectionChangesRequest, ConnectionRemoved, ConnectionView, EditPreview, GatewayStatus,
+    GrantView, GrantsRevoked, IpcError, NewConnectionRequest, OAuthTemplateView, Settings,
+    SignedOut, SigninCallback, SigninStarted,
 };
 use gatehouse_core::net::browser::open_browser;
 use tauri::{AppHandle, State};
@@ -48,10 +48,10 @@ pub async fn add_connection(
         .await
 }
 
-/// Whether the upstream at `url` asks for OAuth (one unauthenticated probe).
+/// How the upstream at `url` signs in (an unauthenticated probe; `legacy`: the 2025-03-26 opt-in).
 #[tauri::command]
-pub async fn detect_oauth(url: String) -> Result<bool, IpcError> {
-    Ok(admin::detect_oauth(&url).await?)
+pub async fn detect_auth(url: String, legacy: bool) -> Result<AuthDetection, IpcError> {
+    Ok(admin::detect_auth(&url, legacy).await?)
 }
 
 #[tauri::command]
@@ -94,10 +94,10 @@ pub async fn set_connection_enabled(
         .await
 }
 
+/// Removes a connection; an OAuth one is signed out at its upstream first (RFC 7009, best effort).
 #[tauri::command]
 pub async fn remove_connection(slot: Slot<'_>, key: String) -> Result<ConnectionRemoved, IpcError> {
-    slot.run(move |v, _| admin::remove_connection(v, &key))
-        .await
+    Ok(admin::remove_connection(&slot.vault()?.0, &key).await?)
 }
 
 #[tauri::command]

@@ -56,7 +56,7 @@ pub fn run() {
             commands::gateway_status,
             commands::list_connections,
             commands::add_connection,
-            commands::detect_oauth,
+            commands::detect_auth,
             commands::list_oauth_templates,
             commands::preview_connection_edit,
             commands::edit_connection,

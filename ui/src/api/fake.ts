@@ -1,4 +1,5 @@
 import type { ActivityView } from "./bindings/ActivityView";
+import type { AuthDetection } from "./bindings/AuthDetection";
 import type { ChangeKind } from "./bindings/ChangeKind";
 import type { ClientView } from "./bindings/ClientView";
 import type { ConnectionChangesRequest } from "./bindings/ConnectionChangesRequest";
@@ -39,6 +40,18 @@ export const SAMPLE_CONNECTIONS: ConnectionView[] = [
     status: "connected",
     status_detail: null,
     account_label: "octocat",
+    oauth: {
+      source: "discovered",
+      template: null,
+      client_id: null,
+      has_client_secret: false,
+      grant: "authorization_code",
+      issuer: null,
+      authorization_endpoint: null,
+      token_endpoint: null,
+      scopes: null,
+      legacy_discovery: false,
+    },
     config_version: 1,
     authorized_clients: 2,
     created_at: SAMPLE_NOW - 30 * DAY,
@@ -57,6 +70,18 @@ export const SAMPLE_CONNECTIONS: ConnectionView[] = [
     status: "reauth_required",
     status_detail: "The upstream refused the refresh token (invalid_grant).",
     account_label: "ada@example.com",
+    oauth: {
+      source: "discovered",
+      template: null,
+      client_id: null,
+      has_client_secret: false,
+      grant: "authorization_code",
+      issuer: null,
+      authorization_endpoint: null,
+      token_endpoint: null,
+      scopes: null,
+      legacy_discovery: false,
+    },
     config_version: 2,
     authorized_clients: 1,
     created_at: SAMPLE_NOW - 12 * DAY,
@@ -75,6 +100,7 @@ export const SAMPLE_CONNECTIONS: ConnectionView[] = [
     status: "connected",
     status_detail: null,
     account_label: null,
+    oauth: null,
     config_version: 1,
     authorized_clients: 1,
     created_at: SAMPLE_NOW - 5 * DAY,
@@ -93,6 +119,7 @@ export const SAMPLE_CONNECTIONS: ConnectionView[] = [
     status: "needs_auth",
     status_detail: null,
     account_label: null,
+    oauth: null,
     config_version: 1,
     authorized_clients: 0,
     created_at: SAMPLE_NOW - DAY,
@@ -262,8 +289,10 @@ export const SAMPLE_OAUTH_TEMPLATES: OAuthTemplateView[] = [
   { key: "okta", name: "Okta", takes_tenant: true, needs_tenant: true },
 ];
 
-/** The fake's auto-detection: these upstream hosts answer an unauthenticated probe with 401. */
+/** The fake's auto-detection: these upstream hosts answer 401 and publish OAuth metadata... */
 const OAUTH_HOSTS = /(^|\.)(githubcopilot\.com|linear\.app|notion\.com|atlassian\.com|sentry\.dev)$|^oauth\./;
+/** ... and these answer 401 without any (an API-key server). */
+const KEY_HOSTS = /^(api-key|apikey)\./;
 
 export const SAMPLE_SETTINGS: Settings = {
   port: SAMPLE_GATEWAY_STATUS.port,
@@ -291,7 +320,7 @@ const METHODS: readonly Method[] = [
   "getGatewayStatus",
   "listConnections",
   "addConnection",
-  "detectOAuth",
+  "detectAuth",
   "listOAuthTemplates",
   "previewConnectionEdit",
   "editConnection",
@@ -479,6 +508,21 @@ export function createFakeApi(initial: Partial<FakeState> = {}): FakeApi {
           status: input.oauth ? "needs_auth" : "connected",
           status_detail: null,
           account_label: input.account_name?.trim() || null,
+          // As the backend shows it: never the secret, only whether one was given.
+          oauth: input.oauth
+            ? {
+                source: input.oauth.template ? "template" : "discovered",
+                template: input.oauth.template ?? null,
+                client_id: input.oauth.client_id?.trim() || null,
+                has_client_secret: Boolean(input.oauth.client_secret),
+                grant: input.oauth.client_credentials ? "client_credentials" : "authorization_code",
+                issuer: null,
+                authorization_endpoint: null,
+                token_endpoint: null,
+                scopes: input.oauth.scopes?.trim() || null,
+                legacy_discovery: input.oauth.legacy_discovery ?? false,
+              }
+            : null,
           config_version: 1,
           authorized_clients: 0,
           created_at: now,
@@ -495,10 +539,31 @@ export function createFakeApi(initial: Partial<FakeState> = {}): FakeApi {
         });
         return changed(created, "connections");
       }),
-    detectOAuth: (url) =>
-      answer("detectOAuth", () => {
+    detectAuth: (url, legacy) =>
+      answer("detectAuth", (): AuthDetection => {
         if (!/^https?:\/\//.test(url)) throw invalid("url", "not an http(s) URL");
-        return OAUTH_HOSTS.test(new URL(url).hostname);
+        const host = new URL(url).hostname;
+        if (OAUTH_HOSTS.test(host)) {
+          return {
+            suggested: "oauth",
+            finding: "The server asks for OAuth sign-in: its 401 answer names its protected resource metadata.",
+          };
+        }
+        if (KEY_HOSTS.test(host) && legacy) {
+          return {
+            suggested: "oauth",
+            finding:
+              "The server asks for OAuth sign-in: it publishes no protected resource metadata, so Gatehouse uses the 2025-03-26 fallback you turned on (the authorization server at the URL's origin).",
+          };
+        }
+        if (KEY_HOSTS.test(host)) {
+          return {
+            suggested: "header",
+            finding:
+              "The server refused a request without credentials (HTTP 401, asking for Bearer) but publishes no OAuth metadata: it most likely takes an API key or token in a header.",
+          };
+        }
+        return { suggested: "none", finding: "The server answered without credentials: it needs no sign-in." };
       }),
     listOAuthTemplates: () => answer("listOAuthTemplates", () => SAMPLE_OAUTH_TEMPLATES),
     previewConnectionEdit: (key, changes) =>

@@ -91,9 +91,11 @@ export function useOAuthTemplates() {
 }
 
 /** Probes an upstream URL for OAuth (a mutation: it is asked for, not kept in the cache). */
-export function useDetectOAuth() {
+export function useDetectAuth() {
   const { api } = useBackend();
-  return useMutation({ mutationFn: (url: string) => api.detectOAuth(url) });
+  return useMutation({
+    mutationFn: ({ url, legacy }: { url: string; legacy: boolean }) => api.detectAuth(url, legacy),
+  });
 }
 
 /** Grants active on a connection that disabling or removing it would revoke. */

@@ -1,6 +1,7 @@
 import { invoke } from "@tauri-apps/api/core";
 import { listen } from "@tauri-apps/api/event";
 import type { ActivityView } from "./bindings/ActivityView";
+import type { AuthDetection } from "./bindings/AuthDetection";
 import type { Changed } from "./bindings/Changed";
 import type { ClientForgotten } from "./bindings/ClientForgotten";
 import type { ClientView } from "./bindings/ClientView";
@@ -32,7 +33,7 @@ export const tauriApi: GatehouseApi = {
   getGatewayStatus: () => call<GatewayStatus>("gateway_status"),
   listConnections: () => call<ConnectionView[]>("list_connections"),
   addConnection: (input) => call<ConnectionView>("add_connection", { input }),
-  detectOAuth: (url) => call<boolean>("detect_oauth", { url }),
+  detectAuth: (url, legacy) => call<AuthDetection>("detect_auth", { url, legacy }),
   listOAuthTemplates: () => call<OAuthTemplateView[]>("list_oauth_templates"),
   previewConnectionEdit: (key, changes) =>
     call<EditPreview>("preview_connection_edit", { key, changes }),

@@ -1,4 +1,5 @@
 import type { ActivityView } from "./bindings/ActivityView";
+import type { AuthDetection } from "./bindings/AuthDetection";
 import type { ChangeKind } from "./bindings/ChangeKind";
 import type { ClientForgotten } from "./bindings/ClientForgotten";
 import type { ClientView } from "./bindings/ClientView";
@@ -44,8 +45,12 @@ export interface GatehouseApi {
   listConnections(): Promise<ConnectionView[]>;
   /** The header value (a secret) goes to the backend and never comes back in any answer. */
   addConnection(input: NewConnectionRequest): Promise<ConnectionView>;
-  /** Whether the upstream at `url` asks for OAuth (one unauthenticated probe by the backend). */
-  detectOAuth(url: string): Promise<boolean>;
+  /**
+   * How the upstream at `url` signs in (an unauthenticated probe by the backend): OAuth only with
+   * protected resource metadata in sight (or, with `legacy`, the 2025-03-26 fallback), a header when
+   * it wants credentials without OAuth metadata. `finding` is a sentence to show.
+   */
+  detectAuth(url: string, legacy: boolean): Promise<AuthDetection>;
   /** The OAuth provider templates a new connection may use (data in the core, not code). */
   listOAuthTemplates(): Promise<OAuthTemplateView[]>;
   /** Whether an edit is material and how many grants it would revoke; changes nothing. */

@@ -20,6 +20,7 @@ function connection(partial: Partial<ConnectionView> & Pick<ConnectionView, "id"
     status: "connected",
     status_detail: null,
     account_label: null,
+    oauth: null,
     config_version: 1,
     authorized_clients: 0,
     created_at: T0,

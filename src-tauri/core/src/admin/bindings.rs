@@ -1,22 +1,12 @@
-//! Keeps `ui/src/api/bindings/` equal to what ts-rs generates from the DTOs. Run
-//! `cargo xtask bindings` (which sets `GATEHOUSE_UPDATE_BINDINGS=1`) after changing a DTO.
+//! Keeps `ui/src/api/bindings/` equal to what ts-rs generates from the DTOs listed in
+//! [`super::ipc_types`]. Run `cargo xtask bindings` (which sets `GATEHOUSE_UPDATE_BINDINGS=1`)
+//! after changing a DTO.
 
 use std::path::PathBuf;
 
 use ts_rs::{Config, TS};
 
-use super::{
-    ActivityView, ConnectionChangesRequest, HeaderInput, NewConnectionRequest, OAuthRequest,
-    OAuthTemplateView, Settings,
-};
-use super::{
-    AdminErrorKind, ClientForgotten, ClientView, ConnectionChange, ConnectionRemoved,
-    ConnectionView, EditPreview, GatewayStatus, GrantView, GrantsRevoked, IpcError, TokenHealth,
-};
-use super::{SignedOut, SigninCallback, SigninStarted};
-use crate::crypto::{KeySourceInfo, KeySourceKind};
-use crate::settings::Theme;
-use crate::store::watch::{ChangeKind, Changed, ConsentRequested};
+use super::ipc_types::with_ipc_types;
 
 fn generated() -> Vec<(String, String)> {
     let cfg = Config::new();
@@ -29,36 +19,7 @@ fn generated() -> Vec<(String, String)> {
             ));
         )*};
     }
-    add!(
-        GatewayStatus,
-        KeySourceInfo,
-        KeySourceKind,
-        IpcError,
-        AdminErrorKind,
-        ConnectionView,
-        ConnectionChange,
-        ConnectionRemoved,
-        EditPreview,
-        GrantView,
-        GrantsRevoked,
-        TokenHealth,
-        ClientView,
-        ClientForgotten,
-        HeaderInput,
-        NewConnectionRequest,
-        OAuthRequest,
-        OAuthTemplateView,
-        ConnectionChangesRequest,
-        ActivityView,
-        Settings,
-        Theme,
-        ChangeKind,
-        Changed,
-        ConsentRequested,
-        SigninCallback,
-        SigninStarted,
-        SignedOut,
-    );
+    with_ipc_types!(add);
     files
 }
 

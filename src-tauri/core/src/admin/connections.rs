@@ -26,12 +26,13 @@ use super::AdminError;
 use crate::clock::UnixMillis;
 use crate::crypto::Aad;
 use crate::oauth::server::resource::{ResourceUri, is_valid_slug};
+use crate::oauth::upstream::UpstreamOAuth;
 use crate::store::connections::{
     self, AuthKind, ConnectionEdit, ConnectionRow, ConnectionSettings, ConnectionStatus,
     NewConnection, OAuthGrant, OAuthSettings, OAuthSource, Transport,
 };
-use crate::store::grants;
-use crate::store::{ConnectionId, Store};
+use crate::store::{ConnectionId, Store, StoreError};
+use crate::store::{grants, revocation};
 use crate::vault::Vault;
 
 use super::connection_input::{
@@ -116,6 +117,8 @@ pub struct ConnectionView {
     /// The upstream account ("on behalf of …"): what the upstream said (id_token / userinfo),
     /// else the name the user gave, else `null`.
     pub account_label: Option<String>,
+    /// How an OAuth connection signs in (`null` for header and no auth).
+    pub oauth: Option<OAuthView>,
     #[ts(type = "number")]
     pub config_version: i64,
     /// How many active grants (authorized clients) the connection has.
@@ -125,6 +128,53 @@ pub struct ConnectionView {
     pub created_at: UnixMillis,
     #[ts(type = "number")]
     pub updated_at: UnixMillis,
+}
+
+/// An OAuth connection's settings as the window and `connections list --json` show them: where it
+/// signs in and as which client. Never the client secret: only whether one is stored.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
+pub struct OAuthView {
+    /// `discovered` (RFC 9728 / 8414 discovery), `template` (endpoints from a provider template)
+    /// or `manual`.
+    #[ts(type = "\"discovered\" | \"template\" | \"manual\" | null")]
+    pub source: Option<String>,
+    /// The provider template's key (`github`, `okta` ...).
+    pub template: Option<String>,
+    /// The pre-registered client id; `null` when Gatehouse registers itself (DCR).
+    pub client_id: Option<String>,
+    /// Whether a client secret is stored (sealed) for the pre-registered client.
+    pub has_client_secret: bool,
+    #[ts(type = "\"authorization_code\" | \"client_credentials\"")]
+    pub grant: String,
+    /// The issuer the settings name (a template's), if any; else discovery finds it.
+    pub issuer: Option<String>,
+    pub authorization_endpoint: Option<String>,
+    pub token_endpoint: Option<String>,
+    /// Scopes requested instead of the discovered ones.
+    pub scopes: Option<String>,
+    /// The 2025-03-26 discovery fallback is turned on.
+    pub legacy_discovery: bool,
+}
+
+impl OAuthView {
+    fn of(o: &OAuthSettings) -> Self {
+        Self {
+            source: o.source.map(|s| s.as_str().to_owned()),
+            template: o.template.clone(),
+            client_id: o.client_id.clone(),
+            has_client_secret: o.client_secret_sealed.is_some(),
+            grant: o
+                .grant
+                .unwrap_or(OAuthGrant::AuthorizationCode)
+                .as_str()
+                .to_owned(),
+            issuer: o.issuer.clone(),
+            authorization_endpoint: o.authorization_endpoint.clone(),
+            token_endpoint: o.token_endpoint.clone(),
+            scopes: o.scopes.clone(),
+            legacy_discovery: o.legacy_discovery,
+        }
+    }
 }
 
 /// What an edit, enable or disable did.
@@ -318,10 +368,29 @@ pub fn set_connection_enabled(
     })
 }
 
-/// Removes a connection after revoking its grants.
-pub fn remove_connection(vault: &Vault, key: &str) -> Result<ConnectionRemoved, AdminError> {
-    let row = find(vault.store(), key)?;
-    let outcome = vault.store().delete_connection(&row.id)?;
+/// Removes a connection after revoking its grants: the one removal path of the window and the
+/// command line. An OAuth connection is signed out first, so its upstream tokens do not outlive it
+/// at the authorization server: RFC 7009 revocation (best effort, its outcome in the
+/// `upstream.signed_out` audit row), then the local tokens go with the connection's row.
+pub async fn remove_connection(vault: &Vault, key: &str) -> Result<ConnectionRemoved, AdminError> {
+    let key = key.trim().to_owned();
+    let row = vault
+        .store()
+        .read(move |conn| lookup(conn, &key).map(|row| row.ok_or(key)))
+        .await?
+        .map_err(|key| not_found(&key))?;
+    if row.settings.auth_kind == AuthKind::OAuth
+        && let Err(err) = UpstreamOAuth::new(vault).sign_out(&row.id).await
+    {
+        // Only the store or the cipher can fail here (revocation itself is best effort); the
+        // removal below deletes the tokens all the same.
+        tracing::warn!(connection = %row.id, error = %err, "signing out before removal failed");
+    }
+    let (id, now) = (row.id.clone(), vault.store().now());
+    let outcome = vault
+        .store()
+        .write_with_events(move |tx| revocation::with_event(connections::delete(tx, &id, now)?))
+        .await?;
     Ok(ConnectionRemoved {
         id: row.id.to_string(),
         slug: row.slug,
@@ -332,20 +401,26 @@ pub fn remove_connection(vault: &Vault, key: &str) -> Result<ConnectionRemoved, 
 /// The connection named by `key`: an id, else a slug.
 pub(crate) fn find(store: &Store, key: &str) -> Result<ConnectionRow, AdminError> {
     let key = key.trim();
-    let by_id = ConnectionId::parse(key);
-    let slug = key.to_owned();
+    let owned = key.to_owned();
     store
-        .read_blocking(move |conn| match by_id {
-            Some(id) => match connections::get(conn, &id)? {
-                Some(row) => Ok(Some(row)),
-                None => connections::get_by_slug(conn, &slug),
-            },
-            None => connections::get_by_slug(conn, &slug),
-        })?
-        .ok_or_else(|| AdminError::NotFound {
-            what: "connection",
-            key: key.to_owned(),
-        })
+        .read_blocking(move |conn| lookup(conn, &owned))?
+        .ok_or_else(|| not_found(key))
+}
+
+fn lookup(conn: &rusqlite::Connection, key: &str) -> Result<Option<ConnectionRow>, StoreError> {
+    if let Some(id) = ConnectionId::parse(key)
+        && let Some(row) = connections::get(conn, &id)?
+    {
+        return Ok(Some(row));
+    }
+    connections::get_by_slug(conn, key)
+}
+
+fn not_found(key: &str) -> AdminError {
+    AdminError::NotFound {
+        what: "connection",
+        key: key.to_owned(),
+    }
 }
 
 fn plan_edit(
@@ -555,6 +630,7 @@ fn view(store: &Store, port: u16, row: &ConnectionRow) -> Result<ConnectionView,
         status: row.status.as_str().to_owned(),
         status_detail: row.status_detail.clone(),
         account_label: row.account().map(str::to_owned),
+        oauth: (s.auth_kind == AuthKind::OAuth).then(|| OAuthView::of(&s.oauth)),
         config_version: row.config_version,
         authorized_clients: active_grants(store, &row.id)?,
         created_at: row.created_at,

@@ -13,6 +13,7 @@ mod connection_input;
 mod connections;
 mod error;
 mod grants;
+mod ipc_types;
 mod requests;
 mod settings;
 mod status;
@@ -29,17 +30,18 @@ pub use clients::{
 };
 pub use connections::{
     ConnectionChange, ConnectionChanges, ConnectionRemoved, ConnectionView, EditPreview,
-    NewConnectionInput, OAuthInput, UpstreamAuth, add_connection, edit_connection, get_connection,
-    grants_at_risk, list_connections, local_url, preview_edit, remove_connection,
+    NewConnectionInput, OAuthInput, OAuthView, UpstreamAuth, add_connection, edit_connection,
+    get_connection, grants_at_risk, list_connections, local_url, preview_edit, remove_connection,
     set_connection_enabled,
 };
 pub use error::{AdminError, AdminErrorKind, IpcError};
 pub use grants::{GrantView, GrantsRevoked, TokenHealth, list_grants, revoke_grants};
+pub use ipc_types::ipc_type_names;
 pub use requests::{ConnectionChangesRequest, HeaderInput, NewConnectionRequest, OAuthRequest};
 pub use settings::{Settings, get_settings, update_settings};
 pub use status::{GatewayStatus, gateway_status};
 pub use upstream::{
-    OAuthTemplateView, SignedOut, SigninCallback, SigninLaunch, SigninStarted, detect_oauth,
-    disconnect_connection, oauth_templates, remove_connection_signed_out, sign_out,
-    signin_progress, start_signin, start_signin_in_browser,
+    AuthDetection, OAuthTemplateView, SignedOut, SigninCallback, SigninLaunch, SigninStarted,
+    SuggestedAuth, detect_auth, disconnect_connection, oauth_templates, sign_out, signin_progress,
+    start_signin, start_signin_in_browser,
 };

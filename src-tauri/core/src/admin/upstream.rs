@@ -18,7 +18,7 @@ use super::connections::find;
 use crate::clock::UnixMillis;
 use crate::net::outbound::Outbound;
 use crate::oauth::upstream::deep_link::DEEP_LINK_REDIRECT_URI;
-use crate::oauth::upstream::discovery::{self, Probe};
+use crate::oauth::upstream::discovery::{self, Detected};
 use crate::oauth::upstream::flow::{RevokeResult, SigninProgress, loopback_redirect_uri};
 use crate::oauth::upstream::{MAX_TOKEN_RESPONSE_BYTES, SigninStart, UpstreamError, UpstreamOAuth};
 use crate::store::connections::{AuthKind, OAuthGrant};
@@ -72,14 +72,48 @@ pub struct SignedOut {
     pub revocation: String,
 }
 
-/// Whether the upstream at `url` asks for OAuth (an unauthenticated probe answered 401).
-pub async fn detect_oauth(url: &str) -> Result<bool, AdminError> {
+/// How an upstream signs in, as auto-detection sees it (what "Detect sign-in" and `connections add`
+/// without `--auth` act on).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
+pub enum SuggestedAuth {
+    /// OAuth: protected resource metadata is in sight (or the legacy fallback was asked for).
+    #[serde(rename = "oauth")]
+    OAuth,
+    /// The upstream wants credentials but offers no OAuth metadata: an API key in a header.
+    #[serde(rename = "header")]
+    Header,
+    /// It answered without credentials, or said nothing Gatehouse can act on.
+    #[serde(rename = "none")]
+    None,
+}
+
+/// What the unauthenticated probe of an upstream found.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
+pub struct AuthDetection {
+    pub suggested: SuggestedAuth,
+    /// What the probe found, in a sentence to show as it is.
+    pub finding: String,
+}
+
+/// Probes the upstream at `url` without credentials and says how it signs in: OAuth only with
+/// protected resource metadata in sight (RFC 9728: named by a 401's `resource_metadata`, or at the
+/// well-knowns), or with `legacy` (the 2025-03-26 fallback opt-in) after any 401; a 401 or 403
+/// without metadata suggests a header.
+pub async fn detect_auth(url: &str, legacy: bool) -> Result<AuthDetection, AdminError> {
+    let url = url.trim();
     let policy = Outbound::for_upstream(url, MAX_TOKEN_RESPONSE_BYTES);
-    match discovery::probe(&policy, url).await {
-        Ok(Probe::OAuth(_)) => Ok(true),
-        Ok(_) => Ok(false),
-        Err(e) => Err(AdminError::Upstream(e.into())),
-    }
+    let detected = discovery::detect(&policy, url, legacy)
+        .await
+        .map_err(|e| AdminError::Upstream(e.into()))?;
+    let suggested = match detected {
+        Detected::OAuth(_) => SuggestedAuth::OAuth,
+        Detected::Credentials { .. } => SuggestedAuth::Header,
+        Detected::Open | Detected::Other(_) => SuggestedAuth::None,
+    };
+    Ok(AuthDetection {
+        suggested,
+        finding: detected.finding(),
+    })
 }
 
 /// A provider template the window offers when adding an OAuth connection (the data lives in
@@ -208,25 +242,4 @@ pub async fn disconnect_connection(vault: &Vault, key: &str) -> Result<RevokeRes
     }
     let oauth = UpstreamOAuth::new(vault);
     Ok(oauth.sign_out(&row.id).await?)
-}
-
-/// Removes a connection; an OAuth one is signed out first (RFC 7009 at the upstream, best effort and
-/// audited), so its tokens do not outlive it at the authorization server.
-pub async fn remove_connection_signed_out(
-    vault: &Vault,
-    key: &str,
-) -> Result<super::ConnectionRemoved, AdminError> {
-    let row = find(vault.store(), key)?;
-    if row.settings.auth_kind == AuthKind::OAuth
-        && let Err(err) = UpstreamOAuth::new(vault).sign_out(&row.id).await
-    {
-        tracing::warn!(connection = %row.id, error = %err, "signing out before removal failed");
-    }
-    let vault = vault.clone();
-    let key = row.id.to_string();
-    tokio::task::spawn_blocking(move || super::remove_connection(&vault, &key))
-        .await
-        .map_err(|e| {
-            AdminError::Upstream(crate::oauth::upstream::UpstreamError::Config(e.to_string()))
-        })?
 }

@@ -15,7 +15,7 @@ use serde::Serialize;
 use super::{CliError, open_vault};
 use crate::admin::{
     self, ConnectionChange, ConnectionChanges, ConnectionView, GrantView, NewConnectionInput,
-    OAuthInput, SigninCallback, UpstreamAuth,
+    OAuthInput, SigninCallback, SuggestedAuth, UpstreamAuth,
 };
 use crate::config;
 
@@ -34,7 +34,8 @@ pub enum ConnectionsCommand {
         #[command(flatten)]
         header: HeaderArgs,
         /// How Gatehouse authenticates upstream; without it, a --header means header, OAuth options
-        /// mean oauth, and otherwise an unauthenticated probe decides (401 → oauth, "Sign-in needed")
+        /// mean oauth, and otherwise an unauthenticated probe decides: a 401 with OAuth metadata
+        /// (RFC 9728) → oauth, "Sign-in needed"; a 401 without → an error asking for --header
         #[arg(long, value_enum)]
         auth: Option<AuthChoice>,
         #[command(flatten)]
@@ -252,10 +253,22 @@ pub fn connections(
                 }
                 (None, None) if oauth.given() => UpstreamAuth::OAuth(oauth.input()?),
                 (None, None) => {
-                    let probed = runtime()?.block_on(admin::detect_oauth(url.trim()));
+                    let probed = runtime()?.block_on(admin::detect_auth(url, false));
                     match probed {
-                        Ok(true) => UpstreamAuth::OAuth(oauth.input()?),
-                        Ok(false) => UpstreamAuth::None,
+                        Ok(d) if d.suggested == SuggestedAuth::OAuth => {
+                            UpstreamAuth::OAuth(oauth.input()?)
+                        }
+                        Ok(d) if d.suggested == SuggestedAuth::Header => {
+                            return Err(CliError::Usage(format!(
+                                "{} Add it with --header 'NAME: VALUE' (or --header-from-env VAR), \
+                                 or with --auth none to add it without credentials.",
+                                d.finding
+                            )));
+                        }
+                        Ok(d) => {
+                            eprintln!("note: {} Adding it without auth.", d.finding);
+                            UpstreamAuth::None
+                        }
                         Err(err) => {
                             eprintln!(
                                 "note: could not probe {url} ({err}); adding it without auth"
@@ -334,7 +347,7 @@ pub fn connections(
         }
         ConnectionsCommand::Remove { slug } => {
             // An OAuth connection is signed out at the upstream first (RFC 7009, best effort).
-            let removed = runtime()?.block_on(admin::remove_connection_signed_out(&vault, slug))?;
+            let removed = runtime()?.block_on(admin::remove_connection(&vault, slug))?;
             emit(json, &removed, |out| {
                 writeln!(
                     out,

@@ -1,6 +1,6 @@
 import { useId, useRef, useState, type FormEvent } from "react";
 import type { ConnectionView, IpcError } from "../../api";
-import { describeIpcError, useDetectOAuth, useOAuthTemplates } from "../../api";
+import { describeIpcError, useDetectAuth, useOAuthTemplates } from "../../api";
 
 export type AuthChoice = "keep" | "none" | "header" | "oauth";
 
@@ -79,7 +79,7 @@ export function ConnectionForm({ existing, submitLabel, onSubmit, onCancel, pend
     accountHelp: useId(),
   };
   const templates = useOAuthTemplates();
-  const detect = useDetectOAuth();
+  const detect = useDetectAuth();
   const [detected, setDetected] = useState("");
   const [values, setValues] = useState<ConnectionFormValues>({
     slug: existing?.slug ?? "",
@@ -104,9 +104,10 @@ export function ConnectionForm({ existing, submitLabel, onSubmit, onCancel, pend
   /** The URL last asked about, so leaving the field again does not ask again. */
   const [probed, setProbed] = useState("");
   /**
-   * Asks the server whether it wants OAuth. From the button it always asks and selects OAuth when
-   * it does; when the URL field is left (`automatic`) it asks once per URL and selects OAuth only
-   * while the choice is still the default "No sign-in", never over a header the user picked.
+   * Asks the server how it wants Gatehouse to sign in (OAuth, a header, nothing) and selects that.
+   * From the button it always asks; when the URL field is left (`automatic`) it asks once per URL
+   * and only changes the choice while it is still the default "No sign-in", never over one the
+   * user picked.
    */
   const runDetect = (automatic = false) => {
     const url = values.upstreamUrl.trim();
@@ -117,19 +118,27 @@ export function ConnectionForm({ existing, submitLabel, onSubmit, onCancel, pend
     }
     setProbed(url);
     setDetected("Asking the server…");
-    detect.mutate(url, {
-      onSuccess: (oauth) => {
-        if (oauth && automatic && authNow.current !== "none") {
-          setDetected("The server asks for OAuth sign-in; choose OAuth below to use it.");
-        } else if (oauth) {
-          set({ auth: "oauth" });
-          setDetected("The server asks for OAuth sign-in: OAuth is selected.");
-        } else {
-          setDetected("The server did not ask for OAuth. Choose no sign-in or a header.");
-        }
+    detect.mutate(
+      { url, legacy: values.legacyDiscovery },
+      {
+        onSuccess: ({ suggested, finding }) => {
+          const current = authNow.current;
+          if (automatic && current !== "none" && suggested !== "none" && suggested !== current) {
+            // Left the URL field after choosing: say what the server wants, change nothing.
+            setDetected(`${finding} Choose ${suggested === "oauth" ? "OAuth" : "a header"} below to use it.`);
+          } else if (suggested === "oauth") {
+            set({ auth: "oauth" });
+            setDetected(`${finding} OAuth is selected.`);
+          } else if (suggested === "header") {
+            set({ auth: "header" });
+            setDetected(`${finding} A header is selected: enter its name and value.`);
+          } else {
+            setDetected(`${finding} Choose no sign-in or a header.`);
+          }
+        },
+        onError: (error) => setDetected(`Could not detect: ${describeIpcError(error)}`),
       },
-      onError: (error) => setDetected(`Could not detect: ${describeIpcError(error)}`),
-    });
+    );
   };
   const [localErrors, setLocalErrors] = useState<FieldErrors>({});
   const shown = { ...localErrors, ...errors };

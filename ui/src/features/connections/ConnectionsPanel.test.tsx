@@ -99,21 +99,21 @@ describe("adding", () => {
     await user.click(screen.getByRole("button", { name: "Add connection…" }));
     const dialog = screen.getByRole("dialog", { name: "Add a connection" });
     await user.type(within(dialog).getByLabelText("Server URL"), "https://mcp.notion.com/mcp");
-    const before = api.calls.detectOAuth;
+    const before = api.calls.detectAuth;
     await user.tab();
-    expect(await within(dialog).findByText(/asks for OAuth sign-in: OAuth is selected/)).toBeInTheDocument();
+    expect(await within(dialog).findByText(/OAuth is selected/)).toBeInTheDocument();
     expect(within(dialog).getByRole("radio", { name: /OAuth sign-in in your browser/ })).toBeChecked();
-    expect(api.calls.detectOAuth).toBe(before + 1);
+    expect(api.calls.detectAuth).toBe(before + 1);
     // Leaving the field again with the same URL does not ask again.
     await user.click(within(dialog).getByLabelText("Server URL"));
     await user.tab();
-    expect(api.calls.detectOAuth).toBe(before + 1);
+    expect(api.calls.detectAuth).toBe(before + 1);
 
     await user.click(within(dialog).getByRole("radio", { name: "A header with a key or token" }));
     await user.type(within(dialog).getByLabelText("Server URL"), "/v2");
     await user.click(within(dialog).getByRole("radio", { name: "A header with a key or token" }));
-    expect(await within(dialog).findByText(/choose OAuth below to use it/)).toBeInTheDocument();
-    expect(api.calls.detectOAuth).toBe(before + 2);
+    expect(await within(dialog).findByText(/Choose OAuth below to use it/)).toBeInTheDocument();
+    expect(api.calls.detectAuth).toBe(before + 2);
     expect(within(dialog).getByRole("radio", { name: "A header with a key or token" })).toBeChecked();
   });
 
@@ -124,8 +124,20 @@ describe("adding", () => {
     const dialog = screen.getByRole("dialog", { name: "Add a connection" });
     await user.type(within(dialog).getByLabelText("Server URL"), "https://plain.example.com/mcp");
     await user.click(within(dialog).getByRole("button", { name: "Detect sign-in" }));
-    expect(await within(dialog).findByText(/did not ask for OAuth/)).toBeInTheDocument();
+    expect(await within(dialog).findByText(/answered without credentials/)).toBeInTheDocument();
     expect(within(dialog).getByRole("radio", { name: "No sign-in" })).toBeChecked();
+  });
+
+  it("suggests a header for a server that wants credentials but publishes no OAuth metadata", async () => {
+    const { user } = renderView(<ConnectionsPanel />);
+    await card("GitHub");
+    await user.click(screen.getByRole("button", { name: "Add connection…" }));
+    const dialog = screen.getByRole("dialog", { name: "Add a connection" });
+    await user.type(within(dialog).getByLabelText("Server URL"), "https://api-key.example.com/mcp");
+    await user.click(within(dialog).getByRole("button", { name: "Detect sign-in" }));
+    expect(await within(dialog).findByText(/publishes no OAuth metadata/)).toBeInTheDocument();
+    expect(within(dialog).getByRole("radio", { name: "A header with a key or token" })).toBeChecked();
+    expect(within(dialog).getByRole("radio", { name: /OAuth sign-in in your browser/ })).not.toBeChecked();
   });
 
   it("asks for the client ID and tenant a provider template needs before sending anything", async () => {

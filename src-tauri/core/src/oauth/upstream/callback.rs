@@ -1,8 +1,10 @@
 //! `GET /oauth/callback` on the gateway's loopback port: where the upstream authorization server
 //! sends the browser back (RFC 8252 §7.3). It completes the sign-in ([`UpstreamOAuth::complete_signin`])
-//! and shows a small page. Everything shown is escaped; after an `iss` mismatch nothing the response
-//! carried (`error_description`, `error_uri`) is shown (RFC 9207; checklist §4.5). The page has a
-//! strict CSP, no script, and is not cached.
+//! and shows a small page. Everything shown is escaped (the connection's name, the account from the
+//! id_token, the authorization server's `error` and `error_description`); after an `iss` mismatch
+//! nothing the response carried (`error_description`, `error_uri`) is shown (RFC 9207; checklist
+//! §4.5). The page has a strict CSP (`default-src 'none'`, inline style only), no script, cannot be
+//! framed (`frame-ancestors 'none'`, `X-Frame-Options: DENY`), and is not cached.
 
 use std::sync::Arc;
 
@@ -184,6 +186,11 @@ fn secure(status: StatusCode, mut response: Response) -> Response {
         HeaderValue::from_static(
             "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'",
         ),
+    );
+    headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
     );
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     headers.insert(

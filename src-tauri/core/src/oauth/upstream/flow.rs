@@ -320,12 +320,23 @@ impl UpstreamOAuth {
             _ => {}
         }
         if let Some(error) = &query.error {
+            // The issuer is the one asked (or says nothing and is not expected to): its own words
+            // may be shown, cut short and without control characters; the page escapes them.
             let code: String = error
                 .chars()
                 .filter(char::is_ascii_graphic)
                 .take(64)
                 .collect();
-            return Err(UpstreamError::Denied(code));
+            let description: Option<String> = query.error_description.as_deref().map(|d| {
+                d.chars()
+                    .filter(|c| !c.is_control())
+                    .take(200)
+                    .collect::<String>()
+            });
+            return Err(UpstreamError::Denied(match description {
+                Some(d) if !d.trim().is_empty() => format!("{code}: {}", d.trim()),
+                _ => code,
+            }));
         }
         let code = query
             .code
@@ -353,14 +364,10 @@ impl UpstreamOAuth {
         ];
         let tokens = match token_request(&policy, &signin.token_endpoint, &client, form).await {
             Ok(t) => t,
-            Err(super::TokenFailure::Refused { error, text }) => {
-                if error == "invalid_client" && row.settings.oauth.client_id.is_none() {
-                    // The DCR client is gone at the AS: register again on the next sign-in.
-                    registration::forget_dcr(&self.vault, &row.id).await?;
-                }
-                return Err(UpstreamError::TokenRefused(text));
+            Err(super::TokenFailure::Refused { error, .. }) if error == "invalid_client" => {
+                return Err(registration::client_refused(&self.vault, &row.id, &client).await);
             }
-            Err(super::TokenFailure::Other(e)) => return Err(e),
+            Err(e) => return Err(e.into()),
         };
         let label = self.account_label(&row, &tokens).await;
         self.save_signed_in(
@@ -372,6 +379,8 @@ impl UpstreamOAuth {
             "authorization_code",
         )
         .await?;
+        // After the save, which writes the credential row (registration included) as read before.
+        registration::client_worked(&self.vault, &row.id, &client).await?;
         Ok(SignedIn {
             connection_id: row.id.clone(),
             connection_name: row.name.clone(),
@@ -524,13 +533,20 @@ impl UpstreamOAuth {
         if let Some(scope) = &endpoints.scope {
             form.push(("scope", scope.clone()));
         }
-        Ok(token_request(
+        match token_request(
             &Self::policy(row),
             &endpoints.metadata.token_endpoint,
             &client,
             form,
         )
-        .await?)
+        .await
+        {
+            Ok(tokens) => Ok(tokens),
+            Err(super::TokenFailure::Refused { error, .. }) if error == "invalid_client" => {
+                Err(UpstreamError::ClientRejected)
+            }
+            Err(e) => Err(e.into()),
+        }
     }
 }
 

@@ -1,7 +1,10 @@
 //! Role 2: Gatehouse as an OAuth client of upstream MCP servers (product.md §5; mcp-auth-checklist §4).
 //!
-//! - [`discovery`]: probe → RFC 9728 → RFC 8414 / OpenID metadata, cached 5 min per (URL, version).
-//! - [`registration`]: pre-registered client, provider templates (data), or DCR kept per issuer.
+//! - [`discovery`]: probe → RFC 9728 → RFC 8414 / OpenID metadata, cached 5 min per (URL, version),
+//!   with the 2025-03-26 fallback for PRM-less upstreams where the connection opted in; and the
+//!   add-a-connection auto-detection (OAuth only with protected resource metadata in sight).
+//! - [`registration`]: pre-registered client, provider templates (data), or DCR kept per issuer,
+//!   registered once more (and only once) after `invalid_client`.
 //! - [`flow`]: PKCE S256 sign-in whose pending state lives in the store (`upstream_signins`), so the
 //!   CLI can start what the running gateway's callback completes; client_credentials; sign-out with
 //!   RFC 7009 revocation.
@@ -19,9 +22,8 @@
 //!
 //! Not done here (named so nobody assumes otherwise): CIMD as Gatehouse's own client identity toward
 //! upstreams (checklist §4.3 item 2; DCR is used instead), a retry of DCR with alternative redirect
-//! URIs after `invalid_redirect_uri` (test 99: the error is shown), the legacy PRM-less fallback for
-//! 2025-03-26 servers, honouring `client_secret_expires_at`, and the optional `no-store` check on
-//! token responses. The app's deep link calls [`UpstreamOAuth::complete_signin`] through
+//! URIs after `invalid_redirect_uri` (test 99: the error is shown), honouring
+//! `client_secret_expires_at`, and the optional `no-store` check on token responses. The app's deep link calls [`UpstreamOAuth::complete_signin`] through
 //! `RunningGateway::upstream_oauth()` with the query [`deep_link::callback_query`] parsed.
 //!
 //! Token values never leave this module except as [`SecretString`] to the proxy, never reach a log
@@ -42,7 +44,7 @@ use http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::Value;
 
-pub use discovery::{Challenge, Discovered, DiscoveryError, Probe, ServerMetadata};
+pub use discovery::{Challenge, Detected, Discovered, DiscoveryError, Probe, ServerMetadata};
 pub use flow::{CallbackQuery, SigninStart};
 pub use refresh::UpstreamTokens;
 pub use registration::{OAuthClient, Template, templates};
@@ -98,6 +100,23 @@ pub enum UpstreamError {
     Stale,
     #[error("the token endpoint refused: {0}")]
     TokenRefused(String),
+    #[error(
+        "the authorization server refused the client id or secret entered for this connection \
+         (invalid_client): check them with the provider; to change them, remove the connection and \
+         add it again"
+    )]
+    ClientRejected,
+    #[error(
+        "the authorization server no longer accepts the client Gatehouse registered with it \
+         (invalid_client): sign in again, and Gatehouse registers once more"
+    )]
+    RegistrationRejected,
+    #[error(
+        "the authorization server refused even the client Gatehouse had just registered with it \
+         (invalid_client), so Gatehouse will not register again: check the server, or remove the \
+         connection and add it with a client id registered there"
+    )]
+    RegistrationRejectedAgain,
     #[error("the upstream sign-in has expired: open Gatehouse and sign in again")]
     ReauthRequired,
     #[error("this connection is not signed in to its upstream yet: open Gatehouse and sign in")]
@@ -266,7 +285,7 @@ impl UpstreamOAuth {
         }
         let policy = Self::policy(row);
         let challenge = match discovery::probe(&policy, url).await? {
-            Probe::OAuth(c) => Some(c),
+            Probe::Unauthorized { challenge, .. } => Some(challenge),
             Probe::Open | Probe::Other(_) => None,
         };
         let found = Arc::new(

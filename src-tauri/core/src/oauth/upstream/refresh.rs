@@ -10,9 +10,9 @@
 //! The refresh sends `resource` (RFC 8707). A rotated refresh token replaces the old one in the same
 //! transaction as the new access token, before the new access token is used. `invalid_grant` means
 //! the user must sign in again: the connection turns `reauth_required` ("Sign in again") and the
-//! proxy answers its clients with a JSON-RPC error, never HTTP 401. `invalid_client` also forgets a
-//! DCR registration so the next sign-in registers once more. A client_credentials connection simply
-//! gets a new token.
+//! proxy answers its clients with a JSON-RPC error, never HTTP 401. `invalid_client` does the same,
+//! and marks a DCR registration refused so the next sign-in registers once more (see
+//! [`registration::client_refused`]). A client_credentials connection simply gets a new token.
 //!
 //! [`UpstreamTokens::after_rejection`] is the proxy's path after an upstream 401: one forced refresh
 //! (unless another request already replaced the rejected token), then the caller retries once.
@@ -240,14 +240,15 @@ impl UpstreamTokens {
                 tracing::info!(connection = %id, "upstream token refreshed");
                 self.save(owner, &row, credential, &issuer, &tokens).await
             }
-            Err(TokenFailure::Refused { error, text })
-                if error == "invalid_grant" || error == "invalid_client" =>
-            {
+            Err(TokenFailure::Refused { error, text }) if error == "invalid_grant" => {
                 tracing::warn!(connection = %id, %error, "upstream refused the refresh token");
-                if error == "invalid_client" && row.settings.oauth.client_id.is_none() {
-                    registration::forget_dcr(&owner.vault, id).await?;
-                }
                 owner.require_reauth(id, &text).await?;
+                Err(UpstreamError::ReauthRequired)
+            }
+            Err(TokenFailure::Refused { error, .. }) if error == "invalid_client" => {
+                tracing::warn!(connection = %id, %error, "upstream refused the client");
+                let why = registration::client_refused(&owner.vault, id, &client).await;
+                owner.require_reauth(id, &why.to_string()).await?;
                 Err(UpstreamError::ReauthRequired)
             }
             Err(e) => Err(e.into()),

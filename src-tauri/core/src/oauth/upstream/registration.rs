@@ -21,6 +21,15 @@
 //! that refuses the pair (some accept only loopback redirects for native clients) gets one more
 //! registration with the sign-in's own redirect URI alone; that client is then reused only for that
 //! callback.
+//!
+//! **`invalid_client`, one re-registration** ([`client_refused`]). When the token endpoint answers
+//! `invalid_client`, a pre-registered client is the user's to fix ([`UpstreamError::ClientRejected`]:
+//! Gatehouse never registers in its place). A DCR registration is kept, marked refused: it is never
+//! sent again, and the next sign-in registers once more, marking the new registration a
+//! *replacement*. A replacement that the token endpoint refuses before it ever worked means
+//! registering again would not help: it is marked refused too, and every later sign-in stops at
+//! [`UpstreamError::RegistrationRejectedAgain`] before a browser opens, instead of registering
+//! again and again. A replacement that worked once is an ordinary registration again.
 
 use std::collections::BTreeMap;
 
@@ -50,12 +59,22 @@ pub enum ClientAuth {
     ClientSecretPost,
 }
 
+/// Where a client id came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ClientOrigin {
+    /// The user entered it (with its secret, if any).
+    PreRegistered,
+    /// Gatehouse registered itself (RFC 7591).
+    Dynamic,
+}
+
 /// The client Gatehouse uses at one authorization server.
 #[derive(Debug, Clone)]
 pub struct OAuthClient {
     pub client_id: String,
     pub client_secret: Option<SecretString>,
     pub auth: ClientAuth,
+    pub origin: ClientOrigin,
 }
 
 impl OAuthClient {
@@ -169,6 +188,24 @@ struct StoredRegistration {
     client_id: String,
     client_secret: Option<String>,
     token_endpoint_auth_method: Option<String>,
+    /// Made because the AS refused the registration before it, and not used successfully yet.
+    #[serde(default)]
+    replacement: bool,
+    /// The token endpoint answered `invalid_client` for it: kept as a marker, never sent again.
+    #[serde(default)]
+    refused: bool,
+}
+
+impl StoredRegistration {
+    fn client(self) -> OAuthClient {
+        let has_secret = self.client_secret.is_some();
+        OAuthClient {
+            client_id: self.client_id,
+            auth: auth_of(self.token_endpoint_auth_method.as_deref(), has_secret, &[]),
+            client_secret: self.client_secret.map(SecretString::from),
+            origin: ClientOrigin::Dynamic,
+        }
+    }
 }
 
 pub(crate) fn client_secret_aad(id: &ConnectionId) -> Aad<'_> {
@@ -246,55 +283,119 @@ pub fn preregistered(
         client_id,
         client_secret,
         auth,
+        origin: ClientOrigin::PreRegistered,
     }))
 }
 
-/// The stored DCR client of the connection, if it was made for this issuer and redirect URI.
+/// The stored DCR registration of the connection, refused or not.
+fn stored_registration(
+    vault: &Vault,
+    credential: Option<&UpstreamCredential>,
+) -> Result<Option<StoredRegistration>, UpstreamError> {
+    let Some(c) = credential else { return Ok(None) };
+    let Some(sealed) = c.dcr_client_json_sealed.as_deref() else {
+        return Ok(None);
+    };
+    let plain = zeroize::Zeroizing::new(vault.cipher().open(sealed, &dcr_aad(&c.connection_id))?);
+    Ok(serde_json::from_slice::<StoredRegistration>(&plain).ok())
+}
+
+/// The stored DCR client of the connection, if it was made for this issuer and redirect URI and
+/// the authorization server has not refused it.
 pub fn stored_dcr(
     vault: &Vault,
     credential: Option<&UpstreamCredential>,
     issuer: &str,
     redirect_uri: Option<&str>,
 ) -> Result<Option<OAuthClient>, UpstreamError> {
-    let Some(c) = credential else { return Ok(None) };
-    let Some(sealed) = c.dcr_client_json_sealed.as_deref() else {
-        return Ok(None);
-    };
-    let plain = vault.cipher().open(sealed, &dcr_aad(&c.connection_id))?;
-    let Ok(stored) = serde_json::from_slice::<StoredRegistration>(&plain) else {
+    let Some(stored) = stored_registration(vault, credential)? else {
         return Ok(None);
     };
     let registered =
         |r: &str| r == stored.redirect_uri || stored.redirect_uris.iter().any(|u| u == r);
-    if stored.issuer != issuer || redirect_uri.is_some_and(|r| !registered(r)) {
+    if stored.refused || stored.issuer != issuer || redirect_uri.is_some_and(|r| !registered(r)) {
         return Ok(None);
     }
-    let has_secret = stored.client_secret.is_some();
-    Ok(Some(OAuthClient {
-        client_id: stored.client_id,
-        auth: auth_of(
-            stored.token_endpoint_auth_method.as_deref(),
-            has_secret,
-            &[],
-        ),
-        client_secret: stored.client_secret.map(SecretString::from),
-    }))
+    Ok(Some(stored.client()))
 }
 
-/// Forgets the DCR client (after `invalid_client`), so the next sign-in registers again.
-pub async fn forget_dcr(vault: &Vault, id: &ConnectionId) -> Result<(), UpstreamError> {
-    let id = id.clone();
+/// Rewrites the stored registration of `id` with `change`, if it is still the one of `client_id`;
+/// returns whether it was a replacement before the change (`None`: no such registration).
+async fn update_registration(
+    vault: &Vault,
+    id: &ConnectionId,
+    client_id: &str,
+    change: fn(&mut StoredRegistration),
+) -> Result<Option<bool>, UpstreamError> {
+    let (id, client_id) = (id.clone(), client_id.to_owned());
+    let cipher = vault.cipher().clone();
     let now = vault.store().now();
-    vault
+    Ok(vault
         .store()
         .write(move |tx| {
-            if let Some(mut c) = upstream_credentials::get(tx, &id)? {
-                c.dcr_client_json_sealed = None;
-                upstream_credentials::put(tx, &c, now)?;
+            let Some(mut c) = upstream_credentials::get(tx, &id)? else {
+                return Ok(None);
+            };
+            let Some(sealed) = c.dcr_client_json_sealed.as_deref() else {
+                return Ok(None);
+            };
+            let Ok(plain) = cipher
+                .open(sealed, &dcr_aad(&id))
+                .map(zeroize::Zeroizing::new)
+            else {
+                return Ok(None);
+            };
+            let Ok(mut stored) = serde_json::from_slice::<StoredRegistration>(&plain) else {
+                return Ok(None);
+            };
+            if stored.client_id != client_id {
+                // Another sign-in registered meanwhile: its registration is not the refused one.
+                return Ok(None);
             }
-            Ok(())
+            let was_replacement = stored.replacement;
+            change(&mut stored);
+            let plain = zeroize::Zeroizing::new(serde_json::to_vec(&stored)?);
+            c.dcr_client_json_sealed = Some(cipher.seal(&plain, &dcr_aad(&id)));
+            upstream_credentials::put(tx, &c, now)?;
+            Ok(Some(was_replacement))
         })
-        .await?;
+        .await?)
+}
+
+/// What the token endpoint's `invalid_client` for `client` means, and the error to report (see the
+/// module docs): a pre-registered client is the user's to fix; a DCR registration is marked
+/// refused, so the next sign-in registers once more, unless it was itself that one more.
+pub async fn client_refused(
+    vault: &Vault,
+    id: &ConnectionId,
+    client: &OAuthClient,
+) -> UpstreamError {
+    if client.origin == ClientOrigin::PreRegistered {
+        return UpstreamError::ClientRejected;
+    }
+    match update_registration(vault, id, &client.client_id, |r| r.refused = true).await {
+        Ok(Some(true)) => {
+            tracing::warn!(connection = %id, "the authorization server refused a fresh registration too; not registering again");
+            UpstreamError::RegistrationRejectedAgain
+        }
+        Ok(_) => {
+            tracing::info!(connection = %id, "the authorization server refused Gatehouse's registration; the next sign-in registers once more");
+            UpstreamError::RegistrationRejected
+        }
+        Err(e) => e,
+    }
+}
+
+/// A registration that worked (a code exchange succeeded with it) is no longer a replacement: if
+/// the authorization server forgets it some day, Gatehouse may register once more.
+pub async fn client_worked(
+    vault: &Vault,
+    id: &ConnectionId,
+    client: &OAuthClient,
+) -> Result<(), UpstreamError> {
+    if client.origin == ClientOrigin::Dynamic {
+        update_registration(vault, id, &client.client_id, |r| r.replacement = false).await?;
+    }
     Ok(())
 }
 
@@ -336,6 +437,12 @@ pub async fn ensure_client(
     )? {
         return Ok(client);
     }
+    let previous = stored_registration(vault, credential.as_ref())?
+        .filter(|p| p.refused && p.issuer == metadata.issuer);
+    if previous.as_ref().is_some_and(|p| p.replacement) {
+        return Err(UpstreamError::RegistrationRejectedAgain);
+    }
+    let replacement = previous.is_some();
     let Some(endpoint) = &metadata.registration_endpoint else {
         return Err(UpstreamError::Config(
             "this server's authorization server does not offer dynamic registration: add the \
@@ -374,6 +481,8 @@ pub async fn ensure_client(
             .get("token_endpoint_auth_method")
             .and_then(Value::as_str)
             .map(str::to_owned),
+        replacement,
+        refused: false,
     };
     let plain = zeroize::Zeroizing::new(serde_json::to_vec(&stored)?);
     let sealed = vault.cipher().seal(&plain, &dcr_aad(&row.id));
@@ -397,16 +506,7 @@ pub async fn ensure_client(
             upstream_credentials::put(tx, &c, now)
         })
         .await?;
-    let has_secret = stored.client_secret.is_some();
-    Ok(OAuthClient {
-        client_id: stored.client_id,
-        auth: auth_of(
-            stored.token_endpoint_auth_method.as_deref(),
-            has_secret,
-            &[],
-        ),
-        client_secret: stored.client_secret.map(SecretString::from),
-    })
+    Ok(stored.client())
 }
 
 /// One RFC 7591 registration request; the response's JSON on success.
