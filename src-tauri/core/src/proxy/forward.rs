@@ -300,7 +300,7 @@ pub async fn post(
             return jsonrpc::answer_error(message.id.as_ref(), jsonrpc::UPSTREAM_ERROR, &why);
         }
     };
-    let bearer = match bearer_for(&proxy, &upstream, message.id.as_ref()).await {
+    let bearer = match bearer_for(&proxy, &upstream, &authorized.token, message.id.as_ref()).await {
         Ok(b) => b,
         Err(response) => return response,
     };
@@ -348,7 +348,7 @@ pub async fn get(
         Ok(u) => u,
         Err(why) => return jsonrpc::answer_error(None, jsonrpc::UPSTREAM_ERROR, &why),
     };
-    let bearer = match bearer_for(&proxy, &upstream, None).await {
+    let bearer = match bearer_for(&proxy, &upstream, &authorized.token, None).await {
         Ok(b) => b,
         Err(response) => return response,
     };
@@ -397,7 +397,7 @@ pub async fn delete(
         Ok(u) => u,
         Err(why) => return jsonrpc::answer_error(None, jsonrpc::UPSTREAM_ERROR, &why),
     };
-    match bearer_for(&proxy, &upstream, None).await {
+    match bearer_for(&proxy, &upstream, &authorized.token, None).await {
         Ok(Some(token)) => set_bearer(&mut out, &token),
         Ok(None) => {}
         Err(response) => return response,

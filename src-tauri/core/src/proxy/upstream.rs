@@ -115,6 +115,7 @@ impl Upstream {
 pub(super) async fn bearer_for(
     proxy: &Proxy,
     upstream: &Upstream,
+    token: &AccessTokenRow,
     id: Option<&Value>,
 ) -> Result<Option<SecretString>, Response> {
     if upstream.auth_kind != AuthKind::OAuth {
@@ -123,7 +124,11 @@ pub(super) async fn bearer_for(
     proxy
         .oauth
         .tokens()
-        .access_token(&upstream.connection_id, upstream.config_version)
+        .access_token_at(
+            &upstream.connection_id,
+            upstream.config_version,
+            Some(token.connection_updated_at),
+        )
         .await
         .map(Some)
         .map_err(|err| {

@@ -42,6 +42,10 @@ pub struct AccessTokenRow {
     pub connection_slug: String,
     pub connection_config_version: i64,
     pub connection_enabled: bool,
+    /// The connection row's `updated_at`: it moves with every sign-in, sign-out and status change,
+    /// so the proxy's in-memory upstream token is never used past one (even one made by another
+    /// process).
+    pub connection_updated_at: UnixMillis,
 }
 
 impl AccessTokenRow {
@@ -89,7 +93,7 @@ pub fn lookup(
         .prepare_cached(
             "SELECT t.grant_id, t.client_id, t.resource, t.scopes, t.created_at, t.expires_at, t.revoked_at,
                     g.status, g.config_version, g.tools_json,
-                    c.id, c.slug, c.config_version, c.enabled
+                    c.id, c.slug, c.config_version, c.enabled, c.updated_at
              FROM access_tokens t
              JOIN grants g ON g.id = t.grant_id
              JOIN connections c ON c.id = g.connection_id
@@ -111,6 +115,7 @@ pub fn lookup(
                 connection_slug: row.get(11)?,
                 connection_config_version: row.get(12)?,
                 connection_enabled: row.get(13)?,
+                connection_updated_at: row.get(14)?,
             })
         })
         .optional()?)

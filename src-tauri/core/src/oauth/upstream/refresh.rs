@@ -2,7 +2,9 @@
 //!
 //! [`UpstreamTokens::access_token`] answers from memory while the token has more than
 //! [`REFRESH_AHEAD`] to live (keyed by `config_version`, so a material change never reuses a token
-//! minted for the old settings). Otherwise it takes the connection's async mutex and **re-checks**
+//! minted for the old settings, and by the connection row's `updated_at`, which moves with every
+//! sign-in, sign-out and status change, so a sign-out or a sign-in as someone else, in this process
+//! or another, is seen on the next request). Otherwise it takes the connection's async mutex and **re-checks**
 //! before refreshing, so however many requests wait, one refresh goes out per connection; the others
 //! get its result. A concurrent refresh with the same rotated token would look like reuse to the AS
 //! and revoke the grant (O21 §4.3.1).
@@ -38,9 +40,18 @@ pub const REFRESH_AHEAD: UnixMillis = 60 * SECOND;
 
 struct Cached {
     config_version: i64,
+    /// The connection row's `updated_at` when the token was cached.
+    generation: UnixMillis,
     token: SecretString,
     expires_at: Option<UnixMillis>,
     /// When the token was obtained (its lifetime is `expires_at - issued_at`).
+    issued_at: UnixMillis,
+}
+
+/// When a token expires and when it was obtained.
+#[derive(Clone, Copy)]
+struct Lifetime {
+    expires_at: Option<UnixMillis>,
     issued_at: UnixMillis,
 }
 
@@ -81,32 +92,29 @@ impl UpstreamTokens {
         &self,
         id: &ConnectionId,
         config_version: i64,
+        generation: Option<UnixMillis>,
         now: UnixMillis,
     ) -> Option<SecretString> {
         let cache = self.cache.read().unwrap_or_else(PoisonError::into_inner);
         let c = cache.get(id)?;
-        (c.config_version == config_version && fresh(c.expires_at, c.issued_at, now))
-            .then(|| c.token.clone())
+        (c.config_version == config_version
+            && generation.is_none_or(|g| g == c.generation)
+            && fresh(c.expires_at, c.issued_at, now))
+        .then(|| c.token.clone())
     }
 
-    fn remember(
-        &self,
-        id: &ConnectionId,
-        config_version: i64,
-        token: &SecretString,
-        expires_at: Option<UnixMillis>,
-        issued_at: UnixMillis,
-    ) {
+    fn remember(&self, row: &connections::ConnectionRow, token: &SecretString, life: Lifetime) {
         self.cache
             .write()
             .unwrap_or_else(PoisonError::into_inner)
             .insert(
-                id.clone(),
+                row.id.clone(),
                 Cached {
-                    config_version,
+                    config_version: row.config_version,
+                    generation: row.updated_at,
                     token: token.clone(),
-                    expires_at,
-                    issued_at,
+                    expires_at: life.expires_at,
+                    issued_at: life.issued_at,
                 },
             );
     }
@@ -126,11 +134,23 @@ impl UpstreamTokens {
         id: &ConnectionId,
         config_version: i64,
     ) -> Result<SecretString, UpstreamError> {
+        self.access_token_at(id, config_version, None).await
+    }
+
+    /// Like [`Self::access_token`], for the connection row as last read at `generation` (its
+    /// `updated_at`): a token cached at another generation is not used (the proxy passes the one
+    /// its token lookup joined in).
+    pub async fn access_token_at(
+        &self,
+        id: &ConnectionId,
+        config_version: i64,
+        generation: Option<UnixMillis>,
+    ) -> Result<SecretString, UpstreamError> {
         let owner = self
             .owner
             .upgrade()
             .ok_or(UpstreamError::UnknownConnection)?;
-        if let Some(t) = self.cached(id, config_version, owner.vault.store().now()) {
+        if let Some(t) = self.cached(id, config_version, generation, owner.vault.store().now()) {
             return Ok(t);
         }
         self.obtain(&owner, id, config_version, None).await
@@ -165,14 +185,14 @@ impl UpstreamTokens {
         let is_rejected =
             |t: &SecretString| rejected.is_some_and(|r| r.expose_secret() == t.expose_secret());
         // Re-check: another waiter may have refreshed while we queued.
-        if let Some(t) = self.cached(id, config_version, now)
-            && !is_rejected(&t)
-        {
-            return Ok(t);
-        }
         let row = owner.connection(id).await?;
         if row.config_version != config_version {
             return Err(UpstreamError::Stale);
+        }
+        if let Some(t) = self.cached(id, config_version, Some(row.updated_at), now)
+            && !is_rejected(&t)
+        {
+            return Ok(t);
         }
         let credential = read_credential(&owner.vault, id).await?;
         if let Some(c) = &credential
@@ -180,7 +200,11 @@ impl UpstreamTokens {
         {
             let token = owner.vault.cipher().open_string(sealed, &access_aad(id))?;
             if fresh(c.expires_at, c.updated_at, now) && !is_rejected(&token) {
-                self.remember(id, config_version, &token, c.expires_at, c.updated_at);
+                let life = Lifetime {
+                    expires_at: c.expires_at,
+                    issued_at: c.updated_at,
+                };
+                self.remember(&row, &token, life);
                 return Ok(token);
             }
         }
@@ -289,13 +313,11 @@ impl UpstreamTokens {
         if !saved {
             return Err(UpstreamError::Stale);
         }
-        self.remember(
-            &row.id,
-            config_version,
-            &tokens.access_token,
+        let life = Lifetime {
             expires_at,
-            now,
-        );
+            issued_at: now,
+        };
+        self.remember(row, &tokens.access_token, life);
         Ok(tokens.access_token.clone())
     }
 }
