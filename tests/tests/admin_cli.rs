@@ -667,3 +667,95 @@ fn client_credentials_lists_its_grant_and_needs_a_secret() {
         "the refusal says what is missing: {stderr}"
     );
 }
+
+#[test]
+fn edit_switches_a_header_connection_to_oauth_and_back() {
+    const CLIENT_SECRET: &str = "cs-edit-canary-81d2c4";
+    let tmp = tempdir();
+    let dir = tmp.path();
+    json(
+        dir,
+        &[
+            "connections",
+            "add",
+            "--slug",
+            "moving",
+            "--name",
+            "Moving",
+            "--url",
+            "http://127.0.0.1:9/mcp",
+            "--header",
+            "X-API-Key: k-1",
+            "--json",
+        ],
+    );
+    let edited = json(
+        dir,
+        &[
+            "connections",
+            "edit",
+            "moving",
+            "--auth",
+            "oauth",
+            "--template",
+            "okta",
+            "--tenant",
+            "dev-7.okta.com",
+            "--client-id",
+            "0oa7",
+            "--client-secret",
+            CLIENT_SECRET,
+            "--json",
+        ],
+    );
+    assert_eq!(edited["material"], true, "{edited}");
+    assert_eq!(edited["connection"]["status"], "needs_auth", "{edited}");
+    let (oauth, stdout) = listed_oauth(dir, "moving");
+    assert_eq!(
+        (
+            &oauth["template"],
+            &oauth["tenant"],
+            &oauth["client_id"],
+            &oauth["has_client_secret"]
+        ),
+        (
+            &Value::from("okta"),
+            &Value::from("dev-7.okta.com"),
+            &Value::from("0oa7"),
+            &Value::from(true)
+        ),
+        "{oauth}"
+    );
+    assert!(!stdout.contains(CLIENT_SECRET) && !edited.to_string().contains(CLIENT_SECRET));
+    assert!(!stored_in_clear(dir, CLIENT_SECRET), "sealed in the store");
+
+    let stderr = fails(dir, &["connections", "edit", "moving", "--client-id", "x"]);
+    assert!(
+        stderr.contains("--auth oauth"),
+        "OAuth options without --auth oauth are refused: {stderr}"
+    );
+    let back = json(
+        dir,
+        &[
+            "connections",
+            "edit",
+            "moving",
+            "--header",
+            "X-API-Key: k-2",
+            "--json",
+        ],
+    );
+    assert_eq!(
+        (
+            &back["connection"]["auth_kind"],
+            &back["connection"]["oauth"],
+            &back["connection"]["status"]
+        ),
+        (
+            &Value::from("header"),
+            &Value::Null,
+            &Value::from("connected")
+        ),
+        "{back}"
+    );
+}

@@ -65,7 +65,7 @@ pub async fn preview_connection_edit(
     key: String,
     changes: ConnectionChangesRequest,
 ) -> Result<EditPreview, IpcError> {
-    slot.run(move |v, _| admin::preview_edit(v, &key, &changes.into()))
+    slot.run(move |v, _| admin::preview_edit(v, &key, &changes.into_changes()?))
         .await
 }
 
@@ -75,7 +75,7 @@ pub async fn edit_connection(
     key: String,
     changes: ConnectionChangesRequest,
 ) -> Result<ConnectionChange, IpcError> {
-    slot.run(move |v, port| admin::edit_connection(v, port, &key, &changes.into()))
+    slot.run(move |v, port| admin::edit_connection(v, port, &key, &changes.into_changes()?))
         .await
 }
 

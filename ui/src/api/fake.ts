@@ -6,7 +6,9 @@ import type { ConnectionChangesRequest } from "./bindings/ConnectionChangesReque
 import type { ConnectionView } from "./bindings/ConnectionView";
 import type { GatewayStatus } from "./bindings/GatewayStatus";
 import type { GrantView } from "./bindings/GrantView";
+import type { OAuthRequest } from "./bindings/OAuthRequest";
 import type { OAuthTemplateView } from "./bindings/OAuthTemplateView";
+import type { OAuthView } from "./bindings/OAuthView";
 import type { Settings } from "./bindings/Settings";
 import type { GatehouseApi, IpcError } from "./types";
 
@@ -43,6 +45,7 @@ export const SAMPLE_CONNECTIONS: ConnectionView[] = [
     oauth: {
       source: "discovered",
       template: null,
+      tenant: null,
       client_id: null,
       has_client_secret: false,
       grant: "authorization_code",
@@ -73,6 +76,7 @@ export const SAMPLE_CONNECTIONS: ConnectionView[] = [
     oauth: {
       source: "discovered",
       template: null,
+      tenant: null,
       client_id: null,
       has_client_secret: false,
       grant: "authorization_code",
@@ -454,10 +458,29 @@ export function createFakeApi(initial: Partial<FakeState> = {}): FakeApi {
     recount();
     return { revoked, already_revoked: already };
   };
+  /** An OAuth request as the backend shows it: never the secret, only whether one is stored. */
+  const oauthView = (o: OAuthRequest, keptSecret: boolean): OAuthView => ({
+    source: o.template ? "template" : "discovered",
+    template: o.template ?? null,
+    tenant: o.tenant?.trim() || null,
+    client_id: o.client_id?.trim() || null,
+    has_client_secret: Boolean(o.client_secret) || keptSecret,
+    grant: o.client_credentials ? "client_credentials" : "authorization_code",
+    issuer: null,
+    authorization_endpoint: null,
+    token_endpoint: null,
+    scopes: o.scopes?.trim() || null,
+    legacy_discovery: o.legacy_discovery ?? false,
+  });
+  /** As the backend does: the stored secret stays for the same client id when none is typed. */
+  const editedOAuth = (c: ConnectionView, o: OAuthRequest): OAuthView =>
+    oauthView(o, !o.client_secret && c.oauth?.has_client_secret === true && c.oauth.client_id === (o.client_id?.trim() || null));
   const material = (c: ConnectionView, changes: ConnectionChangesRequest) =>
     (changes.upstream_url != null && changes.upstream_url !== c.upstream_url) ||
     changes.header != null ||
-    (changes.remove_header === true && c.auth_kind === "header");
+    (changes.oauth != null && JSON.stringify(editedOAuth(c, changes.oauth)) !== JSON.stringify(c.oauth)) ||
+    (changes.oauth != null && Boolean(changes.oauth.client_secret)) ||
+    (changes.remove_header === true && c.auth_kind !== "none");
   const invalid = (field: string, message: string): IpcError => ({
     type: "InvalidInput",
     data: { field, message },
@@ -509,20 +532,7 @@ export function createFakeApi(initial: Partial<FakeState> = {}): FakeApi {
           status_detail: null,
           account_label: input.account_name?.trim() || null,
           // As the backend shows it: never the secret, only whether one was given.
-          oauth: input.oauth
-            ? {
-                source: input.oauth.template ? "template" : "discovered",
-                template: input.oauth.template ?? null,
-                client_id: input.oauth.client_id?.trim() || null,
-                has_client_secret: Boolean(input.oauth.client_secret),
-                grant: input.oauth.client_credentials ? "client_credentials" : "authorization_code",
-                issuer: null,
-                authorization_endpoint: null,
-                token_endpoint: null,
-                scopes: input.oauth.scopes?.trim() || null,
-                legacy_discovery: input.oauth.legacy_discovery ?? false,
-              }
-            : null,
+          oauth: input.oauth ? oauthView(input.oauth, false) : null,
           config_version: 1,
           authorized_clients: 0,
           created_at: now,
@@ -580,12 +590,20 @@ export function createFakeApi(initial: Partial<FakeState> = {}): FakeApi {
         if (changes.name != null) c.name = changes.name.trim();
         if (changes.account_name != null) c.account_label = changes.account_name.trim() || null;
         if (changes.upstream_url != null) c.upstream_url = changes.upstream_url.trim();
+        if (changes.header != null && changes.oauth != null)
+          throw invalid("auth", "choose one kind of upstream authentication: a header or OAuth");
         if (changes.header != null) {
           c.auth_kind = "header";
           c.header_name = changes.header.name;
+          c.oauth = null;
+        } else if (changes.oauth != null) {
+          c.oauth = editedOAuth(c, changes.oauth);
+          c.auth_kind = "oauth";
+          c.header_name = null;
         } else if (changes.remove_header) {
           c.auth_kind = "none";
           c.header_name = null;
+          c.oauth = null;
         }
         if (isMaterial) {
           // As the store does: new settings start afresh; only OAuth waits for a sign-in.

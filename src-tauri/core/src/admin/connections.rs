@@ -140,6 +140,8 @@ pub struct OAuthView {
     pub source: Option<String>,
     /// The provider template's key (`github`, `okta` ...).
     pub template: Option<String>,
+    /// The tenant domain filled into the template's endpoints (Okta, Auth0, Microsoft).
+    pub tenant: Option<String>,
     /// The pre-registered client id; `null` when Gatehouse registers itself (DCR).
     pub client_id: Option<String>,
     /// Whether a client secret is stored (sealed) for the pre-registered client.
@@ -161,6 +163,10 @@ impl OAuthView {
         Self {
             source: o.source.map(|s| s.as_str().to_owned()),
             template: o.template.clone(),
+            tenant: o.template.as_ref().and_then(|key| {
+                let templates = crate::oauth::upstream::templates();
+                templates.get(key)?.tenant_in(o.token_endpoint.as_deref()?)
+            }),
             client_id: o.client_id.clone(),
             has_client_secret: o.client_secret_sealed.is_some(),
             grant: o
@@ -244,7 +250,7 @@ pub fn add_connection(
         other => seal_auth(vault, &id, other)?,
     };
     let oauth = match &input.auth {
-        UpstreamAuth::OAuth(o) => oauth_settings(vault, &id, o)?,
+        UpstreamAuth::OAuth(o) => oauth_settings(vault, &id, o, None)?,
         _ => OAuthSettings::default(),
     };
     let status = if auth_kind == AuthKind::OAuth {
@@ -433,19 +439,22 @@ fn plan_edit(
     if let Some(url) = &changes.upstream_url {
         settings.upstream_url = validate_upstream_url(url)?;
     }
-    if let Some(auth) = &changes.auth {
-        if row.settings.auth_kind == AuthKind::OAuth {
-            return Err(AdminError::invalid(
-                "auth",
-                "this connection signs in with OAuth; its auth settings are not edited here",
-            ));
+    match &changes.auth {
+        Some(UpstreamAuth::OAuth(input)) => {
+            settings.auth_kind = AuthKind::OAuth;
+            settings.header_name = None;
+            settings.header_value_sealed = None;
+            settings.oauth =
+                oauth_settings(vault, &row.id, input, kept_secret(vault, row, input)?)?;
         }
-        if !same_header(vault, row, auth)? {
+        Some(auth) if !same_header(vault, row, auth)? => {
             let (auth_kind, header_name, header_value_sealed) = seal_auth(vault, &row.id, auth)?;
             settings.auth_kind = auth_kind;
             settings.header_name = header_name;
             settings.header_value_sealed = header_value_sealed;
+            settings.oauth = OAuthSettings::default();
         }
+        Some(_) | None => {}
     }
     let settings_changed = settings != row.settings;
     Ok(ConnectionEdit {
@@ -453,6 +462,32 @@ fn plan_edit(
         name,
         settings: settings_changed.then_some(settings),
     })
+}
+
+/// The sealed client secret an OAuth edit keeps: the stored one, when the edit names the same
+/// client id and gives no secret (the window never shows it back) or gives the same secret again
+/// (sealing anew would make an unchanged secret look like a material change).
+fn kept_secret(
+    vault: &Vault,
+    row: &ConnectionRow,
+    input: &OAuthInput,
+) -> Result<Option<Vec<u8>>, AdminError> {
+    let current = &row.settings.oauth;
+    let (true, Some(sealed)) = (
+        row.settings.auth_kind == AuthKind::OAuth
+            && current.client_id.as_deref() == input.client_id.as_deref().map(str::trim),
+        current.client_secret_sealed.as_ref(),
+    ) else {
+        return Ok(None);
+    };
+    let Some(given) = &input.client_secret else {
+        return Ok(Some(sealed.clone()));
+    };
+    let stored = vault.cipher().open_string(
+        sealed,
+        &crate::oauth::upstream::registration::client_secret_aad(&row.id),
+    )?;
+    Ok((stored.expose_secret() == given.expose_secret().trim()).then(|| sealed.clone()))
 }
 
 /// Whether `auth` is exactly what the connection already has (same header name and value, or none
@@ -507,17 +542,18 @@ fn seal_auth(
         }
         UpstreamAuth::OAuth(_) => Err(AdminError::invalid(
             "auth",
-            "switching a connection to OAuth is done by removing and adding it again",
+            "OAuth settings are not a header",
         )),
     }
 }
 
-/// The OAuth settings of a new connection: a template fills the endpoints (data, not code); a
-/// client secret is sealed to this row.
+/// The OAuth settings of a new or edited connection: a template fills the endpoints (data, not
+/// code); a client secret is sealed to this row, or `kept` (already sealed to it) stays.
 fn oauth_settings(
     vault: &Vault,
     id: &ConnectionId,
     input: &OAuthInput,
+    kept: Option<Vec<u8>>,
 ) -> Result<OAuthSettings, AdminError> {
     let client_id = input
         .client_id
@@ -540,11 +576,13 @@ fn oauth_settings(
             "a client secret needs a client id",
         ));
     }
-    let client_secret_sealed = input.client_secret.as_ref().map(|secret| {
-        vault.cipher().seal_str(
-            secret.expose_secret().trim(),
-            &crate::oauth::upstream::registration::client_secret_aad(id),
-        )
+    let client_secret_sealed = kept.or_else(|| {
+        input.client_secret.as_ref().map(|secret| {
+            vault.cipher().seal_str(
+                secret.expose_secret().trim(),
+                &crate::oauth::upstream::registration::client_secret_aad(id),
+            )
+        })
     });
     if input.client_credentials && client_secret_sealed.is_none() {
         return Err(AdminError::invalid(

@@ -148,8 +148,9 @@ impl NewConnectionRequest {
     }
 }
 
-/// An edit from the window; a missing or `null` field leaves it as it is. `remove_header: true`
-/// switches the connection to no authentication (ignored when `header` is given).
+/// An edit from the window; a missing or `null` field leaves it as it is. `header` or `oauth`
+/// replaces the connection's authentication (giving both is refused); `remove_header: true` switches
+/// it to none (ignored when either is given).
 #[derive(Debug, Clone, Default, Deserialize, TS)]
 pub struct ConnectionChangesRequest {
     #[serde(default)]
@@ -161,6 +162,10 @@ pub struct ConnectionChangesRequest {
     #[serde(default)]
     #[ts(optional = nullable)]
     pub header: Option<HeaderInput>,
+    /// New OAuth settings (role 2). With the same client id and no secret, the stored secret stays.
+    #[serde(default)]
+    #[ts(optional = nullable)]
+    pub oauth: Option<OAuthRequest>,
     #[serde(default)]
     #[ts(optional)]
     pub remove_header: Option<bool>,
@@ -170,19 +175,27 @@ pub struct ConnectionChangesRequest {
     pub account_name: Option<String>,
 }
 
-impl From<ConnectionChangesRequest> for ConnectionChanges {
-    fn from(request: ConnectionChangesRequest) -> Self {
-        let auth = match (request.header, request.remove_header) {
-            (Some(header), _) => Some(header.into_auth()),
-            (None, Some(true)) => Some(UpstreamAuth::None),
-            (None, _) => None,
+impl ConnectionChangesRequest {
+    /// The use case's input; refuses an edit naming two kinds of upstream authentication.
+    pub fn into_changes(self) -> Result<ConnectionChanges, AdminError> {
+        let auth = match (self.header, self.oauth, self.remove_header) {
+            (Some(_), Some(_), _) => {
+                return Err(AdminError::invalid(
+                    "auth",
+                    "choose one kind of upstream authentication: a header or OAuth",
+                ));
+            }
+            (Some(header), None, _) => Some(header.into_auth()),
+            (None, Some(oauth), _) => Some(oauth.into_auth()),
+            (None, None, Some(true)) => Some(UpstreamAuth::None),
+            (None, None, _) => None,
         };
-        ConnectionChanges {
-            name: request.name,
-            upstream_url: request.upstream_url,
+        Ok(ConnectionChanges {
+            name: self.name,
+            upstream_url: self.upstream_url,
             auth,
-            account_name: request.account_name,
-        }
+            account_name: self.account_name,
+        })
     }
 }
 

@@ -19,6 +19,13 @@ use crate::admin::{
 };
 use crate::config;
 
+/// What `connections edit --auth` can switch to (a header is given with `--header`, none with
+/// `--no-header`).
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum EditAuthChoice {
+    Oauth,
+}
+
 #[derive(Debug, Subcommand)]
 pub enum ConnectionsCommand {
     /// Add an upstream MCP server; prints its local URL
@@ -47,7 +54,7 @@ pub enum ConnectionsCommand {
     },
     /// List connections
     List,
-    /// Change a connection; a new URL or header revokes its grants
+    /// Change a connection; a new URL or new authentication settings revoke its grants
     Edit {
         /// The connection's slug (or id)
         slug: String,
@@ -60,6 +67,13 @@ pub enum ConnectionsCommand {
         /// Stop sending a header (auth kind none)
         #[arg(long, conflicts_with_all = ["header", "header_from_env"])]
         no_header: bool,
+        /// New OAuth settings (`--auth oauth` with the same options as `add`; the stored client
+        /// secret stays when the client id is the same and no secret is given). The connection
+        /// then needs a new sign-in.
+        #[arg(long, value_enum, conflicts_with_all = ["header", "header_from_env", "no_header"])]
+        auth: Option<EditAuthChoice>,
+        #[command(flatten)]
+        oauth: Box<OAuthArgs>,
         /// The account the connection acts for, as you name it ("" removes it); the upstream's own
         /// answer (id_token, userinfo) is shown instead when it gives one
         #[arg(long, value_name = "NAME")]
@@ -329,10 +343,16 @@ pub fn connections(
             url,
             header,
             no_header,
+            auth,
+            oauth,
             account,
         } => {
             let auth = if *no_header {
                 Some(UpstreamAuth::None)
+            } else if auth.is_some() {
+                Some(UpstreamAuth::OAuth(oauth.input()?))
+            } else if oauth.given() {
+                return Err(CliError::Usage("OAuth options go with --auth oauth".into()));
             } else {
                 header.auth()?
             };

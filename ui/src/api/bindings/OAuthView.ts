@@ -15,6 +15,10 @@ source: "discovered" | "template" | "manual" | null,
  */
 template: string | null, 
 /**
+ * The tenant domain filled into the template's endpoints (Okta, Auth0, Microsoft).
+ */
+tenant: string | null, 
+/**
  * The pre-registered client id; `null` when Gatehouse registers itself (DCR).
  */
 client_id: string | null, 

@@ -20,6 +20,8 @@ export type ConnectionFormValues = {
   clientId: string;
   clientSecret: string;
   tenant: string;
+  /** Scopes to ask for instead of the discovered ones (space-separated); blank: discovered. */
+  scopes: string;
   clientCredentials: boolean;
   /** A 2025-03-26 server without protected resource metadata: discover at the URL's origin. */
   legacyDiscovery: boolean;
@@ -59,9 +61,10 @@ type ConnectionFormProps = {
 
 /**
  * Add or edit a connection. The header value and the OAuth client secret are password fields and
- * are never shown back: an edit offers "keep as it is" instead. OAuth is chosen when adding (the
- * "Detect" button asks the backend to probe the URL); with no provider and no client id Gatehouse
- * discovers the authorization server and registers itself. Signing in happens from the card.
+ * are never shown back: an edit offers "keep as it is" instead, and keeps a stored client secret
+ * for the same client ID. Leaving the URL field (or "Detect sign-in") asks the backend to probe the
+ * URL; with no provider and no client id Gatehouse discovers the authorization server and
+ * registers itself. Signing in happens from the card; new OAuth settings need a new sign-in.
  */
 export function ConnectionForm({ existing, submitLabel, onSubmit, onCancel, pending, errors }: ConnectionFormProps) {
   const ids = {
@@ -74,6 +77,8 @@ export function ConnectionForm({ existing, submitLabel, onSubmit, onCancel, pend
     clientId: useId(),
     clientSecret: useId(),
     tenant: useId(),
+    scopes: useId(),
+    secretHelp: useId(),
     detected: useId(),
     account: useId(),
     accountHelp: useId(),
@@ -88,15 +93,19 @@ export function ConnectionForm({ existing, submitLabel, onSubmit, onCancel, pend
     auth: existing ? "keep" : "none",
     headerName: existing?.header_name ?? "Authorization",
     headerValue: "",
-    oauthTemplate: AUTOMATIC,
-    clientId: "",
+    oauthTemplate: existing?.oauth?.template ?? AUTOMATIC,
+    clientId: existing?.oauth?.client_id ?? "",
     clientSecret: "",
-    tenant: "",
-    clientCredentials: false,
-    legacyDiscovery: false,
+    tenant: existing?.oauth?.tenant ?? "",
+    scopes: existing?.oauth?.scopes ?? "",
+    clientCredentials: existing?.oauth?.grant === "client_credentials",
+    legacyDiscovery: existing?.oauth?.legacy_discovery ?? false,
     accountName: existing?.account_label ?? "",
   });
   const template = templates.data?.find((t) => t.key === values.oauthTemplate);
+  /** The edited connection keeps its stored client secret for the same client ID when none is typed. */
+  const storedSecret =
+    existing?.oauth?.has_client_secret === true && values.clientId.trim() === (existing.oauth.client_id ?? "");
   /** The auth choice now, for a detection answer that arrives after the user picked one. */
   const authNow = useRef(values.auth);
   authNow.current = values.auth;
@@ -158,7 +167,7 @@ export function ConnectionForm({ existing, submitLabel, onSubmit, onCancel, pend
         missing.oauth = "A provider template needs the client ID you registered with that provider.";
       } else if (template?.needs_tenant && !values.tenant.trim()) {
         missing.oauth = `Enter your ${template.name} domain.`;
-      } else if (values.clientCredentials && (!values.clientId.trim() || !values.clientSecret)) {
+      } else if (values.clientCredentials && (!values.clientId.trim() || (!values.clientSecret && !storedSecret))) {
         missing.oauth = "Machine-to-machine sign-in needs a client ID and secret.";
       }
     }
@@ -263,15 +272,9 @@ export function ConnectionForm({ existing, submitLabel, onSubmit, onCancel, pend
           <input type="radio" name="auth" checked={values.auth === "header"} onChange={() => set({ auth: "header" })} />
           A header with a key or token
         </label>
-        <label className={existing && existing.auth_kind !== "oauth" ? "check check--disabled" : "check"}>
-          <input
-            type="radio"
-            name="auth"
-            checked={values.auth === "oauth"}
-            disabled={Boolean(existing)}
-            onChange={() => set({ auth: "oauth" })}
-          />
-          OAuth sign-in in your browser{existing ? " (chosen when adding a connection)" : ""}
+        <label className="check">
+          <input type="radio" name="auth" checked={values.auth === "oauth"} onChange={() => set({ auth: "oauth" })} />
+          OAuth sign-in in your browser{existing?.auth_kind === "oauth" ? " (change its settings)" : ""}
         </label>
         {values.auth === "oauth" && (
           <div className="oauth-fields">
@@ -324,9 +327,24 @@ export function ConnectionForm({ existing, submitLabel, onSubmit, onCancel, pend
                   value={values.clientSecret}
                   onChange={(event) => set({ clientSecret: event.target.value })}
                   aria-invalid={Boolean(shown.oauth)}
-                  aria-describedby={describedBy("oauth")}
+                  aria-describedby={describedBy("oauth", storedSecret ? ids.secretHelp : undefined)}
                 />
+                {storedSecret && (
+                  <p id={ids.secretHelp} className="field__help">
+                    A secret is stored for {existing?.oauth?.client_id}; leave this empty to keep it.
+                  </p>
+                )}
               </div>
+            </div>
+            <div className="field">
+              <label htmlFor={ids.scopes}>Scopes (optional)</label>
+              <input
+                id={ids.scopes}
+                value={values.scopes}
+                onChange={(event) => set({ scopes: event.target.value })}
+                spellCheck={false}
+                placeholder="what the server offers"
+              />
             </div>
             <label className="check">
               <input

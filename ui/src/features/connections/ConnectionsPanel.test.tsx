@@ -225,6 +225,45 @@ describe("changes that revoke grants", () => {
     expect(await card("Linear (work)")).toBeInTheDocument();
   });
 
+  it("switches a header connection to OAuth and edits its settings, keeping the stored secret", async () => {
+    const { user, api } = renderView(<ConnectionsPanel />);
+    const github = await card("GitHub");
+    await user.click(within(github).getByRole("button", { name: "Edit…" }));
+    let dialog = screen.getByRole("dialog", { name: "Edit GitHub" });
+    await user.click(within(dialog).getByRole("radio", { name: /OAuth sign-in in your browser/ }));
+    await user.selectOptions(within(dialog).getByLabelText("Provider"), "okta");
+    await user.type(within(dialog).getByLabelText("Okta domain"), "dev-1.okta.com");
+    await user.type(within(dialog).getByLabelText("Client ID"), "0oa1");
+    await user.type(within(dialog).getByLabelText("Client secret (optional)"), "s3cret-okta");
+    await user.click(within(dialog).getByRole("button", { name: "Save" }));
+    dialog = await screen.findByRole("dialog", { name: "Save changes to GitHub?" });
+    await user.click(within(dialog).getByRole("button", { name: "Save and revoke 1" }));
+    await waitFor(() => expect(within(github).getByTestId("connection-status")).toHaveTextContent("Sign-in needed"));
+    expect(api.state.connections[0]!.oauth).toMatchObject({
+      template: "okta",
+      tenant: "dev-1.okta.com",
+      client_id: "0oa1",
+      has_client_secret: true,
+    });
+    expect(document.body.textContent).not.toContain("s3cret-okta");
+
+    await user.click(within(github).getByRole("button", { name: "Edit…" }));
+    dialog = screen.getByRole("dialog", { name: "Edit GitHub" });
+    expect(within(dialog).getByRole("radio", { name: /Keep as it is/ })).toBeChecked();
+    await user.click(within(dialog).getByRole("radio", { name: /OAuth sign-in in your browser \(change its settings\)/ }));
+    expect(within(dialog).getByLabelText("Provider")).toHaveValue("okta");
+    expect(within(dialog).getByLabelText("Okta domain")).toHaveValue("dev-1.okta.com");
+    expect(within(dialog).getByLabelText("Client ID")).toHaveValue("0oa1");
+    expect(within(dialog).getByLabelText("Client secret (optional)")).toHaveValue("");
+    expect(within(dialog).getByLabelText("Client secret (optional)")).toHaveAccessibleDescription(
+      "A secret is stored for 0oa1; leave this empty to keep it.",
+    );
+    await user.type(within(dialog).getByLabelText("Scopes (optional)"), "openid offline_access");
+    await user.click(within(dialog).getByRole("button", { name: "Save" }));
+    await waitFor(() => expect(api.state.connections[0]!.oauth?.scopes).toBe("openid offline_access"));
+    expect(api.state.connections[0]!.oauth?.has_client_secret).toBe(true);
+  });
+
   it("asks before disabling, since that revokes grants too", async () => {
     const { user, api } = renderView(<ConnectionsPanel />);
     const github = await card("GitHub");
@@ -317,6 +356,7 @@ it("turns the form into the backend's request shapes", async () => {
     clientId: " id ",
     clientSecret: "",
     tenant: "",
+    scopes: " ",
     clientCredentials: false,
     legacyDiscovery: false,
     accountName: " ",
@@ -338,6 +378,7 @@ it("turns the form into the backend's request shapes", async () => {
       client_id: "id",
       client_secret: null,
       tenant: null,
+      scopes: null,
       client_credentials: false,
       legacy_discovery: false,
     },
@@ -353,6 +394,10 @@ it("turns the form into the backend's request shapes", async () => {
   expect(toChanges(existing, { ...values, name: "GitHub", upstreamUrl: existing.upstream_url, auth: "none" })).toMatchObject({
     header: null,
     remove_header: true,
+  });
+  expect(toChanges(existing, { ...same, auth: "oauth", oauthTemplate: "okta", tenant: " dev.okta.com " })).toMatchObject({
+    header: null,
+    oauth: { template: "okta", tenant: "dev.okta.com", client_id: "id", client_secret: null },
   });
 });
 

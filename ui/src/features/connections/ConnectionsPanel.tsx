@@ -13,6 +13,7 @@ import {
   type ConnectionView,
   type IpcError,
   type NewConnectionRequest,
+  type OAuthRequest,
 } from "../../api";
 import { Dialog } from "../../components/Dialog";
 import { EmptyState } from "../../components/EmptyState";
@@ -20,23 +21,26 @@ import { useNavigation } from "../../components/navigation";
 import { ConnectionCard } from "./ConnectionCard";
 import { ConnectionForm, fieldErrorsFrom, type ConnectionFormValues, type FieldErrors } from "./ConnectionForm";
 
+/** The form's OAuth fields as the backend takes them (blank means "not given"). */
+function toOAuth(values: ConnectionFormValues): OAuthRequest {
+  return {
+    template: values.oauthTemplate || null,
+    client_id: values.clientId.trim() || null,
+    client_secret: values.clientSecret || null,
+    tenant: values.tenant.trim() || null,
+    scopes: values.scopes.trim() || null,
+    client_credentials: values.clientCredentials,
+    legacy_discovery: values.legacyDiscovery,
+  };
+}
+
 export function toNewConnection(values: ConnectionFormValues): NewConnectionRequest {
   return {
     slug: values.slug.trim(),
     name: values.name.trim(),
     upstream_url: values.upstreamUrl.trim(),
     header: values.auth === "header" ? { name: values.headerName.trim(), value: values.headerValue } : null,
-    oauth:
-      values.auth === "oauth"
-        ? {
-            template: values.oauthTemplate || null,
-            client_id: values.clientId.trim() || null,
-            client_secret: values.clientSecret || null,
-            tenant: values.tenant.trim() || null,
-            client_credentials: values.clientCredentials,
-            legacy_discovery: values.legacyDiscovery,
-          }
-        : null,
+    oauth: values.auth === "oauth" ? toOAuth(values) : null,
     account_name: values.accountName.trim() || null,
   };
 }
@@ -49,6 +53,8 @@ export function toChanges(existing: ConnectionView, values: ConnectionFormValues
     upstream_url: url !== existing.upstream_url ? url : null,
     header: values.auth === "header" ? { name: values.headerName.trim(), value: values.headerValue } : null,
   };
+  // The stored client secret stays when the client ID is the same and no secret is typed.
+  if (values.auth === "oauth") changes.oauth = toOAuth(values);
   if (values.auth === "none" && existing.auth_kind !== "none") changes.remove_header = true;
   const account = values.accountName.trim();
   if (account !== (existing.account_label ?? "")) changes.account_name = account;

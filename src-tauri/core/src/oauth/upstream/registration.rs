@@ -141,6 +141,13 @@ impl Template {
         .any(|v| v.as_deref().is_some_and(|s| s.contains("{tenant}")))
     }
 
+    /// The tenant that [`Self::for_tenant`] put into `token_endpoint` (read back for an edit form).
+    pub fn tenant_in(&self, token_endpoint: &str) -> Option<String> {
+        let (prefix, suffix) = self.token_endpoint.as_deref()?.split_once("{tenant}")?;
+        let tenant = token_endpoint.strip_prefix(prefix)?.strip_suffix(suffix)?;
+        (!tenant.is_empty()).then(|| tenant.to_owned())
+    }
+
     /// The template with `{tenant}` replaced (a host such as `dev-123.okta.com`).
     pub fn for_tenant(&self, tenant: Option<&str>) -> Result<Template, UpstreamError> {
         let tenant = tenant.or(self.default_tenant.as_deref());
