@@ -50,13 +50,18 @@ impl AppHome {
     /// `gatehouse ARGS` with this home's environment; its output goes to [`Self::output_file`].
     /// `RUST_LOG=debug` so that the no-secret-in-the-log checks see everything the app could log.
     pub fn command(&self, name: &str, args: &[&str]) -> Command {
+        self.command_for(&app_bin(), name, args)
+    }
+
+    /// `program ARGS` with this home's environment (see [`Self::command`]).
+    fn command_for(&self, program: &Path, name: &str, args: &[&str]) -> Command {
         let out = std::fs::File::create(self.output_file(name))
             .unwrap_or_else(|e| panic!("cannot create the output file of {name}: {e}"));
         let err = out
             .try_clone()
             .unwrap_or_else(|e| panic!("cannot clone a file handle: {e}"));
         let home = self.root.path();
-        let mut command = Command::new(app_bin());
+        let mut command = Command::new(program);
         command
             .args(args)
             .env("GATEHOUSE_DATA_DIR", &self.data_dir)
@@ -130,6 +135,21 @@ impl AppHome {
             }
             std::thread::sleep(Duration::from_millis(50));
         }
+    }
+}
+
+impl AppHome {
+    /// Opens `url` as a GNOME desktop does with a link the browser hands over: `xdg-open`, which
+    /// passes it to `gio open`, which runs the scheme handler the app registered at launch (its
+    /// `.desktop` entry and `x-scheme-handler/dev.gatehouse` default in this home's XDG
+    /// directories), i.e. a second launch of the app with the URL. (xdg-utils' generic mode, for
+    /// sessions without a desktop environment, cannot run a quoted `Exec` path such as the one
+    /// tauri-plugin-deep-link writes; desktop environments parse it with GLib, as here.)
+    pub fn open_as_desktop(&self, name: &str, url: &str) -> ExitStatus {
+        self.command_for(Path::new("xdg-open"), name, &[url])
+            .env("XDG_CURRENT_DESKTOP", "GNOME")
+            .status()
+            .unwrap_or_else(|e| panic!("cannot run xdg-open: {e}"))
     }
 }
 

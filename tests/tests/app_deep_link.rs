@@ -5,11 +5,13 @@
 //!
 //! The sign-in is started by `gatehoused connections signin --callback deep-link` against the app's
 //! data directory; Playwright signs in at the AS in Chromium and captures the redirect to
-//! `dev.gatehouse:/oauth/callback?code=…&state=…&iss=…` instead of following it; the test then does
-//! what the desktop's scheme handler does, `gatehouse '<that URL>'`:
-//! - **running instance**: the second process hands the URL to the first over D-Bus and exits; the
-//!   first completes the exchange (the connection turns connected, a local MCP client calls the
-//!   upstream through the app's gateway); the same link again changes nothing (the state is burned);
+//! `dev.gatehouse:/oauth/callback?code=…&state=…&iss=…` instead of following it; the test then opens
+//! it as the desktop would:
+//! - **running instance**: `xdg-open` (as on GNOME, through `gio open`) finds the scheme handler the
+//!   app registered at launch and starts `gatehouse '<that URL>'`; that second process hands the URL
+//!   to the first over D-Bus and exits; the first completes the exchange (the connection turns
+//!   connected, a local MCP client calls the upstream through the app's gateway); the same link
+//!   again (`gatehouse '<URL>'` directly) changes nothing (the state is burned);
 //! - **cold start**: with no app running, the link starts the app, which completes the sign-in the CLI
 //!   started (its state is in the store).
 //!
@@ -206,10 +208,11 @@ fn deep_link_callback_reaches_the_running_app_and_starts_a_cold_one() {
         .iter()
         .filter_map(|p| query_param(&link, p))
         .collect();
-    let handed = home.hand_over("second", &link);
+    // The desktop's way: the link goes to the scheme handler the app registered at launch.
+    let handed = home.open_as_desktop("second", &link);
     assert!(
         handed.success(),
-        "the second instance must hand the link to the first and exit 0, got {handed}:\n{}",
+        "the desktop must find the app's dev.gatehouse: handler and start it, got {handed}:\n{}",
         read(&home.output_file("second"))
     );
     assert!(

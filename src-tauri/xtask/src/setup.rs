@@ -31,7 +31,9 @@ const TEST_PACKAGES: &[&str] = &[
     "xvfb",
     "xauth",
     "webkit2gtk-driver",
+    // xdg-open and gio open: the desktop's way to a scheme handler (the deep-link test).
     "xdg-utils",
+    "libglib2.0-bin",
     "desktop-file-utils",
     "dbus",
     "dbus-x11",
