@@ -18,7 +18,7 @@ use super::connections::find;
 use crate::clock::UnixMillis;
 use crate::net::outbound::Outbound;
 use crate::oauth::upstream::deep_link::DEEP_LINK_REDIRECT_URI;
-use crate::oauth::upstream::discovery::{self, Detected};
+use crate::oauth::upstream::detection::{self, Detected};
 use crate::oauth::upstream::flow::{RevokeResult, SigninProgress, loopback_redirect_uri};
 use crate::oauth::upstream::{MAX_TOKEN_RESPONSE_BYTES, SigninStart, UpstreamError, UpstreamOAuth};
 use crate::store::connections::{AuthKind, OAuthGrant};
@@ -102,7 +102,7 @@ pub struct AuthDetection {
 pub async fn detect_auth(url: &str, legacy: bool) -> Result<AuthDetection, AdminError> {
     let url = url.trim();
     let policy = Outbound::for_upstream(url, MAX_TOKEN_RESPONSE_BYTES);
-    let detected = discovery::detect(&policy, url, legacy)
+    let detected = detection::detect(&policy, url, legacy)
         .await
         .map_err(|e| AdminError::Upstream(e.into()))?;
     let suggested = match detected {

@@ -31,6 +31,7 @@
 
 pub mod callback;
 pub mod deep_link;
+pub mod detection;
 pub mod discovery;
 pub mod flow;
 pub mod reauth;
@@ -44,7 +45,8 @@ use http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::Value;
 
-pub use discovery::{Challenge, Detected, Discovered, DiscoveryError, Probe, ServerMetadata};
+pub use detection::Detected;
+pub use discovery::{Challenge, Discovered, DiscoveryError, Probe, ServerMetadata};
 pub use flow::{CallbackQuery, SigninStart};
 pub use refresh::UpstreamTokens;
 pub use registration::{OAuthClient, Template, templates};
