@@ -24,35 +24,6 @@ fn cli(data_dir: &Path, port: u16, args: &[&str]) -> tokio::process::Command {
     c
 }
 
-/// A `$BROWSER` that writes the URL it is given to `seen` and opens nothing.
-fn recording_browser(dir: &Path) -> (std::path::PathBuf, std::path::PathBuf) {
-    let seen = dir.join("browser-saw");
-    let script = dir.join("browser.sh");
-    std::fs::write(
-        &script,
-        format!("#!/bin/sh\nprintf '%s' \"$1\" > '{}'\n", seen.display()),
-    )
-    .unwrap();
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
-    }
-    (script, seen)
-}
-
-async fn opened(seen: &Path) -> String {
-    for _ in 0..100 {
-        if let Ok(s) = std::fs::read_to_string(seen)
-            && !s.is_empty()
-        {
-            return s;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    panic!("the browser was never given the authorization URL");
-}
-
 #[tokio::test]
 async fn a_refused_sign_in_ends_the_command_with_the_reason() {
     let env = Env::new().await;

@@ -12,7 +12,6 @@ mod common;
 use std::collections::HashSet;
 use std::sync::Mutex;
 use std::sync::atomic::Ordering;
-use std::time::Duration;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -648,32 +647,12 @@ async fn the_cli_detects_oauth_and_signs_in_through_the_running_gateway() {
     assert_eq!(view["status"], "needs_auth");
 
     // signin: the "browser" is a program that records its single argument (no shell involved).
-    let seen = env.dir.path().join("browser-saw");
-    let script = env.dir.path().join("browser.sh");
-    std::fs::write(
-        &script,
-        format!("#!/bin/sh\nprintf '%s' \"$1\" > '{}'\n", seen.display()),
-    )
-    .unwrap();
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
-    }
+    let (script, seen) = recording_browser(env.dir.path());
     let child = cli(&["connections", "signin", "auto", "--timeout", "20"])
         .env("BROWSER", &script)
         .spawn()
         .unwrap();
-    let mut opened = String::new();
-    for _ in 0..100 {
-        if let Ok(s) = std::fs::read_to_string(&seen)
-            && !s.is_empty()
-        {
-            opened = s;
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    let opened = opened(&seen).await;
     assert!(
         opened.contains("/authorize?"),
         "the browser got the authorization URL: {opened:?}"

@@ -715,3 +715,34 @@ pub fn registration(id: &ClientId) -> ClientRegistration {
         metadata: json!({"client_name": "Test Client"}),
     }
 }
+
+// ---------------------------------------------------------------- the CLI's browser
+
+/// A `$BROWSER` that writes the URL it is given to `seen` and opens nothing.
+pub fn recording_browser(dir: &std::path::Path) -> (std::path::PathBuf, std::path::PathBuf) {
+    let seen = dir.join("browser-saw");
+    let script = dir.join("browser.sh");
+    std::fs::write(
+        &script,
+        format!("#!/bin/sh\nprintf '%s' \"$1\" > '{}'\n", seen.display()),
+    )
+    .unwrap();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    (script, seen)
+}
+
+pub async fn opened(seen: &std::path::Path) -> String {
+    for _ in 0..100 {
+        if let Ok(s) = std::fs::read_to_string(seen)
+            && !s.is_empty()
+        {
+            return s;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("the browser was never given the authorization URL");
+}
