@@ -48,14 +48,9 @@ export function ClientsPanel() {
   /** Set by a revoke from here: once its cards are gone, focus must not be left on nothing. */
   const refocusAfterRevoke = useRef(false);
 
-  // A grant revoked elsewhere leaves the selection. After a revoke from here, the card whose button
-  // had focus is gone: focus goes to the tab panel rather than to the page body.
+  // After a revoke from here, the card whose button had focus is gone: focus goes to the tab panel
+  // rather than to the page body.
   useEffect(() => {
-    const ids = new Set(active.map((grant) => grant.id));
-    setSelection((current) => {
-      const kept = [...current].filter((id) => ids.has(id));
-      return kept.length === current.size ? current : new Set(kept);
-    });
     if (refocusAfterRevoke.current && (document.activeElement === document.body || !document.activeElement)) {
       refocusAfterRevoke.current = false;
       root.current?.closest<HTMLElement>('[role="tabpanel"]')?.focus();
@@ -79,7 +74,8 @@ export function ClientsPanel() {
     .filter((group) => group.grants.length > 0);
   const visibleIds = visibleGroups.flatMap((group) => group.grants.map((grant) => grant.id)).join(" ");
 
-  // What a filter hides leaves the selection: "Revoke selected" only ever acts on cards in view.
+  // What a filter hides, or a revoke elsewhere removes, leaves the selection: "Revoke selected" only
+  // ever acts on cards in view.
   useEffect(() => {
     const shown = new Set(visibleIds.split(" "));
     setSelection((current) => {
