@@ -125,6 +125,10 @@ fn launch(data_dir: &Path) -> Result<RunningGateway, String> {
             std::future::pending(),
         )
         .await
+        .map(|running| {
+            running.set_allow_other_os_users(saved.allow_other_os_users);
+            running
+        })
         .map_err(|e| e.to_string())
     })
 }

@@ -44,6 +44,10 @@ pub struct StoredSettings {
     pub retention_days: u32,
     pub start_at_login: bool,
     pub theme: Theme,
+    /// Whether programs of *other* OS accounts on this computer may use the MCP proxy and the
+    /// client endpoints (`gateway::caller_policy`). Off by default; consent stays with this desktop's
+    /// account either way. Read at launch; set by hand in `settings.json` (no window control yet).
+    pub allow_other_os_users: bool,
 }
 
 impl Default for StoredSettings {
@@ -53,6 +57,7 @@ impl Default for StoredSettings {
             retention_days: DEFAULT_RETENTION_DAYS,
             start_at_login: false,
             theme: Theme::System,
+            allow_other_os_users: false,
         }
     }
 }
@@ -139,6 +144,7 @@ mod tests {
             retention_days: 30,
             start_at_login: true,
             theme: Theme::Dark,
+            allow_other_os_users: true,
         };
         save(dir.path(), &custom).expect("save");
         assert_eq!(load(dir.path()).expect("reload"), custom);

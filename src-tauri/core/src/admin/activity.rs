@@ -105,6 +105,15 @@ fn summary(event: &AuditEvent, client: Option<&str>, connection: Option<&str>) -
         AuditKind::ConnectionUpdated => format!("Connection {connection} was changed{because}."),
         AuditKind::ConnectionDeleted => format!("Connection {connection} was removed."),
         AuditKind::ClientRegistered => format!("{client} registered."),
+        AuditKind::CallerRefused => {
+            let who = event
+                .detail
+                .as_ref()
+                .and_then(|d| d.get("caller"))
+                .and_then(|c| c.as_str())
+                .unwrap_or("another OS account");
+            format!("A request from {who} was refused.")
+        }
         AuditKind::ClientUpdated => format!("{client} updated its registration."),
         AuditKind::ClientForgotten => format!("{client} was forgotten."),
         AuditKind::GrantCreated => format!("{client} asked to use {connection}."),

@@ -73,11 +73,14 @@ pub fn update_settings(
             format!("keep records from 1 to {MAX_RETENTION_DAYS} days"),
         ));
     }
+    // What the window does not edit is kept as it is in the file.
+    let kept = settings::load(vault.data_dir()).unwrap_or_default();
     let stored = StoredSettings {
         port: new.port,
         retention_days: new.retention_days,
         start_at_login: new.start_at_login,
         theme: new.theme,
+        allow_other_os_users: kept.allow_other_os_users,
     };
     settings::save(vault.data_dir(), &stored).map_err(AdminError::from)?;
     Ok(Settings::of(stored, listening_port))

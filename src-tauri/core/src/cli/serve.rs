@@ -18,6 +18,11 @@ pub fn serve(data_dir: &Path, port: Option<u16>, retention_days: u32) -> Result<
         let vault = open_vault(data_dir)?;
         let listener = gateway::bind_loopback(port).await?;
         let running = gateway::start(vault, listener, retention_days, shutdown_signal()).await?;
+        let saved = crate::settings::load(data_dir).unwrap_or_else(|error| {
+            tracing::warn!(%error, "using default settings");
+            crate::settings::StoredSettings::default()
+        });
+        running.set_allow_other_os_users(saved.allow_other_os_users);
         {
             let mut out = std::io::stdout().lock();
             writeln!(out, "listening on {}", running.base_url())?;

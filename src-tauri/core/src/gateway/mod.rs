@@ -4,6 +4,7 @@
 //! `gatehoused serve` and the desktop app start it through the same [`start`] function, with an
 //! already-bound listener and a shutdown future, so tests run it on `127.0.0.1:0`.
 
+pub mod caller_policy;
 mod guard;
 mod health;
 mod tool_catalog;
@@ -14,7 +15,6 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::routing::get;
-use axum::serve::ListenerExt;
 use http::header::{AUTHORIZATION, COOKIE, PROXY_AUTHORIZATION, SET_COOKIE};
 use thiserror::Error;
 use tokio::net::TcpListener;
@@ -29,6 +29,8 @@ use tower_http::trace::TraceLayer;
 use crate::proxy::{Proxy, ProxyOptions};
 use crate::vault::Vault;
 
+use crate::net::caller::{LoopbackListener, PeerConnection};
+pub use caller_policy::{CallerPolicy, RouteClass};
 pub use guard::{Refusal, is_loopback_origin};
 
 /// The gateway's own authority: which `Host` values are its own.
@@ -86,9 +88,11 @@ pub fn router(state: GatewayState) -> Router {
     compose(state).0
 }
 
-/// The router, and the proxy whose open streams must be ended when the gateway stops (a graceful
-/// shutdown otherwise waits for every SSE stream a client keeps open).
-fn compose(state: GatewayState) -> (Router, Arc<Proxy>) {
+/// The router, the proxy whose open streams must be ended when the gateway stops (a graceful
+/// shutdown otherwise waits for every SSE stream a client keeps open), and the caller policy whose
+/// setting the app changes at run time.
+fn compose(state: GatewayState) -> (Router, Arc<Proxy>, CallerPolicy) {
+    let callers = CallerPolicy::new(state.vault.store().clone());
     let (proxy_routes, proxy) = crate::proxy::router_with(&state, ProxyOptions::default());
     let router = Router::new()
         .route("/health", get(health::health))
@@ -104,6 +108,11 @@ fn compose(state: GatewayState) -> (Router, Arc<Proxy>) {
         .merge(crate::oauth::upstream::callback::router(
             proxy.upstream_oauth().clone(),
             state.local,
+        ))
+        // Inside the Host/Origin guard: a refused web page never costs a socket lookup.
+        .layer(axum::middleware::from_fn_with_state(
+            callers.clone(),
+            caller_policy::enforce,
         ))
         .layer(axum::middleware::from_fn_with_state(
             state.local,
@@ -128,7 +137,7 @@ fn compose(state: GatewayState) -> (Router, Arc<Proxy>) {
             COOKIE,
         ]))
         .with_state(state);
-    (router, proxy)
+    (router, proxy, callers)
 }
 
 /// A gateway that is serving; dropping it does not stop it, [`RunningGateway::shutdown`] does.
@@ -138,6 +147,7 @@ pub struct RunningGateway {
     upstream_oauth: Arc<crate::oauth::upstream::UpstreamOAuth>,
     /// The retention job's period in days; a new value purges at once with it.
     retention: watch::Sender<u32>,
+    callers: CallerPolicy,
     stop: CancellationToken,
     server: JoinHandle<std::io::Result<()>>,
 }
@@ -174,6 +184,12 @@ impl RunningGateway {
         });
     }
 
+    /// Whether programs of other OS accounts may use the MCP proxy and the client endpoints
+    /// (Settings; off by default). Consent stays with the desktop user either way.
+    pub fn set_allow_other_os_users(&self, allow: bool) {
+        self.callers.set_allow_other_users(allow);
+    }
+
     /// Stops accepting, lets in-flight requests finish, and waits for the server task.
     pub async fn shutdown(self) -> std::io::Result<()> {
         self.stop.cancel();
@@ -206,7 +222,7 @@ pub async fn start(
         vault: vault.clone(),
         local,
     };
-    let (app, proxy) = compose(state);
+    let (app, proxy, callers) = compose(state);
     let upstream_oauth = proxy.upstream_oauth().clone();
 
     let retention_stop = stop.clone();
@@ -227,16 +243,10 @@ pub async fn start(
             server_stop.cancel();
             proxy.end_all_streams();
         };
-        // No Nagle: a streamed response's headers and body go out as separate writes, and a
-        // delayed ACK would hold the body back ~40 ms on loopback.
-        let listener = listener.tap_io(|tcp| {
-            if let Err(error) = tcp.set_nodelay(true) {
-                tracing::debug!(%error, "cannot set TCP_NODELAY on an accepted connection");
-            }
-        });
+        let listener = LoopbackListener(listener);
         axum::serve(
             listener,
-            app.into_make_service_with_connect_info::<SocketAddr>(),
+            app.into_make_service_with_connect_info::<PeerConnection>(),
         )
         .with_graceful_shutdown(stopped)
         .await
@@ -247,6 +257,7 @@ pub async fn start(
         vault,
         upstream_oauth,
         retention,
+        callers,
         stop,
         server,
     })

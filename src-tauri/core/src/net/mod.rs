@@ -4,6 +4,8 @@
 //!   URL in role 1; a `resource_metadata` URL, an authorization server or any of its endpoints in
 //!   role 2).
 //! - [`browser`]: opening the system browser on an authorization URL.
+//! - [`caller`]: who is at the other end of a loopback connection (OS account, process).
 
 pub mod browser;
+pub mod caller;
 pub mod outbound;

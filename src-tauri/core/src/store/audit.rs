@@ -34,6 +34,9 @@ text_enum! {
         UpstreamReauthRequired = "upstream.reauth_required",
         /// Role 2: disconnect; reason `revoked`, `revoke_failed` or `not_supported` (RFC 7009).
         UpstreamSignedOut = "upstream.signed_out",
+        /// A request refused because it came from another OS account (or one that could not be
+        /// identified); detail: the account, the route class and path.
+        CallerRefused = "caller.refused",
         /// Rows written by `gatehoused write-load`, the crash-durability diagnostic.
         DiagnosticWrite = "diagnostic.write",
     }

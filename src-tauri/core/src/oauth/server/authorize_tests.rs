@@ -1,6 +1,7 @@
 //! `GET /authorize` and `POST /authorize/decision` against a real store in a temporary directory,
 //! driven with `tower::ServiceExt::oneshot` (mcp-auth-checklist §5.2 items 18-26, 32-47).
 
+use crate::net::caller::{PeerConnection, PeerUser};
 use std::sync::Arc;
 
 use axum::Router;
@@ -790,30 +791,52 @@ async fn the_gateway_router_serves_authorize_behind_its_guard() {
         vault,
         local: LocalAuthority { port: PORT },
     });
-    let request = |host: &str| {
-        Request::get("/authorize?client_id=nope&redirect_uri=http://127.0.0.1/cb")
-            .header(header::HOST, host)
-            .body(Body::empty())
-            .unwrap_or_else(|e| panic!("{e}"))
+    let request = |host: &str, caller: Option<PeerUser>| {
+        let mut request =
+            Request::get("/authorize?client_id=nope&redirect_uri=http://127.0.0.1/cb")
+                .header(header::HOST, host)
+                .body(Body::empty())
+                .unwrap_or_else(|e| panic!("{e}"));
+        if let Some(user) = caller {
+            request
+                .extensions_mut()
+                .insert(PeerConnection::known(user, None));
+        }
+        request
     };
-    let response = app
-        .clone()
-        .oneshot(request(&format!("127.0.0.1:{PORT}")))
-        .await
-        .unwrap_or_else(|e| match e {});
+    let own = format!("127.0.0.1:{PORT}");
+    let status = |request: Request<Body>| {
+        let app = app.clone();
+        async move {
+            app.oneshot(request)
+                .await
+                .unwrap_or_else(|e| match e {})
+                .status()
+        }
+    };
     assert_eq!(
-        response.status(),
+        status(request(&own, Some(PeerUser::Desktop))).await,
         StatusCode::BAD_REQUEST,
         "routed: unknown client page"
     );
-    let response = app
-        .oneshot(request(&format!("evil.example:{PORT}")))
-        .await
-        .unwrap_or_else(|e| match e {});
     assert_eq!(
-        response.status(),
+        status(request(
+            &format!("evil.example:{PORT}"),
+            Some(PeerUser::Desktop)
+        ))
+        .await,
         StatusCode::MISDIRECTED_REQUEST,
         "the Host guard wraps /authorize"
+    );
+    assert_eq!(
+        status(request(&own, Some(PeerUser::Other { uid: 4242 }))).await,
+        StatusCode::FORBIDDEN,
+        "another OS account never reaches the consent page"
+    );
+    assert_eq!(
+        status(request(&own, None)).await,
+        StatusCode::FORBIDDEN,
+        "a caller that cannot be identified is refused (fails closed)"
     );
 }
 

@@ -2,6 +2,7 @@
 //! (Host/Origin guard included) with `oneshot`, on a real store in a temporary directory and a manual
 //! clock. Numbers in test names refer to mcp-auth-checklist §5.2.
 
+use crate::net::caller::{PeerConnection, PeerUser};
 use std::sync::Arc;
 
 use axum::Router;
@@ -91,7 +92,13 @@ fn gateway() -> Gateway {
 }
 
 impl Gateway {
-    async fn send(&self, request: Request<Body>) -> Reply {
+    async fn send(&self, mut request: Request<Body>) -> Reply {
+        // The request comes from a program of the desktop user (see gateway::caller_policy).
+        if request.extensions().get::<PeerConnection>().is_none() {
+            request
+                .extensions_mut()
+                .insert(PeerConnection::known(PeerUser::Desktop, None));
+        }
         let response = match self.app.clone().oneshot(request).await {
             Ok(response) => response,
             Err(e) => match e {},

@@ -1,0 +1,418 @@
+//! Who is calling: the OS account and process at the other end of a loopback TCP connection.
+//!
+//! Every program on this computer can reach 127.0.0.1, including programs of *other* OS accounts
+//! (another person logged in, a service account, a sandboxed daemon). The gateway's promise is that
+//! only the person at this desktop decides, so the account of the peer is read from the kernel, not
+//! from anything the peer says.
+//!
+//! # How the peer is found
+//! - **Linux** (implemented and tested here): the client's end of the connection is the TCP socket
+//!   whose *local* address is our peer address and whose *remote* address is our own. Its owner uid and
+//!   inode are columns of `/proc/net/tcp` (and `/proc/net/tcp6` for a dual-stack socket that connected
+//!   to `::ffff:127.0.0.1`); the owning process is the one with `socket:[inode]` under
+//!   `/proc/<pid>/fd`, and its executable is `/proc/<pid>/exe`. Only processes of the socket's own uid
+//!   are scanned. A gateway that is not root cannot read another account's `/proc/<pid>/fd`, so for
+//!   another account the uid is known and the process is not — which is all the policy needs.
+//! - **macOS and Windows**: not implemented yet. The lookup (`proc_pidfdinfo` on macOS,
+//!   `GetExtendedTcpTable` on Windows) needs either `unsafe` FFI, which the workspace forbids, or a
+//!   crate; the maintained cross-platform one (`netstat2`) needs `bindgen`/libclang to build and
+//!   panics when `/proc` is unreadable, so it was not taken. Nothing of it could be compiled here (no
+//!   standard library for those targets can be fetched on the build machine), so rather than ship
+//!   unchecked code these platforms report [`PeerUser::Unsupported`], which the gateway treats as the
+//!   desktop user — the behaviour before this module existed. README's threat model says so.
+//!
+//! The lookup runs at most once per accepted connection and only when a route needs it
+//! ([`PeerConnection::user`], [`PeerConnection::process`]), on the blocking pool.
+
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::sync::Arc;
+
+use axum::extract::connect_info::Connected;
+use axum::serve::{IncomingStream, Listener};
+use tokio::net::TcpStream;
+use tokio::sync::OnceCell;
+
+/// The OS account at the other end of a connection, as far as this OS lets Gatehouse see it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PeerUser {
+    /// The account Gatehouse itself runs as: the person at this desktop.
+    Desktop,
+    /// Another OS account (its uid).
+    Other { uid: u32 },
+    /// The peer's socket could not be found (it closed already, or `/proc` is unreadable).
+    Unknown,
+    /// This OS has no lookup yet (module docs); treated as the desktop user.
+    Unsupported,
+}
+
+impl PeerUser {
+    /// Whether this peer may act as the person at this desktop.
+    pub fn is_desktop(self) -> bool {
+        matches!(self, PeerUser::Desktop | PeerUser::Unsupported)
+    }
+
+    /// Short words for logs and the audit log (no secret in them).
+    pub fn describe(self) -> String {
+        match self {
+            PeerUser::Desktop => String::from("this desktop's account"),
+            PeerUser::Other { uid } => format!("another OS account (uid {uid})"),
+            PeerUser::Unknown => String::from("an account that could not be determined"),
+            PeerUser::Unsupported => {
+                String::from("an account this OS does not let Gatehouse check")
+            }
+        }
+    }
+}
+
+/// The process at the other end of a connection, seen by the OS (not reported by the client).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PeerProcess {
+    pub pid: u32,
+    /// The executable's path, when the OS shows it.
+    pub exe: Option<String>,
+}
+
+/// The connect info of every accepted connection: its two addresses and, resolved on first use, who
+/// is behind the peer address. Cloning shares the resolution.
+#[derive(Debug, Clone)]
+pub struct PeerConnection {
+    /// The peer's address (the client's end).
+    pub remote: SocketAddr,
+    /// Our address (the gateway's end).
+    pub local: SocketAddr,
+    user: Arc<OnceCell<PeerUser>>,
+    process: Arc<OnceCell<Option<PeerProcess>>>,
+}
+
+impl PeerConnection {
+    /// A connection between `remote` (the peer) and `local` (the gateway), not resolved yet.
+    pub fn new(remote: SocketAddr, local: SocketAddr) -> Self {
+        PeerConnection {
+            remote,
+            local,
+            user: Arc::new(OnceCell::new()),
+            process: Arc::new(OnceCell::new()),
+        }
+    }
+
+    /// A connection whose peer is already known: for requests that do not come from a socket
+    /// (router tests with `oneshot`).
+    pub fn known(user: PeerUser, process: Option<PeerProcess>) -> Self {
+        let unspecified = SocketAddr::from((Ipv4Addr::UNSPECIFIED, 0));
+        PeerConnection {
+            remote: unspecified,
+            local: unspecified,
+            user: Arc::new(OnceCell::new_with(Some(user))),
+            process: Arc::new(OnceCell::new_with(Some(process))),
+        }
+    }
+
+    /// The peer's OS account, looked up once per connection.
+    pub async fn user(&self) -> PeerUser {
+        let (remote, local) = (self.remote, self.local);
+        *self
+            .user
+            .get_or_init(|| async move {
+                tokio::task::spawn_blocking(move || lookup_user(remote, local))
+                    .await
+                    .unwrap_or(PeerUser::Unknown)
+            })
+            .await
+    }
+
+    /// The peer's process, looked up once per connection (a scan of the account's processes).
+    pub async fn process(&self) -> Option<PeerProcess> {
+        let (remote, local) = (self.remote, self.local);
+        self.process
+            .get_or_init(|| async move {
+                tokio::task::spawn_blocking(move || lookup_process(remote, local))
+                    .await
+                    .ok()
+                    .flatten()
+            })
+            .await
+            .clone()
+    }
+}
+
+/// The gateway's TCP listener: accepts with `TCP_NODELAY` set (a streamed response's headers and
+/// body go out as separate writes, and a delayed ACK would hold the body back ~40 ms on loopback) and
+/// gives every connection a [`PeerConnection`] as its connect info.
+pub struct LoopbackListener(pub tokio::net::TcpListener);
+
+impl Listener for LoopbackListener {
+    type Io = TcpStream;
+    type Addr = SocketAddr;
+
+    async fn accept(&mut self) -> (Self::Io, Self::Addr) {
+        let (stream, address) = Listener::accept(&mut self.0).await;
+        if let Err(error) = stream.set_nodelay(true) {
+            tracing::debug!(%error, "cannot set TCP_NODELAY on an accepted connection");
+        }
+        (stream, address)
+    }
+
+    fn local_addr(&self) -> std::io::Result<Self::Addr> {
+        self.0.local_addr()
+    }
+}
+
+impl Connected<IncomingStream<'_, LoopbackListener>> for PeerConnection {
+    fn connect_info(stream: IncomingStream<'_, LoopbackListener>) -> Self {
+        let remote = *stream.remote_addr();
+        let local = stream
+            .io()
+            .local_addr()
+            .unwrap_or_else(|_| SocketAddr::from((Ipv4Addr::LOCALHOST, 0)));
+        PeerConnection::new(remote, local)
+    }
+}
+
+#[cfg(target_os = "linux")]
+fn lookup_user(remote: SocketAddr, local: SocketAddr) -> PeerUser {
+    match linux::find_socket(remote, local) {
+        Some(socket) if Some(socket.uid) == linux::own_uid() => PeerUser::Desktop,
+        Some(socket) => PeerUser::Other { uid: socket.uid },
+        None => PeerUser::Unknown,
+    }
+}
+
+#[cfg(target_os = "linux")]
+fn lookup_process(remote: SocketAddr, local: SocketAddr) -> Option<PeerProcess> {
+    let socket = linux::find_socket(remote, local)?;
+    let pid = linux::pid_holding(socket.inode, socket.uid)?;
+    Some(PeerProcess {
+        pid,
+        exe: linux::executable(pid),
+    })
+}
+
+#[cfg(not(target_os = "linux"))]
+fn lookup_user(_remote: SocketAddr, _local: SocketAddr) -> PeerUser {
+    PeerUser::Unsupported
+}
+
+#[cfg(not(target_os = "linux"))]
+fn lookup_process(_remote: SocketAddr, _local: SocketAddr) -> Option<PeerProcess> {
+    None
+}
+
+/// One row of `/proc/net/tcp{,6}`: the socket's two ends, owner and inode.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct SocketRow {
+    pub local: SocketAddr,
+    pub remote: SocketAddr,
+    pub uid: u32,
+    pub inode: u64,
+}
+
+/// Parses one line of `/proc/net/tcp` or `/proc/net/tcp6` (the kernel's `tcp4_seq_show` /
+/// `tcp6_seq_show` format: `sl local rem st tx:rx tr:when retrnsmt uid timeout inode …`, addresses
+/// as the in-memory words of the address in hex, ports in hex). `None` for the header or anything
+/// malformed.
+pub(crate) fn parse_socket_row(line: &str) -> Option<SocketRow> {
+    let mut fields = line.split_whitespace();
+    let _slot = fields.next()?;
+    let local = parse_endpoint(fields.next()?)?;
+    let remote = parse_endpoint(fields.next()?)?;
+    let mut rest = fields.skip(4);
+    let uid = rest.next()?.parse().ok()?;
+    let _timeout = rest.next()?;
+    let inode = rest.next()?.parse().ok()?;
+    Some(SocketRow {
+        local,
+        remote,
+        uid,
+        inode,
+    })
+}
+
+fn parse_endpoint(text: &str) -> Option<SocketAddr> {
+    let (address, port) = text.split_once(':')?;
+    let port = u16::from_str_radix(port, 16).ok()?;
+    let words: Vec<u32> = match address.len() {
+        8 | 32 => address
+            .as_bytes()
+            .chunks(8)
+            .map(|chunk| {
+                std::str::from_utf8(chunk)
+                    .ok()
+                    .and_then(|hex| u32::from_str_radix(hex, 16).ok())
+            })
+            .collect::<Option<_>>()?,
+        _ => return None,
+    };
+    // Each word is printed as the CPU reads the address's bytes, so native order gives them back.
+    let bytes: Vec<u8> = words.iter().flat_map(|w| w.to_ne_bytes()).collect();
+    let ip = match bytes.len() {
+        4 => IpAddr::V4(Ipv4Addr::new(bytes[0], bytes[1], bytes[2], bytes[3])),
+        _ => {
+            let mut octets = [0u8; 16];
+            octets.copy_from_slice(&bytes);
+            IpAddr::V6(Ipv6Addr::from(octets))
+        }
+    };
+    Some(SocketAddr::new(ip, port))
+}
+
+/// Whether two socket addresses are the same endpoint, an IPv4-mapped IPv6 address counting as its
+/// IPv4 address.
+pub(crate) fn same_endpoint(a: SocketAddr, b: SocketAddr) -> bool {
+    let canonical = |ip: IpAddr| match ip {
+        IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
+        v4 => v4,
+    };
+    a.port() == b.port() && canonical(a.ip()) == canonical(b.ip())
+}
+
+#[cfg(target_os = "linux")]
+mod linux {
+    use std::net::SocketAddr;
+
+    use super::{SocketRow, parse_socket_row, same_endpoint};
+
+    /// The peer's socket: local end = the peer address, remote end = ours.
+    pub(super) fn find_socket(remote: SocketAddr, local: SocketAddr) -> Option<SocketRow> {
+        ["/proc/net/tcp", "/proc/net/tcp6"]
+            .into_iter()
+            .filter_map(|table| std::fs::read_to_string(table).ok())
+            .find_map(|text| {
+                text.lines().filter_map(parse_socket_row).find(|row| {
+                    same_endpoint(row.local, remote) && same_endpoint(row.remote, local)
+                })
+            })
+    }
+
+    /// The effective uid of this process (`/proc/self/status`, line `Uid: real effective …`).
+    pub(super) fn own_uid() -> Option<u32> {
+        let status = std::fs::read_to_string("/proc/self/status").ok()?;
+        status
+            .lines()
+            .find_map(|line| line.strip_prefix("Uid:"))
+            .and_then(|ids| ids.split_whitespace().nth(1))
+            .and_then(|euid| euid.parse().ok())
+    }
+
+    /// The first process of account `uid` that holds socket `inode` open.
+    pub(super) fn pid_holding(inode: u64, uid: u32) -> Option<u32> {
+        use std::os::unix::fs::MetadataExt;
+        let wanted = format!("socket:[{inode}]");
+        let mut pids: Vec<u32> = std::fs::read_dir("/proc")
+            .ok()?
+            .filter_map(|entry| entry.ok()?.file_name().to_str()?.parse().ok())
+            .collect();
+        pids.sort_unstable();
+        pids.into_iter().find(|pid| {
+            let dir = format!("/proc/{pid}");
+            if std::fs::metadata(&dir).map(|m| m.uid()).ok() != Some(uid) {
+                return false;
+            }
+            let Ok(fds) = std::fs::read_dir(format!("{dir}/fd")) else {
+                return false;
+            };
+            fds.filter_map(Result::ok).any(|fd| {
+                std::fs::read_link(fd.path())
+                    .ok()
+                    .is_some_and(|target| target.as_os_str() == wanted.as_str())
+            })
+        })
+    }
+
+    /// `/proc/<pid>/exe`, when readable.
+    pub(super) fn executable(pid: u32) -> Option<String> {
+        std::fs::read_link(format!("/proc/{pid}/exe"))
+            .ok()
+            .map(|path| path.to_string_lossy().into_owned())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_a_proc_net_tcp_row() {
+        // A real line of /proc/net/tcp on a little-endian machine: 127.0.0.1:47474 → 127.0.0.1:53122.
+        let line = "   3: 0100007F:B972 0100007F:CF82 01 00000000:00000000 00:00000000 00000000  1000        0 424242 1 0000000000000000 20 4 30 10 -1";
+        let row = parse_socket_row(line).expect("a well-formed row parses");
+        if cfg!(target_endian = "little") {
+            assert_eq!(row.local.to_string(), "127.0.0.1:47474", "local end");
+            assert_eq!(row.remote.to_string(), "127.0.0.1:53122", "remote end");
+        }
+        assert_eq!(row.uid, 1000, "the owner uid column");
+        assert_eq!(row.inode, 424_242, "the inode column");
+        assert_eq!(
+            parse_socket_row("  sl  local_address rem_address   st tx_queue rx_queue"),
+            None,
+            "the header is not a row"
+        );
+        assert_eq!(
+            parse_socket_row("0: zz:1 00:2"),
+            None,
+            "garbage is not a row"
+        );
+    }
+
+    #[test]
+    fn ipv4_mapped_ipv6_is_the_same_endpoint() {
+        let mapped: SocketAddr = "[::ffff:127.0.0.1]:4000".parse().expect("literal");
+        let plain: SocketAddr = "127.0.0.1:4000".parse().expect("literal");
+        assert!(
+            same_endpoint(mapped, plain),
+            "a dual-stack socket's address"
+        );
+        assert!(
+            !same_endpoint(plain, "127.0.0.1:4001".parse().expect("literal")),
+            "another port is another endpoint"
+        );
+    }
+
+    #[cfg(target_os = "linux")]
+    #[tokio::test]
+    async fn a_connection_from_this_process_is_the_desktop_user_and_names_this_executable() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind loopback");
+        let address = listener.local_addr().expect("local addr");
+        let client = TcpStream::connect(address).await.expect("connect");
+        let (server_side, remote) = listener.accept().await.expect("accept");
+        let local = server_side.local_addr().expect("local addr");
+        assert_eq!(remote, client.local_addr().expect("client addr"));
+
+        let peer = PeerConnection::new(remote, local);
+        assert_eq!(
+            peer.user().await,
+            PeerUser::Desktop,
+            "the peer runs as this test's own account"
+        );
+        let process = peer.process().await.expect("this process holds the socket");
+        assert_eq!(
+            process.pid,
+            std::process::id(),
+            "the pid of this test process"
+        );
+        let own_exe = std::env::current_exe().expect("current exe");
+        assert_eq!(
+            process.exe.as_deref(),
+            Some(own_exe.to_string_lossy().as_ref()),
+            "the executable seen by the OS"
+        );
+    }
+
+    #[cfg(target_os = "linux")]
+    #[tokio::test]
+    async fn a_closed_peer_is_unknown_not_the_desktop_user() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind loopback");
+        let local = listener.local_addr().expect("local addr");
+        // Nobody holds a socket at this peer address.
+        let peer = PeerConnection::new("127.0.0.1:1".parse().expect("literal"), local);
+        assert_eq!(
+            peer.user().await,
+            PeerUser::Unknown,
+            "no socket found → not trusted as the desktop user"
+        );
+        assert!(!peer.user().await.is_desktop(), "unknown fails closed");
+    }
+}
