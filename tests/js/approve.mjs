@@ -85,9 +85,11 @@ try {
   } else {
     const redirectUri = new URL(target).searchParams.get('redirect_uri');
     const response = await page.goto(target, { waitUntil: 'load' });
-    const shot = await screenshot(page);
     const label = mode === 'approve' ? 'Approve' : 'Deny';
     const button = page.getByRole('button', { name: label, exact: true });
+    // Gatehouse's /authorize answers a page that opens the consent review at once: wait for it.
+    await button.first().waitFor({ state: 'visible' }).catch(() => {});
+    const shot = await screenshot(page);
     if ((await button.count()) !== 1) {
       const text = (await page.locator('body').innerText().catch(() => '')).slice(0, 2000);
       throw new Error(`expected one "${label}" button on ${page.url()} (HTTP ${response?.status()}), page text: ${text}`);

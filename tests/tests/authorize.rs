@@ -48,7 +48,7 @@ async fn consent_round_trip_over_a_socket() {
         .unwrap_or_else(|e| panic!("{e}"));
     let resource = format!("{}/mcp/docs", gateway.base_url);
     let state = "s t&a=te";
-    let response = client
+    let request = client
         .get(format!("{}/authorize", gateway.base_url))
         .query(&[
             ("response_type", "code"),
@@ -58,12 +58,17 @@ async fn consent_round_trip_over_a_socket() {
             ("code_challenge_method", "S256"),
             ("resource", resource.as_str()),
             ("state", state),
-        ])
+        ]);
+    let (status, html, cookie) =
+        gatehouse_e2e::open_consent(&client, &gateway.base_url, request).await;
+    assert_eq!(status, 200, "the consent page is shown");
+    let headers = client
+        .get(format!("{}/authorize/review", gateway.base_url))
         .send()
         .await
-        .unwrap_or_else(|e| panic!("GET /authorize: {e}"));
-    assert_eq!(response.status(), 200, "the consent page is shown");
-    let headers = response.headers().clone();
+        .unwrap_or_else(|e| panic!("GET review: {e}"))
+        .headers()
+        .clone();
     assert_eq!(
         headers.get("x-frame-options").map(|v| v.as_bytes()),
         Some(&b"DENY"[..]),
@@ -76,19 +81,19 @@ async fn consent_round_trip_over_a_socket() {
             .is_some_and(|v| v.contains("frame-ancestors 'none'")),
         "checklist 39"
     );
-    let html = response.text().await.unwrap_or_default();
     assert!(
         html.contains("&quot;E2E &lt;Client&gt;&quot;"),
         "the escaped name in quotes"
     );
     assert!(
         html.contains("The tool list could not be loaded"),
-        "no upstream catalog is wired in yet"
+        "the upstream cannot be reached"
     );
 
     let response = client
         .post(format!("{}/authorize/decision", gateway.base_url))
         .header("Origin", &gateway.base_url)
+        .header("cookie", &cookie)
         .form(&[
             ("request_id", hidden(&html, "request_id")),
             ("csrf_token", hidden(&html, "csrf_token")),

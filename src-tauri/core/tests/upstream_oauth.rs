@@ -891,10 +891,10 @@ async fn consent_first_then_upstream_sign_in_then_the_code() {
         b"local-verifier-local-verifier-local-verifier",
     ));
     let resource = format!("{base}/mcp/up");
-    let r = env
-        .http
-        .get(format!("{base}/authorize"))
-        .query(&[
+    let (_, consent, cookie) = open_consent(
+        &env.http,
+        &base,
+        &[
             ("response_type", "code"),
             ("client_id", client.as_str()),
             ("redirect_uri", "http://127.0.0.1/callback"),
@@ -902,11 +902,9 @@ async fn consent_first_then_upstream_sign_in_then_the_code() {
             ("code_challenge_method", "S256"),
             ("state", "local-state"),
             ("resource", resource.as_str()),
-        ])
-        .send()
-        .await
-        .unwrap();
-    let consent = r.text().await.unwrap();
+        ],
+    )
+    .await;
     let form = vec![
         ("request_id", hidden(&consent, "request_id")),
         ("csrf_token", hidden(&consent, "csrf_token")),
@@ -915,6 +913,7 @@ async fn consent_first_then_upstream_sign_in_then_the_code() {
     let decide = || {
         env.http
             .post(format!("{base}/authorize/decision"))
+            .header("cookie", &cookie)
             .form(&form)
             .send()
     };
@@ -927,6 +926,7 @@ async fn consent_first_then_upstream_sign_in_then_the_code() {
     let r = env
         .http
         .post(format!("{base}/oauth/upstream-signin"))
+        .header("cookie", &cookie)
         .form(&[
             ("request_id", form[0].1.clone()),
             ("csrf_token", form[1].1.clone()),
@@ -1191,4 +1191,107 @@ async fn the_window_gets_a_signin_started_without_the_state() {
         refused.is_err_and(|e| e.to_string().contains("cannot open the browser")),
         "a browser that cannot open is an error the window shows"
     );
+}
+
+#[tokio::test]
+async fn signing_in_as_another_account_revokes_the_grants_of_the_previous_one() {
+    let env = Env::new().await;
+    env.sign_in().await;
+    let token = env.local_token();
+    let listed = env.call(&token).await;
+    assert!(listed.get("result").is_some(), "the grant works: {listed}");
+
+    // The same account again changes nothing.
+    env.sign_in().await;
+    let listed = env.call(&token).await;
+    assert!(
+        listed.get("result").is_some(),
+        "a new sign-in as the same account keeps the grants: {listed}"
+    );
+
+    // Another account: the grants approved for ada end.
+    *env.world.id_token_claims.lock().unwrap() =
+        Some(json!({"sub": "2", "email": "eve@example.com"}));
+    env.sign_in().await;
+    assert_eq!(env.row().account_label.as_deref(), Some("eve@example.com"));
+    let status = env
+        .http
+        .post(format!("{}/mcp/up", env.gateway.base_url()))
+        .bearer_auth(&token)
+        .header("accept", "application/json, text/event-stream")
+        .header("content-type", "application/json")
+        .body(json!({"jsonrpc":"2.0","id":7,"method":"tools/list"}).to_string())
+        .send()
+        .await
+        .unwrap()
+        .status();
+    assert_eq!(
+        status, 401,
+        "a grant approved for the previous account no longer works"
+    );
+    let reasons: Vec<String> = env
+        .vault
+        .store()
+        .read_blocking(|c| {
+            let mut s = c.prepare("SELECT revoked_reason FROM grants WHERE status = 'revoked'")?;
+            let rows = s
+                .query_map([], |r| r.get::<_, String>(0))?
+                .collect::<Result<Vec<_>, _>>()?;
+            Ok(rows)
+        })
+        .unwrap();
+    assert_eq!(reasons, vec!["upstream_account_changed".to_owned()]);
+}
+
+#[tokio::test]
+async fn a_consent_page_cannot_sign_a_signed_in_connection_in_again() {
+    let env = Env::new().await;
+    env.sign_in().await;
+    let base = env.gateway.base_url();
+    let client = ClientId::generate();
+    env.vault
+        .store()
+        .upsert_client(&registration(&client))
+        .unwrap();
+    let resource = format!("{base}/mcp/up");
+    let (_, consent, cookie) = open_consent(
+        &env.http,
+        &base,
+        &[
+            ("response_type", "code"),
+            ("client_id", client.as_str()),
+            ("redirect_uri", "http://127.0.0.1/callback"),
+            (
+                "code_challenge",
+                "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM",
+            ),
+            ("code_challenge_method", "S256"),
+            ("state", "s"),
+            ("resource", resource.as_str()),
+        ],
+    )
+    .await;
+    let before = env.world.authorize_queries.lock().unwrap().len();
+    let r = env
+        .http
+        .post(format!("{base}/oauth/upstream-signin"))
+        .header("cookie", &cookie)
+        .form(&[
+            ("request_id", hidden(&consent, "request_id")),
+            ("csrf_token", hidden(&consent, "csrf_token")),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        r.status(),
+        409,
+        "a signed-in connection is never re-signed from a consent page"
+    );
+    assert_eq!(
+        env.world.authorize_queries.lock().unwrap().len(),
+        before,
+        "no upstream sign-in was started"
+    );
+    assert_eq!(env.row().account_label.as_deref(), Some("ada@example.com"));
 }

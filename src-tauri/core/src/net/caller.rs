@@ -135,6 +135,38 @@ impl PeerConnection {
     }
 }
 
+/// The peer of the request, as an extractor: the socket's [`PeerConnection`] (or one a test added to
+/// the request's extensions); `None` for a request that came through neither.
+#[derive(Debug, Clone)]
+pub struct Peer(pub Option<PeerConnection>);
+
+impl Peer {
+    /// The peer's process, when the OS shows it.
+    pub async fn process(&self) -> Option<PeerProcess> {
+        match &self.0 {
+            Some(peer) => peer.process().await,
+            None => None,
+        }
+    }
+}
+
+impl<S: Send + Sync> axum::extract::FromRequestParts<S> for Peer {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(
+        parts: &mut http::request::Parts,
+        _state: &S,
+    ) -> Result<Self, Self::Rejection> {
+        let from_socket = parts
+            .extensions
+            .get::<axum::extract::ConnectInfo<PeerConnection>>()
+            .map(|info| info.0.clone());
+        Ok(Peer(from_socket.or_else(|| {
+            parts.extensions.get::<PeerConnection>().cloned()
+        })))
+    }
+}
+
 /// The gateway's TCP listener: accepts with `TCP_NODELAY` set (a streamed response's headers and
 /// body go out as separate writes, and a delayed ACK would hold the body back ~40 ms on loopback) and
 /// gives every connection a [`PeerConnection`] as its connect info.

@@ -36,7 +36,25 @@ pub struct NewAuthorizationRequest {
     pub code_challenge: String,
     pub resource: String,
     pub csrf_hash: TokenHash,
+    /// SHA-256 of the consent cookie's secret (the browser that loaded `/authorize`).
+    pub browser_hash: TokenHash,
+    /// The process the OS saw behind the client (its registrant), when known.
+    pub caller: Option<CallerProcess>,
     pub expires_at: UnixMillis,
+}
+
+/// A process as the OS reported it: pid and executable path.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CallerProcess {
+    pub pid: u32,
+    pub exe: Option<String>,
+}
+
+impl CallerProcess {
+    /// From two nullable columns.
+    pub(crate) fn from_columns(pid: Option<u32>, exe: Option<String>) -> Option<Self> {
+        pid.map(|pid| CallerProcess { pid, exe })
+    }
 }
 
 /// One row of `authorization_requests`.
@@ -52,6 +70,9 @@ pub struct AuthorizationRequestRow {
     pub code_challenge: String,
     pub resource: String,
     pub csrf_hash: TokenHash,
+    /// `None` for rows written before the consent cookie existed (they cannot be decided).
+    pub browser_hash: Option<TokenHash>,
+    pub caller: Option<CallerProcess>,
     pub created_at: UnixMillis,
     pub expires_at: UnixMillis,
     pub status: RequestStatus,
@@ -78,8 +99,9 @@ pub fn insert(
 ) -> Result<(), StoreError> {
     tx.prepare_cached(
         "INSERT INTO authorization_requests (id, grant_id, client_id, connection_id, redirect_uri, scopes,
-                                             state, code_challenge, resource, csrf_hash, created_at, expires_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+                                             state, code_challenge, resource, csrf_hash, created_at, expires_at,
+                                             browser_hash, caller_pid, caller_exe)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
     )?
     .execute(params![
         request.id,
@@ -94,6 +116,9 @@ pub fn insert(
         request.csrf_hash,
         now,
         request.expires_at,
+        request.browser_hash,
+        request.caller.as_ref().map(|c| c.pid),
+        request.caller.as_ref().and_then(|c| c.exe.clone()),
     ])?;
     Ok(())
 }
@@ -105,7 +130,8 @@ pub fn get(
     Ok(conn
         .prepare_cached(
             "SELECT id, grant_id, client_id, connection_id, redirect_uri, scopes, state, code_challenge,
-                    resource, csrf_hash, created_at, expires_at, status
+                    resource, csrf_hash, created_at, expires_at, status, browser_hash, caller_pid,
+                    caller_exe
              FROM authorization_requests WHERE id = ?1",
         )?
         .query_row([id], |row| {
@@ -123,6 +149,8 @@ pub fn get(
                 created_at: row.get(10)?,
                 expires_at: row.get(11)?,
                 status: row.get(12)?,
+                browser_hash: row.get(13)?,
+                caller: CallerProcess::from_columns(row.get(14)?, row.get(15)?),
             })
         })
         .optional()?)
@@ -154,4 +182,55 @@ pub fn decide(
         .execute(params![id, now])?;
     }
     Ok(decided == 1)
+}
+
+/// Sets a new consent-form CSRF hash on a pending request (each review of the page issues a new
+/// form token). Returns whether the request was pending.
+pub fn set_csrf(
+    tx: &Transaction,
+    id: &AuthorizationRequestId,
+    csrf_hash: &TokenHash,
+) -> Result<bool, StoreError> {
+    Ok(tx
+        .prepare_cached(
+            "UPDATE authorization_requests SET csrf_hash = ?2 WHERE id = ?1 AND status = 'pending'",
+        )?
+        .execute(params![id, csrf_hash])?
+        == 1)
+}
+
+/// Removes the pending requests of `client_id` on `connection_id`, with their pending grants (a new
+/// `/authorize` from the same client replaces them: one pending consent per client and connection).
+/// Returns how many were removed.
+pub fn remove_pending_for(
+    tx: &Transaction,
+    client_id: &ClientId,
+    connection_id: &ConnectionId,
+) -> Result<usize, StoreError> {
+    Ok(tx
+        .prepare_cached(
+            "DELETE FROM grants WHERE status = 'pending' AND id IN (
+                 SELECT grant_id FROM authorization_requests
+                 WHERE client_id = ?1 AND connection_id = ?2 AND status = 'pending')",
+        )?
+        .execute(params![client_id, connection_id])?)
+}
+
+/// Keeps at most `max` pending requests: the oldest beyond that are removed with their pending
+/// grants. Returns how many were removed.
+pub fn cap_pending(tx: &Transaction, max: u32) -> Result<usize, StoreError> {
+    Ok(tx
+        .prepare_cached(
+            "DELETE FROM grants WHERE status = 'pending' AND id IN (
+                 SELECT grant_id FROM authorization_requests WHERE status = 'pending'
+                 ORDER BY created_at DESC, rowid DESC LIMIT -1 OFFSET ?1)",
+        )?
+        .execute(params![max])?)
+}
+
+/// How many requests are pending (decided or not yet expired aside).
+pub fn count_pending(conn: &Connection) -> Result<u32, StoreError> {
+    Ok(conn
+        .prepare_cached("SELECT COUNT(*) FROM authorization_requests WHERE status = 'pending'")?
+        .query_row([], |row| row.get(0))?)
 }

@@ -22,6 +22,7 @@ use std::collections::BTreeSet;
 use rusqlite::{Connection, OptionalExtension, Transaction, params};
 
 use super::audit::{self, AuditKind, AuditSubject};
+use super::authorization_requests::CallerProcess;
 use super::ids::ClientId;
 use super::revocation::{self, RevocationOutcome, RevocationReason};
 use super::text::{canonical_tokens, split_tokens, text_enum};
@@ -352,6 +353,35 @@ impl Store {
             Ok((outcome, events))
         })
     }
+}
+
+/// The process the OS saw registering `client_id` (DCR at `/register`), when it was seen.
+pub fn registrant(
+    conn: &Connection,
+    client_id: &ClientId,
+) -> Result<Option<CallerProcess>, StoreError> {
+    Ok(conn
+        .prepare_cached(
+            "SELECT registered_by_pid, registered_by_exe FROM clients WHERE client_id = ?1",
+        )?
+        .query_row([client_id], |row| {
+            Ok(CallerProcess::from_columns(row.get(0)?, row.get(1)?))
+        })
+        .optional()?
+        .flatten())
+}
+
+/// Records the process that registered `client_id`.
+pub fn set_registrant(
+    tx: &Transaction,
+    client_id: &ClientId,
+    caller: &CallerProcess,
+) -> Result<(), StoreError> {
+    tx.prepare_cached(
+        "UPDATE clients SET registered_by_pid = ?2, registered_by_exe = ?3 WHERE client_id = ?1",
+    )?
+    .execute(params![client_id, caller.pid, caller.exe])?;
+    Ok(())
 }
 
 #[cfg(test)]

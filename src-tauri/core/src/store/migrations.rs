@@ -267,6 +267,24 @@ ALTER TABLE connections ADD COLUMN oauth_legacy_discovery INTEGER NOT NULL DEFAU
     CHECK (oauth_legacy_discovery IN (0, 1));
 "#;
 
+const V6_CALLER_BINDING: &str = r#"
+-- Consent only a person at this desktop can give. The SHA-256 of the secret the consent page's
+-- browser holds in an HttpOnly, SameSite=Strict cookie (required on the review and the decision).
+ALTER TABLE authorization_requests ADD COLUMN browser_hash BLOB
+    CHECK (browser_hash IS NULL OR length(browser_hash) = 32);
+-- The process the OS saw behind a client: the one that registered it (DCR), the one that asked
+-- (copied onto the request), and the one that redeemed the grant's code.
+ALTER TABLE clients ADD COLUMN registered_by_pid INTEGER;
+ALTER TABLE clients ADD COLUMN registered_by_exe TEXT;
+ALTER TABLE authorization_requests ADD COLUMN caller_pid INTEGER;
+ALTER TABLE authorization_requests ADD COLUMN caller_exe TEXT;
+ALTER TABLE grants ADD COLUMN caller_pid INTEGER;
+ALTER TABLE grants ADD COLUMN caller_exe TEXT;
+-- One pending request per client and connection: a new /authorize replaces the old one.
+CREATE INDEX authorization_requests_pending ON authorization_requests (client_id, connection_id)
+    WHERE status = 'pending';
+"#;
+
 /// Every migration, oldest first. Append only.
 const MIGRATION_LIST: &[M<'static>] = &[
     M::up(V1_SCHEMA)
@@ -283,6 +301,9 @@ const MIGRATION_LIST: &[M<'static>] = &[
         .foreign_key_check(),
     M::up(V5_LEGACY_DISCOVERY)
         .comment("v5: connections.oauth_legacy_discovery, the 2025-03-26 discovery fallback opt-in")
+        .foreign_key_check(),
+    M::up(V6_CALLER_BINDING)
+        .comment("v6: consent bound to the browser (cookie hash) and the caller's process")
         .foreign_key_check(),
 ];
 

@@ -48,6 +48,9 @@ text_enum! {
         /// The user consented again on the same binding with other scopes or tools; the new grant
         /// replaces the old one (only one active grant per client, connection and redirect URI).
         Superseded = "superseded",
+        /// The connection was signed in again as another upstream account: grants approved while
+        /// it acted as the previous account must not silently act as the new one.
+        UpstreamAccountChanged = "upstream_account_changed",
     }
 }
 

@@ -195,6 +195,8 @@ impl Fixture {
                         code_challenge: "challenge".into(),
                         resource: "http://127.0.0.1:7777/mcp/x".into(),
                         csrf_hash: hash(0xCF, n),
+                        browser_hash: hash(0xB0, n),
+                        caller: None,
                         expires_at: now + 10 * MINUTE,
                     },
                     now,

@@ -746,3 +746,42 @@ pub async fn opened(seen: &std::path::Path) -> String {
     }
     panic!("the browser was never given the authorization URL");
 }
+
+// ---------------------------------------------------------------- the person's browser
+
+/// What a browser does with Gatehouse's `GET /authorize`: loads it, keeps the consent cookie, and
+/// follows the refresh to the review (the consent page). Returns the review's status and page and
+/// the `Cookie` header value the decision must carry.
+pub async fn open_consent(
+    http: &reqwest::Client,
+    base: &str,
+    query: &[(&str, &str)],
+) -> (u16, String, String) {
+    let r = http
+        .get(format!("{base}/authorize"))
+        .query(query)
+        .send()
+        .await
+        .unwrap();
+    let cookie = r
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok()?.split(';').next().map(str::to_owned))
+        .collect::<Vec<_>>()
+        .join("; ");
+    let loading = r.text().await.unwrap();
+    let marker = "http-equiv=\"refresh\" content=\"0; url=";
+    let Some(start) = loading.find(marker).map(|i| i + marker.len()) else {
+        return (200, loading, cookie);
+    };
+    let path = loading[start..].split('"').next().unwrap_or_default();
+    let r = http
+        .get(format!("{base}{path}"))
+        .header("cookie", &cookie)
+        .header("sec-fetch-site", "same-origin")
+        .send()
+        .await
+        .unwrap();
+    (r.status().as_u16(), r.text().await.unwrap(), cookie)
+}

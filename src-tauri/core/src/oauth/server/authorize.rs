@@ -34,7 +34,6 @@
 //! credential (product.md §3), and a desktop notification when a consent page opens (product.md §6).
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, RawQuery, State};
@@ -44,24 +43,29 @@ use http::StatusCode;
 use secrecy::ExposeSecret;
 
 use super::cimd::{self, CimdResolver};
-use super::consent_page::{ConsentPage, ErrorPage};
+use super::consent_cookie;
+use super::consent_page::{ConsentLoadingPage, ErrorPage};
 use super::decision;
 use super::error::{ErrorCode, error_redirect, no_store_headers};
 use super::pkce::validate_challenge;
 use super::policy::{AUTHORIZATION_REQUEST_TTL, SCOPE_MCP_ACCESS, SUPPORTED_SCOPES};
 use super::redirect_uri::{RedirectKind, RedirectUri};
 use super::resource::{parse_resource_params, slug_for};
+use super::review::{ConsentNotices, ToolListCache};
 use super::tool_catalog::ToolCatalog;
 use crate::crypto::token::{self, TokenHash, TokenKind};
 use crate::gateway::{GatewayState, LocalAuthority};
-use crate::store::authorization_requests::{self, NewAuthorizationRequest};
+use crate::store::authorization_requests::{self, CallerProcess, NewAuthorizationRequest};
 use crate::store::clients::{self, ClientRegistration};
-use crate::store::connections::{self, ConnectionRow};
+use crate::store::connections;
 use crate::store::grants::{self, NewGrant};
 use crate::store::{AuthorizationRequestId, ClientId, GrantId, Store, StoreEvent};
+use http::header::SET_COOKIE;
 
-/// How long the consent page waits for the upstream's tool list.
-pub const TOOL_LIST_TIMEOUT: Duration = Duration::from_secs(10);
+/// At most this many consents wait for a decision; the oldest beyond it are dropped.
+pub const MAX_PENDING_REQUESTS: u32 = 100;
+/// Where the consent page itself is served (see [`super::review`]).
+pub const REVIEW_PATH: &str = "/authorize/review";
 /// Largest consent-decision form accepted, in bytes.
 pub const MAX_DECISION_FORM: usize = 64 * 1024;
 
@@ -71,6 +75,10 @@ pub struct AuthorizeState {
     pub local: LocalAuthority,
     pub tools: Arc<dyn ToolCatalog>,
     pub cimd: Arc<CimdResolver>,
+    /// The upstream tool lists the review pages show, per connection.
+    pub tool_lists: ToolListCache,
+    /// When each client last caused a consent notification.
+    pub notices: ConsentNotices,
 }
 
 impl AuthorizeState {
@@ -90,6 +98,8 @@ pub fn router<S: Clone + Send + Sync + 'static>(
         local: state.local,
         tools,
         cimd: Arc::new(CimdResolver::new()),
+        tool_lists: ToolListCache::default(),
+        notices: ConsentNotices::default(),
     })
 }
 
@@ -97,6 +107,7 @@ pub fn router<S: Clone + Send + Sync + 'static>(
 pub fn router_with<S: Clone + Send + Sync + 'static>(state: AuthorizeState) -> Router<S> {
     Router::new()
         .route("/authorize", get(authorize))
+        .route(REVIEW_PATH, get(super::review::review))
         .route(
             "/authorize/decision",
             post(decision::decide).layer(DefaultBodyLimit::max(MAX_DECISION_FORM)),
@@ -195,9 +206,9 @@ async fn authorize(State(s): State<Arc<AuthorizeState>>, RawQuery(query): RawQue
     let now = s.store.now();
 
     // 1. The client.
-    let (client, client_id_host) = if cimd::is_url_shaped(&client_id) {
+    let client = if cimd::is_url_shaped(&client_id) {
         match resolve_cimd_client(&s, &client_id, now).await {
-            Ok(client) => (client, cimd::client_id_host(&client_id)),
+            Ok(client) => client,
             Err(response) => return response,
         }
     } else {
@@ -205,7 +216,7 @@ async fn authorize(State(s): State<Arc<AuthorizeState>>, RawQuery(query): RawQue
             return page("The request has no client_id.");
         };
         match s.store.read(move |conn| clients::get(conn, &id)).await {
-            Ok(Some(row)) => (row.registration, None),
+            Ok(Some(row)) => row.registration,
             Ok(None) => {
                 return page(
                     "This client is not registered with Gatehouse (unknown client_id). Nothing was sent back to it.",
@@ -312,11 +323,14 @@ async fn authorize(State(s): State<Arc<AuthorizeState>>, RawQuery(query): RawQue
         }
     };
 
-    // 3. Record the pending consent.
+    let registrant = registrant_of(&s, &client.client_id).await;
+
+    // 3. Record the pending consent: it replaces this client's earlier pending one on the same
+    // connection, and the oldest pending ones beyond the cap go.
     let grant_id = GrantId::new();
     let request_id = AuthorizationRequestId::new();
     let csrf = token::generate(TokenKind::CsrfToken);
-    let csrf_hash = *TokenHash::of(csrf.expose_secret()).as_bytes();
+    let browser = token::generate(TokenKind::CsrfToken);
     let client_store_id = client.client_id.clone();
     let grant = NewGrant {
         id: grant_id.clone(),
@@ -329,27 +343,34 @@ async fn authorize(State(s): State<Arc<AuthorizeState>>, RawQuery(query): RawQue
     let request = NewAuthorizationRequest {
         id: request_id.clone(),
         grant_id,
-        client_id: client_store_id,
+        client_id: client_store_id.clone(),
         connection_id: connection.id.clone(),
         redirect_uri: requested.clone(),
         scopes: scopes.join(" "),
         state: state_param.map(str::to_owned),
         code_challenge: challenge.as_str().to_owned(),
         resource: resource.as_str().to_owned(),
-        csrf_hash,
+        csrf_hash: *TokenHash::of(csrf.expose_secret()).as_bytes(),
+        browser_hash: *TokenHash::of(browser.expose_secret()).as_bytes(),
+        caller: registrant,
         expires_at: now + AUTHORIZATION_REQUEST_TTL,
     };
-    // After the commit, the app raises a desktop notification pointing at the browser.
+    // After the commit, the app raises a desktop notification pointing at the browser: at most once
+    // a minute per client, however often /authorize is loaded.
+    let notify = s.notices.should_notify(&client_store_id, now);
     let consent = StoreEvent::ConsentRequested {
         client_name: client.client_name.clone(),
         connection_name: connection.name.clone(),
     };
+    let connection_id = connection.id.clone();
     if let Err(e) = s
         .store
         .write_with_events(move |tx| {
+            authorization_requests::remove_pending_for(tx, &client_store_id, &connection_id)?;
             grants::create_pending(tx, &grant, now)?;
             authorization_requests::insert(tx, &request, now)?;
-            Ok(((), vec![consent]))
+            authorization_requests::cap_pending(tx, MAX_PENDING_REQUESTS)?;
+            Ok(((), if notify { vec![consent] } else { Vec::new() }))
         })
         .await
     {
@@ -362,25 +383,31 @@ async fn authorize(State(s): State<Arc<AuthorizeState>>, RawQuery(query): RawQue
         "consent requested"
     );
 
-    // 4. The page.
-    let tools = list_tools(s.tools.as_ref(), &connection).await;
-    let page = ConsentPage {
-        client_name: client.client_name.clone(),
-        client_id: client.client_id.to_string(),
-        client_id_host,
-        connection_name: connection.name.clone(),
-        account_label: connection.account().map(str::to_owned),
-        callback_host: RedirectUri::parse_for_registration(&requested)
-            .map(|u| u.host().to_owned())
-            .unwrap_or_default(),
-        callback: requested.clone(),
-        warnings: callback_warnings(&matched, &registered),
-        scopes,
-        tools,
-        request_id: request_id.to_string(),
-        csrf_token: csrf.expose_secret().to_owned(),
-    };
-    page.response()
+    // 4. Nothing expensive before a person looks: the page that lists the upstream's tools is the
+    // review, which this page opens (a refresh a document follows and an image load never does).
+    let mut response = ConsentLoadingPage {
+        review_path: review_path(&request_id),
+    }
+    .into_response();
+    if let Some(cookie) = consent_cookie::set_cookie(&request_id, browser.expose_secret()) {
+        response.headers_mut().append(SET_COOKIE, cookie);
+    }
+    response
+}
+
+/// Where the consent review of `request` is.
+pub(crate) fn review_path(request: &AuthorizationRequestId) -> String {
+    format!("{REVIEW_PATH}?request_id={request}")
+}
+
+/// The client's registrant, as the OS saw it at `/register` (module docs of `register`).
+async fn registrant_of(s: &AuthorizeState, client: &ClientId) -> Option<CallerProcess> {
+    let id = client.clone();
+    s.store
+        .read(move |conn| clients::registrant(conn, &id))
+        .await
+        .ok()
+        .flatten()
 }
 
 async fn resolve_cimd_client(
@@ -419,7 +446,7 @@ pub fn effective_scopes(requested: Option<&str>) -> Vec<String> {
     scopes
 }
 
-fn callback_warnings(matched: &RedirectUri, registered: &[RedirectUri]) -> Vec<String> {
+pub(crate) fn callback_warnings(matched: &RedirectUri, registered: &[RedirectUri]) -> Vec<String> {
     let mut warnings = Vec::new();
     if let RedirectKind::PrivateUse { reverse_dns } = matched.kind() {
         let scheme = matched.as_str().split(':').next().unwrap_or_default();
@@ -441,14 +468,4 @@ fn callback_warnings(matched: &RedirectUri, registered: &[RedirectUri]) -> Vec<S
         ));
     }
     warnings
-}
-
-async fn list_tools(
-    catalog: &dyn ToolCatalog,
-    connection: &ConnectionRow,
-) -> Result<Vec<super::tool_catalog::ToolSummary>, String> {
-    match tokio::time::timeout(TOOL_LIST_TIMEOUT, catalog.list_tools(connection)).await {
-        Ok(result) => result,
-        Err(_) => Err(String::from("the upstream did not answer in time")),
-    }
 }

@@ -37,6 +37,8 @@ struct Env {
     vault: Vault,
     clock: ManualClock,
     app: Router,
+    /// The browser's cookie jar: `name=value` pairs set by the gateway.
+    cookies: std::sync::Mutex<Vec<String>>,
 }
 
 fn store_of(env: &Env) -> &Store {
@@ -64,12 +66,15 @@ fn env_with(catalog: FixedToolCatalog, cimd: CimdResolver) -> Env {
         local: LocalAuthority { port: PORT },
         tools: Arc::new(catalog),
         cimd: Arc::new(cimd),
+        tool_lists: Default::default(),
+        notices: Default::default(),
     });
     let env = Env {
         _dir: dir,
         vault,
         clock,
         app,
+        cookies: std::sync::Mutex::new(Vec::new()),
     };
     add_connection(&env, "docs", true);
     add_connection(&env, "off", false);
@@ -132,7 +137,18 @@ impl Env {
         id.to_string()
     }
 
-    async fn send(&self, request: Request<Body>) -> (StatusCode, http::HeaderMap, String) {
+    async fn send(&self, mut request: Request<Body>) -> (StatusCode, http::HeaderMap, String) {
+        let jar = self
+            .cookies
+            .lock()
+            .map(|c| c.join("; "))
+            .unwrap_or_default();
+        if !jar.is_empty() && !request.headers().contains_key(header::COOKIE) {
+            request.headers_mut().insert(
+                header::COOKIE,
+                jar.parse().unwrap_or_else(|e| panic!("cookie header: {e}")),
+            );
+        }
         let response = self
             .app
             .clone()
@@ -141,18 +157,49 @@ impl Env {
             .unwrap_or_else(|e| match e {});
         let status = response.status();
         let headers = response.headers().clone();
+        if let Ok(mut jar) = self.cookies.lock() {
+            for set in headers.get_all(header::SET_COOKIE) {
+                let pair = set
+                    .to_str()
+                    .unwrap_or_default()
+                    .split(';')
+                    .next()
+                    .unwrap_or_default()
+                    .to_owned();
+                jar.push(pair);
+            }
+        }
         let body = axum::body::to_bytes(response.into_body(), 1 << 20)
             .await
             .unwrap_or_else(|e| panic!("body: {e}"));
         (status, headers, String::from_utf8_lossy(&body).into_owned())
     }
 
-    async fn get(&self, params: &[(&str, &str)]) -> (StatusCode, http::HeaderMap, String) {
+    /// `GET /authorize` only (the loading page, or an error).
+    async fn authorize(&self, params: &[(&str, &str)]) -> (StatusCode, http::HeaderMap, String) {
         let query = url::form_urlencoded::Serializer::new(String::new())
             .extend_pairs(params)
             .finish();
         let request = Request::get(format!("/authorize?{query}"))
             .header(header::HOST, format!("127.0.0.1:{PORT}"))
+            .body(Body::empty())
+            .unwrap_or_else(|e| panic!("request: {e}"));
+        self.send(request).await
+    }
+
+    /// What a browser shows: `GET /authorize`, then the review its refresh opens (with the cookie).
+    async fn get(&self, params: &[(&str, &str)]) -> (StatusCode, http::HeaderMap, String) {
+        let answer = self.authorize(params).await;
+        match review_path(&answer.2) {
+            Some(path) if answer.0 == StatusCode::OK => self.review(&path).await,
+            _ => answer,
+        }
+    }
+
+    async fn review(&self, path: &str) -> (StatusCode, http::HeaderMap, String) {
+        let request = Request::get(path)
+            .header(header::HOST, format!("127.0.0.1:{PORT}"))
+            .header("sec-fetch-site", "same-origin")
             .body(Body::empty())
             .unwrap_or_else(|e| panic!("request: {e}"));
         self.send(request).await
@@ -201,6 +248,13 @@ fn with<'a>(
         p.push((name, value));
     }
     p
+}
+
+/// The review path the loading page refreshes to.
+fn review_path(html: &str) -> Option<String> {
+    let marker = "http-equiv=\"refresh\" content=\"0; url=";
+    let start = html.find(marker)? + marker.len();
+    Some(html[start..].split('"').next()?.replace("&amp;", "&"))
 }
 
 /// The value of a hidden input in the consent page.
@@ -390,11 +444,16 @@ async fn never_auto_approves_and_reuses_an_identical_active_grant() {
             "checklists 41-42: round {round} shows consent again, never a silent redirect"
         );
         assert!(headers.get(header::LOCATION).is_none(), "no redirect");
-        let form = [
+        // What the browser submits with every box left ticked.
+        let mut form = vec![
             ("request_id", hidden(&html, "request_id")),
             ("csrf_token", hidden(&html, "csrf_token")),
             ("decision", "approve".into()),
         ];
+        for tool in ["search", "fetch", "delete"] {
+            form.push(("offered", tool.into()));
+            form.push(("tool", tool.into()));
+        }
         let form: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
         let (status, headers, _) = env.post(&form).await;
         assert_eq!(status, StatusCode::SEE_OTHER, "approved");
@@ -923,5 +982,209 @@ async fn a_shown_consent_page_is_announced_for_the_desktop_notification() {
         announced,
         vec![(Some("Claude Code".to_owned()), "Docs docs".to_owned())],
         "exactly the shown consent page is announced, with the reported name and the connection"
+    );
+}
+
+/// A catalog that counts how often the upstream is asked for its tools.
+#[derive(Clone, Default)]
+struct CountingCatalog(Arc<std::sync::atomic::AtomicUsize>);
+
+impl super::tool_catalog::ToolCatalog for CountingCatalog {
+    fn list_tools<'a>(
+        &'a self,
+        _connection: &'a crate::store::connections::ConnectionRow,
+    ) -> super::tool_catalog::ToolListFuture<'a> {
+        self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        Box::pin(async { Ok(tools()) })
+    }
+}
+
+fn counting_env() -> (Env, CountingCatalog) {
+    let catalog = CountingCatalog::default();
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("tempdir: {e}"));
+    let clock = ManualClock::new(1_750_004_800_000);
+    let vault = Vault::open(dir.path(), KeyBackend::File, Arc::new(clock.clone()))
+        .unwrap_or_else(|e| panic!("vault: {e}"));
+    let app = router_with(AuthorizeState {
+        store: vault.store().clone(),
+        local: LocalAuthority { port: PORT },
+        tools: Arc::new(catalog.clone()),
+        cimd: Arc::new(CimdResolver::new()),
+        tool_lists: Default::default(),
+        notices: Default::default(),
+    });
+    let env = Env {
+        _dir: dir,
+        vault,
+        clock,
+        app,
+        cookies: std::sync::Mutex::new(Vec::new()),
+    };
+    add_connection(&env, "docs", true);
+    (env, catalog)
+}
+
+fn calls(catalog: &CountingCatalog) -> usize {
+    catalog.0.load(std::sync::atomic::Ordering::SeqCst)
+}
+
+#[tokio::test]
+async fn authorize_does_nothing_costly_and_keeps_one_pending_request_per_client() {
+    let (env, catalog) = counting_env();
+    let mut events = store_of(&env).subscribe();
+    let client = env.client(Some("Loader"), &["http://localhost/callback"]);
+    let p = params(&client, "http://localhost:53122/callback");
+    for _ in 0..100 {
+        let (status, headers, html) = env.authorize(&p).await;
+        assert_eq!(status, StatusCode::OK, "the loading page");
+        assert!(
+            review_path(&html).is_some(),
+            "the page refreshes to the review"
+        );
+        let cookie = headers
+            .get(header::SET_COOKIE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default();
+        assert!(
+            cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"),
+            "the consent cookie is HttpOnly and SameSite=Strict: {cookie}"
+        );
+    }
+    assert_eq!(calls(&catalog), 0, "no upstream call before a person looks");
+    assert_eq!(
+        env.count("SELECT COUNT(*) FROM authorization_requests WHERE status = 'pending'"),
+        1,
+        "a new /authorize replaces the client's pending request"
+    );
+    assert_eq!(
+        env.count("SELECT COUNT(*) FROM grants WHERE status = 'pending'"),
+        1,
+        "and its pending grant"
+    );
+    let mut notices = 0;
+    while let Ok(event) = events.try_recv() {
+        if matches!(event, crate::store::StoreEvent::ConsentRequested { .. }) {
+            notices += 1;
+        }
+    }
+    assert_eq!(notices, 1, "one notification a minute per client");
+
+    // The browser follows the refresh: one upstream call, then the list is reused.
+    let (status, _, html) = env.get(&p).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        html.contains("name=\"offered\" value=\"search\""),
+        "tools listed"
+    );
+    let (status, _, _) = env.get(&p).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(calls(&catalog), 1, "the tool list is cached per connection");
+}
+
+#[tokio::test]
+async fn pending_requests_are_capped() {
+    let (env, _) = counting_env();
+    for i in 0..(super::authorize::MAX_PENDING_REQUESTS + 5) {
+        let client = env.client(Some(&format!("c{i}")), &["http://localhost/callback"]);
+        let (status, _, _) = env
+            .authorize(&params(&client, "http://localhost:53122/callback"))
+            .await;
+        assert_eq!(status, StatusCode::OK);
+    }
+    assert_eq!(
+        env.count("SELECT COUNT(*) FROM authorization_requests WHERE status = 'pending'"),
+        i64::from(super::authorize::MAX_PENDING_REQUESTS),
+        "the oldest pending requests beyond the cap are dropped"
+    );
+}
+
+#[tokio::test]
+async fn a_program_without_the_browser_cookie_cannot_review_or_decide() {
+    let (env, catalog) = counting_env();
+    let client = env.client(Some("Claude Code"), &["http://localhost/callback"]);
+    let p = params(&client, "http://localhost:53122/callback");
+    let (_, _, loading) = env.authorize(&p).await;
+    let path = review_path(&loading).unwrap_or_else(|| panic!("a review path"));
+    let stolen_jar = env.cookies.lock().map(|c| c.clone()).unwrap_or_default();
+
+    // A script that fetched /authorize but sends no cookie gets nothing.
+    if let Ok(mut jar) = env.cookies.lock() {
+        jar.clear();
+    }
+    let (status, _, html) = env.review(&path).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "no cookie: no review");
+    assert!(!html.contains("csrf_token"), "and no form");
+    assert_eq!(calls(&catalog), 0, "and no upstream call");
+
+    // The person's browser reviews; a program that copies the form (CSRF token) but not the
+    // cookie cannot approve.
+    if let Ok(mut jar) = env.cookies.lock() {
+        *jar = stolen_jar;
+    }
+    let (status, _, html) = env.review(&path).await;
+    assert_eq!(
+        status,
+        StatusCode::OK,
+        "the browser with the cookie reviews"
+    );
+    let form = [
+        ("request_id", hidden(&html, "request_id")),
+        ("csrf_token", hidden(&html, "csrf_token")),
+        ("decision", "approve".into()),
+    ];
+    let form: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let body = url::form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(&form)
+        .finish();
+    let post = |cookie: Option<&str>, fetch_site: Option<&str>| {
+        let mut request = Request::post("/authorize/decision")
+            .header(header::HOST, format!("127.0.0.1:{PORT}"))
+            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .header(header::COOKIE, cookie.unwrap_or("unrelated=1"));
+        if let Some(site) = fetch_site {
+            request = request.header("sec-fetch-site", site);
+        }
+        request
+            .body(Body::from(body.clone()))
+            .unwrap_or_else(|e| panic!("{e}"))
+    };
+    let (status, _, _) = env.send(post(None, None)).await;
+    assert_eq!(
+        status,
+        StatusCode::BAD_REQUEST,
+        "CSRF token without the cookie: refused"
+    );
+    let jar = env.cookies.lock().map(|c| c.join("; ")).unwrap_or_default();
+    let (status, _, _) = env.send(post(Some(&jar), Some("cross-site"))).await;
+    assert_eq!(
+        status,
+        StatusCode::BAD_REQUEST,
+        "Sec-Fetch-Site: cross-site is refused even with the cookie"
+    );
+    assert_eq!(
+        env.count("SELECT COUNT(*) FROM grants WHERE status = 'active'"),
+        0,
+        "nothing was approved"
+    );
+
+    // The browser's own submission, with the tool list left out: approved, with no tool.
+    let (status, _, _) = env.send(post(Some(&jar), Some("same-origin"))).await;
+    assert_eq!(status, StatusCode::SEE_OTHER, "the browser's form approves");
+    let active = store_of(&env)
+        .read_blocking(|c| {
+            grants::list(
+                c,
+                &GrantFilter {
+                    active_only: true,
+                    ..GrantFilter::default()
+                },
+            )
+        })
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(active.len(), 1);
+    assert_eq!(
+        active[0].tools,
+        Some(Vec::new()),
+        "an approval that leaves the tool list out allows no tool, never all"
     );
 }

@@ -29,6 +29,7 @@ use url::Url;
 
 use super::policy::{SCOPE_MCP_ACCESS, SCOPE_OFFLINE_ACCESS};
 use super::tool_catalog::ToolSummary;
+use crate::store::authorization_requests::CallerProcess;
 
 /// Escapes text for HTML element content and double- or single-quoted attribute values.
 pub fn escape(text: &str) -> String {
@@ -54,6 +55,8 @@ pub struct ConsentPage {
     pub client_id: String,
     /// The host of an https `client_id` (CIMD §6.4): where the client's metadata came from.
     pub client_id_host: Option<String>,
+    /// The program the OS saw registering this client (not self-reported), when Gatehouse saw it.
+    pub caller: Option<CallerProcess>,
     pub connection_name: String,
     /// "on behalf of <account>"; `None` renders "on behalf of you".
     pub account_label: Option<String>,
@@ -128,6 +131,21 @@ impl ConsentPage {
              <dt>Client ID</dt><dd><code>{}</code></dd>\n",
             escape(&self.client_id)
         );
+        match &self.caller {
+            Some(caller) => {
+                let _ = writeln!(
+                    html,
+                    "<dt>Program</dt><dd><code>{}</code> (pid {}) <span class=\"muted\">— seen on this \
+                     computer when the client registered; the name above is only what it reported</span></dd>",
+                    escape(caller.exe.as_deref().unwrap_or("executable not visible")),
+                    caller.pid
+                );
+            }
+            None => html.push_str(
+                "<dt>Program</dt><dd><span class=\"muted\">Not seen: Gatehouse did not see which program \
+                 registered this client.</span></dd>\n",
+            ),
+        }
         if let Some(host) = &self.client_id_host {
             let _ = writeln!(
                 html,
@@ -189,7 +207,8 @@ impl ConsentPage {
             Ok(tools) if tools.is_empty() => {
                 let _ = writeln!(
                     html,
-                    "<p>{connection} lists no tools right now; approving allows all tools it offers later.</p>"
+                    "<p>{connection} lists no tools right now; approving allows all tools it offers later.</p>\n\
+                     <input type=\"hidden\" name=\"all_tools\" value=\"yes\">"
                 );
             }
             Ok(tools) => {
@@ -224,7 +243,8 @@ impl ConsentPage {
             Err(error) => {
                 let _ = writeln!(
                     html,
-                    "<p class=\"warning\" role=\"note\">The tool list could not be loaded: {}; approving allows all tools.</p>",
+                    "<p class=\"warning\" role=\"note\">The tool list could not be loaded: {}; approving allows all tools.</p>\n\
+                     <input type=\"hidden\" name=\"all_tools\" value=\"yes\">",
                     escape(error)
                 );
             }
@@ -294,6 +314,43 @@ impl IntoResponse for ErrorPage {
     }
 }
 
+/// What `GET /authorize` answers: a page that opens the consent review at once. A browser document
+/// follows its refresh; an `<img>` or a script that loaded `/authorize` does not, so nothing costly
+/// (the upstream's tool list) happens until a person's browser shows the page.
+#[derive(Debug, Clone)]
+pub struct ConsentLoadingPage {
+    /// `/authorize/review?request_id=…` (a fixed path and a UUID: nothing to escape, escaped anyway).
+    pub review_path: String,
+}
+
+impl ConsentLoadingPage {
+    pub fn render(&self) -> String {
+        let mut html = String::with_capacity(2048);
+        let path = escape(&self.review_path);
+        html.push_str(&format!(
+            "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n\
+             <meta http-equiv=\"refresh\" content=\"0; url={path}\">\n"
+        ));
+        let _ = write!(
+            html,
+            "<meta name=\"color-scheme\" content=\"light dark\">\n<title>Authorize an MCP client · Gatehouse</title>\n\
+             <style>{STYLE}</style>\n</head>\n<body>\n<main>\n<h1>Authorize an MCP client</h1>\n\
+             <p>Opening the request… <a href=\"{path}\">Continue</a></p>\n</main>\n</body>\n</html>\n"
+        );
+        html
+    }
+}
+
+impl IntoResponse for ConsentLoadingPage {
+    fn into_response(self) -> Response {
+        with_page_headers(
+            StatusCode::OK,
+            "'none'",
+            Html(self.render()).into_response(),
+        )
+    }
+}
+
 /// Shown instead of a code when the connection has no usable upstream credential (role 2): one button
 /// starts the upstream sign-in (in this tab; the callback page says when it is done), the other
 /// submits the same decision again, with the same tool choice, once Gatehouse is signed in.
@@ -304,6 +361,8 @@ pub struct UpstreamSignInPage {
     pub csrf_token: String,
     pub offered: Vec<String>,
     pub tools: Vec<String>,
+    /// The consent page allowed every tool (its list was empty or could not be loaded).
+    pub all_tools: bool,
     /// The client's callback: the approve-again answer is a 303 there, which `form-action` governs.
     pub callback: String,
 }
@@ -329,6 +388,7 @@ impl UpstreamSignInPage {
             .iter()
             .map(|t| hidden("offered", t))
             .chain(self.tools.iter().map(|t| hidden("tool", t)))
+            .chain(self.all_tools.then(|| hidden("all_tools", "yes")))
             .collect();
         let _ = write!(
             html,
@@ -422,6 +482,10 @@ mod tests {
             client_name: Some("<script>alert(1)</script>".into()),
             client_id: "c\"1".into(),
             client_id_host: None,
+            caller: Some(CallerProcess {
+                pid: 4242,
+                exe: Some("/usr/bin/<claude>".into()),
+            }),
             connection_name: "Docs & <b>".into(),
             account_label: None,
             callback: "http://localhost:53122/callback?x=<y>".into(),
@@ -441,7 +505,12 @@ mod tests {
     #[test]
     fn every_interpolated_value_is_escaped() {
         let html = page().render();
+        assert!(
+            html.contains("<code>/usr/bin/&lt;claude&gt;</code> (pid 4242)"),
+            "the program the OS saw is shown, escaped, beside the reported name"
+        );
         for raw in [
+            "<claude>",
             "<script>",
             "<b>",
             "<y>",

@@ -14,12 +14,18 @@
 //!   is bound to client, exact redirect URI, PKCE challenge, resource and scopes. Then **303** (never
 //!   307, checklist 40) to the callback with `code`, `state` (byte for byte, checklist 44) and `iss`.
 //!
+//! - The browser must hold the request's consent cookie and, when it sends `Sec-Fetch-Site`, say
+//!   `same-origin` ([`super::consent_cookie`]); the caller must be the desktop's OS account
+//!   (`gateway::caller_policy`).
+//!
 //! # Tool allow-list
 //! The form carries the offered tool names (`offered`) and the checked ones (`tool`). Every offered tool
-//! checked — or no list offered because it could not be loaded, or the upstream listed none — stores
-//! NULL, meaning *every tool, including ones the upstream adds later*; otherwise the checked names that
-//! were offered are stored. The offered list comes from the form, not the store: only the holder of the
-//! consent page's CSRF token can submit it, and they are the person deciding.
+//! checked — or `all_tools=yes`, which the page adds when the list could not be loaded or the upstream
+//! listed none — stores NULL, meaning *every tool, including ones the upstream adds later*; otherwise
+//! the checked names that were offered are stored. A form that offers nothing and does not say
+//! `all_tools` allows **no** tool: leaving the list out never widens a grant. The offered list comes
+//! from the form, not the store: only the holder of the consent page's CSRF token and cookie can
+//! submit it, and they are the person deciding.
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
@@ -32,6 +38,7 @@ use http::{HeaderMap, StatusCode};
 use secrecy::ExposeSecret;
 
 use super::authorize::{AuthorizeState, Params, see_other};
+use super::consent_cookie;
 use super::consent_page::{ErrorPage, UpstreamSignInPage};
 use super::error::{ErrorCode, code_redirect, error_redirect};
 use super::policy::AUTHORIZATION_CODE_TTL;
@@ -101,6 +108,16 @@ pub(super) async fn decide(
     let Some(request_id) = AuthorizationRequestId::parse(request_id) else {
         return refused(STALE);
     };
+    if !consent_cookie::same_origin_or_unsaid(&headers) {
+        return refused(
+            "The consent form was not sent from Gatehouse's own page (Sec-Fetch-Site).",
+        );
+    }
+    let holds_cookie = {
+        let headers = headers.clone();
+        let request_id = request_id.clone();
+        move |stored: Option<&[u8; 32]>| consent_cookie::holds_cookie(&headers, &request_id, stored)
+    };
     let csrf_hash = *TokenHash::of(csrf).as_bytes();
     let form_request_id = request_id.to_string();
     let form_csrf = csrf.to_owned();
@@ -110,17 +127,8 @@ pub(super) async fn decide(
         .map(str::to_owned)
         .collect();
     let form_tools: Vec<String> = params.all("tool").into_iter().map(str::to_owned).collect();
-    let offered: BTreeSet<String> = params
-        .all("offered")
-        .into_iter()
-        .map(str::to_owned)
-        .collect();
-    let selected: BTreeSet<String> = params.all("tool").into_iter().map(str::to_owned).collect();
-    let tools: Option<Vec<String>> = if offered.is_subset(&selected) {
-        None
-    } else {
-        Some(selected.intersection(&offered).cloned().collect())
-    };
+    let all_tools = matches!(params.one("all_tools"), Ok(Some("yes")));
+    let tools = allowed_tools(&params.all("offered"), &params.all("tool"), all_tools);
     let now = s.store.now();
 
     let result = s
@@ -132,6 +140,15 @@ pub(super) async fn decide(
             if !constant_time_eq(&csrf_hash, &request.csrf_hash) {
                 return Ok((
                     Outcome::Refused("The consent form's CSRF token is missing or wrong."),
+                    Vec::new(),
+                ));
+            }
+            if !holds_cookie(request.browser_hash.as_ref()) {
+                return Ok((
+                    Outcome::Refused(
+                        "This browser did not open the consent page (its consent cookie is missing \
+                         or wrong), so it cannot decide it.",
+                    ),
                     Vec::new(),
                 ));
             }
@@ -220,6 +237,7 @@ pub(super) async fn decide(
                 csrf_token: form_csrf,
                 offered: form_offered,
                 tools: form_tools,
+                all_tools,
             }
             .into_response();
         }
@@ -260,8 +278,8 @@ pub(super) async fn decide(
 }
 
 /// Whether an OAuth connection holds upstream tokens and is not waiting for a new sign-in.
-fn signed_in_upstream(
-    tx: &rusqlite::Transaction<'_>,
+pub(crate) fn signed_in_upstream(
+    tx: &rusqlite::Connection,
     connection: &connections::ConnectionRow,
 ) -> Result<bool, StoreError> {
     if connection.status == ConnectionStatus::ReauthRequired {
@@ -271,6 +289,52 @@ fn signed_in_upstream(
         .is_some_and(|c| c.access_token_sealed.is_some() || c.refresh_token_sealed.is_some()))
 }
 
+/// The grant's tool allow-list from the form (module docs): `None` is every tool.
+fn allowed_tools(offered: &[&str], selected: &[&str], all_tools: bool) -> Option<Vec<String>> {
+    let offered: BTreeSet<&str> = offered.iter().copied().collect();
+    let selected: BTreeSet<&str> = selected.iter().copied().collect();
+    if all_tools || (!offered.is_empty() && offered.is_subset(&selected)) {
+        None
+    } else {
+        Some(
+            selected
+                .intersection(&offered)
+                .map(|t| (*t).to_owned())
+                .collect(),
+        )
+    }
+}
+
 fn refused(message: &str) -> Response {
     ErrorPage::bad_request(message).into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::allowed_tools;
+
+    #[test]
+    fn leaving_the_tool_list_out_allows_no_tool() {
+        assert_eq!(
+            allowed_tools(&[], &[], false),
+            Some(Vec::new()),
+            "nothing said: nothing allowed"
+        );
+        assert_eq!(
+            allowed_tools(&[], &["delete"], false),
+            Some(Vec::new()),
+            "a tool that was not offered is not allowed"
+        );
+        assert_eq!(allowed_tools(&[], &[], true), None, "all_tools: every tool");
+        assert_eq!(
+            allowed_tools(&["a", "b"], &["a", "b"], false),
+            None,
+            "every offered tool ticked: every tool"
+        );
+        assert_eq!(
+            allowed_tools(&["a", "b"], &["b", "x"], false),
+            Some(vec![String::from("b")]),
+            "the ticked offered ones"
+        );
+    }
 }

@@ -21,6 +21,7 @@
 pub mod authorize;
 pub mod cimd;
 pub mod client_metadata;
+pub mod consent_cookie;
 pub mod consent_page;
 pub mod cors;
 pub mod decision;
@@ -33,6 +34,7 @@ pub mod policy;
 pub mod redirect_uri;
 pub mod register;
 pub mod resource;
+pub mod review;
 pub mod revoke;
 pub mod routes;
 pub mod token;

@@ -12,8 +12,12 @@
 //!   `client_id`; its old registration and grants stay until the user removes them or retention expires
 //!   them. The shrink-revokes rule of the store applies to CIMD and pre-registered updates, where the
 //!   `client_id` stays the same.
-//! - **Rate limit**: at most [`REGISTRATIONS_PER_MINUTE`] registrations (successful or not) per gateway
-//!   process, as a token bucket on the store's clock; beyond it, 429 with `Retry-After`.
+//! - **Rate limit**: at most [`REGISTRATIONS_PER_MINUTE`] registrations (successful or not) per
+//!   *source* — the executable the OS shows behind the socket (`net::caller`), else its pid — as a
+//!   token bucket on the store's clock; beyond it, 429 with `Retry-After`. One flooding program uses up
+//!   its own bucket, not the one of the real clients.
+//! - The registering process (pid, executable) is stored with the client: the consent page shows it
+//!   beside the self-reported name.
 //! - 201 with `client_id`, `client_id_issued_at` and the effective metadata (RFC 7591 §3.2.1).
 
 use axum::Json;
@@ -31,11 +35,55 @@ use super::policy::SUPPORTED_SCOPES;
 use super::redirect_uri::RedirectUri;
 use super::routes::AuthorizationServer;
 use crate::clock::{MINUTE, SECOND, UnixMillis};
+use crate::net::caller::{Peer, PeerProcess};
 use crate::store::ClientId;
+use crate::store::authorization_requests::CallerProcess;
 use crate::store::clients::{ClientRegistration, RegistrationSource};
 
 /// Registrations allowed per minute per gateway process (also the burst size).
 pub const REGISTRATIONS_PER_MINUTE: i64 = 30;
+
+/// How many registration sources keep their own bucket; beyond it, idle (full) buckets are dropped
+/// and, if none is idle, the newest source shares the "other" bucket.
+pub const MAX_REGISTRATION_SOURCES: usize = 256;
+
+/// The rate-limit key of a registration: the executable the OS saw (so one flooding program cannot
+/// use up the registrations of real clients), else the process, else one shared key.
+pub fn registration_source_key(process: Option<&PeerProcess>) -> String {
+    match process {
+        Some(PeerProcess { exe: Some(exe), .. }) => format!("exe:{exe}"),
+        Some(PeerProcess { pid, exe: None }) => format!("pid:{pid}"),
+        None => String::from("unidentified"),
+    }
+}
+
+/// One [`RegistrationLimiter`] per registration source (see [`registration_source_key`]).
+#[derive(Debug, Default)]
+pub struct RegistrationLimits {
+    by_source: std::collections::HashMap<String, RegistrationLimiter>,
+}
+
+impl RegistrationLimits {
+    /// Takes one registration for `source` at `now`, or says after how many seconds one will be
+    /// available to it.
+    pub fn try_take(&mut self, source: &str, now: UnixMillis) -> Result<(), u64> {
+        if !self.by_source.contains_key(source) && self.by_source.len() >= MAX_REGISTRATION_SOURCES
+        {
+            self.by_source.retain(|_, limiter| !limiter.is_full_at(now));
+        }
+        let key = if self.by_source.contains_key(source)
+            || self.by_source.len() < MAX_REGISTRATION_SOURCES
+        {
+            source
+        } else {
+            "other"
+        };
+        self.by_source
+            .entry(key.to_owned())
+            .or_default()
+            .try_take(now)
+    }
+}
 
 /// A token bucket of [`REGISTRATIONS_PER_MINUTE`], refilled continuously.
 #[derive(Debug)]
@@ -56,6 +104,13 @@ impl Default for RegistrationLimiter {
 
 impl RegistrationLimiter {
     const CAPACITY: i64 = REGISTRATIONS_PER_MINUTE * 1000;
+
+    /// Whether the bucket will have refilled completely by `now` (nothing to remember).
+    fn is_full_at(&self, now: UnixMillis) -> bool {
+        let elapsed = self.last.map_or(MINUTE, |last| (now - last).max(0));
+        self.milli_tokens + elapsed.saturating_mul(REGISTRATIONS_PER_MINUTE * 1000) / MINUTE
+            >= Self::CAPACITY
+    }
 
     /// Takes one registration at `now`, or says after how many whole seconds one will be available.
     pub fn try_take(&mut self, now: UnixMillis) -> Result<(), u64> {
@@ -78,17 +133,20 @@ impl RegistrationLimiter {
 /// `POST /register`.
 pub async fn register(
     State(server): State<AuthorizationServer>,
+    peer: Peer,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
+    let registrant = peer.process().await;
+    let source = registration_source_key(registrant.as_ref());
     let limited = {
-        let mut limiter = server
+        let mut limits = server
             .registrations
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        limiter.try_take(server.store.now())
+        limits.try_take(&source, server.store.now())
     };
     if let Err(retry_after) = limited {
-        tracing::warn!("client registration refused: rate limit");
+        tracing::warn!(%source, "client registration refused: rate limit");
         return too_many_registrations(retry_after);
     }
 
@@ -140,7 +198,20 @@ pub async fn register(
         let registration = registration.clone();
         server
             .store
-            .write(move |tx| crate::store::clients::upsert(tx, &registration, issued_at))
+            .write(move |tx| {
+                crate::store::clients::upsert(tx, &registration, issued_at)?;
+                if let Some(process) = &registrant {
+                    crate::store::clients::set_registrant(
+                        tx,
+                        &registration.client_id,
+                        &CallerProcess {
+                            pid: process.pid,
+                            exe: process.exe.clone(),
+                        },
+                    )?;
+                }
+                Ok(())
+            })
             .await
     };
     if let Err(e) = stored {

@@ -13,7 +13,7 @@ use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, post};
 
 use super::client_metadata::MAX_REGISTRATION_BODY;
-use super::register::RegistrationLimiter;
+use super::register::RegistrationLimits;
 use super::token::RefreshGrace;
 use super::{cors, metadata, register, revoke, token};
 use crate::gateway::{GatewayState, LocalAuthority};
@@ -27,7 +27,7 @@ pub const MAX_FORM_BODY: usize = 16 * 1024;
 pub struct AuthorizationServer {
     pub(super) store: Store,
     pub(super) local: LocalAuthority,
-    pub(super) registrations: Arc<Mutex<RegistrationLimiter>>,
+    pub(super) registrations: Arc<Mutex<RegistrationLimits>>,
     /// Held across a whole refresh so that the grace lookup, the rotation and the remembering of the
     /// new pair are one step for concurrent refreshes of the same token.
     pub(super) refresh_grace: Arc<tokio::sync::Mutex<RefreshGrace>>,
@@ -38,7 +38,7 @@ impl AuthorizationServer {
         Self {
             store,
             local,
-            registrations: Arc::new(Mutex::new(RegistrationLimiter::default())),
+            registrations: Arc::new(Mutex::new(RegistrationLimits::default())),
             refresh_grace: Arc::new(tokio::sync::Mutex::new(RefreshGrace::default())),
         }
     }

@@ -17,7 +17,10 @@ use http::{HeaderMap, HeaderValue, StatusCode, header};
 use super::{CallbackQuery, UpstreamError, UpstreamOAuth};
 use crate::crypto::{TokenHash, constant_time_eq};
 use crate::gateway::LocalAuthority;
+use crate::oauth::server::consent_cookie;
 use crate::oauth::server::consent_page::escape;
+use crate::oauth::server::decision::signed_in_upstream;
+use crate::store::connections;
 use crate::store::{AuthorizationRequestId, authorization_requests, grants};
 
 /// The path the loopback redirect URI points at.
@@ -38,8 +41,10 @@ pub fn router<S: Clone + Send + Sync + 'static>(
 }
 
 /// `POST /oauth/upstream-signin` from the consent page (role 1 meets role 2): the pending local
-/// authorization request and its CSRF token prove the form is Gatehouse's own page; the upstream
-/// sign-in of that request's connection starts, and the page links to the authorization server (a
+/// authorization request, its CSRF token and the browser's consent cookie prove the form is
+/// Gatehouse's own page in the person's browser; only a connection that is **not** signed in yet
+/// can be signed in from here (409 otherwise); the upstream sign-in of that request's connection
+/// starts, and the page links to the authorization server (a
 /// link, not a redirect, so the consent page's `form-action` need not allow the AS).
 async fn signin_from_consent(
     State((oauth, local)): State<(Arc<UpstreamOAuth>, LocalAuthority)>,
@@ -71,6 +76,13 @@ async fn signin_from_consent(
             "The form is incomplete.",
         );
     };
+    if !consent_cookie::same_origin_or_unsaid(&headers) {
+        return page(
+            StatusCode::FORBIDDEN,
+            "Sign-in refused",
+            "The form was not sent from Gatehouse's own page.",
+        );
+    }
     let now = oauth.vault().store().now();
     let found = oauth
         .vault()
@@ -81,14 +93,37 @@ async fn signin_from_consent(
             };
             if !constant_time_eq(TokenHash::of(&csrf).as_bytes(), &request.csrf_hash)
                 || !request.is_pending(now)
+                || !consent_cookie::holds_cookie(
+                    &headers,
+                    &request_id,
+                    request.browser_hash.as_ref(),
+                )
             {
                 return Ok(None);
             }
-            Ok(grants::get(conn, &request.grant_id)?.map(|g| g.connection_id))
+            let Some(grant) = grants::get(conn, &request.grant_id)? else {
+                return Ok(None);
+            };
+            let signed_in = match connections::get(conn, &grant.connection_id)? {
+                Some(connection) => signed_in_upstream(conn, &connection)?,
+                None => return Ok(None),
+            };
+            Ok(Some((grant.connection_id, signed_in)))
         })
         .await;
     let connection_id = match found {
-        Ok(Some(id)) => id,
+        Ok(Some((_, true))) => {
+            // A consent page never replaces the account a connection acts as: whoever can load it
+            // could otherwise sign the connection in as someone else, and every grant would then
+            // silently act for that account. A new sign-in is the window's or the CLI's.
+            return page(
+                StatusCode::CONFLICT,
+                "Already signed in",
+                "Gatehouse is already signed in to this server. To sign in as someone else, use \
+                 \"Sign in…\" in the Gatehouse window or `gatehoused connections signin`.",
+            );
+        }
+        Ok(Some((id, false))) => id,
         Ok(None) => {
             return page(
                 StatusCode::BAD_REQUEST,

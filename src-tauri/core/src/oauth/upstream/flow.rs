@@ -38,6 +38,7 @@ use crate::crypto::Aad;
 use crate::net::outbound::{Body, Outbound};
 use crate::store::audit::{self, AuditKind, AuditSubject};
 use crate::store::connections::{self, ConnectionRow, ConnectionStatus, OAuthGrant};
+use crate::store::revocation::{self, RevocationReason};
 use crate::store::upstream_credentials;
 use crate::store::upstream_signins::{self, SigninOutcome, UpstreamSignin};
 use crate::store::upstream_step_up;
@@ -432,9 +433,24 @@ impl UpstreamOAuth {
             .store()
             .write_with_events(move |tx| {
                 let current = connections::get(tx, &id)?;
-                if current.is_none_or(|c| c.config_version != config_version) {
+                let Some(current) = current.filter(|c| c.config_version == config_version) else {
                     // A material change raced the exchange: its purge wins.
                     return Ok((false, Vec::new()));
+                };
+                // Signed in as another account than before: the grants were approved for the
+                // previous one, so they end here (the person approves again for the new account).
+                let mut events = Vec::new();
+                if let (Some(before), Some(after)) =
+                    (current.account_label.as_deref(), label.as_deref())
+                    && before != after
+                {
+                    let outcome = revocation::revoke_for_connection_in(
+                        tx,
+                        &id,
+                        RevocationReason::UpstreamAccountChanged,
+                        now,
+                    )?;
+                    events.extend(outcome.event());
                 }
                 upstream_credentials::put(tx, &credential, now)?;
                 connections::set_status(tx, &id, ConnectionStatus::Connected, None, now)?;
@@ -449,7 +465,8 @@ impl UpstreamOAuth {
                         ..AuditSubject::default()
                     },
                 )?;
-                Ok((true, vec![status_event(&id, ConnectionStatus::Connected)]))
+                events.push(status_event(&id, ConnectionStatus::Connected));
+                Ok((true, events))
             })
             .await?
             .then_some(())
