@@ -6,6 +6,9 @@
 //       name is exactly "Approve" (or "Deny"), waits until the browser lands on the client's redirect URI
 //       (taken from the URL's redirect_uri parameter) and prints
 //       {"mode":"approve","final_url":...,"params":{...}} then `FINAL <url>`.
+//   node approve.mjs <url> images [--count N]
+//       loads a page of another origin with N <img> elements pointing at <url> (each with its own
+//       `&img=i`), waits until every one has loaded or failed and prints {"mode":"images","loaded":N}.
 //   node approve.mjs <url> frame [--name NAME]
 //       loads a page that embeds <url> in an <iframe> and prints
 //       {"mode":"frame","blocked":true|false,"buttons_in_frame":N,"console":[...]}.
@@ -21,13 +24,15 @@ import { chromium } from 'playwright-core';
 const argv = process.argv.slice(2);
 const positional = [];
 let name = 'consent';
+let count = 100;
 for (let i = 0; i < argv.length; i++) {
   if (argv[i] === '--name') name = argv[++i];
+  else if (argv[i] === '--count') count = Number(argv[++i]);
   else positional.push(argv[i]);
 }
 const [target, mode = 'approve'] = positional;
-if (!target || !['approve', 'deny', 'frame'].includes(mode)) {
-  process.stderr.write('usage: approve.mjs <url> [approve|deny|frame] [--name NAME]\n');
+if (!target || !['approve', 'deny', 'frame', 'images'].includes(mode)) {
+  process.stderr.write('usage: approve.mjs <url> [approve|deny|frame|images] [--name NAME] [--count N]\n');
   process.exit(2);
 }
 const timeout = Number(process.env.APPROVE_TIMEOUT_MS ?? 20000);
@@ -64,7 +69,17 @@ try {
   const consoleLines = [];
   page.on('console', (m) => consoleLines.push(m.text()));
 
-  if (mode === 'frame') {
+  if (mode === 'images') {
+    const src = (i) => `${target}&img=${i}`.replace(/&/g, '&amp;').replace(/"/g, '&quot;');
+    const imgs = Array.from({ length: count }, (_, i) => `<img src="${src(i)}" alt="">`).join('');
+    await page.setContent(`<!doctype html><title>images</title>${imgs}`, { waitUntil: 'load' });
+    const settled = await page.evaluate(() =>
+      Promise.all([...document.images].map((img) => (img.complete ? 1 : new Promise((r) => {
+        img.onload = () => r(1);
+        img.onerror = () => r(1);
+      })))).then((all) => all.length));
+    process.stdout.write(`${JSON.stringify({ mode, loaded: settled })}\n`);
+  } else if (mode === 'frame') {
     const html = `<!doctype html><title>framing test</title><iframe id="f" src="${target.replace(/"/g, '&quot;')}" width="900" height="900"></iframe>`;
     await page.setContent(html, { waitUntil: 'load' });
     // The iframe's load event fires for blocked frames too (they show an error page).

@@ -298,3 +298,92 @@ fn deny_sends_access_denied_to_the_client() {
         "Deny must not leave an active grant"
     );
 }
+
+/// Issue 9: `GET /authorize` does nothing costly before a person looks. A web page in Chromium that
+/// loads Gatehouse's authorization URL as 100 images (no `Origin` on image loads, so the Origin
+/// guard does not stop them) leaves at most one pending request and makes no upstream call.
+#[test]
+fn authorize_loaded_as_images_keeps_one_pending_request_and_calls_no_upstream() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap_or_else(|e| panic!("runtime: {e}"));
+    // An upstream that only counts what reaches it.
+    let hits = Arc::new(AtomicUsize::new(0));
+    let upstream = runtime.block_on(async {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .unwrap_or_else(|e| panic!("bind: {e}"));
+        let address = listener.local_addr().unwrap_or_else(|e| panic!("{e}"));
+        let counted = hits.clone();
+        let app = axum::Router::new().fallback(move || {
+            counted.fetch_add(1, Ordering::SeqCst);
+            async { axum::Json(serde_json::json!({"jsonrpc":"2.0","id":1,"result":{"tools":[]}})) }
+        });
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        format!("http://{address}/mcp")
+    });
+    let data = tempfile::tempdir().unwrap_or_else(|e| panic!("tempdir: {e}"));
+    let gateway = Gatehoused::serve(data.path());
+    gatehouse_e2e::peers::admin(
+        data.path(),
+        &[
+            "connections",
+            "add",
+            "--slug",
+            "quiet",
+            "--name",
+            "Quiet",
+            "--url",
+            &upstream,
+            "--auth",
+            "none",
+        ],
+    );
+    let registered: serde_json::Value = runtime.block_on(async {
+        reqwest::Client::new()
+            .post(format!("{}/register", gateway.base_url))
+            .json(&serde_json::json!({"client_name": "Flooded", "redirect_uris": ["http://127.0.0.1/cb"]}))
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("register: {e}"))
+            .json()
+            .await
+            .unwrap_or_else(|e| panic!("register body: {e}"))
+    });
+    let client_id = registered["client_id"].as_str().unwrap_or_default();
+    let url = format!(
+        "{base}/authorize?response_type=code&client_id={client_id}&redirect_uri=http%3A%2F%2F127.0.0.1%3A5000%2Fcb\
+         &code_challenge=E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM&code_challenge_method=S256\
+         &resource={base}%2Fmcp%2Fquiet&state=s",
+        base = gateway.base_url
+    );
+    let before = hits.load(Ordering::SeqCst);
+    let flood = consent(&url, "images", "images");
+    assert_eq!(flood.report["loaded"], 100, "{}", flood.report);
+    let db = rusqlite::Connection::open(data.path().join("gatehouse.sqlite3"))
+        .unwrap_or_else(|e| panic!("store: {e}"));
+    let count = |sql: &str| -> i64 {
+        db.query_row(sql, [], |r| r.get(0))
+            .unwrap_or_else(|e| panic!("{sql}: {e}"))
+    };
+    let requests = count("SELECT COUNT(*) FROM audit_events WHERE kind = 'grant.created'");
+    assert!(
+        requests > 1,
+        "the images reached /authorize ({requests} consent requests recorded)"
+    );
+    assert_eq!(
+        count("SELECT COUNT(*) FROM authorization_requests WHERE status = 'pending'"),
+        1,
+        "at most one pending request per client and connection"
+    );
+    assert_eq!(
+        hits.load(Ordering::SeqCst),
+        before,
+        "no upstream call before a person looks at the consent page"
+    );
+}

@@ -15,7 +15,9 @@
 //! [`MAX_UNGRANTED_DCR_CLIENTS`] dynamic registrations without any grant are kept; a new one
 //! evicts the oldest beyond that (RFC 7591 §3 lets a server expire registrations; a client whose
 //! id was evicted registers again). Clients with a grant (pending, active or revoked), CIMD and
-//! pre-registered clients are never evicted.
+//! pre-registered clients are never evicted. A DCR client whose grants are all *pending* (consents
+//! nobody answered) is evicted once they are older than [`PENDING_ONLY_CLIENT_TTL`], so loading
+//! `/authorize` for a flood of registrations does not keep them forever.
 
 use std::collections::BTreeSet;
 
@@ -128,6 +130,30 @@ fn evict_ungranted_dcr(tx: &Transaction, keep: &ClientId) -> Result<u64, StoreEr
     Ok(u64::try_from(evicted).unwrap_or(u64::MAX))
 }
 
+/// How long a DCR client whose only grants are pending (a consent nobody answered) is kept.
+pub const PENDING_ONLY_CLIENT_TTL: UnixMillis = 60 * 60 * 1000;
+
+/// Deletes the DCR registrations (never `keep`) whose grants are all pending and older than
+/// [`PENDING_ONLY_CLIENT_TTL`]: loading `/authorize` must not make a flood of registrations
+/// permanent. Their pending grants and requests go with them. Returns how many went.
+fn evict_pending_only_dcr(
+    tx: &Transaction,
+    keep: &ClientId,
+    now: UnixMillis,
+) -> Result<u64, StoreError> {
+    let evicted = tx
+        .prepare_cached(
+            "DELETE FROM clients WHERE client_id IN (
+                SELECT c.client_id FROM clients c
+                WHERE c.registration_source = 'dcr' AND c.client_id != ?1
+                  AND EXISTS (SELECT 1 FROM grants g WHERE g.client_id = c.client_id)
+                  AND NOT EXISTS (SELECT 1 FROM grants g WHERE g.client_id = c.client_id
+                                  AND (g.status <> 'pending' OR g.created_at > ?2)))",
+        )?
+        .execute(params![keep, now - PENDING_ONLY_CLIENT_TTL])?;
+    Ok(u64::try_from(evicted).unwrap_or(u64::MAX))
+}
+
 /// Creates or replaces a registration; revokes the client's grants when it shrinks.
 pub fn upsert(
     tx: &Transaction,
@@ -195,7 +221,7 @@ pub fn upsert(
         AuditKind::ClientRegistered
     };
     let evicted = if old.is_none() && reg.registration_source == RegistrationSource::Dcr {
-        evict_ungranted_dcr(tx, &reg.client_id)?
+        evict_ungranted_dcr(tx, &reg.client_id)? + evict_pending_only_dcr(tx, &reg.client_id, now)?
     } else {
         0
     };
@@ -432,6 +458,41 @@ mod list_tests {
             assert!(ids.contains(&newer.to_string()), "the newest {max} stay");
         }
         assert_eq!(ids.len(), max + 2);
+    }
+
+    #[test]
+    fn clients_whose_only_grants_are_stale_pending_ones_are_evicted_by_the_next_registration() {
+        let f = fixture();
+        let connection = f.connection("ttl");
+        let abandoned = f.client();
+        f.pending_grant(&abandoned, &connection, "mcp:access");
+        let approved = f.client();
+        f.active_grant(&approved, &connection);
+        let fresh = f.client();
+        f.clock.advance(PENDING_ONLY_CLIENT_TTL);
+        f.pending_grant(&fresh, &connection, "mcp:access");
+        f.clock.advance(1);
+        let next = f.client();
+        let ids: BTreeSet<String> = f
+            .store
+            .read_blocking(list)
+            .expect("list")
+            .into_iter()
+            .map(|c| c.registration.client_id.to_string())
+            .collect();
+        assert!(
+            !ids.contains(&abandoned.to_string()),
+            "a consent nobody answered for an hour no longer keeps its client"
+        );
+        assert!(
+            ids.contains(&approved.to_string()),
+            "an approved client stays"
+        );
+        assert!(
+            ids.contains(&fresh.to_string()),
+            "a recent pending consent stays"
+        );
+        assert!(ids.contains(&next.to_string()), "the new registration");
     }
 
     #[test]
