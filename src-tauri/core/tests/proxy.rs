@@ -969,6 +969,59 @@ async fn modern_requests_whose_headers_disagree_are_refused_before_the_upstream(
     );
 }
 
+/// `Mcp-Method` and `Mcp-Name` pass upstream in every era, so a legacy request that sends them is held to
+/// the 2026-07-28 rule (MCP 2026-07-28 Streamable HTTP §Server Validation): they must name the body's method
+/// and tool, or a header-routing upstream would run a tool the allow-list never checked.
+#[tokio::test]
+async fn legacy_requests_that_send_routing_headers_must_match_the_body() {
+    let env = Env::new().await;
+    let (_, token) = env.grant(&env.connection.clone(), "a", Some(&["echo"]), "mcp:access");
+    let before = env.upstream_requests().len();
+    for (name, value) in [
+        ("mcp-name", "delete_everything"),
+        ("mcp-method", "tools/list"),
+    ] {
+        let r = env
+            .post("a", Some(&token), &call(&json!(4), "echo"))
+            .header("mcp-protocol-version", "2025-06-18")
+            .header(name, value)
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(r.status(), 400, "{name}: {value} disagrees with the body");
+        let body = json_of(r).await;
+        assert_eq!(body["error"]["code"], -32020, "HeaderMismatch: {body}");
+        assert_eq!(body["id"], 4, "the error answers the request's id: {body}");
+    }
+    assert_eq!(
+        env.upstream_requests().len(),
+        before,
+        "a mismatched legacy request never reaches the upstream"
+    );
+
+    let r = env
+        .post("a", Some(&token), &call(&json!(5), "echo"))
+        .header("mcp-protocol-version", "2025-06-18")
+        .header("mcp-method", "tools/call")
+        .header("mcp-name", "echo")
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(r.status(), 200, "matching headers pass");
+    let r = env
+        .post("a", Some(&token), &call(&json!(6), "echo"))
+        .header("mcp-protocol-version", "2025-06-18")
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(r.status(), 200, "and are optional before 2026-07-28");
+    assert_eq!(
+        env.upstream_requests().len(),
+        before + 2,
+        "both reached the upstream"
+    );
+}
+
 // ---------------------------------------------------------------- tool allow-list
 
 #[tokio::test]

@@ -21,7 +21,9 @@
 //!   unchanged.
 //! * **Eras**: a POST whose body has `params._meta["io.modelcontextprotocol/protocolVersion"]` is
 //!   2026-07-28 and stateless: its `Mcp-Session-Id` and `Last-Event-ID` are ignored and no session id
-//!   is minted or echoed for it (§3.5). JSON-RPC batches are refused with 400 in every era: 2025-06-18
+//!   is minted or echoed for it (§3.5). `Mcp-Method` and `Mcp-Name` are required only there, but
+//!   when a request of any era sends them they must agree with the body ([`modern::routing_headers`]):
+//!   they go upstream, so they must not name another method or tool. JSON-RPC batches are refused with 400 in every era: 2025-06-18
 //!   removed them, and accepting them for 2025-03-26 would let batched responses slip past the tool
 //!   filter, so Gatehouse does not offer that optional 2025-03-26 feature.
 
@@ -37,6 +39,7 @@ use super::Proxy;
 use super::bearer::{self, Authorized};
 use super::filter::ToolAllowList;
 use super::jsonrpc::{self, BodyError, Message};
+use super::modern;
 use super::relay::{send, timed_out, unreachable_upstream, upstream_failure};
 use super::upstream::{bearer_for, set_bearer};
 use crate::store::ConnectionId;
@@ -237,9 +240,12 @@ pub async fn post(
         );
     }
     let message = Message::read(&value);
-    if message.modern
-        && let Err(refusal) = super::modern::validate(&headers, &value)
-    {
+    let routing = if message.modern {
+        modern::validate(&headers, &value)
+    } else {
+        modern::routing_headers(&headers, &value, modern::Presence::IfSent)
+    };
+    if let Err(refusal) = routing {
         return (
             StatusCode::BAD_REQUEST,
             axum::Json(refusal.body(message.id.as_ref())),
