@@ -261,6 +261,14 @@ fn all_redirect_uris_invalid_is_invalid_redirect_uri() {
         !description.contains("evil"),
         "the URI itself is never echoed: {description}"
     );
+    let e = refused(
+        &json!({"redirect_uris": ["ms-settings:privacy", "view-source:https://a.example/"]}),
+    );
+    assert_eq!(
+        e.error(),
+        ErrorCode::InvalidRedirectUri,
+        "RFC 7591 §3.2.2: dotless private-use schemes outside the allow-list (RFC 8252 §7.1)"
+    );
 }
 
 #[test]
