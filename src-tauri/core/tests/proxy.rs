@@ -40,6 +40,8 @@ const ACCEPT_BOTH: &str = "application/json, text/event-stream";
 #[derive(Default)]
 struct Seen {
     requests: Mutex<Vec<(String, HeaderMap, Value)>>,
+    /// The POST bodies as they arrived, byte for byte.
+    raw_bodies: Mutex<Vec<Bytes>>,
     elsewhere_hits: Mutex<usize>,
     /// How many `slow/sse` answers the upstream finished sending.
     slow_finished: Mutex<usize>,
@@ -60,6 +62,10 @@ fn sse(events: &[String]) -> Response {
 
 async fn upstream_post(State(seen): State<Arc<Seen>>, headers: HeaderMap, body: Bytes) -> Response {
     let value: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+    seen.raw_bodies
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .push(body);
     seen.requests
         .lock()
         .unwrap_or_else(|e| e.into_inner())
@@ -963,6 +969,59 @@ async fn modern_requests_whose_headers_disagree_are_refused_before_the_upstream(
     );
 }
 
+/// `Mcp-Method` and `Mcp-Name` pass upstream in every era, so a legacy request that sends them is held to
+/// the 2026-07-28 rule (MCP 2026-07-28 Streamable HTTP §Server Validation): they must name the body's method
+/// and tool, or a header-routing upstream would run a tool the allow-list never checked.
+#[tokio::test]
+async fn legacy_requests_that_send_routing_headers_must_match_the_body() {
+    let env = Env::new().await;
+    let (_, token) = env.grant(&env.connection.clone(), "a", Some(&["echo"]), "mcp:access");
+    let before = env.upstream_requests().len();
+    for (name, value) in [
+        ("mcp-name", "delete_everything"),
+        ("mcp-method", "tools/list"),
+    ] {
+        let r = env
+            .post("a", Some(&token), &call(&json!(4), "echo"))
+            .header("mcp-protocol-version", "2025-06-18")
+            .header(name, value)
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(r.status(), 400, "{name}: {value} disagrees with the body");
+        let body = json_of(r).await;
+        assert_eq!(body["error"]["code"], -32020, "HeaderMismatch: {body}");
+        assert_eq!(body["id"], 4, "the error answers the request's id: {body}");
+    }
+    assert_eq!(
+        env.upstream_requests().len(),
+        before,
+        "a mismatched legacy request never reaches the upstream"
+    );
+
+    let r = env
+        .post("a", Some(&token), &call(&json!(5), "echo"))
+        .header("mcp-protocol-version", "2025-06-18")
+        .header("mcp-method", "tools/call")
+        .header("mcp-name", "echo")
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(r.status(), 200, "matching headers pass");
+    let r = env
+        .post("a", Some(&token), &call(&json!(6), "echo"))
+        .header("mcp-protocol-version", "2025-06-18")
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(r.status(), 200, "and are optional before 2026-07-28");
+    assert_eq!(
+        env.upstream_requests().len(),
+        before + 2,
+        "both reached the upstream"
+    );
+}
+
 // ---------------------------------------------------------------- tool allow-list
 
 #[tokio::test]
@@ -1394,13 +1453,45 @@ async fn catalog_lists_upstream_tools_with_the_credential() {
     );
 }
 
+/// A body whose objects name a member twice is refused before the tool filter and the upstream: serde_json
+/// keeps the last `"method"`/`"name"`, a first-wins parser upstream the first, so the filter would check one
+/// message and the upstream run another (I-JSON, RFC 7493 §2.3; JSON-RPC 2.0 §5.1: -32600).
 #[tokio::test]
-async fn tools_call_checks_and_forwards_the_same_name() {
+async fn repeated_members_are_refused_so_the_filter_and_the_upstream_read_one_message() {
     let env = Env::new().await;
     let (_, token) = env.grant(&env.connection.clone(), "a", Some(&["echo"]), "mcp:access");
     let before = env.upstream_requests().len();
-    // Duplicate keys: whatever name the check saw is the one the upstream gets.
-    let raw = r#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"delete_everything","name":"echo","arguments":{"text":"hi"}}}"#;
+    for raw in [
+        // Seen by serde_json as tools/list (not filtered), by a first-wins upstream as tools/call.
+        r#"{"jsonrpc":"2.0","id":1,"method":"tools/call","method":"tools/list","params":{"name":"delete_everything"}}"#,
+        // Seen by serde_json as the allowed echo, by a first-wins upstream as delete_everything.
+        r#"{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"delete_everything","name":"echo","arguments":{"text":"hi"}}}"#,
+    ] {
+        let r = env
+            .http
+            .post(env.url("a"))
+            .bearer_auth(&token)
+            .header("accept", ACCEPT_BOTH)
+            .header("content-type", "application/json")
+            .body(raw)
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(r.status(), 400, "a repeated member is a bad request: {raw}");
+        let body = json_of(r).await;
+        assert_eq!(
+            body["error"]["code"], -32600,
+            "Invalid Request, not a parse error or a 500: {body}"
+        );
+    }
+    assert_eq!(
+        env.upstream_requests().len(),
+        before,
+        "an ambiguous body never reaches the upstream"
+    );
+
+    // An unambiguous body passes, byte for byte.
+    let raw = r#"{"jsonrpc":"2.0","id":3,"method":"tools/call","params":{"name":"echo","arguments":{"text":"hi"}}}"#;
     let r = env
         .http
         .post(env.url("a"))
@@ -1411,22 +1502,21 @@ async fn tools_call_checks_and_forwards_the_same_name() {
         .send()
         .await
         .unwrap_or_else(|e| panic!("{e}"));
-    assert_eq!(r.status(), 200);
-    let seen = env.upstream_requests();
-    for (_, _, body) in &seen[before..] {
-        assert_eq!(
-            body["params"]["name"], "echo",
-            "the upstream sees the checked name"
-        );
-    }
-    let raw_seen: Vec<String> = seen[before..]
-        .iter()
-        .map(|(_, _, b)| b.to_string())
-        .collect();
-    assert!(
-        raw_seen.iter().all(|b| !b.contains("delete_everything")),
-        "the other name never reaches the upstream: {raw_seen:?}"
+    assert_eq!(r.status(), 200, "an allowed call is forwarded");
+    let raw_seen = env
+        .seen
+        .raw_bodies
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .last()
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(
+        raw_seen,
+        raw.as_bytes(),
+        "the upstream gets the bytes that were checked, not a re-serialization"
     );
+
     // A tools/call without a usable name under an allow-list is refused, not forwarded.
     let r = env
         .post(

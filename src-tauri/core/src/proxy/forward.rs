@@ -15,15 +15,21 @@
 //! * **Upstream trouble is a JSON-RPC error** (D6): unreachable, no response start within the timeout,
 //!   a redirect (never followed: it would carry the credential elsewhere), 401/403 (the connection is
 //!   marked `error` so the app shows it), 5xx.
+//! * **One parse, the same bytes**: the body is parsed once ([`jsonrpc::parse_body`]), an object that
+//!   names a member twice is refused with 400 / -32600 (a repeated `"method"` or `"name"` would let the
+//!   tool filter and the upstream read different messages), and the client's bytes are forwarded
+//!   unchanged.
 //! * **Eras**: a POST whose body has `params._meta["io.modelcontextprotocol/protocolVersion"]` is
 //!   2026-07-28 and stateless: its `Mcp-Session-Id` and `Last-Event-ID` are ignored and no session id
-//!   is minted or echoed for it (§3.5). JSON-RPC batches are refused with 400 in every era: 2025-06-18
+//!   is minted or echoed for it (§3.5). `Mcp-Method` and `Mcp-Name` are required only there, but
+//!   when a request of any era sends them they must agree with the body ([`modern::routing_headers`]):
+//!   they go upstream, so they must not name another method or tool. JSON-RPC batches are refused with 400 in every era: 2025-06-18
 //!   removed them, and accepting them for 2025-03-26 would let batched responses slip past the tool
 //!   filter, so Gatehouse does not offer that optional 2025-03-26 feature.
 
 use std::sync::Arc;
 
-use axum::body::{Body, Bytes};
+use axum::body::Body;
 use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Response};
 use http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, header};
@@ -32,7 +38,8 @@ use serde_json::Value;
 use super::Proxy;
 use super::bearer::{self, Authorized};
 use super::filter::ToolAllowList;
-use super::jsonrpc::{self, Message};
+use super::jsonrpc::{self, BodyError, Message};
+use super::modern;
 use super::relay::{send, timed_out, unreachable_upstream, upstream_failure};
 use super::upstream::{bearer_for, set_bearer};
 use crate::store::ConnectionId;
@@ -195,14 +202,24 @@ pub async fn post(
             "the request body is too large",
         );
     };
-    let value: Value = match serde_json::from_slice(&bytes) {
+    // Parsed once; the bytes forwarded below are exactly these, so the upstream reads the method and
+    // tool name the checks read (no object in them names a member twice).
+    let value = match jsonrpc::parse_body(&bytes) {
         Ok(v) => v,
-        Err(_) => {
+        Err(BodyError::NotJson) => {
             return jsonrpc::error_response(
                 StatusCode::BAD_REQUEST,
                 None,
                 jsonrpc::PARSE_ERROR,
                 "Parse error",
+            );
+        }
+        Err(BodyError::DuplicateKey) => {
+            return jsonrpc::error_response(
+                StatusCode::BAD_REQUEST,
+                None,
+                jsonrpc::INVALID_REQUEST,
+                "Invalid Request: a JSON object in the body names the same member twice",
             );
         }
     };
@@ -223,9 +240,12 @@ pub async fn post(
         );
     }
     let message = Message::read(&value);
-    if message.modern
-        && let Err(refusal) = super::modern::validate(&headers, &value)
-    {
+    let routing = if message.modern {
+        modern::validate(&headers, &value)
+    } else {
+        modern::routing_headers(&headers, &value, modern::Presence::IfSent)
+    };
+    if let Err(refusal) = routing {
         return (
             StatusCode::BAD_REQUEST,
             axum::Json(refusal.body(message.id.as_ref())),
@@ -245,32 +265,18 @@ pub async fn post(
     }
 
     let allow = ToolAllowList::from_json(authorized.token.grant_tools_json.as_deref());
-    let mut bytes = bytes;
-    if allow.is_restricted() && message.method.as_deref() == Some("tools/call") {
-        if !message
+    if allow.is_restricted()
+        && message.method.as_deref() == Some("tools/call")
+        && !message
             .tool
             .as_deref()
             .is_some_and(|tool| allow.allows(tool))
-        {
-            return jsonrpc::answer_error(
-                message.id.as_ref(),
-                jsonrpc::INVALID_PARAMS,
-                TOOL_NOT_ALLOWED,
-            );
-        }
-        // Forward exactly what was checked: re-serializing drops duplicate `name` keys that another
-        // JSON parser upstream might resolve differently.
-        match serde_json::to_vec(&value) {
-            Ok(checked) => bytes = Bytes::from(checked),
-            Err(_) => {
-                return jsonrpc::error_response(
-                    StatusCode::BAD_REQUEST,
-                    message.id.as_ref(),
-                    jsonrpc::INVALID_REQUEST,
-                    "Invalid Request",
-                );
-            }
-        }
+    {
+        return jsonrpc::answer_error(
+            message.id.as_ref(),
+            jsonrpc::INVALID_PARAMS,
+            TOOL_NOT_ALLOWED,
+        );
     }
     let tools_list = match (&message.method, &message.id) {
         (Some(m), Some(id)) if m == "tools/list" && allow.is_restricted() => {

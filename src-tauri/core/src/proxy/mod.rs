@@ -12,7 +12,8 @@
 //! 3. [`sessions`]: legacy `Mcp-Session-Id`s are translated and bound to the grant.
 //! 4. [`filter`]: the grant's tool allow-list cuts `tools/list` and refuses other `tools/call`s.
 //! 5. [`modern`]: a 2026-07-28 request's routing headers must agree with its body and its version
-//!    must be one Gatehouse speaks (-32020 / -32022), before anything reaches the upstream.
+//!    must be one Gatehouse speaks (-32020 / -32022), before anything reaches the upstream; an
+//!    earlier-era request that sends `Mcp-Method` or `Mcp-Name` is held to the same comparison.
 //!
 //! Cancellation follows each era: a 2026-07-28 client closing its stream cancels the upstream call;
 //! a legacy client's disconnect does not (the answer is read to its end and dropped).

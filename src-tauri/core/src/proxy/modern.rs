@@ -12,6 +12,12 @@
 //!   `params.uri`). Header names are case-insensitive, values case-sensitive; a value of the form
 //!   `=?base64?…?=` is decoded before the comparison.
 //!
+//! The routing headers pass upstream in every era (the forward allow-list), so a request of an earlier
+//! era that sends `Mcp-Method` or `Mcp-Name` anyway is held to the same comparison by
+//! [`routing_headers`] with [`Presence::IfSent`]: they are optional there, but never allowed to name a
+//! different method or tool than the body the tool filter checked (an upstream or intermediary that
+//! routes on them would otherwise run what the filter never saw).
+//!
 //! Not checked here: `Mcp-Param-*` headers (they depend on each tool's `x-mcp-header` annotations,
 //! which only the upstream knows for certain); the upstream validates them.
 
@@ -81,13 +87,37 @@ pub fn validate(headers: &HeaderMap, body: &Value) -> Result<(), Refusal> {
             ),
         });
     }
+    routing_headers(headers, body, Presence::Required)
+}
+
+/// Whether the routing headers must be sent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Presence {
+    /// 2026-07-28: `Mcp-Method` always, `Mcp-Name` where the method names something.
+    Required,
+    /// Earlier eras: optional, but compared with the body when sent.
+    IfSent,
+}
+
+/// `Mcp-Method` against the body's `method`, and `Mcp-Name` against `params.name` (`tools/call`,
+/// `prompts/get`) or `params.uri` (`resources/read`).
+pub fn routing_headers(
+    headers: &HeaderMap,
+    body: &Value,
+    presence: Presence,
+) -> Result<(), Refusal> {
     let method = body.get("method").and_then(Value::as_str);
-    let header_method = header(headers, "mcp-method")?
-        .ok_or_else(|| Refusal::mismatch("Mcp-Method header is required"))?;
-    if Some(header_method.as_str()) != method {
-        return Err(Refusal::mismatch(
-            "Mcp-Method header does not match the body's method",
-        ));
+    match header(headers, "mcp-method")? {
+        Some(header_method) if Some(header_method.as_str()) != method => {
+            return Err(Refusal::mismatch(
+                "Mcp-Method header does not match the body's method",
+            ));
+        }
+        Some(_) => {}
+        None if presence == Presence::Required => {
+            return Err(Refusal::mismatch("Mcp-Method header is required"));
+        }
+        None => {}
     }
     let named_by = match method {
         Some("tools/call" | "prompts/get") => Some("name"),
@@ -95,13 +125,21 @@ pub fn validate(headers: &HeaderMap, body: &Value) -> Result<(), Refusal> {
         _ => None,
     };
     if let Some(field) = named_by {
-        let expected = params.and_then(|p| p.get(field)).and_then(Value::as_str);
-        let header_name = header(headers, "mcp-name")?
-            .ok_or_else(|| Refusal::mismatch("Mcp-Name header is required"))?;
-        if Some(header_name.as_str()) != expected {
-            return Err(Refusal::mismatch(format!(
-                "Mcp-Name header does not match params.{field}"
-            )));
+        let expected = body
+            .get("params")
+            .and_then(|p| p.get(field))
+            .and_then(Value::as_str);
+        match header(headers, "mcp-name")? {
+            Some(header_name) if Some(header_name.as_str()) != expected => {
+                return Err(Refusal::mismatch(format!(
+                    "Mcp-Name header does not match params.{field}"
+                )));
+            }
+            Some(_) => {}
+            None if presence == Presence::Required => {
+                return Err(Refusal::mismatch("Mcp-Name header is required"));
+            }
+            None => {}
         }
     }
     Ok(())
@@ -246,6 +284,52 @@ mod tests {
             validate(&twice, &body).map_err(|r| r.code),
             Err(HEADER_MISMATCH),
             "a repeated header"
+        );
+    }
+
+    #[test]
+    fn earlier_eras_need_no_routing_headers_but_those_sent_must_match() {
+        let legacy = json!({ "jsonrpc": "2.0", "id": 1, "method": "tools/call",
+            "params": { "name": "echo", "arguments": {} } });
+        let check = |pairs: &[(&'static str, &str)]| {
+            routing_headers(&headers(pairs), &legacy, Presence::IfSent).map_err(|r| r.code)
+        };
+        assert_eq!(check(&[]), Ok(()), "optional before 2026-07-28");
+        assert_eq!(
+            check(&[("Mcp-Method", "tools/call"), ("Mcp-Name", "echo")]),
+            Ok(()),
+            "headers that agree with the body pass"
+        );
+        assert_eq!(
+            check(&[(
+                "Mcp-Name",
+                &format!("=?base64?{}?=", STANDARD.encode("echo"))
+            )]),
+            Ok(()),
+            "the base64 form decodes in every era"
+        );
+        for (pairs, why) in [
+            (
+                &[("Mcp-Method", "tools/list")][..],
+                "a method the body does not have",
+            ),
+            (
+                &[("Mcp-Name", "delete_everything")][..],
+                "a tool the filter did not check",
+            ),
+            (
+                &[("Mcp-Method", "tools/call"), ("Mcp-Method", "tools/call")][..],
+                "a repeated header",
+            ),
+        ] {
+            assert_eq!(check(pairs), Err(HEADER_MISMATCH), "{why}");
+        }
+        let modern_without = request("tools/call", json!({ "name": "echo" }));
+        assert_eq!(
+            routing_headers(&HeaderMap::new(), &modern_without, Presence::Required)
+                .map_err(|r| r.code),
+            Err(HEADER_MISMATCH),
+            "2026-07-28 still requires them"
         );
     }
 

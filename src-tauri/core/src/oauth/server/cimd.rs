@@ -207,12 +207,17 @@ pub fn validate_document(
     if !map.contains_key("redirect_uris") {
         return Err(CimdError::Missing("redirect_uris"));
     }
-    validate_registration(document, SUPPORTED_SCOPES).map_err(|e| {
+    let client = validate_registration(document, SUPPORTED_SCOPES).map_err(|e| {
         CimdError::Invalid(
             e.description()
                 .map_or_else(|| e.error().as_str().to_owned(), str::to_owned),
         )
-    })
+    })?;
+    // A name of nothing but control and format characters is cleaned away: as good as missing.
+    if client.client_name.is_none() {
+        return Err(CimdError::Missing("client_name"));
+    }
+    Ok(client)
 }
 
 /// The store row for a validated document.
@@ -564,6 +569,37 @@ mod tests {
             validate_document(CLAUDE, &json!([1])).err(),
             Some(CimdError::NotJson),
             "an array is not a document"
+        );
+    }
+
+    #[test]
+    fn documents_get_the_registration_checks_on_names_and_web_uris() {
+        for field in ["client_uri", "logo_uri", "tos_uri", "policy_uri"] {
+            let mut doc = claude_document();
+            doc[field] = json!("javascript:alert(1)");
+            assert!(
+                matches!(
+                    validate_document(CLAUDE, &doc),
+                    Err(CimdError::Invalid(ref why)) if why.contains(field)
+                ),
+                "RFC 7591 §2/§3.2.2 as for DCR: {field} must be http(s)"
+            );
+        }
+        let mut hidden = claude_document();
+        hidden["client_name"] = json!("Claude\u{200B} Code\u{202E}");
+        assert_eq!(
+            validate_document(CLAUDE, &hidden)
+                .ok()
+                .and_then(|c| c.client_name),
+            Some("Claude Code".to_owned()),
+            "format characters are removed from a document's name too"
+        );
+        let mut invisible = claude_document();
+        invisible["client_name"] = json!("\u{200B}\u{FEFF}");
+        assert_eq!(
+            validate_document(CLAUDE, &invisible).err(),
+            Some(CimdError::Missing("client_name")),
+            "CR26: a name that cleans to nothing is missing"
         );
     }
 

@@ -5,6 +5,8 @@
 //!   requested values (it returns the effective ones); `grant_types` defaults to `authorization_code` and
 //!   `response_types` to `code`; §2.1: the two must be consistent.
 //! - RFC 7591 §3.2.2: `invalid_redirect_uri` and `invalid_client_metadata`.
+//! - RFC 7591 §2 and §5: `client_uri`, `logo_uri`, `tos_uri` and `policy_uri` are web pages (or an
+//!   image) that an AS may show to the person, so only http(s) URLs are accepted.
 //! - OAuth 2.1 §2.1 / §8.1 and mcp-auth-checklist §2.2: public clients only
 //!   (`token_endpoint_auth_method` forced to `none`), `application_type` recorded.
 //! - mcp-auth-checklist §2.7 / BP26 §Scope Minimization: scopes outside the supported set are dropped.
@@ -15,11 +17,18 @@
 //! - **Redirect URIs** go through [`register_redirect_uris`]: refused entries (including non-strings) are
 //!   dropped and reported in [`ValidatedClient::rejected_redirect_uris`]; `redirect_uris` missing, empty, or
 //!   with no usable entry is `invalid_redirect_uri` (every client here is redirect-based, RFC 7591 §2).
-//! - **Informational fields** (`client_name`, `software_id`, `software_version`) are trimmed, control and
-//!   bidirectional-formatting characters become spaces (so `"A\nB"` reads `A B` and cannot reorder the
-//!   consent text), whitespace runs collapse, and the result is cut to [`MAX_NAME_CHARS`] characters; empty
-//!   becomes absent. `client_uri` and `logo_uri` are kept as text, never fetched; one longer than
-//!   [`MAX_URI_LEN`] or containing control characters is dropped.
+//! - **Informational fields** (`client_name`, `software_id`, `software_version`) are trimmed, control
+//!   characters (Unicode Cc) become spaces (so `"A\nB"` reads `A B`), format characters (Unicode Cf: the
+//!   zero-width space, ZWJ/ZWNJ, the byte order mark, bidirectional embeddings, overrides and isolates,
+//!   tag characters …) are removed, since they have no width of their own and only serve to hide text or
+//!   reorder the consent text around the name; whitespace runs collapse, and the result is cut to
+//!   [`MAX_NAME_CHARS`] characters; empty becomes absent.
+//! - **Web URIs**: `client_uri`, `logo_uri`, `tos_uri` and `policy_uri` that are not absolute `http` or
+//!   `https` URLs (`javascript:`, `data:`, `file:`, a bare host …) are `invalid_client_metadata`: a link to
+//!   one of those, shown by a future consent page or the app, would run script or read local files.
+//!   `client_uri` and `logo_uri` are then kept as text, never fetched; one longer than [`MAX_URI_LEN`] or
+//!   containing control or format characters is dropped. `tos_uri` and `policy_uri` are checked but not
+//!   kept (nothing shows them).
 //! - **`application_type`**: `native` or `web` recorded, absent stays absent (no OIDC default: Gatehouse
 //!   applies one redirect policy to every client, so the type changes nothing here); any other string is
 //!   `invalid_client_metadata`.
@@ -34,6 +43,7 @@
 //!   registration is down-scoped instead of refused. Dropped scopes are kept for the log.
 
 use serde_json::{Map, Value, json};
+use url::Url;
 
 use super::error::{ErrorCode, OAuthError};
 use super::redirect_uri::{RedirectUri, RedirectUriError, RejectedUri, register_redirect_uris};
@@ -283,13 +293,17 @@ pub fn validate_registration(
     }
 
     let (scopes, dropped_scopes) = scopes(string_field(body, "scope")?, supported_scopes);
+    let client_uri = web_uri_field(body, "client_uri")?;
+    let logo_uri = web_uri_field(body, "logo_uri")?;
+    web_uri_field(body, "tos_uri")?;
+    web_uri_field(body, "policy_uri")?;
 
     Ok(ValidatedClient {
         redirect_uris,
         rejected_redirect_uris,
         client_name: string_field(body, "client_name")?.and_then(clean_text),
-        client_uri: string_field(body, "client_uri")?.and_then(clean_uri),
-        logo_uri: string_field(body, "logo_uri")?.and_then(clean_uri),
+        client_uri,
+        logo_uri,
         software_id: string_field(body, "software_id")?.and_then(clean_text),
         software_version: string_field(body, "software_version")?.and_then(clean_text),
         application_type,
@@ -396,21 +410,46 @@ fn scopes(requested: Option<&str>, supported: &[&str]) -> (Vec<String>, Vec<Stri
     (kept.into_iter().map(str::to_owned).collect(), dropped)
 }
 
-/// Unicode bidirectional formatting characters: they can reorder the text around a client name.
-fn is_bidi_control(c: char) -> bool {
-    matches!(c, '\u{061C}' | '\u{200E}' | '\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
+/// Unicode general category Cf (format characters), from `DerivedGeneralCategory.txt` of Unicode 15.1:
+/// invisible characters that hide text (U+200B zero-width space, U+200C/U+200D ZWNJ/ZWJ, U+2060 word
+/// joiner, U+FEFF byte order mark, the U+E0000 tags) or reorder it (U+061C, U+200E/U+200F, the
+/// U+202A-U+202E embeddings and overrides, the U+2066-U+2069 isolates).
+const FORMAT_CHARACTERS: [(char, char); 21] = [
+    ('\u{00AD}', '\u{00AD}'),
+    ('\u{0600}', '\u{0605}'),
+    ('\u{061C}', '\u{061C}'),
+    ('\u{06DD}', '\u{06DD}'),
+    ('\u{070F}', '\u{070F}'),
+    ('\u{0890}', '\u{0891}'),
+    ('\u{08E2}', '\u{08E2}'),
+    ('\u{180E}', '\u{180E}'),
+    ('\u{200B}', '\u{200F}'),
+    ('\u{202A}', '\u{202E}'),
+    ('\u{2060}', '\u{2064}'),
+    ('\u{2066}', '\u{206F}'),
+    ('\u{FEFF}', '\u{FEFF}'),
+    ('\u{FFF9}', '\u{FFFB}'),
+    ('\u{110BD}', '\u{110BD}'),
+    ('\u{110CD}', '\u{110CD}'),
+    ('\u{13430}', '\u{1343F}'),
+    ('\u{1BCA0}', '\u{1BCA3}'),
+    ('\u{1D173}', '\u{1D17A}'),
+    ('\u{E0001}', '\u{E0001}'),
+    ('\u{E0020}', '\u{E007F}'),
+];
+
+fn is_format_character(c: char) -> bool {
+    c >= '\u{00AD}'
+        && FORMAT_CHARACTERS
+            .iter()
+            .any(|&(first, last)| (first..=last).contains(&c))
 }
 
 fn clean_text(raw: &str) -> Option<String> {
     let spaced: String = raw
         .chars()
-        .map(|c| {
-            if c.is_control() || is_bidi_control(c) {
-                ' '
-            } else {
-                c
-            }
-        })
+        .filter(|&c| !is_format_character(c))
+        .map(|c| if c.is_control() { ' ' } else { c })
         .collect();
     let collapsed: Vec<&str> = spaced.split_whitespace().collect();
     let cleaned: String = collapsed.join(" ").chars().take(MAX_NAME_CHARS).collect();
@@ -418,12 +457,30 @@ fn clean_text(raw: &str) -> Option<String> {
     (!cleaned.is_empty()).then(|| cleaned.to_owned())
 }
 
-fn clean_uri(raw: &str) -> Option<String> {
+/// A web URI field (module docs): absent or blank is `None`; not an absolute http(s) URL is
+/// `invalid_client_metadata`; too long or with control or format characters is dropped.
+fn web_uri_field(
+    body: &Map<String, Value>,
+    name: &'static str,
+) -> Result<Option<String>, OAuthError> {
+    let Some(raw) = string_field(body, name)? else {
+        return Ok(None);
+    };
     let raw = raw.trim();
-    (!raw.is_empty()
-        && raw.len() <= MAX_URI_LEN
-        && !raw.chars().any(|c| c.is_control() || is_bidi_control(c)))
-    .then(|| raw.to_owned())
+    if raw.is_empty() {
+        return Ok(None);
+    }
+    // The WHATWG parser is what a browser would apply to a link, so its scheme is the one that counts
+    // (it removes tabs and newlines: "java\tscript:" is javascript).
+    if !Url::parse(raw).is_ok_and(|url| matches!(url.scheme(), "http" | "https")) {
+        return Err(OAuthError::new(ErrorCode::InvalidClientMetadata)
+            .with_description(format!("{name} must be an http or https URL")));
+    }
+    Ok((raw.len() <= MAX_URI_LEN
+        && !raw
+            .chars()
+            .any(|c| c.is_control() || is_format_character(c)))
+    .then(|| raw.to_owned()))
 }
 
 #[cfg(test)]

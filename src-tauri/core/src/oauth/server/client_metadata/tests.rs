@@ -261,6 +261,14 @@ fn all_redirect_uris_invalid_is_invalid_redirect_uri() {
         !description.contains("evil"),
         "the URI itself is never echoed: {description}"
     );
+    let e = refused(
+        &json!({"redirect_uris": ["ms-settings:privacy", "view-source:https://a.example/"]}),
+    );
+    assert_eq!(
+        e.error(),
+        ErrorCode::InvalidRedirectUri,
+        "RFC 7591 §3.2.2: dotless private-use schemes outside the allow-list (RFC 8252 §7.1)"
+    );
 }
 
 #[test]
@@ -415,10 +423,33 @@ fn client_name_is_cleaned() {
     );
     assert_eq!(
         name("Evil\u{202E}edoC"),
-        Some("Evil edoC".into()),
+        Some("EviledoC".into()),
         "bidi override cannot reorder the page"
     );
+    for (raw, why) in [
+        ("Cl\u{200B}aude Code", "zero-width space"),
+        ("Cl\u{200C}au\u{200D}de Code", "ZWNJ and ZWJ"),
+        ("\u{FEFF}Claude Code", "byte order mark"),
+        ("\u{2066}Claude\u{2069} Code", "bidi isolates"),
+        (
+            "\u{202A}Claude\u{202C} Code\u{200E}",
+            "bidi embedding and mark",
+        ),
+        ("Clau\u{00AD}de\u{2060} Code", "soft hyphen and word joiner"),
+        ("Claude Code\u{E0041}\u{E007F}", "tag characters"),
+    ] {
+        assert_eq!(
+            name(raw),
+            Some("Claude Code".into()),
+            "format characters (Unicode Cf) are removed: {why}"
+        );
+    }
     assert_eq!(name("\u{0007}\u{0000} "), None, "nothing left is absent");
+    assert_eq!(
+        name(" \u{200B}\u{FEFF}\u{202E} \u{2069}"),
+        None,
+        "a name of format characters only is absent"
+    );
     assert_eq!(
         name(&"é".repeat(300)).map(|n| n.chars().count()),
         Some(MAX_NAME_CHARS),
@@ -430,6 +461,50 @@ fn client_name_is_cleaned() {
     assert_eq!(
         client.client_name, None,
         "null is absent; unknown fields ignored (RFC 7591 §2)"
+    );
+}
+
+#[test]
+fn web_uris_must_be_http_or_https() {
+    for field in ["client_uri", "logo_uri", "tos_uri", "policy_uri"] {
+        for bad in [
+            "javascript:alert(document.cookie)",
+            "JavaScript:alert(1)",
+            " javascript:alert(1)",
+            "java\tscript:alert(1)",
+            "data:text/html,<script>alert(1)</script>",
+            "file:///etc/passwd",
+            "vbscript:msgbox(1)",
+            "ftp://a.example/x",
+            "//a.example/x",
+            "a.example",
+        ] {
+            let e = refused(&json!({"redirect_uris": ["http://localhost/cb"], field: bad}));
+            assert_eq!(
+                e.error(),
+                ErrorCode::InvalidClientMetadata,
+                "RFC 7591 §2/§3.2.2: {field} {bad:?} is not a web page"
+            );
+            assert!(
+                e.description().is_some_and(|d| d.contains(field)),
+                "the field is named"
+            );
+        }
+        for good in ["https://a.example/about", "http://a.example/", "", "  "] {
+            let body = json!({"redirect_uris": ["http://localhost/cb"], field: good});
+            assert!(
+                validate_registration(&body, SUPPORTED).is_ok(),
+                "{field} {good:?} is an http(s) URL or blank (absent)"
+            );
+        }
+    }
+    let client = valid(&json!({
+        "redirect_uris": ["http://localhost/cb"],
+        "client_uri": "https://a.example/\u{200B}",
+    }));
+    assert_eq!(
+        client.client_uri, None,
+        "a hidden format character drops it"
     );
 }
 

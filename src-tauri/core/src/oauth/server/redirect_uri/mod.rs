@@ -11,11 +11,16 @@
 //! Accepted:
 //! - `https` with any host;
 //! - loopback `http` whose host is exactly `127.0.0.1`, `[::1]` or `localhost` (any letter case);
-//! - any other scheme (private-use: `cursor://…`, `vscode://…`, `claude://…`, `com.example.app:/cb`). OAuth 2.1
-//!   §2.3.1 says an AS SHOULD refuse private-use schemes without a `.`; Cursor and VS Code use exactly such
-//!   schemes, so they are accepted and [`RedirectKind::PrivateUse::reverse_dns`] tells the consent page to warn.
+//! - a private-use scheme in reverse domain name form, i.e. containing a `.` (RFC 8252 §7.1:
+//!   `com.example.app:/cb`);
+//! - the few dotless private-use schemes that real MCP clients register, listed in [`DOTLESS_APP_SCHEMES`]
+//!   (`cursor://anysphere.cursor-mcp/oauth/callback`, `vscode://…`). OAuth 2.1 §2.3.1 says an AS SHOULD
+//!   refuse private-use schemes without a `.`; these are accepted anyway, and
+//!   [`RedirectKind::PrivateUse::reverse_dns`] tells the consent page to warn.
 //!
-//! Refused: `javascript`, `data`, `vbscript`, `file`, `blob`; plain `http` on any other host; a fragment;
+//! Refused: `javascript`, `data`, `vbscript`, `file`, `blob`; every other dotless scheme (`about:`,
+//! `chrome:`, `ftp:`, `ms-settings:`, `view-source:` … name browser internals, OS settings or other
+//! protocols, never an app's callback); plain `http` on any other host; a fragment;
 //! userinfo; anything longer than [`MAX_REDIRECT_URI_LEN`]; characters outside RFC 3986's set (whitespace,
 //! controls, non-ASCII, `\`, `"`, `<`, `>` …); and any URI whose meaning a URL parser would change beyond the
 //! cosmetic normalizations below (dot segments, numeric or percent-encoded hosts, `[0:0::1]`, leading-zero
@@ -44,6 +49,25 @@ use url::Url;
 pub const MAX_REDIRECT_URI_LEN: usize = 2048;
 
 const BLOCKED_SCHEMES: [&str; 5] = ["javascript", "data", "vbscript", "file", "blob"];
+
+/// Private-use schemes without a `.` that are accepted anyway (RFC 8252 §7.1 asks for a reverse domain
+/// name): the app-link schemes of MCP clients that register them. Every other dotless scheme is refused;
+/// add one here only with the client that needs it.
+pub const DOTLESS_APP_SCHEMES: [&str; 6] = [
+    // VS Code and VS Code Insiders: `vscode.env.uriScheme`, which VS Code extensions with their own MCP
+    // OAuth put in their callbacks (Cline: `vscode://saoudrizwan.claude-dev/…` on the desktop).
+    "vscode",
+    "vscode-insiders",
+    // Cursor: its MCP client registers `cursor://anysphere.cursor-mcp/oauth/callback` (product.md §3);
+    // also `vscode.env.uriScheme` for such extensions running in Cursor.
+    "cursor",
+    // Windsurf: `vscode.env.uriScheme` for such extensions running in Windsurf.
+    "windsurf",
+    // Claude Desktop's app link.
+    "claude",
+    // Zed's app link.
+    "zed",
+];
 const LOOPBACK_HOSTS: [&str; 3] = ["127.0.0.1", "[::1]", "localhost"];
 
 /// Why a redirect URI was refused. Messages are ASCII, static and never contain the URI itself.
@@ -70,6 +94,10 @@ pub enum RedirectUriError {
     )]
     BlockedScheme,
     #[error(
+        "a private-use redirect URI scheme must be a reverse domain name such as com.example.app (RFC 8252 section 7.1)"
+    )]
+    NotReverseDns,
+    #[error(
         "plain http redirect URIs are only allowed for the loopback hosts 127.0.0.1, [::1] and localhost"
     )]
     PlainHttpNotLoopback,
@@ -90,8 +118,8 @@ pub enum RedirectKind {
     Https,
     /// `http://127.0.0.1`, `http://[::1]` or `http://localhost`, any port (RFC 8252 §7.3).
     LoopbackHttp,
-    /// A private-use scheme. `reverse_dns` is false for schemes without a `.` (`cursor`, `vscode`), which
-    /// OAuth 2.1 §2.3.1 discourages: the consent page should say so.
+    /// A private-use scheme. `reverse_dns` is false for the [`DOTLESS_APP_SCHEMES`] (`cursor`, `vscode`),
+    /// which OAuth 2.1 §2.3.1 discourages: the consent page should say so.
     PrivateUse { reverse_dns: bool },
 }
 
@@ -166,9 +194,11 @@ impl RedirectUri {
             "http" if LOOPBACK_HOSTS.contains(&host.as_str()) => RedirectKind::LoopbackHttp,
             "http" if host.is_empty() => return Err(RedirectUriError::MissingHost),
             "http" => return Err(RedirectUriError::PlainHttpNotLoopback),
-            _ => RedirectKind::PrivateUse {
-                reverse_dns: scheme.contains('.'),
-            },
+            _ if scheme.contains('.') => RedirectKind::PrivateUse { reverse_dns: true },
+            _ if DOTLESS_APP_SCHEMES.contains(&scheme.as_str()) => {
+                RedirectKind::PrivateUse { reverse_dns: false }
+            }
+            _ => return Err(RedirectUriError::NotReverseDns),
         };
         if web && host.is_empty() {
             return Err(RedirectUriError::MissingHost);

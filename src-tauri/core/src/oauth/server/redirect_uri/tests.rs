@@ -199,6 +199,64 @@ fn other_private_use_schemes_register() {
     );
 }
 
+#[test]
+fn dotless_private_use_schemes_are_refused_unless_a_real_client_uses_them() {
+    for raw in [
+        "ms-settings:privacy",
+        "view-source:https://a.example/cb",
+        "about:blank",
+        "chrome://settings/",
+        "ftp://a.example/cb",
+        "myapp://oauth/callback",
+        "mailto:someone@a.example",
+        "intent://cb",
+    ] {
+        assert_eq!(
+            refused(raw),
+            RedirectUriError::NotReverseDns,
+            "RFC 8252 §7.1: {raw} is not a reverse domain name and no MCP client needs it"
+        );
+    }
+    for raw in [
+        "javascript:alert(1)",
+        "data:text/html,x",
+        "file:///cb",
+        "blob:x",
+    ] {
+        assert_eq!(
+            refused(raw),
+            RedirectUriError::BlockedScheme,
+            "{raw} keeps its own, sharper reason"
+        );
+    }
+    for scheme in DOTLESS_APP_SCHEMES {
+        let raw = format!("{scheme}://publisher.extension/oauth/callback");
+        assert_eq!(
+            uri(&raw).kind(),
+            RedirectKind::PrivateUse { reverse_dns: false },
+            "{scheme} is on the allow-list, still flagged as not reverse-DNS"
+        );
+        assert!(
+            uri(&format!(
+                "{}://publisher.extension/oauth/callback",
+                scheme.to_ascii_uppercase()
+            ))
+            .matches(&raw),
+            "scheme case does not matter for {scheme}"
+        );
+    }
+    assert_eq!(
+        uri("com.example.app:/cb").kind(),
+        RedirectKind::PrivateUse { reverse_dns: true },
+        "RFC 8252 §7.1 form"
+    );
+    assert_eq!(
+        uri("dev.zed.Zed://oauth/callback").kind(),
+        RedirectKind::PrivateUse { reverse_dns: true },
+        "any scheme with a dot"
+    );
+}
+
 // mcp-auth-checklist §5.2 cases 23-27.
 
 #[test]
