@@ -125,10 +125,7 @@ fn launch(data_dir: &Path) -> Result<RunningGateway, String> {
             std::future::pending(),
         )
         .await
-        .map(|running| {
-            running.set_allow_other_os_users(saved.allow_other_os_users);
-            running
-        })
+        .inspect(|running| running.set_allow_other_os_users(saved.allow_other_os_users))
         .map_err(|e| e.to_string())
     })
 }
