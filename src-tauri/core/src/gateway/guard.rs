@@ -26,6 +26,8 @@ pub enum Refusal {
     ForeignHost,
     /// `Origin` is present and not a loopback origin.
     ForeignOrigin,
+    /// More than one `Host` header.
+    DuplicateHost,
 }
 
 impl IntoResponse for Refusal {
@@ -34,6 +36,10 @@ impl IntoResponse for Refusal {
             Self::ForeignHost => (
                 StatusCode::MISDIRECTED_REQUEST,
                 "this gateway only answers requests addressed to its own loopback address",
+            ),
+            Self::DuplicateHost => (
+                StatusCode::BAD_REQUEST,
+                "a request must carry exactly one Host header (RFC 9112 section 3.2)",
             ),
             Self::ForeignOrigin => (
                 StatusCode::FORBIDDEN,
@@ -53,6 +59,11 @@ impl IntoResponse for Refusal {
 
 /// Checks `Host` and `Origin` against the gateway's own authority.
 pub fn check(headers: &HeaderMap, uri: &http::Uri, local: &LocalAuthority) -> Result<(), Refusal> {
+    // Two `Host` headers are a malformed request (RFC 9112 §3.2: a server MUST respond 400 to a
+    // request with more than one Host field); refused here before anyone reads either.
+    if headers.get_all(HOST).iter().nth(1).is_some() {
+        return Err(Refusal::DuplicateHost);
+    }
     let host = headers
         .get(HOST)
         .and_then(|v| v.to_str().ok())
@@ -137,6 +148,21 @@ mod tests {
                 "{host} is ours"
             );
         }
+    }
+
+    #[test]
+    fn two_host_headers_are_refused_even_when_one_is_ours() {
+        let local = LocalAuthority { port: 4000 };
+        let mut map = HeaderMap::new();
+        map.append(HOST, http::HeaderValue::from_static("127.0.0.1:4000"));
+        map.append(HOST, http::HeaderValue::from_static("evil.example:4000"));
+        let uri: http::Uri = "/authorize".parse().expect("uri");
+        assert_eq!(check(&map, &uri, &local), Err(Refusal::DuplicateHost));
+        assert_eq!(
+            Refusal::DuplicateHost.into_response().status(),
+            StatusCode::BAD_REQUEST,
+            "RFC 9112 §3.2: 400"
+        );
     }
 
     #[test]

@@ -7,6 +7,7 @@
 pub mod caller_policy;
 mod guard;
 mod health;
+pub mod server;
 mod tool_catalog;
 
 use std::future::Future;
@@ -29,7 +30,6 @@ use tower_http::trace::TraceLayer;
 use crate::proxy::{Proxy, ProxyOptions};
 use crate::vault::Vault;
 
-use crate::net::caller::{LoopbackListener, PeerConnection};
 pub use caller_policy::{CallerPolicy, RouteClass};
 pub use guard::{Refusal, is_loopback_origin};
 
@@ -243,13 +243,7 @@ pub async fn start(
             server_stop.cancel();
             proxy.end_all_streams();
         };
-        let listener = LoopbackListener(listener);
-        axum::serve(
-            listener,
-            app.into_make_service_with_connect_info::<PeerConnection>(),
-        )
-        .with_graceful_shutdown(stopped)
-        .await
+        server::serve(listener, app, server::ConnectionLimits::default(), stopped).await
     });
     tracing::info!(%address, key_source = ?vault.key_source().kind, "gateway listening");
     Ok(RunningGateway {

@@ -27,9 +27,6 @@
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::sync::Arc;
 
-use axum::extract::connect_info::Connected;
-use axum::serve::{IncomingStream, Listener};
-use tokio::net::TcpStream;
 use tokio::sync::OnceCell;
 
 /// The OS account at the other end of a connection, as far as this OS lets Gatehouse see it.
@@ -72,7 +69,7 @@ pub struct PeerProcess {
     pub exe: Option<String>,
 }
 
-/// The connect info of every accepted connection: its two addresses and, resolved on first use, who
+/// The connect info of every accepted connection (`gateway::server` adds it to each request): its two addresses and, resolved on first use, who
 /// is behind the peer address. Cloning shares the resolution.
 #[derive(Debug, Clone)]
 pub struct PeerConnection {
@@ -164,39 +161,6 @@ impl<S: Send + Sync> axum::extract::FromRequestParts<S> for Peer {
         Ok(Peer(from_socket.or_else(|| {
             parts.extensions.get::<PeerConnection>().cloned()
         })))
-    }
-}
-
-/// The gateway's TCP listener: accepts with `TCP_NODELAY` set (a streamed response's headers and
-/// body go out as separate writes, and a delayed ACK would hold the body back ~40 ms on loopback) and
-/// gives every connection a [`PeerConnection`] as its connect info.
-pub struct LoopbackListener(pub tokio::net::TcpListener);
-
-impl Listener for LoopbackListener {
-    type Io = TcpStream;
-    type Addr = SocketAddr;
-
-    async fn accept(&mut self) -> (Self::Io, Self::Addr) {
-        let (stream, address) = Listener::accept(&mut self.0).await;
-        if let Err(error) = stream.set_nodelay(true) {
-            tracing::debug!(%error, "cannot set TCP_NODELAY on an accepted connection");
-        }
-        (stream, address)
-    }
-
-    fn local_addr(&self) -> std::io::Result<Self::Addr> {
-        self.0.local_addr()
-    }
-}
-
-impl Connected<IncomingStream<'_, LoopbackListener>> for PeerConnection {
-    fn connect_info(stream: IncomingStream<'_, LoopbackListener>) -> Self {
-        let remote = *stream.remote_addr();
-        let local = stream
-            .io()
-            .local_addr()
-            .unwrap_or_else(|_| SocketAddr::from((Ipv4Addr::LOCALHOST, 0)));
-        PeerConnection::new(remote, local)
     }
 }
 
@@ -406,7 +370,9 @@ mod tests {
             .await
             .expect("bind loopback");
         let address = listener.local_addr().expect("local addr");
-        let client = TcpStream::connect(address).await.expect("connect");
+        let client = tokio::net::TcpStream::connect(address)
+            .await
+            .expect("connect");
         let (server_side, remote) = listener.accept().await.expect("accept");
         let local = server_side.local_addr().expect("local addr");
         assert_eq!(remote, client.local_addr().expect("client addr"));
