@@ -87,6 +87,15 @@ fn check_mcp_traffic(client: &mut NodeProcess, echo: &str) {
 fn revoke_and_check_next_call_fails(setup: &Setup, client: &mut NodeProcess, client_name: &str) {
     let grant = grant_of(setup.data_dir(), client_name, SLUG);
     assert_eq!(grant["status"], "active", "{grant}");
+    // The program the OS saw redeeming the code: the client's own Node process, not the browser.
+    assert!(
+        grant["caller"]["exe"].as_str().is_some_and(|exe| exe
+            .rsplit('/')
+            .next()
+            .is_some_and(|name| name.starts_with("node"))),
+        "the grant names the client's executable as seen by the OS: {grant}"
+    );
+    assert!(grant["caller"]["pid"].as_u64().is_some(), "{grant}");
     for secret in ["access_token", "refresh_token", "token", "code"] {
         assert!(
             grant.get(secret).is_none(),

@@ -295,9 +295,23 @@ async fn no_ipc_payload_carries_a_secret() {
     payloads.add(&admin::preview_edit(&env.vault, "keyed", &rename).unwrap());
     payloads.add(&admin::edit_connection(&env.vault, port, "keyed", &rename).unwrap());
     payloads.add(&admin::set_connection_enabled(&env.vault, port, "keyed", false).unwrap());
+    // The program the OS saw behind a client, as the card shows it.
+    store
+        .write_blocking(|tx| {
+            Ok(tx.execute(
+                "UPDATE grants SET caller_pid = 4242, caller_exe = '/usr/bin/claude'",
+                [],
+            )?)
+        })
+        .unwrap();
     let grant_views = admin::list_grants(&env.vault, true).unwrap();
     for g in &grant_views {
         payloads.add(&g.token_health);
+        payloads.add(
+            g.caller
+                .as_ref()
+                .expect("the grant shows the program that redeemed it"),
+        );
     }
     payloads.add_all(&grant_views);
     payloads.add_all(&admin::list_clients(&env.vault).unwrap());

@@ -182,6 +182,7 @@ const grant = (g: Partial<GrantView> & Pick<GrantView, "id" | "client_id">): Gra
   revoked_at: null,
   revoked_reason: null,
   token_health: "valid",
+  caller: null,
   ...g,
 });
 
@@ -190,6 +191,7 @@ export const SAMPLE_GRANTS: GrantView[] = [
     id: "grant_claude_github",
     client_id: "gh_cl_claude0000000000000000000001",
     client_name: "Claude Code",
+    caller: { exe: "/usr/local/bin/claude", pid: 4242 },
   }),
   grant({
     id: "grant_claude_search",

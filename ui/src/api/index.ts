@@ -16,6 +16,7 @@ import type { Backend } from "./context";
 export type { GatehouseApi, IpcError } from "./types";
 export { TRANSPORT_ERROR, CHANGED_EVENT, CONSENT_REQUESTED_EVENT } from "./types";
 export type { ActivityView } from "./bindings/ActivityView";
+export type { CallerView } from "./bindings/CallerView";
 export type { AuthDetection } from "./bindings/AuthDetection";
 export type { ChangeKind } from "./bindings/ChangeKind";
 export type { ClientForgotten } from "./bindings/ClientForgotten";

@@ -45,6 +45,7 @@ function grant(partial: Partial<GrantView> & Pick<GrantView, "id" | "client_id">
     revoked_at: null,
     revoked_reason: null,
     token_health: "valid",
+    caller: null,
     ...partial,
   };
 }

@@ -24,7 +24,7 @@ pub struct ActivityView {
     #[ts(type = "number")]
     pub at: UnixMillis,
     #[ts(
-        type = "\"connection.created\" | \"connection.updated\" | \"connection.deleted\" | \"client.registered\" | \"client.updated\" | \"client.forgotten\" | \"grant.created\" | \"grant.activated\" | \"grant.revoked\" | \"retention.purged\" | \"diagnostic.write\""
+        type = "\"connection.created\" | \"connection.updated\" | \"connection.deleted\" | \"client.registered\" | \"client.updated\" | \"client.forgotten\" | \"grant.created\" | \"grant.activated\" | \"grant.revoked\" | \"retention.purged\" | \"upstream.signed_in\" | \"upstream.reauth_required\" | \"upstream.signed_out\" | \"caller.refused\" | \"diagnostic.write\""
     )]
     pub kind: String,
     pub grant_id: Option<String>,
@@ -139,5 +139,22 @@ fn summary(event: &AuditEvent, client: Option<&str>, connection: Option<&str>) -
             format!("{connection} needs you to sign in again{because}.")
         }
         AuditKind::DiagnosticWrite => "A diagnostic write was recorded.".to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_typescript_kind_names_every_audit_kind() {
+        let declared = <ActivityView as TS>::decl(&ts_rs::Config::new());
+        for kind in AuditKind::ALL {
+            assert!(
+                declared.contains(&format!("\"{}\"", kind.as_str())),
+                "ActivityView.kind's TypeScript type must list {} (the window receives it)",
+                kind.as_str()
+            );
+        }
     }
 }

@@ -78,6 +78,17 @@ pub struct GrantView {
     pub revoked_at: Option<UnixMillis>,
     pub revoked_reason: Option<String>,
     pub token_health: TokenHealth,
+    /// The program the OS saw behind the client (not reported by it): the one that redeemed the
+    /// grant's code, else the one that registered the client; `null` when Gatehouse saw neither.
+    pub caller: Option<CallerView>,
+}
+
+/// A process as the OS showed it to Gatehouse.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
+pub struct CallerView {
+    /// The executable's path, when the OS showed it.
+    pub exe: Option<String>,
+    pub pid: u32,
 }
 
 /// What a revoke did.
@@ -101,6 +112,7 @@ pub fn list_grants(vault: &Vault, include_inactive: bool) -> Result<Vec<GrantVie
         .read_blocking(move |conn| {
             let rows = grants::list(conn, &filter)?;
             let mut client_names: HashMap<ClientId, Option<String>> = HashMap::new();
+            let mut registrants: HashMap<ClientId, Option<CallerView>> = HashMap::new();
             let mut connection_names: HashMap<ConnectionId, (String, String)> = HashMap::new();
             let mut views = Vec::with_capacity(rows.len());
             for row in rows {
@@ -115,6 +127,22 @@ pub fn list_grants(vault: &Vault, include_inactive: bool) -> Result<Vec<GrantVie
                         .unwrap_or_default();
                     connection_names.insert(row.connection_id.clone(), (slug, name));
                 }
+                if !registrants.contains_key(&row.client_id) {
+                    let registrant =
+                        clients::registrant(conn, &row.client_id)?.map(|c| CallerView {
+                            exe: c.exe,
+                            pid: c.pid,
+                        });
+                    registrants.insert(row.client_id.clone(), registrant);
+                }
+                let caller = row
+                    .caller
+                    .clone()
+                    .map(|c| CallerView {
+                        exe: c.exe,
+                        pid: c.pid,
+                    })
+                    .or_else(|| registrants.get(&row.client_id).cloned().flatten());
                 let state = grants::token_state(conn, &row.id)?;
                 let (connection_slug, connection_name) = connection_names
                     .get(&row.connection_id)
@@ -142,6 +170,7 @@ pub fn list_grants(vault: &Vault, include_inactive: bool) -> Result<Vec<GrantVie
                     revoked_at: row.revoked_at,
                     revoked_reason: row.revoked_reason.map(|r| r.as_str().to_owned()),
                     token_health: TokenHealth::of(&state, now),
+                    caller,
                 });
             }
             Ok(views)

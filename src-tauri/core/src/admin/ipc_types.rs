@@ -18,6 +18,7 @@ macro_rules! with_ipc_types {
             $crate::admin::ConnectionRemoved,
             $crate::admin::EditPreview,
             $crate::admin::GrantView,
+            $crate::admin::CallerView,
             $crate::admin::GrantsRevoked,
             $crate::admin::TokenHealth,
             $crate::admin::ClientView,

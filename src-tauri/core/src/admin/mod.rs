@@ -35,7 +35,7 @@ pub use connections::{
     set_connection_enabled,
 };
 pub use error::{AdminError, AdminErrorKind, IpcError};
-pub use grants::{GrantView, GrantsRevoked, TokenHealth, list_grants, revoke_grants};
+pub use grants::{CallerView, GrantView, GrantsRevoked, TokenHealth, list_grants, revoke_grants};
 pub use ipc_types::ipc_type_names;
 pub use requests::{ConnectionChangesRequest, HeaderInput, NewConnectionRequest, OAuthRequest};
 pub use settings::{Settings, get_settings, update_settings};

@@ -44,7 +44,7 @@ pub struct NewAuthorizationRequest {
 }
 
 /// A process as the OS reported it: pid and executable path.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct CallerProcess {
     pub pid: u32,
     pub exe: Option<String>,

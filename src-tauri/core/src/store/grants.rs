@@ -12,6 +12,7 @@
 use rusqlite::{Connection, OptionalExtension, Row, Transaction, params};
 
 use super::audit::{self, AuditKind, AuditSubject};
+use super::authorization_requests::CallerProcess;
 use super::ids::{ClientId, ConnectionId, GrantId};
 use super::revocation::{self, RevocationOutcome, RevocationReason};
 use super::text::{canonical_tokens, text_enum};
@@ -56,6 +57,8 @@ pub struct GrantRow {
     pub created_at: UnixMillis,
     pub activated_at: Option<UnixMillis>,
     pub last_used_at: Option<UnixMillis>,
+    /// The process the OS saw redeeming the grant's code at `/token`, when it was seen.
+    pub caller: Option<CallerProcess>,
 }
 
 /// Which grants [`list`] returns.
@@ -99,7 +102,7 @@ impl Activation {
 }
 
 const COLUMNS: &str = "id, client_id, connection_id, redirect_uri, scopes, tools_json, config_version, \
-     status, revoked_reason, revoked_at, created_at, activated_at, last_used_at";
+     status, revoked_reason, revoked_at, created_at, activated_at, last_used_at, caller_pid, caller_exe";
 
 fn from_row(row: &Row<'_>) -> rusqlite::Result<(GrantRow, Option<String>)> {
     Ok((
@@ -117,6 +120,7 @@ fn from_row(row: &Row<'_>) -> rusqlite::Result<(GrantRow, Option<String>)> {
             created_at: row.get(10)?,
             activated_at: row.get(11)?,
             last_used_at: row.get(12)?,
+            caller: CallerProcess::from_columns(row.get(13)?, row.get(14)?),
         },
         row.get(5)?,
     ))
@@ -398,6 +402,18 @@ impl Store {
         let store = self.clone();
         super::run_blocking(move || store.activate_grant(&id)).await
     }
+}
+
+/// Records the process that redeemed the grant's authorization code (what the Authorized clients
+/// card shows beside the reported name).
+pub fn set_caller(
+    tx: &Transaction,
+    id: &GrantId,
+    caller: &CallerProcess,
+) -> Result<(), StoreError> {
+    tx.prepare_cached("UPDATE grants SET caller_pid = ?2, caller_exe = ?3 WHERE id = ?1")?
+        .execute(params![id, caller.pid, caller.exe])?;
+    Ok(())
 }
 
 #[cfg(test)]

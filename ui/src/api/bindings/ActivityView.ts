@@ -3,7 +3,7 @@
 /**
  * One audit event for the Activity view.
  */
-export type ActivityView = { id: number, at: number, kind: "connection.created" | "connection.updated" | "connection.deleted" | "client.registered" | "client.updated" | "client.forgotten" | "grant.created" | "grant.activated" | "grant.revoked" | "retention.purged" | "diagnostic.write", grant_id: string | null, client_id: string | null, connection_id: string | null, reason: string | null, 
+export type ActivityView = { id: number, at: number, kind: "connection.created" | "connection.updated" | "connection.deleted" | "client.registered" | "client.updated" | "client.forgotten" | "grant.created" | "grant.activated" | "grant.revoked" | "retention.purged" | "upstream.signed_in" | "upstream.reauth_required" | "upstream.signed_out" | "caller.refused" | "diagnostic.write", grant_id: string | null, client_id: string | null, connection_id: string | null, reason: string | null, 
 /**
  * What happened, in one sentence for a person.
  */

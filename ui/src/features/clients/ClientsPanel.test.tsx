@@ -25,6 +25,18 @@ describe("grant cards", () => {
     expect(within(claude).getAllByText("4f7c2a9e-claude-code")[0]).toBeInTheDocument();
   });
 
+  it("shows the program the OS saw beside the reported name, or says it was not seen", async () => {
+    const state = viewsState();
+    state.grants[0] = { ...state.grants[0]!, caller: { exe: "/usr/bin/claude", pid: 4242 } };
+    renderView(<ClientsPanel />, { initial: { grants: state.grants } });
+    const claude = await card("\u201CClaude Code\u201D");
+    expect(within(claude).getByTestId("grant-program")).toHaveTextContent(
+      "Seen on this computer · /usr/bin/claude (pid 4242)",
+    );
+    const unnamed = await card("Unverified MCP client");
+    expect(within(unnamed).getByTestId("grant-program")).toHaveTextContent("Program not seen by Gatehouse");
+  });
+
   it("makes the shield a focusable tooltip trigger explaining the name is unverified", async () => {
     const { user } = renderView(<ClientsPanel />);
     const claude = await card("\u201CClaude Code\u201D");
@@ -213,7 +225,7 @@ describe("filters and grouping", () => {
     expect(screen.getAllByTestId("grant-card")).toHaveLength(1);
     expect(screen.getByRole("heading", { name: "Unverified MCP client" })).toBeInTheDocument();
     await user.selectOptions(screen.getByLabelText("Connection"), "All connections");
-    await user.selectOptions(screen.getByLabelText("Client"), "\u201CClaude Code\u201D (127.0.0.1:33418)");
+    await user.selectOptions(screen.getByLabelText("Client"), "\u201CClaude Code\u201D (127.0.0.1)");
     expect(screen.getAllByTestId("grant-card")).toHaveLength(1);
     expect(screen.getByRole("heading", { name: "\u201CClaude Code\u201D" })).toBeInTheDocument();
   });

@@ -173,7 +173,7 @@ export function ClientsPanel() {
             <option value={ALL}>All clients</option>
             {groups.map((group) => (
               <option key={group.key} value={group.key}>
-                {clientTitle(group.name)} ({group.host})
+                {clientTitle(group.name)} ({group.program ?? group.host})
               </option>
             ))}
           </select>
@@ -260,7 +260,8 @@ function registrations(group: GrantGroup): number {
 }
 
 /**
- * Registrations of one app (same reported name, software id and callback host) under one heading
+ * Registrations of one app (same reported name and program seen by the OS, else same software id
+ * and callback host) under one heading
  * with a count. Every grant of the most recent registration shows; those of older registrations
  * fold away so re-registrations do not flood the list. (One registration with grants on several
  * connections is not a group: each of its grants is a card of its own.)
@@ -297,9 +298,17 @@ function GrantGroupSection({ group, selection, onToggle, accountOf, onRevoke, on
           {title} <span className="grant-group__count">· {group.grants.length} authorizations</span>
         </h3>
         <p className="muted grant-group__why">
-          Registrations from {group.host}
-          {group.softwareId ? ` with software ID ${group.softwareId}` : ""}: {registrations(group)} registrations,
-          grouped as one app.
+          {group.program ? (
+            <>
+              Registrations by <code>{group.program}</code> (seen on this computer)
+            </>
+          ) : (
+            <>
+              Registrations from {group.host}
+              {group.softwareId ? ` with software ID ${group.softwareId}` : ""}
+            </>
+          )}
+          : {registrations(group)} registrations, grouped as one app.
         </p>
         <label className="check">
           <input type="checkbox" checked={allSelected} onChange={(event) => onToggle(ids, event.target.checked)} />

@@ -92,6 +92,17 @@ export function GrantCard({
             {" · "}
             <code title={grant.client_id}>{grant.client_id}</code>
           </p>
+          <p className="grant-card__program" data-testid="grant-program">
+            {grant.caller ? (
+              <>
+                <span className="label">Seen on this computer</span>
+                {" · "}
+                <code>{grant.caller.exe ?? "executable not visible"}</code> (pid {grant.caller.pid})
+              </>
+            ) : (
+              <span className="label">Program not seen by Gatehouse</span>
+            )}
+          </p>
         </div>
         <span className="badge" data-tone={health.tone} title={health.detail}>
           <span className="visually-hidden">Token: </span>
@@ -168,6 +179,17 @@ export function GrantCard({
           <dt>Callback URI</dt>
           <dd>
             <code>{grant.redirect_uri}</code>
+          </dd>
+          <dt>Program</dt>
+          <dd>
+            {grant.caller ? (
+              <>
+                <code>{grant.caller.exe ?? "executable not visible"}</code>, pid {grant.caller.pid}: the
+                process the operating system showed when the client redeemed its code (or registered)
+              </>
+            ) : (
+              "Not seen: Gatehouse did not see which program registered this client or redeemed its code"
+            )}
           </dd>
           <dt>Scopes</dt>
           <dd>{grant.scopes.length ? <code>{grant.scopes.join(" ")}</code> : "none"}</dd>

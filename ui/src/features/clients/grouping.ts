@@ -6,31 +6,33 @@ export function clientTitle(name: string | null): string {
   return trimmed ? `\u201C${trimmed}\u201D` : "Unverified MCP client";
 }
 
-/** The host of a callback URI ("127.0.0.1:33418"), or the URI itself when it does not parse. */
-export function redirectHost(uri: string): string {
+/** The host of a callback URI without its port ("127.0.0.1"): Claude Code and VS Code pick a new
+ * port for every sign-in, so the port says nothing about which app registered. */
+export function redirectHostname(uri: string): string {
   try {
     const url = new URL(uri);
-    return url.host || `${url.protocol}`;
+    return url.hostname || `${url.protocol}`;
   } catch {
     return uri;
   }
 }
 
 export type GrantGroup = {
-  /** Same reported name, software id and redirect host. */
+  /** Same reported name and the same program seen by the OS; else same software id and callback host. */
   key: string;
   name: string | null;
   softwareId: string | null;
+  /** The executable the OS showed behind the client, when Gatehouse saw it. */
+  program: string | null;
   host: string;
   grants: GrantView[];
 };
 
 export function groupKey(grant: GrantView, client: ClientView | undefined): string {
-  return JSON.stringify([
-    grant.client_name?.trim() ?? "",
-    client?.software_id ?? "",
-    redirectHost(grant.redirect_uri),
-  ]);
+  const name = grant.client_name?.trim() ?? "";
+  const program = grant.caller?.exe;
+  if (program) return JSON.stringify([name, "program", program]);
+  return JSON.stringify([name, client?.software_id ?? "", redirectHostname(grant.redirect_uri)]);
 }
 
 /** Most recently used (or authorized) first; a grant never used sorts by when it was authorized. */
@@ -55,7 +57,8 @@ export function groupGrants(grants: readonly GrantView[], clients: readonly Clie
         key,
         name: grant.client_name?.trim() || null,
         softwareId: client?.software_id ?? null,
-        host: redirectHost(grant.redirect_uri),
+        program: grant.caller?.exe ?? null,
+        host: redirectHostname(grant.redirect_uri),
         grants: [],
       };
       groups.set(key, group);

@@ -50,6 +50,9 @@ use super::pkce::{CodeChallenge, check_verifier};
 use super::policy::{REFRESH_REUSE_GRACE, REFRESH_TOKEN_IDLE_TTL, SCOPE_OFFLINE_ACCESS};
 use super::resource::{ResourceUri, parse_resource_params, slug_for};
 use super::routes::AuthorizationServer;
+use crate::net::caller::Peer;
+use crate::store::authorization_requests::CallerProcess;
+
 use crate::clock::UnixMillis;
 use crate::crypto::TokenKind;
 use crate::store::access_tokens::{self, NewAccessToken};
@@ -62,11 +65,12 @@ use crate::store::{
 /// `POST /token`.
 pub async fn token(
     State(server): State<AuthorizationServer>,
+    peer: Peer,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
     let result = match Form::parse(&headers, body) {
-        Ok(form) => exchange(&server, &headers, &form).await,
+        Ok(form) => exchange(&server, &peer, &headers, &form).await,
         Err(e) => Err(e),
     };
     match result {
@@ -80,6 +84,7 @@ pub async fn token(
 
 async fn exchange(
     server: &AuthorizationServer,
+    peer: &Peer,
     headers: &HeaderMap,
     form: &Form,
 ) -> Result<Response, OAuthError> {
@@ -95,7 +100,12 @@ async fn exchange(
     }
     let client_id = client_id(headers, form)?;
     if grant_type == "authorization_code" {
-        authorization_code(server, client_id, form).await
+        // The program that redeems the code is the client itself (the browser only carried it).
+        let caller = peer.process().await.map(|p| CallerProcess {
+            pid: p.pid,
+            exe: p.exe,
+        });
+        authorization_code(server, client_id, caller, form).await
     } else {
         refresh_token(server, client_id, form).await
     }
@@ -166,6 +176,7 @@ enum Outcome {
 async fn authorization_code(
     server: &AuthorizationServer,
     client_id: ClientId,
+    caller: Option<CallerProcess>,
     form: &Form,
 ) -> Result<Response, OAuthError> {
     let code = form.required("code")?;
@@ -232,6 +243,9 @@ async fn authorization_code(
                     return refuse(invalid_grant("the authorization code is not valid"));
                 }
             };
+            if let Some(caller) = &caller {
+                grants::set_caller(tx, &code.grant_id, caller)?;
+            }
             let registered_refresh = clients::get(tx, &code.client_id)?.is_some_and(|c| {
                 c.registration
                     .grant_types
