@@ -128,7 +128,7 @@ fn the_tray_tells_the_gateway_and_its_clients_and_closing_keeps_it_running() {
         (notified.summary.as_str(), notified.body.as_str()),
         (
             "Gatehouse",
-            "\u{201c}Tray Test Client\u{201d} asks to use Everything: approve or deny in your browser"
+            "\u{201c}Tray Test Client\u{201d} asks to use Everything: approve or deny in your browser or under Requests in Gatehouse"
         ),
         "the notification names the client as it reported itself, in quotes, and the connection"
     );

@@ -396,3 +396,70 @@ fn authorize_loaded_as_images_keeps_one_pending_request_and_calls_no_upstream() 
         "no upstream call before a person looks at the consent page"
     );
 }
+
+/// Issue 9: a person with Gatehouse open never needs the browser page. The real SDK client is sent
+/// to `/authorize` (loaded once, as the desktop would show it), the request is listed and approved
+/// with `gatehoused requests`, and Gatehouse hands the code to the client's loopback callback
+/// itself: the client connects and works.
+#[test]
+fn sdk_client_approved_from_the_command_line_without_the_browser_page() {
+    let setup = Setup::new();
+    let mut client = NodeProcess::spawn("sdk-client.mjs", &[&setup.mcp_url()]);
+    let url = client.expect_authorize(STEP);
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap_or_else(|e| panic!("runtime: {e}"));
+    let loaded = runtime
+        .block_on(reqwest::get(&url))
+        .unwrap_or_else(|e| panic!("GET /authorize: {e}"));
+    assert_eq!(loaded.status(), 200, "the request is recorded");
+
+    let listed: serde_json::Value = serde_json::from_str(&gatehouse_e2e::peers::admin(
+        setup.data_dir(),
+        &["requests", "list", "--json"],
+    ))
+    .unwrap_or_else(|e| panic!("requests list --json: {e}"));
+    let pending = listed
+        .as_array()
+        .and_then(|all| all.iter().find(|r| r["client_name"] == SDK_CLIENT_NAME))
+        .unwrap_or_else(|| panic!("the SDK client's request is listed: {listed}"))
+        .clone();
+    assert_eq!(pending["connection_slug"], SLUG, "{pending}");
+    let port = setup
+        .gateway
+        .base_url
+        .rsplit(':')
+        .next()
+        .unwrap_or_default()
+        .to_owned();
+    let id = pending["id"].as_str().unwrap_or_default().to_owned();
+    let decided: serde_json::Value = serde_json::from_str(&gatehouse_e2e::peers::admin(
+        setup.data_dir(),
+        &["requests", "approve", &id, "--port", &port, "--json"],
+    ))
+    .unwrap_or_else(|e| panic!("requests approve --json: {e}"));
+    assert_eq!(decided["approved"], true, "{decided}");
+    assert_eq!(
+        decided["delivery"]["via"], "loopback",
+        "the code went to the client's loopback callback: {decided}"
+    );
+
+    let callback = client.expect_step("callback", STEP);
+    assert_eq!(callback["has_code"], true, "{callback}");
+    let connected = client.expect_step("connected", STEP);
+    assert_eq!(connected["server"]["name"], "mcp-servers/everything");
+    let tools = client.expect_step("listTools", STEP);
+    assert!(
+        tools["tools"]
+            .as_array()
+            .is_some_and(|t| t.iter().any(|n| n == "echo")),
+        "every tool allowed: {tools}"
+    );
+    let after: serde_json::Value = serde_json::from_str(&gatehouse_e2e::peers::admin(
+        setup.data_dir(),
+        &["requests", "list", "--json"],
+    ))
+    .unwrap_or_else(|e| panic!("requests list --json: {e}"));
+    assert_eq!(after, serde_json::json!([]), "nothing is pending any more");
+}

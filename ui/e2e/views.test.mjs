@@ -81,7 +81,7 @@ async function checkAccessibility(page, what) {
 describe("Gatehouse views in Chromium, against the fake backend", () => {
   it("shows both main tabs with their content", async () => {
     const { page, errors, close } = await open();
-    assert.equal(await page.getByRole("tab").count(), 4);
+    assert.equal(await page.getByRole("tab").count(), 5);
     const cards = page.getByTestId("connection-card");
     await cards.first().waitFor();
     // The preview fake's samples (ui/src/api/fake.ts): 4 connections, 4 active grants of 3 clients.
@@ -162,6 +162,11 @@ describe("Gatehouse views in Chromium, against the fake backend", () => {
       await page.getByRole("tooltip").first().waitFor({ state: "visible" });
       await checkAccessibility(page, `Authorized clients, with a tooltip open (${scheme})`);
       await page.screenshot({ path: join(ARTIFACTS, `authorized-clients-${scheme}.png`), fullPage: true });
+
+      await page.getByRole("tab", { name: /^Requests/ }).click();
+      await page.getByTestId("pending-request").first().waitFor();
+      await checkAccessibility(page, `Requests (${scheme})`);
+      await page.screenshot({ path: join(ARTIFACTS, `requests-${scheme}.png`), fullPage: true });
 
       await tab(page, "Activity");
       await page.getByRole("list", { name: "Activity, newest first" }).waitFor();

@@ -1,5 +1,5 @@
-import { screen, within } from "@testing-library/react";
-import { describe, expect, it } from "vitest";
+import { act, screen, within } from "@testing-library/react";
+import { describe, expect, it, vi } from "vitest";
 import { SAMPLE_GATEWAY_STATUS } from "./api";
 import { renderApp } from "./test/render";
 
@@ -9,16 +9,35 @@ describe("Gatehouse window", () => {
     expect(screen.getByRole("heading", { level: 1, name: "Gatehouse" })).toBeInTheDocument();
   });
 
-  it("has the two main tabs first, then Activity and Settings, Connections selected first", () => {
-    renderApp();
+  it("has the two main tabs first, then Requests, Activity and Settings, Connections selected first", () => {
+    renderApp({ initial: { pending: [] } });
     const tablist = screen.getByRole("tablist");
     const tabs = within(tablist).getAllByRole("tab");
-    expect(tabs.map((tab) => tab.textContent)).toEqual(["Connections", "Authorized clients", "Activity", "Settings"]);
+    expect(tabs.map((tab) => tab.textContent)).toEqual([
+      "Connections",
+      "Authorized clients",
+      "Requests",
+      "Activity",
+      "Settings",
+    ]);
     expect(screen.getByRole("tab", { name: "Connections" })).toHaveAttribute("aria-selected", "true");
     expect(screen.getByRole("tab", { name: "Authorized clients" })).toHaveAttribute(
       "aria-selected",
       "false",
     );
+  });
+
+  it("counts the requests waiting and opens them for whoever comes from the notification", async () => {
+    const { api } = renderApp();
+    expect(await screen.findByRole("tab", { name: "Requests (1)" })).toHaveAttribute("aria-selected", "false");
+    const focus = vi.spyOn(document, "hasFocus");
+    focus.mockReturnValue(true);
+    act(() => api.emitConsentRequested({ client_name: "Cursor", connection_name: "GitHub" }));
+    expect(screen.getByRole("tab", { name: "Requests (1)" })).toHaveAttribute("aria-selected", "false");
+    focus.mockReturnValue(false);
+    act(() => api.emitConsentRequested({ client_name: "Cursor", connection_name: "GitHub" }));
+    expect(screen.getByRole("tab", { name: "Requests (1)" })).toHaveAttribute("aria-selected", "true");
+    focus.mockRestore();
   });
 
   it("shows the panel of the selected tab, labelled by that tab", async () => {

@@ -10,8 +10,8 @@ use std::sync::Arc;
 use gatehouse_core::admin::{
     self, ActivityView, AuthDetection, ClientForgotten, ClientView, ConnectionChange,
     ConnectionChangesRequest, ConnectionRemoved, ConnectionView, EditPreview, GatewayStatus,
-    GrantView, GrantsRevoked, IpcError, NewConnectionRequest, OAuthTemplateView, Settings,
-    SignedOut, SigninCallback, SigninStarted,
+    GrantView, GrantsRevoked, IpcError, NewConnectionRequest, OAuthTemplateView, PendingDecision,
+    PendingRequestView, RequestDecided, Settings, SignedOut, SigninCallback, SigninStarted,
 };
 use gatehouse_core::net::browser::open_browser;
 use tauri::{AppHandle, State};
@@ -161,6 +161,30 @@ pub async fn start_signin(
 ) -> Result<SigninStarted, IpcError> {
     let (oauth, port) = slot.oauth()?;
     Ok(admin::start_signin_in_browser(&oauth, port, &slug_or_id, callback, open_browser).await?)
+}
+
+/// The consent requests waiting for the person (the window's Requests view).
+#[tauri::command]
+pub async fn list_pending_requests(slot: Slot<'_>) -> Result<Vec<PendingRequestView>, IpcError> {
+    slot.run(|v, _| admin::list_pending_requests(v)).await
+}
+
+/// Approves (with every tool, or only `tools`) or denies a pending request; the answer goes to the
+/// client's callback.
+#[tauri::command]
+pub async fn decide_pending_request(
+    slot: Slot<'_>,
+    id: String,
+    approve: bool,
+    tools: Option<Vec<String>>,
+) -> Result<RequestDecided, IpcError> {
+    let (vault, port) = slot.vault()?;
+    let decision = if approve {
+        PendingDecision::Approve { tools }
+    } else {
+        PendingDecision::Deny
+    };
+    Ok(admin::decide_pending_request(&vault, port, &id, decision).await?)
 }
 
 /// Signs a connection out: RFC 7009 revocation at the upstream (best effort), local tokens deleted.

@@ -57,7 +57,7 @@ fn consent_requested(app: &AppHandle, request: &ConsentRequested) {
         |n| format!("\u{201c}{n}\u{201d}"),
     );
     let body = format!(
-        "{client} asks to use {}: approve or deny in your browser",
+        "{client} asks to use {}: approve or deny in your browser or under Requests in Gatehouse",
         request.connection_name
     );
     if let Err(error) = app

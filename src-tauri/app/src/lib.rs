@@ -72,6 +72,8 @@ pub fn run() {
             commands::update_settings,
             commands::start_signin,
             commands::sign_out,
+            commands::list_pending_requests,
+            commands::decide_pending_request,
         ])
         .build(tauri::generate_context!());
     match app {

@@ -315,6 +315,20 @@ async fn no_ipc_payload_carries_a_secret() {
     }
     payloads.add_all(&grant_views);
     payloads.add_all(&admin::list_clients(&env.vault).unwrap());
+    // The consent request above, as the window's Requests view lists it, and a decision on it
+    // (denied; nobody listens at its callback, so the delivery fails and says so).
+    let pending = admin::list_pending_requests(&env.vault).unwrap();
+    payloads.add_all(&pending);
+    let decided = admin::decide_pending_request(
+        &env.vault,
+        port,
+        &pending[0].id,
+        admin::PendingDecision::Deny,
+    )
+    .await
+    .unwrap();
+    payloads.add(&decided.delivery);
+    payloads.add(&decided);
     payloads.add_all(&admin::oauth_templates());
     let settings = admin::get_settings(&env.vault, Some(port)).unwrap();
     payloads.add(&settings.theme);

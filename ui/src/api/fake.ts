@@ -5,6 +5,8 @@ import type { ClientView } from "./bindings/ClientView";
 import type { ConnectionChangesRequest } from "./bindings/ConnectionChangesRequest";
 import type { ConnectionView } from "./bindings/ConnectionView";
 import type { GatewayStatus } from "./bindings/GatewayStatus";
+import type { ConsentRequested } from "./bindings/ConsentRequested";
+import type { PendingRequestView } from "./bindings/PendingRequestView";
 import type { GrantView } from "./bindings/GrantView";
 import type { OAuthRequest } from "./bindings/OAuthRequest";
 import type { OAuthTemplateView } from "./bindings/OAuthTemplateView";
@@ -242,6 +244,21 @@ export const SAMPLE_GRANTS: GrantView[] = [
   }),
 ];
 
+export const SAMPLE_PENDING: PendingRequestView[] = [
+  {
+    id: "6f0c1b1e-0000-4000-8000-00000000aa01",
+    client_id: "gh_cl_cursor000000000000000000003",
+    client_name: "Cursor",
+    caller: { exe: "/opt/cursor/cursor", pid: 5151 },
+    connection_slug: "github",
+    connection_name: "GitHub",
+    redirect_uri: "http://localhost:8787/callback",
+    scopes: ["mcp:access"],
+    created_at: SAMPLE_NOW - 2 * MINUTE,
+    expires_at: SAMPLE_NOW + 8 * MINUTE,
+  },
+];
+
 export const SAMPLE_ACTIVITY: ActivityView[] = [
   {
     id: 4,
@@ -313,6 +330,8 @@ export type FakeState = {
   gatewayStatus: GatewayStatus;
   connections: ConnectionView[];
   grants: GrantView[];
+  /** Consent requests waiting for a decision. */
+  pending: PendingRequestView[];
   clients: ClientView[];
   activity: ActivityView[];
   settings: Settings;
@@ -342,7 +361,10 @@ const METHODS: readonly Method[] = [
   "updateSettings",
   "startSignin",
   "signOut",
+  "listPendingRequests",
+  "decidePendingRequest",
   "onChanged",
+  "onConsentRequested",
 ];
 
 /** How long the fake's browser sign-in takes before the connection turns connected (ms). */
@@ -363,6 +385,8 @@ export type FakeApi = GatehouseApi & {
   failWith(error: IpcError | null): void;
   /** Tells every `onChanged` listener that `what` changed (as a backend event would). */
   emitChange(what: ChangeKind): void;
+  /** Tells every `onConsentRequested` listener that a client asks for consent. */
+  emitConsentRequested(request: ConsentRequested): void;
   /** How many times each method was called. */
   readonly calls: Record<Method, number>;
 };
@@ -375,6 +399,7 @@ export function sampleState(): FakeState {
     gatewayStatus: SAMPLE_GATEWAY_STATUS,
     connections: SAMPLE_CONNECTIONS,
     grants: SAMPLE_GRANTS,
+    pending: SAMPLE_PENDING,
     clients: SAMPLE_CLIENTS,
     activity: SAMPLE_ACTIVITY,
     settings: SAMPLE_SETTINGS,
@@ -386,6 +411,7 @@ export function sampleState(): FakeState {
 export const EMPTY_STATE: Partial<FakeState> = {
   connections: [],
   grants: [],
+  pending: [],
   clients: [],
   activity: [],
 };
@@ -399,6 +425,7 @@ export function createFakeApi(initial: Partial<FakeState> = {}): FakeApi {
   const state: FakeState = { ...sampleState(), ...structuredClone(initial) };
   const calls = Object.fromEntries(METHODS.map((m) => [m, 0])) as Record<Method, number>;
   const listeners = new Set<(what: ChangeKind) => void>();
+  const consentListeners = new Set<(request: ConsentRequested) => void>();
   let nextActivity = Math.max(0, ...state.activity.map((a) => a.id)) + 1;
 
   const count = (method: Method) => {
@@ -503,6 +530,9 @@ export function createFakeApi(initial: Partial<FakeState> = {}): FakeApi {
     },
     emitChange(what) {
       emit(what);
+    },
+    emitConsentRequested(request) {
+      for (const cb of [...consentListeners]) cb(request);
     },
     getGatewayStatus: () => answer("getGatewayStatus", () => state.gatewayStatus),
     listConnections: () => answer("listConnections", () => state.connections),
@@ -736,11 +766,48 @@ export function createFakeApi(initial: Partial<FakeState> = {}): FakeApi {
         c.updated_at = Date.now();
         return changed({ slug: c.slug, revocation: "revoked" }, "connections");
       }),
+    listPendingRequests: () =>
+      answer("listPendingRequests", () => [...state.pending].sort((a, b) => a.created_at - b.created_at)),
+    decidePendingRequest: (id, approve, tools) =>
+      answer("decidePendingRequest", () => {
+        const request = state.pending.find((r) => r.id === id);
+        if (!request) throw notFound("pending request", id);
+        state.pending = state.pending.filter((r) => r.id !== id);
+        if (approve) {
+          state.grants.push({
+            id: `grant_${id}`,
+            status: "active",
+            client_id: request.client_id,
+            client_name: request.client_name,
+            connection_id: state.connections.find((c) => c.slug === request.connection_slug)?.id ?? "",
+            connection_slug: request.connection_slug,
+            connection_name: request.connection_name,
+            redirect_uri: request.redirect_uri,
+            scopes: request.scopes,
+            tools,
+            created_at: request.created_at,
+            activated_at: Date.now(),
+            last_used_at: null,
+            revoked_at: null,
+            revoked_reason: null,
+            token_health: "none",
+            caller: request.caller,
+          });
+        }
+        return changed({ approved: approve, delivery: { via: "loopback" as const, status: 200 } }, "grants");
+      }),
     onChanged: (cb) => {
       count("onChanged");
       listeners.add(cb);
       return Promise.resolve(() => {
         listeners.delete(cb);
+      });
+    },
+    onConsentRequested: (cb) => {
+      count("onConsentRequested");
+      consentListeners.add(cb);
+      return Promise.resolve(() => {
+        consentListeners.delete(cb);
       });
     },
   };

@@ -17,6 +17,9 @@ export type { GatehouseApi, IpcError } from "./types";
 export { TRANSPORT_ERROR, CHANGED_EVENT, CONSENT_REQUESTED_EVENT } from "./types";
 export type { ActivityView } from "./bindings/ActivityView";
 export type { CallerView } from "./bindings/CallerView";
+export type { Delivery } from "./bindings/Delivery";
+export type { PendingRequestView } from "./bindings/PendingRequestView";
+export type { RequestDecided } from "./bindings/RequestDecided";
 export type { AuthDetection } from "./bindings/AuthDetection";
 export type { ChangeKind } from "./bindings/ChangeKind";
 export type { ClientForgotten } from "./bindings/ClientForgotten";
@@ -52,6 +55,7 @@ export {
   SAMPLE_CONNECTIONS,
   SAMPLE_GATEWAY_STATUS,
   SAMPLE_GRANTS,
+  SAMPLE_PENDING,
   SAMPLE_NOW,
   SAMPLE_OAUTH_TEMPLATES,
   SAMPLE_SETTINGS,

@@ -26,11 +26,13 @@ export const queryKeys = {
   activity: (limit: number) => ["activity", { limit }] as const,
   allActivity: ["activity"] as const,
   settings: ["settings"] as const,
+  pending: ["pending"] as const,
 };
 
 /** What each change event invalidates (prefix keys: every variant of the query). */
 export const INVALIDATES: Record<ChangeKind, readonly QueryKey[]> = {
-  grants: [queryKeys.allGrants],
+  // A consent request is a pending grant: it appears and goes with the grants.
+  grants: [queryKeys.allGrants, queryKeys.pending],
   connections: [queryKeys.connections],
   clients: [queryKeys.clients],
   activity: [queryKeys.allActivity],
@@ -243,4 +245,24 @@ export function useBackendEvents() {
       stop?.();
     };
   }, [api, client]);
+}
+
+/** Consent requests waiting for the person (the Requests view). */
+export function usePendingRequests() {
+  const { api } = useBackend();
+  return useQuery({ queryKey: queryKeys.pending, queryFn: () => api.listPendingRequests() });
+}
+
+/** Approves or denies a pending request; the lists follow from the backend's change events. */
+export function useDecidePendingRequest() {
+  const { api } = useBackend();
+  const queryClient = useQueryClient();
+  return useMutation({
+    mutationFn: ({ id, approve, tools }: { id: string; approve: boolean; tools: string[] | null }) =>
+      api.decidePendingRequest(id, approve, tools),
+    onSettled: () => {
+      void queryClient.invalidateQueries({ queryKey: queryKeys.pending });
+      void queryClient.invalidateQueries({ queryKey: queryKeys.allGrants });
+    },
+  });
 }

@@ -14,10 +14,13 @@ import type { GrantsRevoked } from "./bindings/GrantsRevoked";
 import type { GrantView } from "./bindings/GrantView";
 import type { OAuthTemplateView } from "./bindings/OAuthTemplateView";
 import type { Settings } from "./bindings/Settings";
+import type { ConsentRequested } from "./bindings/ConsentRequested";
+import type { PendingRequestView } from "./bindings/PendingRequestView";
+import type { RequestDecided } from "./bindings/RequestDecided";
 import type { SignedOut } from "./bindings/SignedOut";
 import type { SigninStarted } from "./bindings/SigninStarted";
 import { toIpcError } from "./errors";
-import { CHANGED_EVENT, type GatehouseApi } from "./types";
+import { CHANGED_EVENT, CONSENT_REQUESTED_EVENT, type GatehouseApi } from "./types";
 
 /** Calls a command and rejects with an `IpcError`, whatever the bridge rejected with. */
 async function call<T>(command: string, args?: Record<string, unknown>): Promise<T> {
@@ -51,5 +54,10 @@ export const tauriApi: GatehouseApi = {
   updateSettings: (settings) => call<Settings>("update_settings", { settings }),
   startSignin: (slugOrId, callback) => call<SigninStarted>("start_signin", { slugOrId, callback }),
   signOut: (slug) => call<SignedOut>("sign_out", { slug }),
+  listPendingRequests: () => call<PendingRequestView[]>("list_pending_requests"),
+  decidePendingRequest: (id, approve, tools) =>
+    call<RequestDecided>("decide_pending_request", { id, approve, tools }),
   onChanged: (cb) => listen<Changed>(CHANGED_EVENT, (event) => cb(event.payload.what)),
+  onConsentRequested: (cb) =>
+    listen<ConsentRequested>(CONSENT_REQUESTED_EVENT, (event) => cb(event.payload)),
 };

@@ -15,6 +15,9 @@ import type { IpcError as BackendError } from "./bindings/IpcError";
 import type { NewConnectionRequest } from "./bindings/NewConnectionRequest";
 import type { OAuthTemplateView } from "./bindings/OAuthTemplateView";
 import type { Settings } from "./bindings/Settings";
+import type { ConsentRequested } from "./bindings/ConsentRequested";
+import type { PendingRequestView } from "./bindings/PendingRequestView";
+import type { RequestDecided } from "./bindings/RequestDecided";
 import type { SignedOut } from "./bindings/SignedOut";
 import type { SigninCallback } from "./bindings/SigninCallback";
 import type { SigninStarted } from "./bindings/SigninStarted";
@@ -79,10 +82,19 @@ export interface GatehouseApi {
   startSignin(key: string, callback: SigninCallback): Promise<SigninStarted>;
   /** Signs an OAuth connection out: revoked at the upstream (best effort), tokens deleted. */
   signOut(key: string): Promise<SignedOut>;
+  /** Consent requests waiting for the person, oldest first. */
+  listPendingRequests(): Promise<PendingRequestView[]>;
+  /**
+   * Approves (every tool when `tools` is null, else only those) or denies a pending request; the
+   * backend sends the answer to the client's callback and says how it got there.
+   */
+  decidePendingRequest(id: string, approve: boolean, tools: string[] | null): Promise<RequestDecided>;
   /**
    * Calls `cb` whenever the backend's data of a kind changed (in the app or through `gatehoused`
    * in another process). Resolves, once listening, to a function that stops listening. Changes
    * made before it resolves are not reported: pull current state after it resolves.
    */
   onChanged(cb: (what: ChangeKind) => void): Promise<() => void>;
+  /** Calls `cb` when a client asks for consent (the desktop notification's event). */
+  onConsentRequested(cb: (request: ConsentRequested) => void): Promise<() => void>;
 }

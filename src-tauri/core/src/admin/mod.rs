@@ -14,6 +14,7 @@ mod connections;
 mod error;
 mod grants;
 mod ipc_types;
+mod pending;
 mod requests;
 mod settings;
 mod status;
@@ -37,6 +38,10 @@ pub use connections::{
 pub use error::{AdminError, AdminErrorKind, IpcError};
 pub use grants::{CallerView, GrantView, GrantsRevoked, TokenHealth, list_grants, revoke_grants};
 pub use ipc_types::ipc_type_names;
+pub use pending::{
+    Delivery, PendingDecision, PendingRequestView, RequestDecided, decide_pending_request,
+    list_pending_requests,
+};
 pub use requests::{ConnectionChangesRequest, HeaderInput, NewConnectionRequest, OAuthRequest};
 pub use settings::{Settings, get_settings, update_settings};
 pub use status::{GatewayStatus, gateway_status};

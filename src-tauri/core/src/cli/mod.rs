@@ -5,6 +5,7 @@
 //! the same store. Scripts and tests rely on this interface: keep it stable.
 
 mod admin;
+mod requests;
 mod serve;
 mod signin;
 mod write_load;
@@ -64,6 +65,14 @@ pub enum Command {
         #[command(subcommand)]
         command: admin::GrantsCommand,
     },
+    /// Consent requests waiting for a decision: list, approve, deny (instead of the browser page)
+    Requests {
+        /// Print the result as JSON
+        #[arg(long, global = true)]
+        json: bool,
+        #[command(subcommand)]
+        command: requests::RequestsCommand,
+    },
     /// Registered MCP clients: list, pre-register, forget
     Clients {
         /// Print the result as JSON
@@ -115,6 +124,7 @@ pub fn run(cli: &Cli) -> Result<(), CliError> {
         Command::Connections { json, command } => admin::connections(&data_dir, command, *json),
         Command::Grants { json, command } => admin::grants(&data_dir, command, *json),
         Command::Clients { json, command } => admin::clients(&data_dir, command, *json),
+        Command::Requests { json, command } => requests::requests(&data_dir, command, *json),
         Command::WriteLoad { count } => write_load::write_load(&data_dir, *count),
     }
 }

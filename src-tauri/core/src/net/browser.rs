@@ -9,6 +9,41 @@ use std::process::{Command, Stdio};
 
 use super::outbound::is_loopback_host;
 
+/// Hands an app link (a private-use URI scheme such as `cursor://…` or `com.example.app:/cb`,
+/// RFC 8252 §7.1) to the desktop's opener (`xdg-open` / `open` / `rundll32`), which starts the app
+/// that claimed the scheme. Web, file and script schemes are refused: those are not app links.
+pub fn open_app_link(url: &str) -> std::io::Result<()> {
+    let parsed =
+        url::Url::parse(url).map_err(|_| std::io::Error::other("the app link is not a URL"))?;
+    if matches!(
+        parsed.scheme(),
+        "http" | "https" | "file" | "javascript" | "data" | "about" | "blob" | "ftp"
+    ) {
+        return Err(std::io::Error::other(
+            "refusing to open a web, file or script URL as an app link",
+        ));
+    }
+    let mut command = if cfg!(target_os = "macos") {
+        let mut c = Command::new("open");
+        c.arg(url);
+        c
+    } else if cfg!(windows) {
+        let mut c = Command::new("rundll32");
+        c.args(["url.dll,FileProtocolHandler", url]);
+        c
+    } else {
+        let mut c = Command::new("xdg-open");
+        c.arg(url);
+        c
+    };
+    command
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .map(drop)
+}
+
 /// Launches the browser on `url` without a shell. Only https URLs, or http to loopback.
 pub fn open_browser(url: &str) -> std::io::Result<()> {
     let parsed = url::Url::parse(url)

@@ -123,37 +123,55 @@ pub fn insert(
     Ok(())
 }
 
+const COLUMNS: &str = "id, grant_id, client_id, connection_id, redirect_uri, scopes, state, \
+     code_challenge, resource, csrf_hash, created_at, expires_at, status, browser_hash, caller_pid, \
+     caller_exe";
+
+fn from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<AuthorizationRequestRow> {
+    Ok(AuthorizationRequestRow {
+        id: row.get(0)?,
+        grant_id: row.get(1)?,
+        client_id: row.get(2)?,
+        connection_id: row.get(3)?,
+        redirect_uri: row.get(4)?,
+        scopes: row.get(5)?,
+        state: row.get(6)?,
+        code_challenge: row.get(7)?,
+        resource: row.get(8)?,
+        csrf_hash: row.get(9)?,
+        created_at: row.get(10)?,
+        expires_at: row.get(11)?,
+        status: row.get(12)?,
+        browser_hash: row.get(13)?,
+        caller: CallerProcess::from_columns(row.get(14)?, row.get(15)?),
+    })
+}
+
 pub fn get(
     conn: &Connection,
     id: &AuthorizationRequestId,
 ) -> Result<Option<AuthorizationRequestRow>, StoreError> {
     Ok(conn
-        .prepare_cached(
-            "SELECT id, grant_id, client_id, connection_id, redirect_uri, scopes, state, code_challenge,
-                    resource, csrf_hash, created_at, expires_at, status, browser_hash, caller_pid,
-                    caller_exe
-             FROM authorization_requests WHERE id = ?1",
-        )?
-        .query_row([id], |row| {
-            Ok(AuthorizationRequestRow {
-                id: row.get(0)?,
-                grant_id: row.get(1)?,
-                client_id: row.get(2)?,
-                connection_id: row.get(3)?,
-                redirect_uri: row.get(4)?,
-                scopes: row.get(5)?,
-                state: row.get(6)?,
-                code_challenge: row.get(7)?,
-                resource: row.get(8)?,
-                csrf_hash: row.get(9)?,
-                created_at: row.get(10)?,
-                expires_at: row.get(11)?,
-                status: row.get(12)?,
-                browser_hash: row.get(13)?,
-                caller: CallerProcess::from_columns(row.get(14)?, row.get(15)?),
-            })
-        })
+        .prepare_cached(&format!(
+            "SELECT {COLUMNS} FROM authorization_requests WHERE id = ?1"
+        ))?
+        .query_row([id], from_row)
         .optional()?)
+}
+
+/// The requests still pending and unexpired at `now`, oldest first.
+pub fn list_pending(
+    conn: &Connection,
+    now: UnixMillis,
+) -> Result<Vec<AuthorizationRequestRow>, StoreError> {
+    let mut statement = conn.prepare_cached(&format!(
+        "SELECT {COLUMNS} FROM authorization_requests
+         WHERE status = 'pending' AND expires_at > ?1 ORDER BY created_at, rowid"
+    ))?;
+    let rows = statement
+        .query_map([now], from_row)?
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(rows)
 }
 
 /// Decides a pending, unexpired request. Returns `false` (and changes nothing but marking a stale

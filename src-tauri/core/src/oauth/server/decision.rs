@@ -43,12 +43,13 @@ use super::consent_page::{ErrorPage, UpstreamSignInPage};
 use super::error::{ErrorCode, code_redirect, error_redirect};
 use super::policy::AUTHORIZATION_CODE_TTL;
 use crate::crypto::token::{self, TokenHash, TokenKind, constant_time_eq};
+use crate::store::StoreEvent;
 use crate::store::authorization_codes::{self, NewAuthorizationCode};
-use crate::store::authorization_requests::{self, Decision};
+use crate::store::authorization_requests::{self, AuthorizationRequestRow, Decision};
 use crate::store::connections::{self, AuthKind, ConnectionStatus};
 use crate::store::{AuthorizationRequestId, StoreError, grants, upstream_credentials};
 
-enum Outcome {
+pub(crate) enum Outcome {
     Refused(&'static str),
     /// Role 2: the connection has no usable upstream credential yet; the request stays pending so
     /// the same form can be submitted again once Gatehouse is signed in upstream.
@@ -152,74 +153,7 @@ pub(super) async fn decide(
                     Vec::new(),
                 ));
             }
-            if !request.is_pending(now) {
-                authorization_requests::decide(tx, &request_id, decision, now)?;
-                return Ok((Outcome::Refused(STALE), Vec::new()));
-            }
-            match decision {
-                Decision::Deny => {
-                    authorization_requests::decide(tx, &request_id, Decision::Deny, now)?;
-                    Ok((
-                        Outcome::Denied {
-                            redirect_uri: request.redirect_uri,
-                            state: request.state,
-                        },
-                        Vec::new(),
-                    ))
-                }
-                Decision::Approve => {
-                    // A local client never receives a code without working upstream credentials.
-                    if let Some(grant) = grants::get(tx, &request.grant_id)?
-                        && let Some(connection) = connections::get(tx, &grant.connection_id)?
-                        && connection.settings.auth_kind == AuthKind::OAuth
-                        && !signed_in_upstream(tx, &connection)?
-                    {
-                        return Ok((
-                            Outcome::NeedsUpstreamSignIn {
-                                connection: connection.name,
-                                callback: request.redirect_uri,
-                            },
-                            Vec::new(),
-                        ));
-                    }
-                    grants::set_pending_tools(tx, &request.grant_id, tools.as_deref())?;
-                    let activation = grants::activate(tx, &request.grant_id, now)?;
-                    if !authorization_requests::decide(tx, &request_id, Decision::Approve, now)? {
-                        return Err(StoreError::Conflict(String::from(
-                            "the authorization request stopped being pending inside its own transaction",
-                        )));
-                    }
-                    let code = token::generate(TokenKind::AuthorizationCode);
-                    authorization_codes::insert(
-                        tx,
-                        &NewAuthorizationCode {
-                            code_hash: *TokenHash::of(code.expose_secret()).as_bytes(),
-                            grant_id: activation.grant_id.clone(),
-                            client_id: request.client_id,
-                            redirect_uri: request.redirect_uri.clone(),
-                            code_challenge: request.code_challenge,
-                            resource: request.resource,
-                            scopes: request.scopes,
-                            expires_at: now + AUTHORIZATION_CODE_TTL,
-                        },
-                        now,
-                    )?;
-                    tracing::info!(
-                        grant_id = %activation.grant_id,
-                        reused = activation.reused,
-                        "consent approved"
-                    );
-                    let events = activation.events();
-                    Ok((
-                        Outcome::Approved {
-                            redirect_uri: request.redirect_uri,
-                            state: request.state,
-                            code: code.expose_secret().to_owned(),
-                        },
-                        events,
-                    ))
-                }
-            }
+            decide_in(tx, request, decision, tools.as_deref(), now)
         })
         .await;
 
@@ -273,6 +207,87 @@ pub(super) async fn decide(
         Err(e) => {
             tracing::error!(error = %e, "stored redirect URI does not parse");
             refused(STALE)
+        }
+    }
+}
+
+/// Decides a consent inside `tx`, once whoever decides has been checked: the consent page's form
+/// (CSRF token, cookie) or the person in the window or the CLI (`admin::pending`). Returns what to
+/// tell the client and the events to send after the commit.
+pub(crate) fn decide_in(
+    tx: &rusqlite::Transaction<'_>,
+    request: AuthorizationRequestRow,
+    decision: Decision,
+    tools: Option<&[String]>,
+    now: crate::clock::UnixMillis,
+) -> Result<(Outcome, Vec<StoreEvent>), StoreError> {
+    let request_id = request.id.clone();
+    if !request.is_pending(now) {
+        authorization_requests::decide(tx, &request_id, decision, now)?;
+        return Ok((Outcome::Refused(STALE), Vec::new()));
+    }
+    match decision {
+        Decision::Deny => {
+            authorization_requests::decide(tx, &request_id, Decision::Deny, now)?;
+            Ok((
+                Outcome::Denied {
+                    redirect_uri: request.redirect_uri,
+                    state: request.state,
+                },
+                Vec::new(),
+            ))
+        }
+        Decision::Approve => {
+            // A local client never receives a code without working upstream credentials.
+            if let Some(grant) = grants::get(tx, &request.grant_id)?
+                && let Some(connection) = connections::get(tx, &grant.connection_id)?
+                && connection.settings.auth_kind == AuthKind::OAuth
+                && !signed_in_upstream(tx, &connection)?
+            {
+                return Ok((
+                    Outcome::NeedsUpstreamSignIn {
+                        connection: connection.name,
+                        callback: request.redirect_uri,
+                    },
+                    Vec::new(),
+                ));
+            }
+            grants::set_pending_tools(tx, &request.grant_id, tools)?;
+            let activation = grants::activate(tx, &request.grant_id, now)?;
+            if !authorization_requests::decide(tx, &request_id, Decision::Approve, now)? {
+                return Err(StoreError::Conflict(String::from(
+                    "the authorization request stopped being pending inside its own transaction",
+                )));
+            }
+            let code = token::generate(TokenKind::AuthorizationCode);
+            authorization_codes::insert(
+                tx,
+                &NewAuthorizationCode {
+                    code_hash: *TokenHash::of(code.expose_secret()).as_bytes(),
+                    grant_id: activation.grant_id.clone(),
+                    client_id: request.client_id,
+                    redirect_uri: request.redirect_uri.clone(),
+                    code_challenge: request.code_challenge,
+                    resource: request.resource,
+                    scopes: request.scopes,
+                    expires_at: now + AUTHORIZATION_CODE_TTL,
+                },
+                now,
+            )?;
+            tracing::info!(
+                grant_id = %activation.grant_id,
+                reused = activation.reused,
+                "consent approved"
+            );
+            let events = activation.events();
+            Ok((
+                Outcome::Approved {
+                    redirect_uri: request.redirect_uri,
+                    state: request.state,
+                    code: code.expose_secret().to_owned(),
+                },
+                events,
+            ))
         }
     }
 }
