@@ -1295,3 +1295,41 @@ async fn a_consent_page_cannot_sign_a_signed_in_connection_in_again() {
     );
     assert_eq!(env.row().account_label.as_deref(), Some("ada@example.com"));
 }
+
+#[tokio::test]
+async fn a_sign_out_in_between_does_not_let_another_account_inherit_the_grants() {
+    let env = Env::new().await;
+    env.sign_in().await;
+    let token = env.local_token();
+    assert!(
+        env.call(&token).await.get("result").is_some(),
+        "the grant works"
+    );
+    gatehouse_core::admin::sign_out(&env.vault, "up")
+        .await
+        .unwrap();
+    assert_eq!(
+        env.row().account_label,
+        None,
+        "signed out: no account shown"
+    );
+
+    *env.world.id_token_claims.lock().unwrap() =
+        Some(json!({"sub": "2", "email": "eve@example.com"}));
+    env.sign_in().await;
+    let revoked: i64 = env
+        .vault
+        .store()
+        .read_blocking(|c| {
+            Ok(c.query_row(
+                "SELECT count(*) FROM grants WHERE revoked_reason = 'upstream_account_changed'",
+                [],
+                |r| r.get(0),
+            )?)
+        })
+        .unwrap();
+    assert_eq!(
+        revoked, 1,
+        "the grant approved while the connection acted as ada ends when it signs in as eve"
+    );
+}

@@ -59,6 +59,7 @@ export const SAMPLE_CONNECTIONS: ConnectionView[] = [
     },
     config_version: 1,
     authorized_clients: 2,
+    grants_account: null,
     created_at: SAMPLE_NOW - 30 * DAY,
     updated_at: SAMPLE_NOW - 30 * DAY,
   },
@@ -90,6 +91,7 @@ export const SAMPLE_CONNECTIONS: ConnectionView[] = [
     },
     config_version: 2,
     authorized_clients: 1,
+    grants_account: null,
     created_at: SAMPLE_NOW - 12 * DAY,
     updated_at: SAMPLE_NOW - 2 * DAY,
   },
@@ -109,6 +111,7 @@ export const SAMPLE_CONNECTIONS: ConnectionView[] = [
     oauth: null,
     config_version: 1,
     authorized_clients: 1,
+    grants_account: null,
     created_at: SAMPLE_NOW - 5 * DAY,
     updated_at: SAMPLE_NOW - 5 * DAY,
   },
@@ -128,6 +131,7 @@ export const SAMPLE_CONNECTIONS: ConnectionView[] = [
     oauth: null,
     config_version: 1,
     authorized_clients: 0,
+    grants_account: null,
     created_at: SAMPLE_NOW - DAY,
     updated_at: SAMPLE_NOW - DAY,
   },
@@ -567,6 +571,7 @@ export function createFakeApi(initial: Partial<FakeState> = {}): FakeApi {
           oauth: input.oauth ? oauthView(input.oauth, false) : null,
           config_version: 1,
           authorized_clients: 0,
+          grants_account: null,
           created_at: now,
           updated_at: now,
         };
@@ -739,6 +744,7 @@ export function createFakeApi(initial: Partial<FakeState> = {}): FakeApi {
           current.status = "connected";
           current.status_detail = null;
           current.account_label = current.account_label ?? "you@example.com";
+          current.grants_account = current.account_label;
           current.updated_at = Date.now();
           emit("connections", "activity");
         }, FAKE_SIGNIN_DELAY_MS);
@@ -762,6 +768,7 @@ export function createFakeApi(initial: Partial<FakeState> = {}): FakeApi {
         if (c.auth_kind !== "oauth") throw invalid("auth", "this connection does not use OAuth");
         c.status = "needs_auth";
         c.status_detail = "Signed out";
+        c.grants_account = c.account_label ?? c.grants_account;
         c.account_label = null;
         c.updated_at = Date.now();
         return changed({ slug: c.slug, revocation: "revoked" }, "connections");

@@ -23,6 +23,7 @@ function connection(partial: Partial<ConnectionView> & Pick<ConnectionView, "id"
     oauth: null,
     config_version: 1,
     authorized_clients: 0,
+    grants_account: null,
     created_at: T0,
     updated_at: T0,
     ...partial,

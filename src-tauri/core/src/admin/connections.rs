@@ -124,6 +124,9 @@ pub struct ConnectionView {
     /// How many active grants (authorized clients) the connection has.
     #[ts(type = "number")]
     pub authorized_clients: u64,
+    /// The upstream account the grants were approved for (kept through a sign-out): a sign-in as
+    /// another account revokes them, so the window asks first.
+    pub grants_account: Option<String>,
     #[ts(type = "number")]
     pub created_at: UnixMillis,
     #[ts(type = "number")]
@@ -648,6 +651,11 @@ fn oauth_settings(
     Ok(settings)
 }
 
+fn grants_account(store: &Store, id: &ConnectionId) -> Result<Option<String>, AdminError> {
+    let id = id.clone();
+    Ok(store.read_blocking(move |conn| connections::last_account(conn, &id))?)
+}
+
 fn active_grants(store: &Store, id: &ConnectionId) -> Result<u64, AdminError> {
     let id = id.clone();
     Ok(store.read_blocking(move |conn| grants::count_active_for_connection(conn, &id))?)
@@ -671,6 +679,7 @@ fn view(store: &Store, port: u16, row: &ConnectionRow) -> Result<ConnectionView,
         oauth: (s.auth_kind == AuthKind::OAuth).then(|| OAuthView::of(&s.oauth)),
         config_version: row.config_version,
         authorized_clients: active_grants(store, &row.id)?,
+        grants_account: grants_account(store, &row.id)?,
         created_at: row.created_at,
         updated_at: row.updated_at,
     })

@@ -68,6 +68,17 @@ pub fn signin(
     let mut stdout = std::io::stdout().lock();
     let mut stderr = std::io::stderr().lock();
     let out: &mut dyn Write = if json { &mut stderr } else { &mut stdout };
+    if let Ok(view) = admin::get_connection(vault, port, slug)
+        && let Some(account) = &view.grants_account
+        && view.authorized_clients > 0
+    {
+        writeln!(
+            out,
+            "note: {} authorized client(s) of {slug} were approved while Gatehouse acted as {account}; \
+             signing in as another account revokes them",
+            view.authorized_clients
+        )?;
+    }
     writeln!(out, "Open this URL to sign in to {slug}:")?;
     writeln!(out, "{}", start.authorization_url)?;
     out.flush()?;

@@ -454,6 +454,32 @@ pub fn set_account_label(
     Ok(())
 }
 
+/// The upstream account the connection last acted as: the current one, else the one it acted as
+/// before its last sign-out (what its grants were approved for).
+pub fn last_account(conn: &Connection, id: &ConnectionId) -> Result<Option<String>, StoreError> {
+    Ok(conn
+        .prepare_cached(
+            "SELECT coalesce(account_label, last_account_label) FROM connections WHERE id = ?1",
+        )?
+        .query_row([id], |row| row.get(0))
+        .optional()?
+        .flatten())
+}
+
+/// Remembers the current account as the last one (before a sign-out clears it), or sets it.
+pub fn set_last_account(
+    tx: &Transaction,
+    id: &ConnectionId,
+    account: Option<&str>,
+) -> Result<(), StoreError> {
+    tx.prepare_cached(
+        "UPDATE connections SET last_account_label = coalesce(?2, account_label, last_account_label)
+         WHERE id = ?1",
+    )?
+    .execute(params![id, account])?;
+    Ok(())
+}
+
 /// Records the account the user named (not a material change: grants stay).
 pub fn set_account_name(
     tx: &Transaction,

@@ -285,6 +285,12 @@ CREATE INDEX authorization_requests_pending ON authorization_requests (client_id
     WHERE status = 'pending';
 "#;
 
+const V7_LAST_ACCOUNT: &str = r#"
+-- The upstream account a connection last acted as, kept through a sign-out: a later sign-in as
+-- someone else revokes the grants that were approved while it acted as that account.
+ALTER TABLE connections ADD COLUMN last_account_label TEXT;
+"#;
+
 /// Every migration, oldest first. Append only.
 const MIGRATION_LIST: &[M<'static>] = &[
     M::up(V1_SCHEMA)
@@ -304,6 +310,9 @@ const MIGRATION_LIST: &[M<'static>] = &[
         .foreign_key_check(),
     M::up(V6_CALLER_BINDING)
         .comment("v6: consent bound to the browser (cookie hash) and the caller's process")
+        .foreign_key_check(),
+    M::up(V7_LAST_ACCOUNT)
+        .comment("v7: connections.last_account_label, kept through sign-out")
         .foreign_key_check(),
 ];
 

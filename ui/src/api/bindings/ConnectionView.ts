@@ -25,4 +25,9 @@ oauth: OAuthView | null, config_version: number,
 /**
  * How many active grants (authorized clients) the connection has.
  */
-authorized_clients: number, created_at: number, updated_at: number, };
+authorized_clients: number, 
+/**
+ * The upstream account the grants were approved for (kept through a sign-out): a sign-in as
+ * another account revokes them, so the window asks first.
+ */
+grants_account: string | null, created_at: number, updated_at: number, };

@@ -334,6 +334,27 @@ describe("signing in", () => {
     expect(screen.getByTestId("connections-announcement")).toHaveTextContent("Signed out of Notion.");
   });
 
+  it("asks before a sign-in that could replace the account its clients were approved for", async () => {
+    const state = oauthState();
+    const notion = state.connections.find((c) => c.name === "Notion")!;
+    notion.status = "needs_auth";
+    notion.account_label = null;
+    notion.grants_account = "ada@example.com";
+    notion.authorized_clients = 2;
+    const { user, api } = renderView(<ConnectionsPanel />, { initial: state });
+    const card_ = await card("Notion");
+    await user.click(within(card_).getByRole("button", { name: "Sign in…" }));
+    const dialog = screen.getByRole("dialog", { name: "Sign in to Notion?" });
+    expect(dialog).toHaveTextContent(
+      "Its 2 authorized clients were approved while Gatehouse acted as ada@example.com.",
+    );
+    await user.click(within(dialog).getByRole("button", { name: "Cancel" }));
+    expect(api.calls.startSignin).toBe(0);
+    await user.click(within(card_).getByRole("button", { name: "Sign in…" }));
+    await user.click(within(screen.getByRole("dialog")).getByRole("button", { name: "Sign in" }));
+    await waitFor(() => expect(api.calls.startSignin).toBe(1));
+  });
+
   it("offers Sign in again when re-authorization is required", async () => {
     const state = oauthState();
     state.connections[0]!.status = "reauth_required";

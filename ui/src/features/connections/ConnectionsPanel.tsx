@@ -74,7 +74,8 @@ type Pending =
   | { kind: "confirm-edit"; connection: ConnectionView; changes: ConnectionChangesRequest; grants: number }
   | { kind: "disable"; connection: ConnectionView; grants: number }
   | { kind: "delete"; connection: ConnectionView; grants: number }
-  | { kind: "sign-out"; connection: ConnectionView };
+  | { kind: "sign-out"; connection: ConnectionView }
+  | { kind: "confirm-sign-in"; connection: ConnectionView; account: string };
 
 /** The Connections tab: a card per connection, and add / edit / enable / disable / delete. */
 export function ConnectionsPanel() {
@@ -261,7 +262,15 @@ export function ConnectionsPanel() {
               onEdit={() => setPending({ kind: "edit", connection })}
               onToggleEnabled={() => toggleEnabled(connection)}
               onDelete={() => void askThenAct("delete", connection)}
-              onSignIn={() => signIn(connection)}
+              onSignIn={() => {
+                // Its clients were approved while Gatehouse acted as another sign-in: ask first.
+                if (connection.grants_account && connection.authorized_clients > 0) {
+                  setErrors({});
+                  setPending({ kind: "confirm-sign-in", connection, account: connection.grants_account });
+                } else {
+                  signIn(connection);
+                }
+              }}
               onSignOut={() => {
                 setErrors({});
                 setPending({ kind: "sign-out", connection });
@@ -310,6 +319,30 @@ export function ConnectionsPanel() {
           <p>
             Gatehouse asks the server to revoke its tokens and deletes them here. Clients authorized on this
             connection keep their authorization, but their requests fail until you sign in again.
+          </p>
+        </ConfirmDialog>
+      )}
+
+      {pending?.kind === "confirm-sign-in" && (
+        <ConfirmDialog
+          title={`Sign in to ${pending.connection.name}?`}
+          keepLabel="Cancel"
+          confirmLabel="Sign in"
+          busy={busy}
+          error={errors.form}
+          onKeep={close}
+          onConfirm={() => {
+            const connection = pending.connection;
+            close();
+            signIn(connection);
+          }}
+        >
+          <p>
+            {pending.connection.authorized_clients === 1
+              ? "Its authorized client was"
+              : `Its ${pending.connection.authorized_clients} authorized clients were`}{" "}
+            approved while Gatehouse acted as <strong>{pending.account}</strong>. Sign in as {pending.account} to
+            keep them; if you sign in as another account, they lose access and must ask you again.
           </p>
         </ConfirmDialog>
       )}

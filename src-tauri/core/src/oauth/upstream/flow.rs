@@ -440,8 +440,8 @@ impl UpstreamOAuth {
                 // Signed in as another account than before: the grants were approved for the
                 // previous one, so they end here (the person approves again for the new account).
                 let mut events = Vec::new();
-                if let (Some(before), Some(after)) =
-                    (current.account_label.as_deref(), label.as_deref())
+                let before = connections::last_account(tx, &current.id)?;
+                if let (Some(before), Some(after)) = (before.as_deref(), label.as_deref())
                     && before != after
                 {
                     let outcome = revocation::revoke_for_connection_in(
@@ -455,6 +455,7 @@ impl UpstreamOAuth {
                 upstream_credentials::put(tx, &credential, now)?;
                 connections::set_status(tx, &id, ConnectionStatus::Connected, None, now)?;
                 connections::set_account_label(tx, &id, label.as_deref(), now)?;
+                connections::set_last_account(tx, &id, label.as_deref())?;
                 audit::append(
                     tx,
                     now,

@@ -70,6 +70,8 @@ impl UpstreamOAuth {
                     Some("Signed out"),
                     now,
                 )?;
+                // Its grants were approved for this account: remember it through the sign-out.
+                connections::set_last_account(tx, &id, None)?;
                 connections::set_account_label(tx, &id, None, now)?;
                 audit::append(
                     tx,
