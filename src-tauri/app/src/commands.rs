@@ -135,7 +135,8 @@ pub async fn get_settings(slot: Slot<'_>) -> Result<Settings, IpcError> {
     slot.run(|v, port| admin::get_settings(v, Some(port))).await
 }
 
-/// Saves, then applies what applies at once (the retention period, the theme, start at login) and
+/// Saves, then applies what applies at once (the retention period, other OS users, the theme,
+/// start at login) and
 /// tells the window.
 #[tauri::command]
 pub async fn update_settings(
@@ -147,6 +148,7 @@ pub async fn update_settings(
         .run(move |v, port| admin::update_settings(v, Some(port), &settings))
         .await?;
     slot.set_retention_days(saved.retention_days);
+    slot.set_allow_other_os_users(saved.allow_other_os_users);
     crate::events::settings_saved(&app, &saved);
     Ok(saved)
 }

@@ -59,6 +59,15 @@ impl GatewaySlot {
         }
     }
 
+    /// Lets (or stops) programs of other OS accounts use the running gateway's client routes.
+    pub fn set_allow_other_os_users(&self, allow: bool) {
+        if let Ok(guard) = self.gateway.lock()
+            && let Some(running) = guard.as_ref()
+        {
+            running.set_allow_other_os_users(allow);
+        }
+    }
+
     /// Runs an admin use case on a blocking thread (the store API is blocking; Tauri's main thread
     /// must stay free) and maps its error for the window.
     pub async fn run<T: Send + 'static>(

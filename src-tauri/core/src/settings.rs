@@ -46,7 +46,7 @@ pub struct StoredSettings {
     pub theme: Theme,
     /// Whether programs of *other* OS accounts on this computer may use the MCP proxy and the
     /// client endpoints (`gateway::caller_policy`). Off by default; consent stays with this desktop's
-    /// account either way. Read at launch; set by hand in `settings.json` (no window control yet).
+    /// account either way. Read at launch; the window's Settings changes it at once.
     pub allow_other_os_users: bool,
 }
 

@@ -326,6 +326,7 @@ export const SAMPLE_SETTINGS: Settings = {
   retention_days: 90,
   start_at_login: false,
   theme: "system",
+  allow_other_os_users: false,
   listening_port: SAMPLE_GATEWAY_STATUS.port,
   restart_required: false,
 };
@@ -726,6 +727,7 @@ export function createFakeApi(initial: Partial<FakeState> = {}): FakeApi {
           port: s.port,
           retention_days: s.retention_days,
           start_at_login: s.start_at_login,
+          allow_other_os_users: s.allow_other_os_users,
           theme: s.theme,
           listening_port: listening,
           restart_required: listening !== null && listening !== s.port,

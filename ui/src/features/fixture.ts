@@ -104,7 +104,7 @@ export function viewsState(): Pick<FakeState, "connections" | "grants" | "client
     settings: {
       port: 8707,
       retention_days: 90,
-      start_at_login: false,
+      start_at_login: false, allow_other_os_users: false,
       theme: "system",
       listening_port: 8707,
       restart_required: false,

@@ -17,6 +17,10 @@ pub struct Settings {
     pub retention_days: u32,
     pub start_at_login: bool,
     pub theme: Theme,
+    /// Whether programs of other OS accounts on this computer may use the MCP connections and the
+    /// client endpoints (never approve anything). Off by default; applies at once.
+    #[serde(default)]
+    pub allow_other_os_users: bool,
     /// Read only: the port the running gateway listens on (`null` when it is not running).
     #[serde(default)]
     #[ts(optional = nullable)]
@@ -41,6 +45,7 @@ impl Settings {
             retention_days: stored.retention_days,
             start_at_login: stored.start_at_login,
             theme: stored.theme,
+            allow_other_os_users: stored.allow_other_os_users,
             listening_port,
             // A restart would bind the environment's port again: nothing to wait for.
             restart_required: Some(!from_env && listening_port.is_some_and(|p| p != stored.port)),
@@ -73,14 +78,12 @@ pub fn update_settings(
             format!("keep records from 1 to {MAX_RETENTION_DAYS} days"),
         ));
     }
-    // What the window does not edit is kept as it is in the file.
-    let kept = settings::load(vault.data_dir()).unwrap_or_default();
     let stored = StoredSettings {
         port: new.port,
         retention_days: new.retention_days,
         start_at_login: new.start_at_login,
         theme: new.theme,
-        allow_other_os_users: kept.allow_other_os_users,
+        allow_other_os_users: new.allow_other_os_users,
     };
     settings::save(vault.data_dir(), &stored).map_err(AdminError::from)?;
     Ok(Settings::of(stored, listening_port))

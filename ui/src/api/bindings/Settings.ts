@@ -14,6 +14,11 @@ port: number,
  */
 retention_days: number, start_at_login: boolean, theme: Theme, 
 /**
+ * Whether programs of other OS accounts on this computer may use the MCP connections and the
+ * client endpoints (never approve anything). Off by default; applies at once.
+ */
+allow_other_os_users: boolean, 
+/**
  * Read only: the port the running gateway listens on (`null` when it is not running).
  */
 listening_port?: number | null, 

@@ -22,7 +22,7 @@ it("switches the theme on the document and saves it", async () => {
 });
 
 it("applies a saved theme on load", async () => {
-  renderView(<WithTheme />, { initial: { settings: { port: 8707, retention_days: 90, start_at_login: false, theme: "dark" } } });
+  renderView(<WithTheme />, { initial: { settings: { port: 8707, retention_days: 90, start_at_login: false, allow_other_os_users: false, theme: "dark" } } });
   await waitFor(() => expect(document.documentElement).toHaveAttribute("data-theme", "dark"));
 });
 
@@ -38,9 +38,19 @@ it("saves port, retention and start at login, and says the port needs a restart"
   await user.click(screen.getByRole("checkbox", { name: "Start Gatehouse when I log in" }));
   await user.click(screen.getByRole("button", { name: "Save settings" }));
   await waitFor(() =>
-    expect(api.state.settings).toMatchObject({ port: 9000, retention_days: 30, start_at_login: true, theme: "system" }),
+    expect(api.state.settings).toMatchObject({ port: 9000, retention_days: 30, start_at_login: true, allow_other_os_users: false, theme: "system" }),
   );
   expect(screen.getByTestId("settings-status")).toHaveTextContent("takes effect after Gatehouse restarts");
+});
+
+it("lets programs of other users in only when asked, and says consent stays with you", async () => {
+  const { user, api } = renderView(<SettingsPanel />);
+  const allow = await screen.findByRole("checkbox", { name: "Let programs of other users of this computer use my connections" });
+  expect(allow).not.toBeChecked();
+  expect(allow).toHaveAccessibleDescription(/only you can approve/);
+  await user.click(allow);
+  await user.click(screen.getByRole("button", { name: "Save settings" }));
+  await waitFor(() => expect(api.state.settings.allow_other_os_users).toBe(true));
 });
 
 it("refuses a port out of range", async () => {
@@ -56,7 +66,7 @@ it("refuses a port out of range", async () => {
 it("says which port is still in use until restart", async () => {
   renderView(<SettingsPanel />, {
     initial: {
-      settings: { port: 9000, retention_days: 90, start_at_login: false, theme: "system", listening_port: 8707, restart_required: true },
+      settings: { port: 9000, retention_days: 90, start_at_login: false, allow_other_os_users: false, theme: "system", listening_port: 8707, restart_required: true },
     },
   });
   expect(await screen.findByTestId("restart-note")).toHaveTextContent("still listening on port 8707 until it restarts");
@@ -68,7 +78,7 @@ it("says when GATEHOUSE_PORT decides the port, instead of promising a restart", 
       settings: {
         port: 47474,
         retention_days: 90,
-        start_at_login: false,
+        start_at_login: false, allow_other_os_users: false,
         theme: "system",
         listening_port: 50123,
         restart_required: false,

@@ -33,11 +33,19 @@ export function SettingsPanel() {
 
 function SettingsForm({ saved }: { saved: Settings }) {
   const update = useUpdateSettings();
-  const ids = { port: useId(), retention: useId(), login: useId(), portHelp: useId(), retentionHelp: useId() };
+  const ids = {
+    port: useId(),
+    retention: useId(),
+    login: useId(),
+    portHelp: useId(),
+    retentionHelp: useId(),
+    otherHelp: useId(),
+  };
   const [draft, setDraft] = useState({
     port: String(saved.port),
     retention: String(saved.retention_days),
     startAtLogin: saved.start_at_login,
+    allowOtherUsers: saved.allow_other_os_users,
   });
   const [theme, setTheme] = useState<ThemeChoice>(saved.theme);
   const [error, setError] = useState<string | null>(null);
@@ -64,7 +72,14 @@ function SettingsForm({ saved }: { saved: Settings }) {
       return;
     }
     save(
-      { ...saved, port, retention_days: retention, start_at_login: draft.startAtLogin, theme },
+      {
+        ...saved,
+        port,
+        retention_days: retention,
+        start_at_login: draft.startAtLogin,
+        allow_other_os_users: draft.allowOtherUsers,
+        theme,
+      },
       port !== saved.port ? "Saved. The new port takes effect after Gatehouse restarts." : "Saved.",
     );
   };
@@ -126,6 +141,21 @@ function SettingsForm({ saved }: { saved: Settings }) {
           />
           Start Gatehouse when I log in
         </label>
+        <div className="field">
+          <label className="check">
+            <input
+              type="checkbox"
+              checked={draft.allowOtherUsers}
+              aria-describedby={ids.otherHelp}
+              onChange={(event) => setDraft({ ...draft, allowOtherUsers: event.target.checked })}
+            />
+            Let programs of other users of this computer use my connections
+          </label>
+          <p id={ids.otherHelp} className="field__help">
+            Off: Gatehouse refuses every request from a program running as another user. On: such programs may
+            register and use what you approved, but only you can approve. Consent always stays with you.
+          </p>
+        </div>
         {error && (
           <p role="alert" className="form-error">
             {error}
