@@ -96,7 +96,7 @@ impl CallerPolicy {
     }
 
     /// Whether `user` may call a route of `class`.
-    pub fn admits(&self, class: RouteClass, user: PeerUser) -> bool {
+    pub fn admits(&self, class: RouteClass, user: &PeerUser) -> bool {
         match class {
             RouteClass::Open => true,
             RouteClass::DesktopOnly => user.is_desktop(),
@@ -124,7 +124,7 @@ impl CallerPolicy {
         }
     }
 
-    async fn audit_refusal(&self, user: PeerUser, class: RouteClass, path: &str) {
+    async fn audit_refusal(&self, user: &PeerUser, class: RouteClass, path: &str) {
         let who = user.describe();
         let now = self.store.now();
         if !self.should_audit(&who, class, now) {
@@ -132,7 +132,7 @@ impl CallerPolicy {
         }
         let detail = serde_json::json!({
             "caller": who,
-            "uid": match user { PeerUser::Other { uid } => Some(uid), _ => None },
+            "account": match user { PeerUser::Other { account } => Some(account.clone()), _ => None },
             "route": class.name(),
             "path": path,
         });
@@ -173,11 +173,11 @@ pub async fn enforce(State(policy): State<CallerPolicy>, request: Request, next:
             None => PeerUser::Unknown,
         },
     };
-    if policy.admits(class, user) {
+    if policy.admits(class, &user) {
         return next.run(request).await;
     }
     tracing::warn!(caller = %user.describe(), %path, "request refused: not the desktop user");
-    policy.audit_refusal(user, class, &path).await;
+    policy.audit_refusal(&user, class, &path).await;
     refusal(class)
 }
 
@@ -248,25 +248,27 @@ mod tests {
         )
         .expect("store");
         let policy = CallerPolicy::new(store);
-        let other = PeerUser::Other { uid: 4242 };
-        assert!(policy.admits(RouteClass::DesktopOnly, PeerUser::Desktop));
-        assert!(!policy.admits(RouteClass::DesktopOnly, other));
+        let other = PeerUser::Other {
+            account: String::from("uid 4242"),
+        };
+        assert!(policy.admits(RouteClass::DesktopOnly, &PeerUser::Desktop));
+        assert!(!policy.admits(RouteClass::DesktopOnly, &other));
         assert!(
-            !policy.admits(RouteClass::LocalClient, other),
+            !policy.admits(RouteClass::LocalClient, &other),
             "default off"
         );
-        assert!(!policy.admits(RouteClass::LocalClient, PeerUser::Unknown));
+        assert!(!policy.admits(RouteClass::LocalClient, &PeerUser::Unknown));
         policy.set_allow_other_users(true);
         assert!(
-            policy.admits(RouteClass::LocalClient, other),
+            policy.admits(RouteClass::LocalClient, &other),
             "allowed by the setting"
         );
         assert!(
-            !policy.admits(RouteClass::DesktopOnly, other),
+            !policy.admits(RouteClass::DesktopOnly, &other),
             "the setting never lets another account approve"
         );
         assert!(
-            !policy.admits(RouteClass::LocalClient, PeerUser::Unknown),
+            !policy.admits(RouteClass::LocalClient, &PeerUser::Unknown),
             "unknown still fails closed"
         );
     }

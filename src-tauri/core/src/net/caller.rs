@@ -13,13 +13,13 @@
 //!   `/proc/<pid>/fd`, and its executable is `/proc/<pid>/exe`. Only processes of the socket's own uid
 //!   are scanned. A gateway that is not root cannot read another account's `/proc/<pid>/fd`, so for
 //!   another account the uid is known and the process is not — which is all the policy needs.
-//! - **macOS and Windows**: not implemented yet. The lookup (`proc_pidfdinfo` on macOS,
-//!   `GetExtendedTcpTable` on Windows) needs either `unsafe` FFI, which the workspace forbids, or a
-//!   crate; the maintained cross-platform one (`netstat2`) needs `bindgen`/libclang to build and
-//!   panics when `/proc` is unreadable, so it was not taken. Nothing of it could be compiled here (no
-//!   standard library for those targets can be fetched on the build machine), so rather than ship
-//!   unchecked code these platforms report [`PeerUser::Unsupported`], which the gateway treats as the
-//!   desktop user — the behaviour before this module existed. README's threat model says so.
+//! - **macOS and Windows**: the `portable` module, with the maintained crates `netstat2` (socket →
+//!   pid: `proc_pidfdinfo` / `GetExtendedTcpTable`) and `sysinfo` (pid → account, executable), so no
+//!   `unsafe` of ours. How it was checked: the same code is compiled and run on Linux in this
+//!   module's tests, where it must agree with the `/proc` lookup; it was **not** compiled for macOS or
+//!   Windows (no standard library for those targets can be fetched on the build machine). So there it
+//!   fails open: only a peer positively seen as another account is refused, and a failed lookup is
+//!   [`PeerUser::Unsupported`], treated as the desktop user as before. README's threat model says so.
 //!
 //! The lookup runs at most once per accepted connection and only when a route needs it
 //! ([`PeerConnection::user`], [`PeerConnection::process`]), on the blocking pool.
@@ -30,12 +30,12 @@ use std::sync::Arc;
 use tokio::sync::OnceCell;
 
 /// The OS account at the other end of a connection, as far as this OS lets Gatehouse see it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum PeerUser {
     /// The account Gatehouse itself runs as: the person at this desktop.
     Desktop,
-    /// Another OS account (its uid).
-    Other { uid: u32 },
+    /// Another OS account: its uid (Unix) or SID (Windows), as text.
+    Other { account: String },
     /// The peer's socket could not be found (it closed already, or `/proc` is unreadable).
     Unknown,
     /// This OS has no lookup yet (module docs); treated as the desktop user.
@@ -44,15 +44,15 @@ pub enum PeerUser {
 
 impl PeerUser {
     /// Whether this peer may act as the person at this desktop.
-    pub fn is_desktop(self) -> bool {
+    pub fn is_desktop(&self) -> bool {
         matches!(self, PeerUser::Desktop | PeerUser::Unsupported)
     }
 
     /// Short words for logs and the audit log (no secret in them).
-    pub fn describe(self) -> String {
+    pub fn describe(&self) -> String {
         match self {
             PeerUser::Desktop => String::from("this desktop's account"),
-            PeerUser::Other { uid } => format!("another OS account (uid {uid})"),
+            PeerUser::Other { account } => format!("another OS account ({account})"),
             PeerUser::Unknown => String::from("an account that could not be determined"),
             PeerUser::Unsupported => {
                 String::from("an account this OS does not let Gatehouse check")
@@ -107,14 +107,14 @@ impl PeerConnection {
     /// The peer's OS account, looked up once per connection.
     pub async fn user(&self) -> PeerUser {
         let (remote, local) = (self.remote, self.local);
-        *self
-            .user
+        self.user
             .get_or_init(|| async move {
                 tokio::task::spawn_blocking(move || lookup_user(remote, local))
                     .await
                     .unwrap_or(PeerUser::Unknown)
             })
             .await
+            .clone()
     }
 
     /// The peer's process, looked up once per connection (a scan of the account's processes).
@@ -168,7 +168,9 @@ impl<S: Send + Sync> axum::extract::FromRequestParts<S> for Peer {
 fn lookup_user(remote: SocketAddr, local: SocketAddr) -> PeerUser {
     match linux::find_socket(remote, local) {
         Some(socket) if Some(socket.uid) == linux::own_uid() => PeerUser::Desktop,
-        Some(socket) => PeerUser::Other { uid: socket.uid },
+        Some(socket) => PeerUser::Other {
+            account: format!("uid {}", socket.uid),
+        },
         None => PeerUser::Unknown,
     }
 }
@@ -184,13 +186,94 @@ fn lookup_process(remote: SocketAddr, local: SocketAddr) -> Option<PeerProcess> 
 }
 
 #[cfg(not(target_os = "linux"))]
-fn lookup_user(_remote: SocketAddr, _local: SocketAddr) -> PeerUser {
-    PeerUser::Unsupported
+fn lookup_user(remote: SocketAddr, local: SocketAddr) -> PeerUser {
+    portable::lookup_user(remote, local)
 }
 
 #[cfg(not(target_os = "linux"))]
-fn lookup_process(_remote: SocketAddr, _local: SocketAddr) -> Option<PeerProcess> {
-    None
+fn lookup_process(remote: SocketAddr, local: SocketAddr) -> Option<PeerProcess> {
+    portable::lookup_process(remote, local)
+}
+
+/// macOS and Windows: `netstat2` finds the process holding the peer's socket (`proc_pidfdinfo` on
+/// macOS, `GetExtendedTcpTable` on Windows) and `sysinfo` tells its account (uid, or SID) and
+/// executable. Compiled and tested **on Linux** (the crates are cross-platform: the test below runs
+/// this path against a real socket and compares it with the `/proc` lookup); not compiled for
+/// macOS or Windows on the build machine. Because of that it fails *open*: a lookup that finds
+/// nothing is [`PeerUser::Unsupported`] (the behaviour before this module), and only a peer
+/// positively seen as another account is refused.
+#[cfg(any(not(target_os = "linux"), test))]
+mod portable {
+    use std::net::SocketAddr;
+
+    use netstat2::{AddressFamilyFlags, ProtocolFlags, ProtocolSocketInfo, iterate_sockets_info};
+    use sysinfo::{Pid, ProcessRefreshKind, ProcessesToUpdate, System, Uid, UpdateKind};
+
+    use super::{PeerProcess, PeerUser, same_endpoint};
+
+    /// The process holding the peer's end: local address = the peer, remote = us.
+    fn pid_of(remote: SocketAddr, local: SocketAddr) -> Option<u32> {
+        let sockets = iterate_sockets_info(
+            AddressFamilyFlags::IPV4 | AddressFamilyFlags::IPV6,
+            ProtocolFlags::TCP,
+        )
+        .ok()?;
+        sockets
+            .filter_map(Result::ok)
+            .find_map(|info| match &info.protocol_socket_info {
+                ProtocolSocketInfo::Tcp(tcp)
+                    if same_endpoint(SocketAddr::new(tcp.local_addr, tcp.local_port), remote)
+                        && same_endpoint(
+                            SocketAddr::new(tcp.remote_addr, tcp.remote_port),
+                            local,
+                        ) =>
+                {
+                    info.associated_pids.iter().min().copied()
+                }
+                _ => None,
+            })
+    }
+
+    /// A process's account and executable.
+    fn seen(pid: u32) -> Option<(Option<Uid>, Option<String>)> {
+        let pid = Pid::from_u32(pid);
+        let mut system = System::new().ok()?;
+        system.refresh_processes_specifics(
+            ProcessesToUpdate::Some(&[pid]),
+            false,
+            ProcessRefreshKind::nothing()
+                .with_user(UpdateKind::Always)
+                .with_exe(UpdateKind::Always),
+        );
+        let process = system.process(pid)?;
+        Some((
+            process.user_id().cloned(),
+            process.exe().map(|e| e.to_string_lossy().into_owned()),
+        ))
+    }
+
+    pub(super) fn lookup_user(remote: SocketAddr, local: SocketAddr) -> PeerUser {
+        let Some(pid) = pid_of(remote, local) else {
+            return PeerUser::Unsupported;
+        };
+        let peer = seen(pid).and_then(|(user, _)| user);
+        let own = seen(std::process::id()).and_then(|(user, _)| user);
+        match (peer, own) {
+            (Some(peer), Some(own)) if peer == own => PeerUser::Desktop,
+            (Some(peer), Some(_)) => PeerUser::Other {
+                account: format!("{peer:?}"),
+            },
+            _ => PeerUser::Unsupported,
+        }
+    }
+
+    pub(super) fn lookup_process(remote: SocketAddr, local: SocketAddr) -> Option<PeerProcess> {
+        let pid = pid_of(remote, local)?;
+        Some(PeerProcess {
+            pid,
+            exe: seen(pid).and_then(|(_, exe)| exe),
+        })
+    }
 }
 
 /// One row of `/proc/net/tcp{,6}`: the socket's two ends, owner and inode.
@@ -394,6 +477,41 @@ mod tests {
             process.exe.as_deref(),
             Some(own_exe.to_string_lossy().as_ref()),
             "the executable seen by the OS"
+        );
+    }
+
+    /// The macOS/Windows path (`netstat2` + `sysinfo`), run here on Linux against the same kind of
+    /// socket: it must agree with the `/proc` lookup.
+    #[cfg(target_os = "linux")]
+    #[tokio::test]
+    async fn the_portable_lookup_agrees_with_the_proc_lookup() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind loopback");
+        let address = listener.local_addr().expect("local addr");
+        let _client = tokio::net::TcpStream::connect(address)
+            .await
+            .expect("connect");
+        let (server_side, remote) = listener.accept().await.expect("accept");
+        let local = server_side.local_addr().expect("local addr");
+        let (user, process) = tokio::task::spawn_blocking(move || {
+            (
+                portable::lookup_user(remote, local),
+                portable::lookup_process(remote, local),
+            )
+        })
+        .await
+        .expect("join");
+        assert_eq!(user, PeerUser::Desktop, "same account as the /proc lookup");
+        let via_proc = PeerConnection::new(remote, local).process().await;
+        assert_eq!(
+            process, via_proc,
+            "same pid and executable as the /proc lookup"
+        );
+        assert_eq!(
+            process.map(|p| p.pid),
+            Some(std::process::id()),
+            "this test process holds the peer socket"
         );
     }
 

@@ -888,7 +888,13 @@ async fn the_gateway_router_serves_authorize_behind_its_guard() {
         "the Host guard wraps /authorize"
     );
     assert_eq!(
-        status(request(&own, Some(PeerUser::Other { uid: 4242 }))).await,
+        status(request(
+            &own,
+            Some(PeerUser::Other {
+                account: String::from("uid 4242"),
+            })
+        ))
+        .await,
         StatusCode::FORBIDDEN,
         "another OS account never reaches the consent page"
     );
