@@ -40,8 +40,9 @@ async fn legacy_upstream_without_prm_needs_the_opt_in_then_signs_in_at_its_origi
             .err()
             .unwrap_or_else(|| panic!("without the opt-in there is no sign-in"));
         assert!(
-            refused.to_string().contains("legacy discovery fallback"),
-            "the error says what to turn on: {refused}"
+            refused.to_string().contains("legacy discovery fallback")
+                && refused.to_string().contains("--legacy-oauth"),
+            "the error says what to turn on, and how: {refused}"
         );
         assert!(
             env.world.registrations.lock().unwrap().is_empty(),
@@ -1332,4 +1333,24 @@ async fn a_sign_out_in_between_does_not_let_another_account_inherit_the_grants()
         revoked, 1,
         "the grant approved while the connection acted as ada ends when it signs in as eve"
     );
+}
+
+/// RFC 9728 §3.3: metadata that names the origin (as the origin's well-known does) covers the MCP
+/// URL below it; the sign-in succeeds and sends the resource the metadata named, as the MCP SDKs
+/// do (issue: `connections add` accepted such a server and every sign-in then failed).
+#[tokio::test]
+async fn metadata_naming_the_origin_signs_in_with_that_resource() {
+    let env = Env::new().await;
+    let origin = env.world.mcp_base.lock().unwrap().clone();
+    *env.world.prm_resource.lock().unwrap() = Some(format!("{origin}/"));
+    env.sign_in().await;
+    assert_eq!(env.row().status, ConnectionStatus::Connected);
+    let sent = env.world.authorize_queries.lock().unwrap()[0]
+        .get("resource")
+        .cloned();
+    assert_eq!(sent.as_deref(), Some(origin.as_str()), "RFC 8707 resource");
+    let exchanged = env.world.token_forms.lock().unwrap()[0]
+        .get("resource")
+        .cloned();
+    assert_eq!(exchanged.as_deref(), Some(origin.as_str()));
 }

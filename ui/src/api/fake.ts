@@ -608,7 +608,7 @@ export function createFakeApi(initial: Partial<FakeState> = {}): FakeApi {
           return {
             suggested: "header",
             finding:
-              "The server refused a request without credentials (HTTP 401, asking for Bearer) but publishes no OAuth metadata: it most likely takes an API key or token in a header.",
+              "The server refused a request without credentials (HTTP 401, asking for Bearer) but publishes no OAuth metadata: it most likely takes an API key or token in a header. If it is an older (2025-03-26) MCP server that signs in with OAuth without metadata, use the legacy discovery fallback (--legacy-oauth).",
           };
         }
         return { suggested: "none", finding: "The server answered without credentials: it needs no sign-in." };

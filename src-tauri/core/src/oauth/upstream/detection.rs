@@ -96,7 +96,8 @@ impl Detected {
                 format!(
                     "The server refused a request without credentials (HTTP {status}{named}) but \
                      publishes no OAuth metadata: it most likely takes an API key or token in a \
-                     header."
+                     header. If it is an older (2025-03-26) MCP server that signs in with OAuth \
+                     without metadata, use the legacy discovery fallback (--legacy-oauth)."
                 )
             }
             Self::Open => {

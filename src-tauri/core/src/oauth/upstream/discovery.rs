@@ -10,7 +10,10 @@
 //!    a header.
 //! 2. **Protected Resource Metadata** (RFC 9728): exactly the `resource_metadata` URL when present,
 //!    else `/.well-known/oauth-protected-resource/<mcp-path>`, else the root well-known. Its `resource`
-//!    must equal the canonical MCP URL (RFC 9728 §3.3, §7.3; never relaxed across origins).
+//!    must cover the MCP URL ([`covers`]): the URL itself, or its origin or a path prefix of it,
+//!    which is what the root well-known legitimately names (RFC 9728 §3.3); never another origin
+//!    (§7.3). The `resource` Gatehouse then sends (RFC 8707) is the one the document named, as the
+//!    MCP SDKs do, so the authorization server sees the identifier it published.
 //! 3. **AS metadata**: RFC 8414 path-inserted → OpenID path-inserted → OpenID appended (for an issuer
 //!    without a path: the two root well-knowns). The document's `issuer` must be identical to the
 //!    issuer the URL was built from (RFC 8414 §3.3), `code_challenge_methods_supported` must list
@@ -57,7 +60,9 @@ pub enum DiscoveryError {
     NotOAuth(u16),
     #[error(
         "the upstream publishes no protected resource metadata (RFC 9728); if it is an older \
-         (2025-03-26) MCP server, turn on the legacy discovery fallback for this connection"
+         (2025-03-26) MCP server, turn on the legacy discovery fallback for this connection \
+         (`gatehoused connections edit SLUG --auth oauth --legacy-oauth`, or `--legacy-oauth` on \
+         `connections add`; in the window: Edit, OAuth options)"
     )]
     NoResourceMetadata,
     #[error("the protected resource metadata names another resource ({0}); it was not used")]
@@ -222,6 +227,29 @@ pub fn canonical_resource(raw: &str) -> Option<String> {
         s.pop();
     }
     Some(s)
+}
+
+/// Whether the protected resource `named` by a metadata document covers the MCP URL `mcp`: the
+/// same origin, and `named`'s path is `mcp`'s or a whole-segment prefix of it. RFC 9728 §3.3: the
+/// document at the origin's well-known (`/.well-known/oauth-protected-resource`, which step 2
+/// tries last) describes the resource *at the origin*, so `https://mcp.example.com` is the right
+/// answer there for `https://mcp.example.com/mcp`; the MCP TypeScript SDK accepts the same
+/// (`checkResourceAllowed`). Another origin, or a sibling path, never passes (§7.3).
+pub fn covers(named: &str, mcp: &str) -> bool {
+    let (Ok(named), Ok(mcp)) = (Url::parse(named), Url::parse(mcp)) else {
+        return false;
+    };
+    if named.origin() != mcp.origin() || named.query().is_some() {
+        return false;
+    }
+    let with_slash = |path: &str| {
+        if path.ends_with('/') {
+            path.to_owned()
+        } else {
+            format!("{path}/")
+        }
+    };
+    with_slash(mcp.path()).starts_with(&with_slash(named.path()))
 }
 
 /// Sends the unauthenticated probe.
@@ -523,11 +551,11 @@ pub async fn discover(
         .get("resource")
         .and_then(Value::as_str)
         .unwrap_or_default();
-    if canonical_resource(named).as_deref() != Some(resource.as_str()) {
+    let Some(resource) = canonical_resource(named).filter(|named| covers(named, &resource)) else {
         return Err(DiscoveryError::ResourceMismatch(
             named.chars().take(200).collect(),
         ));
-    }
+    };
     let servers = strings(&prm, "authorization_servers");
     let issuer = match pinned_issuer {
         Some(pinned) if servers.iter().any(|s| s == pinned) => pinned.to_owned(),
@@ -646,6 +674,33 @@ mod tests {
             ],
             "root issuer: the two root well-knowns"
         );
+    }
+
+    /// RFC 9728 §3.3: metadata at the origin's well-known names the origin; a sibling path or
+    /// another origin never covers the MCP URL (§7.3).
+    #[test]
+    fn a_resource_covers_its_own_url_and_the_urls_below_it_only() {
+        let mcp = "https://mcp.example.com/v1/mcp";
+        for named in [
+            "https://mcp.example.com/v1/mcp",
+            "https://mcp.example.com/v1",
+            "https://mcp.example.com",
+            "https://mcp.example.com/",
+        ] {
+            assert!(covers(named, mcp), "{named} covers {mcp}");
+        }
+        for named in [
+            "https://mcp.example.com/v1/mc",
+            "https://mcp.example.com/v2",
+            "https://other.example.com/v1/mcp",
+            "http://mcp.example.com/v1/mcp",
+            "https://mcp.example.com:8443/v1/mcp",
+            "https://mcp.example.com/v1/mcp/deeper",
+            "https://mcp.example.com/?x=1",
+            "not a url",
+        ] {
+            assert!(!covers(named, mcp), "{named} must not cover {mcp}");
+        }
     }
 
     #[test]
