@@ -463,3 +463,37 @@ fn sdk_client_approved_from_the_command_line_without_the_browser_page() {
     .unwrap_or_else(|e| panic!("requests list --json: {e}"));
     assert_eq!(after, serde_json::json!([]), "nothing is pending any more");
 }
+
+/// Issue 10: a client configured with `http://localhost:PORT/mcp/<slug>` (not `127.0.0.1`) works end
+/// to end with the real SDK: the 401 names the metadata on `localhost`, whose `resource` is the URL
+/// the client used (RFC 9728 §3.3; the SDK refuses any other), and the token works on `localhost`.
+#[test]
+fn sdk_client_configured_with_localhost_works() {
+    let setup = Setup::new();
+    let port = setup
+        .gateway
+        .base_url
+        .rsplit(':')
+        .next()
+        .unwrap_or_default()
+        .to_owned();
+    let url = format!("http://localhost:{port}/mcp/{SLUG}");
+    let mut client = NodeProcess::spawn("sdk-client.mjs", &[&url]);
+    let authorize = client.expect_authorize(STEP);
+    assert_eq!(
+        query_param(&authorize, "resource").as_deref(),
+        Some(url.as_str()),
+        "the SDK asks for the resource it was configured with: {authorize}"
+    );
+    let approved = consent(&authorize, "approve", "sdk-localhost");
+    assert!(approved.final_url.is_some(), "{:?}", approved.report);
+    let connected = client.expect_step("connected", STEP);
+    assert_eq!(connected["server"]["name"], "mcp-servers/everything");
+    let tools = client.expect_step("listTools", STEP);
+    assert!(
+        tools["tools"]
+            .as_array()
+            .is_some_and(|t| t.iter().any(|n| n == "echo")),
+        "tools through the gateway on localhost: {tools}"
+    );
+}

@@ -45,6 +45,19 @@ impl LocalAuthority {
         format!("http://127.0.0.1:{}", self.port)
     }
 
+    /// The base URL as the client addressed the gateway: `http://` + the request's `Host` when it is
+    /// one of our own loopback names (`localhost:PORT`, `[::1]:PORT`), else [`Self::base_url`]. A
+    /// client configured with `http://localhost:PORT/mcp/…` must find its resource named with the
+    /// authority it used (RFC 9728 §3.3, §7.3), while the issuer stays `http://127.0.0.1:PORT`.
+    pub fn addressed_base_url(&self, headers: &http::HeaderMap) -> String {
+        headers
+            .get(http::header::HOST)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_ascii_lowercase)
+            .filter(|host| self.is_own_host(host))
+            .map_or_else(|| self.base_url(), |host| format!("http://{host}"))
+    }
+
     /// Whether `host` (a `Host` header value) names this gateway: a loopback name and our port.
     pub fn is_own_host(&self, host: &str) -> bool {
         let host = host.to_ascii_lowercase();

@@ -20,7 +20,6 @@ use axum::response::{IntoResponse, Response};
 use http::{HeaderMap, HeaderValue, StatusCode, header};
 
 use crate::crypto::{TokenHash, TokenKind, kind_of};
-use crate::gateway::LocalAuthority;
 use crate::oauth::server::policy::{RESOURCE_SCOPES, SCOPE_MCP_ACCESS};
 use crate::store::access_tokens::{self, AccessTokenRow};
 use crate::store::{StoreError, connections};
@@ -140,12 +139,10 @@ pub async fn authorize(
     Ok(Authorized { token: row })
 }
 
-/// The URL of the protected resource metadata of `slug` (RFC 9728 §3.1, path-inserted).
-pub fn resource_metadata_url(local: &LocalAuthority, slug: &str) -> String {
-    format!(
-        "{}/.well-known/oauth-protected-resource/mcp/{slug}",
-        local.base_url()
-    )
+/// The URL of the protected resource metadata of `slug` (RFC 9728 §3.1, path-inserted), on the
+/// authority `base` the client used (`LocalAuthority::addressed_base_url`).
+pub fn resource_metadata_url(base: &str, slug: &str) -> String {
+    format!("{base}/.well-known/oauth-protected-resource/mcp/{slug}")
 }
 
 /// A quoted-string value (RFC 9110 §5.6.4); slugs never need it, but a challenge must not break.
@@ -163,10 +160,10 @@ fn quoted(value: &str) -> String {
 }
 
 /// The `WWW-Authenticate` value: each parameter once (OAuth 2.1 §5.3.1).
-pub fn challenge(local: &LocalAuthority, slug: &str, error: Option<&str>) -> String {
+pub fn challenge(base: &str, slug: &str, error: Option<&str>) -> String {
     let mut value = format!(
         "Bearer resource_metadata={}, scope={}",
-        quoted(&resource_metadata_url(local, slug)),
+        quoted(&resource_metadata_url(base, slug)),
         quoted(&RESOURCE_SCOPES.join(" "))
     );
     if let Some(error) = error {
@@ -177,16 +174,17 @@ pub fn challenge(local: &LocalAuthority, slug: &str, error: Option<&str>) -> Str
 }
 
 impl Denial {
-    pub fn into_response(self, local: &LocalAuthority) -> Response {
+    /// The refusal, its challenge naming the metadata on the authority `base` the client used.
+    pub fn into_response(self, base: &str) -> Response {
         let (status, value) = match self {
-            Denial::NoToken { slug } => (StatusCode::UNAUTHORIZED, challenge(local, &slug, None)),
+            Denial::NoToken { slug } => (StatusCode::UNAUTHORIZED, challenge(base, &slug, None)),
             Denial::InvalidToken { slug } => (
                 StatusCode::UNAUTHORIZED,
-                challenge(local, &slug, Some("invalid_token")),
+                challenge(base, &slug, Some("invalid_token")),
             ),
             Denial::InsufficientScope { slug } => (
                 StatusCode::FORBIDDEN,
-                challenge(local, &slug, Some("insufficient_scope")),
+                challenge(base, &slug, Some("insufficient_scope")),
             ),
             Denial::UnknownSlug => return StatusCode::NOT_FOUND.into_response(),
             Denial::Store(err) => {
@@ -253,15 +251,35 @@ mod tests {
 
     #[test]
     fn challenge_has_each_parameter_once() {
-        let local = LocalAuthority { port: 8765 };
+        let local = crate::gateway::LocalAuthority { port: 8765 };
+        let base = local.base_url();
         assert_eq!(
-            challenge(&local, "a", None),
+            challenge(&base, "a", None),
             "Bearer resource_metadata=\"http://127.0.0.1:8765/.well-known/oauth-protected-resource/mcp/a\", scope=\"mcp:access\"",
             "no error code when no token was sent"
         );
         assert!(
-            challenge(&local, "a", Some("invalid_token")).ends_with(", error=\"invalid_token\""),
+            challenge(&base, "a", Some("invalid_token")).ends_with(", error=\"invalid_token\""),
             "a bad token gets invalid_token"
+        );
+        let mut headers = http::HeaderMap::new();
+        headers.insert(
+            http::header::HOST,
+            http::HeaderValue::from_static("LocalHost:8765"),
+        );
+        assert!(
+            challenge(&local.addressed_base_url(&headers), "a", None)
+                .contains("\"http://localhost:8765/.well-known/oauth-protected-resource/mcp/a\""),
+            "the metadata is named on the authority the client used (RFC 9728 §3.3)"
+        );
+        headers.insert(
+            http::header::HOST,
+            http::HeaderValue::from_static("evil.example:8765"),
+        );
+        assert_eq!(
+            local.addressed_base_url(&headers),
+            "http://127.0.0.1:8765",
+            "a foreign Host never names anything"
         );
     }
 }

@@ -121,7 +121,7 @@ async fn guard(proxy: &Proxy, headers: &HeaderMap, slug: &str) -> Result<Authori
                 .record(&ok.token.grant_id, proxy.vault.store().now());
             Ok(ok)
         }
-        Err(denial) => Err(denial.into_response(&proxy.local)),
+        Err(denial) => Err(denial.into_response(&proxy.local.addressed_base_url(headers))),
     }
 }
 

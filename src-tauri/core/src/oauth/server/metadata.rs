@@ -7,7 +7,11 @@
 //!   deliberately not served: Gatehouse is not an OpenID Provider (no id_token, no userinfo).
 //! - RFC 9728 §3 protected resource metadata, path-inserted, at
 //!   `/.well-known/oauth-protected-resource/mcp/<slug>` for every enabled connection; 404 for an unknown
-//!   or disabled slug and for the root document (checklist D4: one audience per connection).
+//!   or disabled slug and for the root document (checklist D4: one audience per connection). Its
+//!   `resource` names the authority the client used (`localhost:PORT`, `[::1]:PORT` or
+//!   `127.0.0.1:PORT`, RFC 9728 §3.3: identical to the URL the client built the well-known from), as
+//!   does the 401 challenge's `resource_metadata`; `authorization_servers` is always the one issuer.
+//!   Tokens are bound to the connection (slug), whichever loopback name the resource used.
 
 use axum::Json;
 use axum::extract::{Path, State};
@@ -47,6 +51,7 @@ pub async fn authorization_server(State(server): State<AuthorizationServer>) -> 
 /// `GET /.well-known/oauth-protected-resource/mcp/{slug}`.
 pub async fn protected_resource(
     State(server): State<AuthorizationServer>,
+    headers: http::HeaderMap,
     Path(slug): Path<String>,
 ) -> Response {
     if !is_valid_slug(&slug) {
@@ -70,8 +75,20 @@ pub async fn protected_resource(
     let Some(resource) = ResourceUri::for_connection(server.local.port, &connection.slug) else {
         return not_found();
     };
+    // The resource as the client addressed it (same path; `localhost` or `[::1]` kept), so a
+    // client configured with `http://localhost:PORT/mcp/…` finds its own URL here (RFC 9728 §3.3).
+    let addressed = format!(
+        "{}/mcp/{}",
+        server.local.addressed_base_url(&headers),
+        connection.slug
+    );
+    let resource = if addressed == server.local.base_url() + "/mcp/" + &connection.slug {
+        resource.as_str().to_owned()
+    } else {
+        addressed
+    };
     document(json!({
-        "resource": resource.as_str(),
+        "resource": resource,
         "authorization_servers": [server.issuer()],
         "scopes_supported": RESOURCE_SCOPES,
         "bearer_methods_supported": ["header"],
