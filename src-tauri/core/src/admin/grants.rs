@@ -91,6 +91,15 @@ pub struct CallerView {
     pub pid: u32,
 }
 
+impl From<crate::store::authorization_requests::CallerProcess> for CallerView {
+    fn from(process: crate::store::authorization_requests::CallerProcess) -> Self {
+        CallerView {
+            exe: process.exe,
+            pid: process.pid,
+        }
+    }
+}
+
 /// What a revoke did.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
 pub struct GrantsRevoked {
@@ -138,10 +147,7 @@ pub fn list_grants(vault: &Vault, include_inactive: bool) -> Result<Vec<GrantVie
                 let caller = row
                     .caller
                     .clone()
-                    .map(|c| CallerView {
-                        exe: c.exe,
-                        pid: c.pid,
-                    })
+                    .map(CallerView::from)
                     .or_else(|| registrants.get(&row.client_id).cloned().flatten());
                 let state = grants::token_state(conn, &row.id)?;
                 let (connection_slug, connection_name) = connection_names

@@ -95,10 +95,7 @@ pub fn list_pending_requests(vault: &Vault) -> Result<Vec<PendingRequestView>, A
                     .caller
                     .clone()
                     .or(clients::registrant(conn, &row.client_id)?)
-                    .map(|c| CallerView {
-                        exe: c.exe,
-                        pid: c.pid,
-                    });
+                    .map(CallerView::from);
                 views.push(PendingRequestView {
                     id: row.id.to_string(),
                     client_id: row.client_id.to_string(),

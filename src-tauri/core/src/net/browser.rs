@@ -23,7 +23,12 @@ pub fn open_app_link(url: &str) -> std::io::Result<()> {
             "refusing to open a web, file or script URL as an app link",
         ));
     }
-    let mut command = if cfg!(target_os = "macos") {
+    launch(desktop_opener(url))
+}
+
+/// The desktop's opener on `url`: `open` / `rundll32 url.dll,FileProtocolHandler` / `xdg-open`.
+fn desktop_opener(url: &str) -> Command {
+    if cfg!(target_os = "macos") {
         let mut c = Command::new("open");
         c.arg(url);
         c
@@ -35,7 +40,11 @@ pub fn open_app_link(url: &str) -> std::io::Result<()> {
         let mut c = Command::new("xdg-open");
         c.arg(url);
         c
-    };
+    }
+}
+
+/// Starts `command` detached from our standard streams.
+fn launch(mut command: Command) -> std::io::Result<()> {
     command
         .stdin(Stdio::null())
         .stdout(Stdio::null())
@@ -55,7 +64,7 @@ pub fn open_browser(url: &str) -> std::io::Result<()> {
             "refusing to open a URL that is neither https nor loopback http",
         ));
     }
-    let mut command = match std::env::var("BROWSER")
+    let command = match std::env::var("BROWSER")
         .ok()
         .filter(|b| !b.trim().is_empty())
     {
@@ -77,26 +86,7 @@ pub fn open_browser(url: &str) -> std::io::Result<()> {
             c.args(args);
             c
         }
-        None if cfg!(target_os = "macos") => {
-            let mut c = Command::new("open");
-            c.arg(url);
-            c
-        }
-        None if cfg!(windows) => {
-            let mut c = Command::new("rundll32");
-            c.args(["url.dll,FileProtocolHandler", url]);
-            c
-        }
-        None => {
-            let mut c = Command::new("xdg-open");
-            c.arg(url);
-            c
-        }
+        None => desktop_opener(url),
     };
-    command
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .map(drop)
+    launch(command)
 }

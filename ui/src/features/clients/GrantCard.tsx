@@ -1,6 +1,7 @@
 import { useId } from "react";
 import type { GrantView, TokenHealth } from "../../api";
 import { Disclosure } from "../../components/Disclosure";
+import { ProgramLine } from "../../components/ProgramLine";
 import { ShieldIcon } from "../../components/icons";
 import { formatDate, formatDateTime, formatRelative } from "../../components/time";
 import { Tooltip } from "../../components/Tooltip";
@@ -92,17 +93,7 @@ export function GrantCard({
             {" · "}
             <code title={grant.client_id}>{grant.client_id}</code>
           </p>
-          <p className="grant-card__program" data-testid="grant-program">
-            {grant.caller ? (
-              <>
-                <span className="label">Seen on this computer</span>
-                {" · "}
-                <code>{grant.caller.exe ?? "executable not visible"}</code> (pid {grant.caller.pid})
-              </>
-            ) : (
-              <span className="label">Program not seen by Gatehouse</span>
-            )}
-          </p>
+<ProgramLine caller={grant.caller} testId="grant-program" />
         </div>
         <span className="badge" data-tone={health.tone} title={health.detail}>
           <span className="visually-hidden">Token: </span>

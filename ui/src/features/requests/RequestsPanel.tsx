@@ -7,6 +7,7 @@ import {
   type RequestDecided,
 } from "../../api";
 import { EmptyState } from "../../components/EmptyState";
+import { ProgramLine } from "../../components/ProgramLine";
 import { formatRelative } from "../../components/time";
 import { clientTitle } from "../clients/grouping";
 
@@ -75,17 +76,7 @@ export function RequestsPanel() {
                 {" · "}
                 <code>{request.client_id}</code>
               </p>
-              <p className="grant-card__program">
-                {request.caller ? (
-                  <>
-                    <span className="label">Seen on this computer</span>
-                    {" · "}
-                    <code>{request.caller.exe ?? "executable not visible"}</code> (pid {request.caller.pid})
-                  </>
-                ) : (
-                  <span className="label">Program not seen by Gatehouse</span>
-                )}
-              </p>
+<ProgramLine caller={request.caller} />
               <p className="grant-card__subline">
                 Wants to use <strong>{request.connection_name}</strong>, asked {formatRelative(request.created_at)}.
                 The answer goes to <code>{request.redirect_uri}</code>.
