@@ -12,12 +12,13 @@
 //!
 //! **Registrations that never led to a grant are bounded**: anyone on this machine may register
 //! (RFC 7591 §3, open registration, rate-limited at the endpoint), so at most
-//! [`MAX_UNGRANTED_DCR_CLIENTS`] dynamic registrations without any grant are kept; a new one
+//! [`MAX_UNGRANTED_DCR_CLIENTS`] dynamic or CIMD registrations without any grant are kept; a new one
 //! evicts the oldest beyond that (RFC 7591 §3 lets a server expire registrations; a client whose
-//! id was evicted registers again). Clients with a grant (pending, active or revoked), CIMD and
-//! pre-registered clients are never evicted. A DCR client whose grants are all *pending* (consents
-//! nobody answered) is evicted once they are older than [`PENDING_ONLY_CLIENT_TTL`], so loading
-//! `/authorize` for a flood of registrations does not keep them forever.
+//! id was evicted registers again, and a CIMD client's document is simply fetched again by the next
+//! `/authorize`). Clients with an active or revoked grant and pre-registered clients are never
+//! evicted. A DCR or CIMD client whose grants are all *pending* (consents nobody answered) is
+//! evicted once they are older than [`PENDING_ONLY_CLIENT_TTL`], so loading `/authorize` for a flood
+//! of registrations or metadata URLs (a web page can do the latter) does not keep them forever.
 
 use std::collections::BTreeSet;
 
@@ -121,7 +122,7 @@ fn evict_ungranted_dcr(tx: &Transaction, keep: &ClientId) -> Result<u64, StoreEr
         .prepare_cached(
             "DELETE FROM clients WHERE client_id IN (
                 SELECT c.client_id FROM clients c
-                WHERE c.registration_source = 'dcr' AND c.client_id != ?1
+                WHERE c.registration_source IN ('dcr', 'cimd') AND c.client_id != ?1
                   AND NOT EXISTS (SELECT 1 FROM grants g WHERE g.client_id = c.client_id)
                 ORDER BY c.created_at DESC, c.rowid DESC
                 LIMIT -1 OFFSET ?2)",
@@ -145,7 +146,7 @@ fn evict_pending_only_dcr(
         .prepare_cached(
             "DELETE FROM clients WHERE client_id IN (
                 SELECT c.client_id FROM clients c
-                WHERE c.registration_source = 'dcr' AND c.client_id != ?1
+                WHERE c.registration_source IN ('dcr', 'cimd') AND c.client_id != ?1
                   AND EXISTS (SELECT 1 FROM grants g WHERE g.client_id = c.client_id)
                   AND NOT EXISTS (SELECT 1 FROM grants g WHERE g.client_id = c.client_id
                                   AND (g.status <> 'pending' OR g.created_at > ?2)))",
@@ -220,7 +221,11 @@ pub fn upsert(
     } else {
         AuditKind::ClientRegistered
     };
-    let evicted = if old.is_none() && reg.registration_source == RegistrationSource::Dcr {
+    let evicted = if old.is_none()
+        && matches!(
+            reg.registration_source,
+            RegistrationSource::Dcr | RegistrationSource::Cimd
+        ) {
         evict_ungranted_dcr(tx, &reg.client_id)? + evict_pending_only_dcr(tx, &reg.client_id, now)?
     } else {
         0
@@ -427,6 +432,7 @@ mod list_tests {
         let mut cimd_reg = registration(&cimd, &["http://127.0.0.1/cb"]);
         cimd_reg.registration_source = RegistrationSource::Cimd;
         f.store.upsert_client(&cimd_reg).expect("cimd client");
+        f.active_grant(&cimd, &connection);
 
         let max = usize::try_from(MAX_UNGRANTED_DCR_CLIENTS).expect("fits");
         let flood: Vec<ClientId> = (0..max + 5).map(|_| ClientId::generate()).collect();
@@ -450,7 +456,10 @@ mod list_tests {
             ids.contains(&granted.to_string()),
             "a client with a grant stays"
         );
-        assert!(ids.contains(&cimd.to_string()), "a CIMD client stays");
+        assert!(
+            ids.contains(&cimd.to_string()),
+            "a CIMD client with a grant stays"
+        );
         for old in &flood[..5] {
             assert!(!ids.contains(&old.to_string()), "the oldest ungranted go");
         }
@@ -466,6 +475,13 @@ mod list_tests {
         let connection = f.connection("ttl");
         let abandoned = f.client();
         f.pending_grant(&abandoned, &connection, "mcp:access");
+        // A metadata URL a web page made Gatehouse fetch, whose consent nobody answered.
+        let abandoned_cimd = ClientId::generate();
+        let mut cimd_reg =
+            super::super::test_support::registration(&abandoned_cimd, &["http://127.0.0.1/cb"]);
+        cimd_reg.registration_source = RegistrationSource::Cimd;
+        f.store.upsert_client(&cimd_reg).expect("cimd client");
+        f.pending_grant(&abandoned_cimd, &connection, "mcp:access");
         let approved = f.client();
         f.active_grant(&approved, &connection);
         let fresh = f.client();

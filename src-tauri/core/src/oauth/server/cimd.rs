@@ -17,7 +17,8 @@
 //!   like a DCR body ([`validate_registration`]): the same redirect-URI policy and scope down-scoping.
 //! - CIMD §4.4: successful documents are cached in memory as the response's `Cache-Control` says
 //!   (`max-age`, capped at [`MAX_CACHE_TTL`]; `no-store` / `no-cache` / `max-age=0`: not reused), else
-//!   for [`CACHE_TTL`]. Failures are never cached.
+//!   for [`CACHE_TTL`], at most [`MAX_CACHED_DOCUMENTS`] at once. Failures are never cached. The
+//!   persisted `cimd` client rows are bounded like dynamic registrations (`store::clients`).
 //!
 //! Each successful fetch is persisted as a `cimd` client row through `clients::upsert`, whose shrink
 //! rule revokes grants when the document drops a redirect URI, scope, grant type or response type.
@@ -71,6 +72,9 @@ pub fn cache_lifetime(headers: &http::HeaderMap) -> UnixMillis {
 }
 /// Longest `client_id` URL accepted, in bytes.
 pub const MAX_CLIENT_ID_URL_LEN: usize = 2048;
+
+/// Most documents kept in memory; beyond it the one that expires first goes.
+pub const MAX_CACHED_DOCUMENTS: usize = 256;
 
 /// Why a URL-shaped `client_id` could not be used. Shown on the error page; never contains the document.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -287,6 +291,16 @@ impl CimdResolver {
         if let Ok(mut cache) = self.cache.lock() {
             cache.retain(|_, (until, _)| now < *until);
             if lifetime > 0 {
+                while cache.len() >= MAX_CACHED_DOCUMENTS {
+                    let Some(first) = cache
+                        .iter()
+                        .min_by_key(|(_, (until, _))| *until)
+                        .map(|(key, _)| key.clone())
+                    else {
+                        break;
+                    };
+                    cache.remove(&first);
+                }
                 cache.insert(client_id.to_owned(), (now + lifetime, Arc::clone(&client)));
             } else {
                 cache.remove(client_id);
@@ -419,6 +433,53 @@ mod tests {
         assert!(resolve(200_000).await, "the max-age=60 copy has expired");
         assert!(resolve(200_001).await, "no-store: never reused");
         assert_eq!(fetches.load(Ordering::SeqCst), 4);
+    }
+
+    /// A web page can make `/authorize` resolve any number of metadata URLs: the memory they take
+    /// is bounded, the documents that expire first going first.
+    #[tokio::test]
+    async fn at_most_max_cached_documents_are_kept() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        let port = listener.local_addr().map(|a| a.port()).unwrap_or_default();
+        let app = axum::Router::new().route(
+            "/c/{n}",
+            axum::routing::get(
+                move |axum::extract::Path(n): axum::extract::Path<u32>| async move {
+                    axum::Json(json!({
+                        "client_id": format!("http://127.0.0.1:{port}/c/{n}"),
+                        "client_name": "Flood",
+                        "redirect_uris": ["http://127.0.0.1/callback"],
+                        "token_endpoint_auth_method": "none"
+                    }))
+                },
+            ),
+        );
+        tokio::spawn(async move {
+            let _ = axum::serve(listener, app).await;
+        });
+        let resolver = CimdResolver::insecure_loopback_for_tests();
+        let total = u32::try_from(MAX_CACHED_DOCUMENTS).unwrap_or(u32::MAX) + 10;
+        for n in 0..total {
+            let url = format!("http://127.0.0.1:{port}/c/{n}");
+            resolver
+                .resolve(&url, i64::from(n))
+                .await
+                .unwrap_or_else(|e| panic!("resolve {url}: {e}"));
+        }
+        let kept = resolver.cache.lock().map(|c| c.len()).unwrap_or_default();
+        assert_eq!(kept, MAX_CACHED_DOCUMENTS, "the cache is bounded");
+        let newest = format!("http://127.0.0.1:{port}/c/{}", total - 1);
+        assert!(
+            resolver.cached(&newest, i64::from(total)).is_some(),
+            "the newest document is kept"
+        );
+        let oldest = format!("http://127.0.0.1:{port}/c/0");
+        assert!(
+            resolver.cached(&oldest, i64::from(total)).is_none(),
+            "the first to expire went"
+        );
     }
 
     #[test]
