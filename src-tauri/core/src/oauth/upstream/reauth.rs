@@ -92,8 +92,15 @@ impl UpstreamOAuth {
             .vault
             .store()
             .write_with_events(move |tx| {
-                let state =
-                    upstream_step_up::record(tx, &id, config_version, &challenged_owned, now)?;
+                let granted = upstream_credentials::get(tx, &id)?.and_then(|c| c.scopes);
+                let state = upstream_step_up::record(
+                    tx,
+                    &id,
+                    config_version,
+                    &challenged_owned,
+                    granted.as_deref(),
+                    now,
+                )?;
                 connections::set_status(
                     tx,
                     &id,
