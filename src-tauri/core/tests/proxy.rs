@@ -115,6 +115,14 @@ async fn upstream_post(State(seen): State<Arc<Seen>>, headers: HeaderMap, body: 
                 axum::Json(result).into_response()
             }
         }
+        "fail/401-oauth" => (
+            StatusCode::UNAUTHORIZED,
+            [(
+                "www-authenticate",
+                "Bearer resource_metadata=\"https://up.example/.well-known/oauth-protected-resource/mcp\"",
+            )],
+        )
+            .into_response(),
         "fail/401" => (
             StatusCode::UNAUTHORIZED,
             [
@@ -1569,5 +1577,65 @@ async fn a_revoke_from_another_process_closes_open_streams_by_poll() {
     assert!(
         ended.is_ok(),
         "the poll of open streams' grants ends the stream"
+    );
+}
+
+/// An upstream reached without credentials that starts asking for OAuth (a 401 naming protected
+/// resource metadata, RFC 9728 §5.1) turns the connection into an OAuth connection that needs a
+/// sign-in; the client is told to sign in, not that credentials were rejected (none were sent).
+#[tokio::test]
+async fn an_open_upstream_that_starts_asking_for_oauth_needs_a_sign_in() {
+    let env = Env::new().await;
+    let id = env.connection.clone();
+    env.vault
+        .store()
+        .write_blocking(move |tx| {
+            Ok(tx.execute(
+                "UPDATE connections SET auth_kind = 'none', header_name = NULL, header_value_sealed = NULL
+                 WHERE id = ?1",
+                [id.as_str()],
+            )?)
+        })
+        .unwrap_or_else(|e| panic!("{e}"));
+    let (grant, token) = env.all_tools_token();
+    let r = env
+        .post(
+            "a",
+            Some(&token),
+            &json!({"jsonrpc":"2.0","id":1,"method":"fail/401-oauth"}),
+        )
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(r.status(), 200, "an in-band error (D6)");
+    let body = json_of(r).await;
+    let message = body["error"]["message"].as_str().unwrap_or_default();
+    assert!(
+        message.contains("now asks for OAuth sign-in") && !message.contains("rejected"),
+        "{body}"
+    );
+    let id = env.connection.clone();
+    let row = env
+        .vault
+        .store()
+        .read_blocking(move |c| connections::get(c, &id))
+        .unwrap_or_else(|e| panic!("{e}"))
+        .unwrap_or_else(|| panic!("connection"));
+    assert_eq!(row.settings.auth_kind, AuthKind::OAuth);
+    assert_eq!(row.status, ConnectionStatus::NeedsAuth);
+    let grant_status: String = env
+        .vault
+        .store()
+        .read_blocking(move |c| {
+            Ok(c.query_row(
+                "SELECT status FROM grants WHERE id = ?1",
+                [grant.as_str()],
+                |r| r.get(0),
+            )?)
+        })
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        grant_status, "revoked",
+        "a grant approved for an open server does not act as the account that signs in"
     );
 }

@@ -152,6 +152,22 @@ pub(super) async fn send(
             .await;
         return jsonrpc::answer_error(id, jsonrpc::UPSTREAM_ERROR, &message);
     }
+    // Reached without credentials, the upstream now asks for OAuth: the connection needs a sign-in
+    // (RFC 9728 §5.1), and the client is told so instead of "rejected Gatehouse's credentials".
+    if status == StatusCode::UNAUTHORIZED
+        && upstream.auth_kind == AuthKind::None
+        && bearer_challenge(response.headers()).is_some_and(|c| c.resource_metadata.is_some())
+    {
+        proxy.became_oauth(&upstream.connection_id).await;
+        let name = &upstream.connection_name;
+        return jsonrpc::answer_error(
+            id,
+            jsonrpc::UPSTREAM_ERROR,
+            &format!(
+                "{name} now asks for OAuth sign-in: open Gatehouse and sign in to {name}, then connect again"
+            ),
+        );
+    }
     if status.is_redirection()
         || status == StatusCode::UNAUTHORIZED
         || status == StatusCode::FORBIDDEN

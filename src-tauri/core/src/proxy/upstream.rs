@@ -181,6 +181,66 @@ impl Proxy {
         Ok(upstream)
     }
 
+    /// An upstream Gatehouse reached without credentials now asks for OAuth (a 401 naming protected
+    /// resource metadata, RFC 9728 §5.1): the connection becomes an OAuth connection that needs a
+    /// sign-in. A material change, so its grants end: they were approved for an open server and
+    /// must not silently act as the account that signs in.
+    pub(super) async fn became_oauth(&self, connection_id: &ConnectionId) {
+        let store = self.vault.store().clone();
+        let id = connection_id.clone();
+        let now = store.now();
+        let changed = store
+            .write_with_events(move |tx| {
+                let Some(row) = connections::get(tx, &id)? else {
+                    return Ok(((), Vec::new()));
+                };
+                if row.settings.auth_kind != AuthKind::None {
+                    return Ok(((), Vec::new()));
+                }
+                let mut settings = row.settings.clone();
+                settings.auth_kind = AuthKind::OAuth;
+                settings.oauth.source = Some(connections::OAuthSource::Discovered);
+                let update = connections::update(
+                    tx,
+                    &id,
+                    &connections::ConnectionEdit {
+                        slug: None,
+                        name: None,
+                        settings: Some(settings),
+                    },
+                    now,
+                )?;
+                connections::set_status(
+                    tx,
+                    &id,
+                    ConnectionStatus::NeedsAuth,
+                    Some("The server now asks for OAuth sign-in: Sign in…"),
+                    now,
+                )?;
+                let events = update
+                    .revocation
+                    .and_then(|r| r.event())
+                    .into_iter()
+                    .chain(std::iter::once(
+                        crate::store::StoreEvent::ConnectionStatusChanged {
+                            connection_id: id.clone(),
+                            status: ConnectionStatus::NeedsAuth,
+                        },
+                    ))
+                    .collect();
+                Ok(((), events))
+            })
+            .await;
+        if let Err(err) = changed {
+            tracing::warn!(error = %err, "cannot turn the connection into an OAuth connection");
+        }
+        self.upstreams
+            .map
+            .write()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove(connection_id);
+    }
+
     /// Records an upstream refusal of the credential (off the request path).
     pub(super) fn mark_rejected(&self, connection_id: &ConnectionId, status: StatusCode) {
         let store = self.vault.store().clone();
