@@ -197,7 +197,7 @@ impl Proxy {
                 if row.settings.auth_kind != AuthKind::None {
                     return Ok(((), Vec::new()));
                 }
-                let mut settings = row.settings.clone();
+                let mut settings = row.settings;
                 settings.auth_kind = AuthKind::OAuth;
                 settings.oauth.source = Some(connections::OAuthSource::Discovered);
                 let update = connections::update(
@@ -223,7 +223,7 @@ impl Proxy {
                     .into_iter()
                     .chain(std::iter::once(
                         crate::store::StoreEvent::ConnectionStatusChanged {
-                            connection_id: id.clone(),
+                            connection_id: id,
                             status: ConnectionStatus::NeedsAuth,
                         },
                     ))
