@@ -203,3 +203,36 @@ async fn the_cli_asks_for_a_header_instead_of_adding_an_api_key_server_as_oauth(
         "nothing was added"
     );
 }
+
+/// A server that answers `initialize` without credentials and asks for a token only from
+/// `tools/list` on is detected as OAuth: the probe does not stop at one `initialize`.
+#[tokio::test]
+async fn a_server_that_asks_for_a_token_only_after_initialize_is_oauth() {
+    let mcp = |body: axum::body::Bytes| async move {
+        let value: serde_json::Value = serde_json::from_slice(&body).unwrap_or_default();
+        match value["method"].as_str() {
+            Some("initialize") => (
+                [("mcp-session-id", "s-1")],
+                axum::Json(json!({"jsonrpc": "2.0", "id": value["id"], "result": {
+                    "protocolVersion": "2025-06-18", "capabilities": {},
+                    "serverInfo": {"name": "late", "version": "1"}}})),
+            )
+                .into_response(),
+            Some("notifications/initialized") => StatusCode::ACCEPTED.into_response(),
+            _ => (
+                StatusCode::UNAUTHORIZED,
+                [(
+                    "www-authenticate",
+                    "Bearer resource_metadata=\"https://late.example/.well-known/oauth-protected-resource/mcp\"",
+                )],
+            )
+                .into_response(),
+        }
+    };
+    let url = format!(
+        "{}/mcp",
+        serve(Router::new().route("/mcp", post(mcp))).await
+    );
+    let found = detect(&url, false).await;
+    assert_eq!(found.suggested, SuggestedAuth::OAuth, "{found:?}");
+}

@@ -1,6 +1,8 @@
 //! Finding the upstream's authorization server (mcp-auth-checklist §4.1-4.2).
 //!
-//! 1. **Probe**: an unauthenticated `initialize` POST to the MCP URL. A 401 means credentials are
+//! 1. **Probe**: an unauthenticated `initialize` POST to the MCP URL (and, when that is answered,
+//!    `notifications/initialized` and `tools/list` in its session, for servers that ask for a token
+//!    only from there on). A 401 means credentials are
 //!    needed; its `WWW-Authenticate` (several challenges may be present) gives the `Bearer`
 //!    parameters `resource_metadata`, `scope` and `error` ([`parse_challenges`]). A 401 alone does
 //!    not mean OAuth: an API-key server answers 401 too. [`super::detection`] (the
@@ -287,9 +289,51 @@ pub async fn probe(policy: &Outbound, mcp_url: &str) -> Result<Probe, DiscoveryE
             challenge: bearer_challenge(&fetched.headers).unwrap_or_default(),
             schemes: challenge_schemes(&fetched.headers),
         },
-        s if s.is_success() => Probe::Open,
+        s if s.is_success() => probe_tools_list(&probe_policy, mcp_url, &fetched.headers).await,
         s => Probe::Other(s.as_u16()),
     })
+}
+
+/// Some servers answer `initialize` without credentials and ask for a token only from the next
+/// request on (MCP Authorization: authorization may be required per request). So after an open
+/// `initialize`, the probe sends `notifications/initialized` and `tools/list` in that session; a 401
+/// there is the answer. Anything else (or a failure to ask) leaves the server open.
+async fn probe_tools_list(policy: &Outbound, mcp_url: &str, initialized: &HeaderMap) -> Probe {
+    let mut headers = HeaderMap::new();
+    headers.insert(
+        header::ACCEPT,
+        HeaderValue::from_static("application/json, text/event-stream"),
+    );
+    headers.insert(
+        http::HeaderName::from_static("mcp-protocol-version"),
+        HeaderValue::from_static("2025-06-18"),
+    );
+    if let Some(session) = initialized.get("mcp-session-id") {
+        headers.insert(
+            http::HeaderName::from_static("mcp-session-id"),
+            session.clone(),
+        );
+    }
+    let notification = json!({"jsonrpc": "2.0", "method": "notifications/initialized"});
+    let _ = policy
+        .send(
+            Method::POST,
+            mcp_url,
+            headers.clone(),
+            Body::Json(&notification),
+        )
+        .await;
+    let list = json!({"jsonrpc": "2.0", "id": 1, "method": "tools/list"});
+    match policy
+        .send(Method::POST, mcp_url, headers, Body::Json(&list))
+        .await
+    {
+        Ok(answer) if answer.status == StatusCode::UNAUTHORIZED => Probe::Unauthorized {
+            challenge: bearer_challenge(&answer.headers).unwrap_or_default(),
+            schemes: challenge_schemes(&answer.headers),
+        },
+        _ => Probe::Open,
+    }
 }
 
 /// The scheme names of every challenge, as tokens of at most 20 letters (they are shown).
