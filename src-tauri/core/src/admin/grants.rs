@@ -163,12 +163,7 @@ pub fn list_grants(vault: &Vault, include_inactive: bool) -> Result<Vec<GrantVie
                     connection_slug,
                     connection_name,
                     redirect_uri: row.redirect_uri,
-                    scopes: row
-                        .scopes
-                        .split(' ')
-                        .filter(|s| !s.is_empty())
-                        .map(str::to_owned)
-                        .collect(),
+                    scopes: crate::store::split_tokens(&row.scopes),
                     tools: row.tools,
                     created_at: row.created_at,
                     activated_at: row.activated_at,

@@ -107,12 +107,7 @@ pub fn list_pending_requests(vault: &Vault) -> Result<Vec<PendingRequestView>, A
                         .unwrap_or_default(),
                     connection_name: connection.map(|c| c.name).unwrap_or_default(),
                     redirect_uri: row.redirect_uri,
-                    scopes: row
-                        .scopes
-                        .split(' ')
-                        .filter(|s| !s.is_empty())
-                        .map(str::to_owned)
-                        .collect(),
+                    scopes: crate::store::split_tokens(&row.scopes),
                     created_at: row.created_at,
                     expires_at: row.expires_at,
                 });

@@ -23,7 +23,7 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
-use axum::extract::{ConnectInfo, Request, State};
+use axum::extract::{Request, State};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use http::StatusCode;
@@ -166,12 +166,9 @@ pub async fn enforce(State(policy): State<CallerPolicy>, request: Request, next:
     if class == RouteClass::Open {
         return next.run(request).await;
     }
-    let user = match request.extensions().get::<ConnectInfo<PeerConnection>>() {
-        Some(ConnectInfo(peer)) => peer.user().await,
-        None => match request.extensions().get::<PeerConnection>() {
-            Some(peer) => peer.user().await,
-            None => PeerUser::Unknown,
-        },
+    let user = match PeerConnection::of_request(request.extensions()) {
+        Some(peer) => peer.user().await,
+        None => PeerUser::Unknown,
     };
     if policy.admits(class, &user) {
         return next.run(request).await;

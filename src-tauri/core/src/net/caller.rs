@@ -104,6 +104,15 @@ impl PeerConnection {
         }
     }
 
+    /// The request's peer: the socket's (`ConnectInfo`, set by `gateway::server`), or one a test
+    /// put in the extensions; `None` for a request that came through neither.
+    pub fn of_request(extensions: &http::Extensions) -> Option<PeerConnection> {
+        extensions
+            .get::<axum::extract::ConnectInfo<PeerConnection>>()
+            .map(|info| info.0.clone())
+            .or_else(|| extensions.get::<PeerConnection>().cloned())
+    }
+
     /// The peer's OS account, looked up once per connection.
     pub async fn user(&self) -> PeerUser {
         let (remote, local) = (self.remote, self.local);

@@ -39,6 +39,7 @@ pub mod refresh_tokens;
 pub mod retention;
 pub mod revocation;
 mod text;
+pub use text::split_tokens;
 pub mod upstream_credentials;
 pub mod upstream_signins;
 pub mod upstream_step_up;

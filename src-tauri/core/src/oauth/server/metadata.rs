@@ -22,7 +22,7 @@ use serde_json::json;
 
 use super::error::{ErrorCode, OAuthError};
 use super::policy::{RESOURCE_SCOPES, SUPPORTED_SCOPES};
-use super::resource::{ResourceUri, is_valid_slug};
+use super::resource::is_valid_slug;
 use super::routes::AuthorizationServer;
 use crate::store::connections;
 
@@ -72,21 +72,13 @@ pub async fn protected_resource(
             return OAuthError::new(ErrorCode::ServerError).into_response();
         }
     };
-    let Some(resource) = ResourceUri::for_connection(server.local.port, &connection.slug) else {
-        return not_found();
-    };
     // The resource as the client addressed it (same path; `localhost` or `[::1]` kept), so a
     // client configured with `http://localhost:PORT/mcp/…` finds its own URL here (RFC 9728 §3.3).
-    let addressed = format!(
+    let resource = format!(
         "{}/mcp/{}",
         server.local.addressed_base_url(&headers),
         connection.slug
     );
-    let resource = if addressed == server.local.base_url() + "/mcp/" + &connection.slug {
-        resource.as_str().to_owned()
-    } else {
-        addressed
-    };
     document(json!({
         "resource": resource,
         "authorization_servers": [server.issuer()],

@@ -208,7 +208,7 @@ pub(super) async fn review(
         warnings: matched
             .map(|m| callback_warnings(&m, &registered))
             .unwrap_or_default(),
-        scopes: request.scopes.split(' ').map(str::to_owned).collect(),
+        scopes: crate::store::split_tokens(&request.scopes),
         tools,
         request_id: request_id.to_string(),
         csrf_token: csrf.expose_secret().to_owned(),
