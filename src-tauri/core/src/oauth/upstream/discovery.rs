@@ -22,13 +22,9 @@
 //!    `S256`, and the authorization endpoint must be https (or http to loopback for a local upstream):
 //!    a `javascript:` or `file:` endpoint is never opened.
 //!
-//! 4. **Legacy fallback** (checklist §4.1 `[GH]`, only when the connection opted in): an upstream that
-//!    asks for OAuth but publishes no PRM and names none in its challenge is treated as a 2025-03-26
-//!    server (MCP 2025-03-26 Authorization §2.3.2-§2.3.3): the MCP URL's origin is the issuer; its
-//!    RFC 8414 metadata is used when present (same checks as above), else the default endpoints
-//!    `/authorize`, `/token` and `/register` at that origin. 2025-03-26 made PKCE mandatory, so S256
-//!    is sent to the default endpoints without a metadata document saying so. The RFC 8707
-//!    `resource` still goes out.
+//! 4. **Legacy fallback** (only when the connection opted in): an upstream that asks for OAuth but
+//!    publishes no PRM and names none in its challenge is treated as a 2025-03-26 server; see
+//!    [`super::legacy`].
 //!
 //! Every fetch goes through [`crate::net::outbound`]. Results are cached for [`CACHE_TTL`] keyed by
 //! (MCP URL, `config_version`), so a material change of the connection starts afresh.
@@ -378,7 +374,7 @@ pub(super) async fn get_json(
     }
 }
 
-fn origin(url: &Url) -> String {
+pub(super) fn origin(url: &Url) -> String {
     url.origin().ascii_serialization()
 }
 
@@ -516,49 +512,6 @@ pub async fn server_metadata(
     Err(last)
 }
 
-/// The 2025-03-26 fallback (module docs, step 4): the origin's RFC 8414 metadata, else its default
-/// endpoints.
-pub async fn legacy_discover(
-    policy: &Outbound,
-    mcp_url: &str,
-    challenge: Option<&Challenge>,
-) -> Result<Discovered, DiscoveryError> {
-    let url = Url::parse(mcp_url).map_err(|_| DiscoveryError::InvalidUrl)?;
-    let resource = canonical_resource(mcp_url).ok_or(DiscoveryError::InvalidUrl)?;
-    let issuer = origin(&url);
-    let well_known = format!("{issuer}/.well-known/oauth-authorization-server");
-    let metadata = match get_json(
-        policy,
-        &well_known,
-        "fetching the authorization server metadata",
-    )
-    .await?
-    {
-        Some(map) => validate_server_metadata(policy, &issuer, &map)?,
-        None => {
-            let defaults = ServerMetadata {
-                authorization_endpoint: format!("{issuer}/authorize"),
-                token_endpoint: format!("{issuer}/token"),
-                registration_endpoint: Some(format!("{issuer}/register")),
-                revocation_endpoint: None,
-                userinfo_endpoint: None,
-                scopes_supported: Vec::new(),
-                iss_supported: false,
-                token_endpoint_auth_methods: Vec::new(),
-                issuer,
-            };
-            check_endpoints(policy, &defaults)?;
-            defaults
-        }
-    };
-    Ok(Discovered {
-        resource,
-        metadata,
-        challenged_scope: challenge.and_then(|c| c.scope.clone()),
-        resource_scopes: Vec::new(),
-    })
-}
-
 /// Runs discovery from a probe result. With `legacy`, an upstream without PRM (and none named in
 /// its challenge) gets the 2025-03-26 fallback instead of [`DiscoveryError::NoResourceMetadata`].
 pub async fn discover(
@@ -587,7 +540,7 @@ pub async fn discover(
     let prm = match prm {
         Some(prm) => prm,
         None if legacy && !named_by_challenge => {
-            return legacy_discover(policy, mcp_url, challenge).await;
+            return super::legacy::discover(policy, mcp_url, challenge).await;
         }
         None => return Err(DiscoveryError::NoResourceMetadata),
     };

@@ -34,6 +34,7 @@ pub mod deep_link;
 pub mod detection;
 pub mod discovery;
 pub mod flow;
+pub mod legacy;
 pub mod reauth;
 pub mod refresh;
 pub mod registration;
