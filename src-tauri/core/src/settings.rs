@@ -37,7 +37,7 @@ pub enum Theme {
 }
 
 /// What `settings.json` holds.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct StoredSettings {
     pub port: u16,
@@ -48,6 +48,15 @@ pub struct StoredSettings {
     /// client endpoints (`gateway::caller_policy`). Off by default; consent stays with this desktop's
     /// account either way. Read at launch; the window's Settings changes it at once.
     pub allow_other_os_users: bool,
+    /// The https URL where Gatehouse's OAuth client metadata document is published (OAuth Client
+    /// ID Metadata Document, draft-ietf-oauth-client-id-metadata-document; MCP 2025-11-25
+    /// Authorization "Client ID Metadata Documents"). When set, an upstream authorization server
+    /// that advertises `client_id_metadata_document_supported` knows Gatehouse by this URL instead
+    /// of a dynamic registration (`oauth::upstream::registration`). Unset by default: Gatehouse
+    /// publishes nothing by itself, and an authorization server must be able to fetch the URL.
+    /// Set with `gatehoused settings client-metadata-url`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub client_metadata_url: Option<String>,
 }
 
 impl Default for StoredSettings {
@@ -58,8 +67,25 @@ impl Default for StoredSettings {
             start_at_login: false,
             theme: Theme::System,
             allow_other_os_users: false,
+            client_metadata_url: None,
         }
     }
+}
+
+/// Checks a client metadata document URL: https with a path other than `/` and no fragment, as
+/// the Client ID Metadata Document draft (§3) requires of a `client_id` URL.
+pub fn check_client_metadata_url(raw: &str) -> Result<String, &'static str> {
+    let url = url::Url::parse(raw).map_err(|_| "not a URL")?;
+    if url.scheme() != "https" {
+        return Err("a client metadata document URL must be https");
+    }
+    if url.path() == "/" || url.path().is_empty() {
+        return Err("a client metadata document URL must have a path");
+    }
+    if url.fragment().is_some() || !url.username().is_empty() || url.password().is_some() {
+        return Err("a client metadata document URL has no fragment and no user information");
+    }
+    Ok(url.to_string())
 }
 
 #[derive(Debug, Error)]
@@ -145,6 +171,7 @@ mod tests {
             start_at_login: true,
             theme: Theme::Dark,
             allow_other_os_users: true,
+            client_metadata_url: Some("https://gatehouse.example/oauth/client.json".into()),
         };
         save(dir.path(), &custom).expect("save");
         assert_eq!(load(dir.path()).expect("reload"), custom);

@@ -43,7 +43,10 @@ pub use pending::{
     list_pending_requests,
 };
 pub use requests::{ConnectionChangesRequest, HeaderInput, NewConnectionRequest, OAuthRequest};
-pub use settings::{Settings, get_settings, update_settings};
+pub use settings::{
+    Settings, client_metadata_document, client_metadata_url, get_settings, set_client_metadata_url,
+    update_settings,
+};
 pub use status::{GatewayStatus, gateway_status};
 pub use upstream::{
     AuthDetection, OAuthTemplateView, SignedOut, SigninCallback, SigninLaunch, SigninStarted,

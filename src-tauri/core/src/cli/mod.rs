@@ -7,6 +7,7 @@
 mod admin;
 mod requests;
 mod serve;
+mod settings;
 mod signin;
 mod write_load;
 
@@ -81,6 +82,14 @@ pub enum Command {
         #[command(subcommand)]
         command: admin::ClientsCommand,
     },
+    /// Settings the window does not show: the client metadata document URL
+    Settings {
+        /// Print the result as JSON
+        #[arg(long, global = true)]
+        json: bool,
+        #[command(subcommand)]
+        command: settings::SettingsCommand,
+    },
     /// Diagnostics: append N audit rows one transaction at a time, printing each committed id
     #[command(hide = true)]
     WriteLoad {
@@ -125,6 +134,7 @@ pub fn run(cli: &Cli) -> Result<(), CliError> {
         Command::Grants { json, command } => admin::grants(&data_dir, command, *json),
         Command::Clients { json, command } => admin::clients(&data_dir, command, *json),
         Command::Requests { json, command } => requests::requests(&data_dir, command, *json),
+        Command::Settings { json, command } => settings::settings(&data_dir, command, *json),
         Command::WriteLoad { count } => write_load::write_load(&data_dir, *count),
     }
 }

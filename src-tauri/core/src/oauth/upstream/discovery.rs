@@ -118,6 +118,9 @@ pub struct ServerMetadata {
     /// RFC 9207 `authorization_response_iss_parameter_supported`.
     pub iss_supported: bool,
     pub token_endpoint_auth_methods: Vec<String>,
+    /// `client_id_metadata_document_supported`: the AS accepts an https URL as a client id and
+    /// fetches the client's metadata from it (see [`super::registration`]).
+    pub client_id_metadata_document_supported: bool,
 }
 
 /// Everything discovery found for one connection.
@@ -460,6 +463,10 @@ pub fn validate_server_metadata(
             .and_then(Value::as_bool)
             .unwrap_or(false),
         token_endpoint_auth_methods: strings(map, "token_endpoint_auth_methods_supported"),
+        client_id_metadata_document_supported: map
+            .get("client_id_metadata_document_supported")
+            .and_then(Value::as_bool)
+            .unwrap_or(false),
     };
     check_endpoints(policy, &metadata)?;
     Ok(metadata)

@@ -88,6 +88,7 @@ fn default_endpoints(base: &str) -> ServerMetadata {
         scopes_supported: Vec::new(),
         iss_supported: false,
         token_endpoint_auth_methods: Vec::new(),
+        client_id_metadata_document_supported: false,
         issuer: base.to_owned(),
     }
 }

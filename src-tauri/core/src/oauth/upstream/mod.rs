@@ -251,6 +251,8 @@ impl UpstreamOAuth {
                 scopes_supported: Vec::new(),
                 iss_supported: template.is_some_and(|t| t.iss_supported),
                 token_endpoint_auth_methods: Vec::new(),
+                // Entered endpoints say nothing about metadata documents: register as before.
+                client_id_metadata_document_supported: false,
             };
             discovery::check_endpoints(&policy, &metadata)?;
             let resource = o

@@ -1,7 +1,14 @@
 //! Who Gatehouse is at the upstream authorization server (mcp-auth-checklist §4.3).
 //!
 //! In order: a **pre-registered** client id (and sealed secret) the user entered, bound to the
-//! connection's issuer (never sent to another AS); else a **DCR** registration (RFC 7591) kept sealed in
+//! connection's issuer (never sent to another AS); else a **client metadata document URL** (OAuth
+//! Client ID Metadata Document draft; MCP 2025-11-25 Authorization, "Client ID Metadata
+//! Documents", which clients SHOULD prefer over DCR) when the person has set one
+//! (`settings.json` `client_metadata_url`, [`crate::settings::StoredSettings`]) and the AS
+//! advertises `client_id_metadata_document_supported`: the URL is the `client_id`, a public client
+//! with no registration request, kept like a DCR registration below so refreshes and sign-out find
+//! it, and set aside like one when the token endpoint refuses it (the next sign-in then registers);
+//! else a **DCR** registration (RFC 7591) kept sealed in
 //! the connection's `upstream_credentials.dcr_client_json_sealed` together with the issuer and redirect
 //! URIs it was made for, and reused while the issuer matches and the sign-in's redirect URI is one of
 //! them (a new AS or a new port means a new registration; test 100); else an error asking for a client
@@ -449,6 +456,23 @@ pub async fn ensure_client(
     if previous.as_ref().is_some_and(|p| p.replacement) {
         return Err(UpstreamError::RegistrationRejectedAgain);
     }
+    if let Some(url) = client_metadata_url(vault, metadata)
+        && previous.as_ref().is_none_or(|p| p.client_id != url)
+    {
+        let mut uris: Vec<&str> = vec![redirect_uri];
+        uris.extend(redirect_uris.iter().copied().filter(|u| *u != redirect_uri));
+        let stored = StoredRegistration {
+            issuer: metadata.issuer.clone(),
+            redirect_uri: redirect_uri.to_owned(),
+            redirect_uris: uris.iter().map(|u| (*u).to_owned()).collect(),
+            client_id: url,
+            client_secret: None,
+            token_endpoint_auth_method: Some("none".to_owned()),
+            replacement: false,
+            refused: false,
+        };
+        return keep_registration(vault, &row.id, stored).await;
+    }
     let replacement = previous.is_some();
     let Some(endpoint) = &metadata.registration_endpoint else {
         return Err(UpstreamError::Config(
@@ -491,9 +515,32 @@ pub async fn ensure_client(
         replacement,
         refused: false,
     };
+    keep_registration(vault, &row.id, stored).await
+}
+
+/// The person's client metadata document URL, when the AS takes one (module docs).
+fn client_metadata_url(vault: &Vault, metadata: &ServerMetadata) -> Option<String> {
+    if !metadata.client_id_metadata_document_supported {
+        return None;
+    }
+    let saved = crate::settings::load(vault.data_dir())
+        .inspect_err(|error| tracing::warn!(%error, "settings unreadable; registering instead"))
+        .ok()?;
+    let url = saved.client_metadata_url?;
+    crate::settings::check_client_metadata_url(&url)
+        .inspect_err(|why| tracing::warn!(why, "the saved client metadata URL is not usable"))
+        .ok()
+}
+
+/// Seals `stored` into the connection's credential row and returns its client.
+async fn keep_registration(
+    vault: &Vault,
+    id: &ConnectionId,
+    stored: StoredRegistration,
+) -> Result<OAuthClient, UpstreamError> {
     let plain = zeroize::Zeroizing::new(serde_json::to_vec(&stored)?);
-    let sealed = vault.cipher().seal(&plain, &dcr_aad(&row.id));
-    let id = row.id.clone();
+    let sealed = vault.cipher().seal(&plain, &dcr_aad(id));
+    let id = id.clone();
     let now = vault.store().now();
     vault
         .store()
@@ -516,20 +563,33 @@ pub async fn ensure_client(
     Ok(stored.client())
 }
 
-/// One RFC 7591 registration request; the response's JSON on success.
-async fn register(
-    policy: &Outbound,
-    endpoint: &str,
-    redirect_uris: &[&str],
-) -> Result<Value, UpstreamError> {
-    let body = json!({
+/// The client metadata Gatehouse registers with (RFC 7591 §2) for these redirect URIs.
+fn client_metadata(redirect_uris: &[&str]) -> Value {
+    json!({
         "client_name": "Gatehouse",
         "application_type": "native",
         "redirect_uris": redirect_uris,
         "grant_types": ["authorization_code", "refresh_token"],
         "response_types": ["code"],
         "token_endpoint_auth_method": "none",
-    });
+    })
+}
+
+/// The client metadata document to publish at `url` (Client ID Metadata Document draft §3: the
+/// registration metadata plus `client_id`, which must equal the URL it is served from).
+pub fn client_metadata_document(url: &str, redirect_uris: &[&str]) -> Value {
+    let mut document = client_metadata(redirect_uris);
+    document["client_id"] = Value::String(url.to_owned());
+    document
+}
+
+/// One RFC 7591 registration request; the response's JSON on success.
+async fn register(
+    policy: &Outbound,
+    endpoint: &str,
+    redirect_uris: &[&str],
+) -> Result<Value, UpstreamError> {
+    let body = client_metadata(redirect_uris);
     let registration_policy = Outbound {
         max_bytes: MAX_REGISTRATION_BYTES,
         ..*policy
@@ -582,3 +642,7 @@ mod tests {
         );
     }
 }
+
+#[cfg(test)]
+#[path = "registration_cimd_tests.rs"]
+mod cimd_tests;
