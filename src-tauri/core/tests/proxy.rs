@@ -74,6 +74,21 @@ async fn upstream_post(State(seen): State<Arc<Seen>>, headers: HeaderMap, body: 
     if session.is_some_and(|s| s != UPSTREAM_SESSION) {
         return StatusCode::NOT_FOUND.into_response();
     }
+    if let Value::Array(batch) = &value {
+        // A 2025-03-26 batch: one response per request, in a JSON array.
+        let answers: Vec<Value> = batch
+            .iter()
+            .filter(|m| m.get("id").is_some())
+            .map(|m| {
+                let result = match m["method"].as_str() {
+                    Some("tools/list") => json!({"tools": tools()}),
+                    _ => json!({"content": [{"type": "text", "text": m["params"]["arguments"]["text"]}]}),
+                };
+                json!({"jsonrpc": "2.0", "id": m["id"], "result": result})
+            })
+            .collect();
+        return axum::Json(Value::Array(answers)).into_response();
+    }
     let id = value.get("id").cloned().unwrap_or(Value::Null);
     let method = value.get("method").and_then(Value::as_str).unwrap_or("");
     let sse_wanted = id.as_str().is_some_and(|s| s.starts_with("sse"));
@@ -1128,6 +1143,96 @@ async fn tool_allow_list_filters_lists_and_refuses_calls() {
         .unwrap_or_else(|e| panic!("{e}"));
     let text = r.text().await.unwrap_or_default();
     assert!(text.contains("\"text\":\"hi\""), "{text}");
+}
+
+/// MCP 2025-03-26 Base Protocol "Batching" (JSON-RPC 2.0 §6): a batch on a 2025-03-26 session is
+/// forwarded byte for byte, every listed response filtered; one call outside the allow-list stops
+/// the whole batch; later versions refuse batches (2025-06-18 removed them).
+#[tokio::test]
+async fn batches_of_a_2025_03_26_session_are_checked_member_by_member_and_filtered() {
+    let env = Env::new().await;
+    let (_, token) = env.grant(
+        &env.connection.clone(),
+        "a",
+        Some(&["echo", "search"]),
+        "mcp:access",
+    );
+    let sid = env.initialize(&token).await;
+    let batch = json!([
+        {"jsonrpc":"2.0","id":"b1","method":"tools/list"},
+        {"jsonrpc":"2.0","id":"b2","method":"tools/call","params":{"name":"echo","arguments":{"text":"batched"}}},
+        {"jsonrpc":"2.0","method":"notifications/progress","params":{"progressToken":1,"progress":1}}
+    ]);
+    let r = env
+        .post("a", Some(&token), &batch)
+        .header("mcp-session-id", &sid)
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(r.status(), 200);
+    let answers = json_of(r).await;
+    let names: Vec<&str> = answers[0]["result"]["tools"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|t| t["name"].as_str())
+        .collect();
+    assert_eq!(
+        names,
+        ["echo", "search"],
+        "the batched list is filtered: {answers}"
+    );
+    assert_eq!(answers[1]["result"]["content"][0]["text"], "batched");
+    let raw = env
+        .seen
+        .raw_bodies
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .last()
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(
+        serde_json::from_slice::<Value>(&raw).unwrap_or_default(),
+        batch,
+        "the client's batch went upstream as it was"
+    );
+
+    // One member calls a tool outside the grant: nothing is sent, every request is answered.
+    let before = env.upstream_requests().len();
+    let r = env
+        .post(
+            "a",
+            Some(&token),
+            &json!([
+                call(&json!(1), "echo"),
+                call(&json!(2), "delete_everything")
+            ]),
+        )
+        .header("mcp-session-id", &sid)
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(r.status(), 200);
+    let answers = json_of(r).await;
+    assert_eq!(
+        answers[1]["error"]["message"],
+        proxy::forward::TOOL_NOT_ALLOWED,
+        "{answers}"
+    );
+    assert_eq!(answers[0]["id"], 1, "{answers}");
+    assert!(answers[0]["error"].is_object(), "{answers}");
+    assert_eq!(env.upstream_requests().len(), before, "nothing forwarded");
+
+    // A session of a later version: batches are gone since 2025-06-18.
+    let r = env
+        .post("a", Some(&token), &json!([call(&json!(3), "echo")]))
+        .header("mcp-session-id", &sid)
+        .header("mcp-protocol-version", "2025-06-18")
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(r.status(), 400);
+    assert_eq!(env.upstream_requests().len(), before, "nothing forwarded");
 }
 
 // ---------------------------------------------------------------- upstream failures (D6)

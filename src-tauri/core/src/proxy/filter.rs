@@ -50,9 +50,22 @@ impl ToolAllowList {
         self.0.as_ref().is_none_or(|set| set.contains(tool))
     }
 
-    /// Removes disallowed tools from `result.tools` of a response with `id`; whether it did anything.
-    fn filter_response(&self, message: &mut Value, id: &Value) -> bool {
-        if message.get("id") != Some(id) {
+    /// Removes disallowed tools from `result.tools` of the responses in `message` (one response,
+    /// or a 2025-03-26 batch of them) whose id is one of `ids`; how many responses it filtered.
+    fn filter_message(&self, message: &mut Value, ids: &[Value]) -> usize {
+        match message {
+            Value::Array(batch) => batch
+                .iter_mut()
+                .map(|m| usize::from(self.filter_response(m, ids)))
+                .sum(),
+            single => usize::from(self.filter_response(single, ids)),
+        }
+    }
+
+    /// Removes disallowed tools from `result.tools` of a response whose id is in `ids`; whether it
+    /// did anything.
+    fn filter_response(&self, message: &mut Value, ids: &[Value]) -> bool {
+        if !message.get("id").is_some_and(|id| ids.contains(id)) {
             return false;
         }
         let Some(tools) = message
@@ -70,10 +83,11 @@ impl ToolAllowList {
         true
     }
 
-    /// Filters a JSON `tools/list` response body; `None` when it is not that response (pass as is).
-    pub fn filter_json(&self, body: &[u8], id: &Value) -> Option<Vec<u8>> {
+    /// Filters a JSON body holding the `tools/list` responses with `ids` (alone or in a batch);
+    /// `None` when it holds none of them (pass as is).
+    pub fn filter_json(&self, body: &[u8], ids: &[Value]) -> Option<Vec<u8>> {
         let mut message: Value = serde_json::from_slice(body).ok()?;
-        if self.filter_response(&mut message, id) {
+        if self.filter_message(&mut message, ids) > 0 {
             serde_json::to_vec(&message).ok()
         } else {
             None
@@ -81,11 +95,13 @@ impl ToolAllowList {
     }
 }
 
-/// Rewrites the `tools/list` response inside an SSE stream, passing every other event through.
+/// Rewrites the `tools/list` responses inside an SSE stream, passing every other event through.
 #[derive(Debug)]
 pub struct SseToolsFilter {
     allow: ToolAllowList,
-    id: Value,
+    ids: Vec<Value>,
+    /// Responses of `ids` not seen yet; filtering stops at 0.
+    left: usize,
     buf: Vec<u8>,
     done: bool,
 }
@@ -95,10 +111,11 @@ pub struct SseToolsFilter {
 const MAX_EVENT: usize = 16 * 1024 * 1024;
 
 impl SseToolsFilter {
-    pub fn new(allow: ToolAllowList, id: Value) -> Self {
+    pub fn new(allow: ToolAllowList, ids: Vec<Value>) -> Self {
         Self {
             allow,
-            id,
+            left: ids.len(),
+            ids,
             buf: Vec::new(),
             done: false,
         }
@@ -119,9 +136,10 @@ impl SseToolsFilter {
             };
             let event = &self.buf[start..start + len];
             match self.rewrite(event) {
-                Some(rewritten) => {
+                Some((rewritten, filtered)) => {
                     out.extend_from_slice(&rewritten);
-                    self.done = true;
+                    self.left = self.left.saturating_sub(filtered);
+                    self.done = self.left == 0;
                 }
                 None => out.extend_from_slice(event),
             }
@@ -147,8 +165,8 @@ impl SseToolsFilter {
         }
     }
 
-    /// The event with its response filtered, if it is the `tools/list` response.
-    fn rewrite(&self, event: &[u8]) -> Option<Vec<u8>> {
+    /// The event with its responses filtered and how many, if it holds a `tools/list` response.
+    fn rewrite(&self, event: &[u8]) -> Option<(Vec<u8>, usize)> {
         let text = std::str::from_utf8(event).ok()?;
         let mut data = String::new();
         let mut other_lines = Vec::new();
@@ -169,7 +187,8 @@ impl SseToolsFilter {
             return None;
         }
         let mut message: Value = serde_json::from_str(&data).ok()?;
-        if !self.allow.filter_response(&mut message, &self.id) {
+        let filtered = self.allow.filter_message(&mut message, &self.ids);
+        if filtered == 0 {
             return None;
         }
         let json = serde_json::to_string(&message).ok()?;
@@ -181,7 +200,7 @@ impl SseToolsFilter {
         out.push_str("data: ");
         out.push_str(&json);
         out.push_str("\n\n");
-        Some(out.into_bytes())
+        Some((out.into_bytes(), filtered))
     }
 }
 
@@ -254,7 +273,7 @@ mod tests {
     fn json_list_keeps_only_allowed_tools() {
         let body = json!({"jsonrpc":"2.0","id":3,"result":{"tools":[{"name":"a"},{"name":"b"}]}});
         let out = allow(&["b"])
-            .filter_json(&serde_json::to_vec(&body).unwrap_or_default(), &json!(3))
+            .filter_json(&serde_json::to_vec(&body).unwrap_or_default(), &[json!(3)])
             .unwrap_or_default();
         let out: Value = serde_json::from_slice(&out).unwrap_or_default();
         assert_eq!(
@@ -264,13 +283,48 @@ mod tests {
         );
         assert!(
             allow(&["b"])
-                .filter_json(&serde_json::to_vec(&body).unwrap_or_default(), &json!(4))
+                .filter_json(&serde_json::to_vec(&body).unwrap_or_default(), &[json!(4)])
                 .is_none(),
             "another id is not the tools/list response"
         );
         assert!(
             !ToolAllowList::from_json(Some("not json")).allows("a"),
             "a malformed list fails closed"
+        );
+    }
+
+    #[test]
+    fn a_batch_of_responses_has_each_tools_list_response_filtered() {
+        let body = json!([
+            {"jsonrpc":"2.0","id":1,"result":{"tools":[{"name":"a"},{"name":"b"}]}},
+            {"jsonrpc":"2.0","id":2,"result":{"content":[{"type":"text","text":"b"}]}},
+            {"jsonrpc":"2.0","id":3,"result":{"tools":[{"name":"b"},{"name":"a"}]}}
+        ]);
+        let out = allow(&["a"])
+            .filter_json(
+                &serde_json::to_vec(&body).unwrap_or_default(),
+                &[json!(1), json!(3)],
+            )
+            .unwrap_or_default();
+        let out: Value = serde_json::from_slice(&out).unwrap_or_default();
+        assert_eq!(out[0]["result"]["tools"], json!([{"name":"a"}]));
+        assert_eq!(out[2]["result"]["tools"], json!([{"name":"a"}]));
+        assert_eq!(out[1], body[1], "other responses stay as they were");
+
+        // In SSE, filtering goes on until every listed response went by.
+        let first = format!("data: {}\n\n", json!([body[0].clone(), body[1].clone()]));
+        let second = format!("data: {}\n\n", body[2]);
+        let mut filter = SseToolsFilter::new(allow(&["a"]), vec![json!(1), json!(3)]);
+        let mut text = Vec::new();
+        text.extend_from_slice(&filter.push(first.as_bytes()).unwrap_or_default());
+        text.extend_from_slice(&filter.push(second.as_bytes()).unwrap_or_default());
+        text.extend_from_slice(&filter.finish());
+        let text = String::from_utf8(text).unwrap_or_default();
+        assert!(!text.contains("\"b\"}"), "b never leaves: {text}");
+        assert_eq!(
+            text.matches("\"tools\":[{\"name\":\"a\"}]").count(),
+            2,
+            "{text}"
         );
     }
 
@@ -283,7 +337,7 @@ mod tests {
             "data: after\n\n"
         );
         for split in [1, 5, 40, 100, stream.len()] {
-            let mut filter = SseToolsFilter::new(allow(&["a"]), json!("L"));
+            let mut filter = SseToolsFilter::new(allow(&["a"]), vec![json!("L")]);
             let mut out = Vec::new();
             for chunk in stream.as_bytes().chunks(split) {
                 out.extend_from_slice(&filter.push(chunk).unwrap_or_default());

@@ -23,9 +23,9 @@
 //!   2026-07-28 and stateless: its `Mcp-Session-Id` and `Last-Event-ID` are ignored and no session id
 //!   is minted or echoed for it (§3.5). `Mcp-Method` and `Mcp-Name` are required only there, but
 //!   when a request of any era sends them they must agree with the body ([`modern::routing_headers`]):
-//!   they go upstream, so they must not name another method or tool. JSON-RPC batches are refused with 400 in every era: 2025-06-18
-//!   removed them, and accepting them for 2025-03-26 would let batched responses slip past the tool
-//!   filter, so Gatehouse does not offer that optional 2025-03-26 feature.
+//!   they go upstream, so they must not name another method or tool. JSON-RPC batches pass on
+//!   2025-03-26 sessions only, each member checked and each listed response filtered
+//!   ([`super::batch`]).
 
 use std::sync::Arc;
 
@@ -134,8 +134,8 @@ pub(super) struct Exchange {
     pub(super) local_session: Option<String>,
     /// Whether a session id from the upstream may be handed to the client (legacy only).
     pub(super) sessions_allowed: bool,
-    /// Filter the `tools/list` response with this id.
-    pub(super) tools_list: Option<(ToolAllowList, Value)>,
+    /// Filter the `tools/list` responses with these ids.
+    pub(super) tools_list: Option<(ToolAllowList, Vec<Value>)>,
     /// Keep reading the upstream's answer when the client goes away: a legacy-era POST, where a
     /// disconnect is not a cancellation (2025-11-25 transports: the client sends
     /// `notifications/cancelled` to cancel). A 2026-07-28 request's closed stream IS its
@@ -223,21 +223,22 @@ pub async fn post(
             );
         }
     };
-    if value.is_array() {
-        return jsonrpc::error_response(
-            StatusCode::BAD_REQUEST,
-            None,
-            jsonrpc::INVALID_REQUEST,
-            "JSON-RPC batches are not supported",
-        );
-    }
-    if !value.is_object() {
-        return jsonrpc::error_response(
-            StatusCode::BAD_REQUEST,
-            None,
-            jsonrpc::INVALID_REQUEST,
-            "Invalid Request",
-        );
+    let allow = ToolAllowList::from_json(authorized.token.grant_tools_json.as_deref());
+    if let Value::Array(members) = &value {
+        let tools_list_ids = match super::batch::check(&headers, members, &allow) {
+            super::batch::Verdict::Forward(ids) => ids,
+            super::batch::Verdict::Answer(answer) => return answer,
+        };
+        let tools_list = (!tools_list_ids.is_empty()).then_some((allow, tools_list_ids));
+        return forward(
+            proxy,
+            headers,
+            authorized,
+            bytes,
+            Message::default(),
+            tools_list,
+        )
+        .await;
     }
     let message = Message::read(&value);
     let routing = if message.modern {
@@ -264,7 +265,6 @@ pub async fn post(
         );
     }
 
-    let allow = ToolAllowList::from_json(authorized.token.grant_tools_json.as_deref());
     if allow.is_restricted()
         && message.method.as_deref() == Some("tools/call")
         && !message
@@ -280,11 +280,22 @@ pub async fn post(
     }
     let tools_list = match (&message.method, &message.id) {
         (Some(m), Some(id)) if m == "tools/list" && allow.is_restricted() => {
-            Some((allow, id.clone()))
+            Some((allow, vec![id.clone()]))
         }
         _ => None,
     };
+    forward(proxy, headers, authorized, bytes, message, tools_list).await
+}
 
+/// Sends a checked POST (one message, or a 2025-03-26 batch with `message` empty) upstream.
+async fn forward(
+    proxy: Arc<Proxy>,
+    headers: HeaderMap,
+    authorized: Authorized,
+    bytes: axum::body::Bytes,
+    message: Message,
+    tools_list: Option<(ToolAllowList, Vec<Value>)>,
+) -> Response {
     let mut out = outbound_headers(&headers, message.modern);
     let mut local_session = None;
     if !message.modern {

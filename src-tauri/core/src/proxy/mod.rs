@@ -29,6 +29,7 @@
 //!
 //! [`catalog`] is the consent page's upstream tool lister; it shares the outbound client.
 
+pub mod batch;
 pub mod bearer;
 pub mod catalog;
 pub mod filter;

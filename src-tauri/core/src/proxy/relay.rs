@@ -226,8 +226,8 @@ pub(super) async fn send(
         let stream = response.bytes_stream();
         let outlive = exchange.outlive_client;
         match exchange.tools_list {
-            Some((allow, id)) => guarded(
-                outliving(filter_sse(stream, SseToolsFilter::new(allow, id)), outlive),
+            Some((allow, ids)) => guarded(
+                outliving(filter_sse(stream, SseToolsFilter::new(allow, ids)), outlive),
                 ticket,
             ),
             None => guarded(
@@ -235,12 +235,12 @@ pub(super) async fn send(
                 ticket,
             ),
         }
-    } else if let Some((allow, list_id)) = exchange.tools_list.filter(|_| status.is_success()) {
+    } else if let Some((allow, list_ids)) = exchange.tools_list.filter(|_| status.is_success()) {
         let bytes = match read_capped(response, proxy.options.max_filtered_response).await {
             Ok(b) => b,
             Err(why) => return jsonrpc::answer_error(id, jsonrpc::UPSTREAM_ERROR, why),
         };
-        match allow.filter_json(&bytes, &list_id) {
+        match allow.filter_json(&bytes, &list_ids) {
             Some(filtered) => {
                 out.remove(header::CONTENT_LENGTH);
                 Body::from(filtered)
