@@ -219,6 +219,7 @@ mod tests {
             "/authorize/review",
             "/oauth/upstream-signin",
             "/oauth/callback",
+            "/oauth/connections/docs/signin",
         ] {
             assert_eq!(
                 RouteClass::of(desktop),

@@ -122,6 +122,10 @@ fn compose(state: GatewayState) -> (Router, Arc<Proxy>, CallerPolicy) {
             proxy.upstream_oauth().clone(),
             state.local,
         ))
+        .merge(crate::oauth::upstream::signin_page::router(
+            proxy.upstream_oauth().clone(),
+            state.local,
+        ))
         // Inside the Host/Origin guard: a refused web page never costs a socket lookup.
         .layer(axum::middleware::from_fn_with_state(
             callers.clone(),

@@ -37,10 +37,12 @@ use serde_json::Value;
 
 use super::Proxy;
 use super::bearer::{self, Authorized};
+use super::elicitation::Asker;
 use super::filter::ToolAllowList;
 use super::jsonrpc::{self, BodyError, Message};
 use super::modern;
 use super::relay::{send, timed_out, unreachable_upstream, upstream_failure};
+use super::sessions::Session;
 use super::upstream::{bearer_for, set_bearer};
 use crate::store::ConnectionId;
 
@@ -136,6 +138,9 @@ pub(super) struct Exchange {
     pub(super) sessions_allowed: bool,
     /// Filter the `tools/list` responses with these ids.
     pub(super) tools_list: Option<(ToolAllowList, Vec<Value>)>,
+    /// The request is an `initialize` declaring URL-mode elicitation: the session it opens
+    /// remembers that.
+    pub(super) url_elicitation: bool,
     /// Keep reading the upstream's answer when the client goes away: a legacy-era POST, where a
     /// disconnect is not a cancellation (2025-11-25 transports: the client sends
     /// `notifications/cancelled` to cancel). A 2026-07-28 request's closed stream IS its
@@ -148,18 +153,19 @@ fn translate_session(
     proxy: &Proxy,
     headers: &HeaderMap,
     authorized: &Authorized,
-) -> Result<Option<(String, String)>, StatusCode> {
+) -> Result<Option<Session>, StatusCode> {
     let Some(local) = session_header(headers) else {
         return Ok(None);
     };
-    match proxy.sessions.upstream(
-        local,
-        &authorized.token.grant_id,
-        &authorized.token.connection_id,
-    ) {
-        Some(upstream) => Ok(Some((local.to_owned(), upstream))),
-        None => Err(StatusCode::NOT_FOUND),
-    }
+    proxy
+        .sessions
+        .find(
+            local,
+            &authorized.token.grant_id,
+            &authorized.token.connection_id,
+        )
+        .map(Some)
+        .ok_or(StatusCode::NOT_FOUND)
 }
 
 fn set_session(headers: &mut HeaderMap, upstream: &str) -> Result<(), StatusCode> {
@@ -298,13 +304,16 @@ async fn forward(
 ) -> Response {
     let mut out = outbound_headers(&headers, message.modern);
     let mut local_session = None;
+    // Whether a "sign in first" answer may be a URL-mode elicitation (super::elicitation).
+    let mut url_elicitation = message.url_elicitation;
     if !message.modern {
         match translate_session(&proxy, &headers, &authorized) {
-            Ok(Some((local, upstream))) => {
-                if let Err(status) = set_session(&mut out, &upstream) {
+            Ok(Some(session)) => {
+                if let Err(status) = set_session(&mut out, &session.upstream) {
                     return status.into_response();
                 }
-                local_session = Some(local);
+                url_elicitation |= session.url_elicitation;
+                local_session = Some(session.local);
             }
             Ok(None) => {}
             Err(status) => return status.into_response(),
@@ -317,7 +326,11 @@ async fn forward(
             return jsonrpc::answer_error(message.id.as_ref(), jsonrpc::UPSTREAM_ERROR, &why);
         }
     };
-    let bearer = match bearer_for(&proxy, &upstream, &authorized.token, message.id.as_ref()).await {
+    let asker = super::elicitation::Asker {
+        id: message.id.as_ref(),
+        url_elicitation,
+    };
+    let bearer = match bearer_for(&proxy, &upstream, &authorized.token, asker).await {
         Ok(b) => b,
         Err(response) => return response,
     };
@@ -332,6 +345,7 @@ async fn forward(
         sessions_allowed: !message.modern,
         tools_list,
         outlive_client: !message.modern,
+        url_elicitation: message.url_elicitation,
     };
     send(&proxy, &upstream, request, bearer, exchange).await
 }
@@ -352,11 +366,11 @@ pub async fn get(
     out.remove(header::CONTENT_TYPE);
     let mut local_session = None;
     match translate_session(&proxy, &headers, &authorized) {
-        Ok(Some((local, upstream))) => {
-            if let Err(status) = set_session(&mut out, &upstream) {
+        Ok(Some(session)) => {
+            if let Err(status) = set_session(&mut out, &session.upstream) {
                 return status.into_response();
             }
-            local_session = Some(local);
+            local_session = Some(session.local);
         }
         Ok(None) => {}
         Err(status) => return status.into_response(),
@@ -365,7 +379,7 @@ pub async fn get(
         Ok(u) => u,
         Err(why) => return jsonrpc::answer_error(None, jsonrpc::UPSTREAM_ERROR, &why),
     };
-    let bearer = match bearer_for(&proxy, &upstream, &authorized.token, None).await {
+    let bearer = match bearer_for(&proxy, &upstream, &authorized.token, Asker::default()).await {
         Ok(b) => b,
         Err(response) => return response,
     };
@@ -380,6 +394,7 @@ pub async fn get(
         sessions_allowed: true,
         tools_list: None,
         outlive_client: false,
+        url_elicitation: false,
     };
     send(&proxy, &upstream, request, bearer, exchange).await
 }
@@ -393,8 +408,12 @@ pub async fn delete(
         Ok(a) => a,
         Err(status) => return status.into_response(),
     };
-    let (local, upstream_session) = match translate_session(&proxy, &headers, &authorized) {
-        Ok(Some(pair)) => pair,
+    let Session {
+        local,
+        upstream: upstream_session,
+        ..
+    } = match translate_session(&proxy, &headers, &authorized) {
+        Ok(Some(session)) => session,
         Ok(None) => {
             return jsonrpc::error_response(
                 StatusCode::BAD_REQUEST,
@@ -414,7 +433,7 @@ pub async fn delete(
         Ok(u) => u,
         Err(why) => return jsonrpc::answer_error(None, jsonrpc::UPSTREAM_ERROR, &why),
     };
-    match bearer_for(&proxy, &upstream, &authorized.token, None).await {
+    match bearer_for(&proxy, &upstream, &authorized.token, Asker::default()).await {
         Ok(Some(token)) => set_bearer(&mut out, &token),
         Ok(None) => {}
         Err(response) => return response,

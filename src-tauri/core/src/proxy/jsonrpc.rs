@@ -42,6 +42,9 @@ pub struct Message {
     pub tool: Option<String>,
     /// `params._meta["io.modelcontextprotocol/protocolVersion"]` is present (2026-07-28).
     pub modern: bool,
+    /// An `initialize` whose client declares URL-mode elicitation
+    /// (`params.capabilities.elicitation.url`, MCP 2025-11-25 Elicitation §Capabilities).
+    pub url_elicitation: bool,
 }
 
 impl Message {
@@ -68,11 +71,16 @@ impl Message {
             .and_then(|p| p.get("_meta"))
             .and_then(|m| m.get(MODERN_META_KEY))
             .is_some();
+        let url_elicitation = method.as_deref() == Some("initialize")
+            && params
+                .and_then(|p| p.pointer("/capabilities/elicitation/url"))
+                .is_some_and(Value::is_object);
         Self {
             id,
             method,
             tool,
             modern,
+            url_elicitation,
         }
     }
 

@@ -32,6 +32,7 @@
 pub mod batch;
 pub mod bearer;
 pub mod catalog;
+pub mod elicitation;
 pub mod filter;
 pub mod forward;
 pub mod jsonrpc;

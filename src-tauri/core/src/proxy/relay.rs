@@ -212,6 +212,7 @@ pub(super) async fn send(
                 &exchange.authorized.token.grant_id,
                 connection_id,
                 upstream_session.to_owned(),
+                exchange.url_elicitation,
             ),
         };
         if let Ok(v) = HeaderValue::from_str(&local) {

@@ -30,7 +30,18 @@ struct Entry {
     grant_id: GrantId,
     connection_id: ConnectionId,
     upstream: String,
+    /// The client declared URL-mode elicitation in its `initialize`.
+    url_elicitation: bool,
     last_used: Instant,
+}
+
+/// A known session, as a request of it is forwarded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Session {
+    pub local: String,
+    pub upstream: String,
+    /// The client declared URL-mode elicitation when it opened the session.
+    pub url_elicitation: bool,
 }
 
 /// Local session id → upstream session, bound to a grant.
@@ -46,12 +57,13 @@ impl Sessions {
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
-    /// Mints a local id for `upstream` and remembers it.
+    /// Mints a local id for `upstream` and remembers it with what the client declared.
     pub fn open(
         &self,
         grant_id: &GrantId,
         connection_id: &ConnectionId,
         upstream: String,
+        url_elicitation: bool,
     ) -> String {
         let local = generate(TokenKind::SessionId).expose_secret().to_owned();
         let now = Instant::now();
@@ -71,19 +83,20 @@ impl Sessions {
                 grant_id: grant_id.clone(),
                 connection_id: connection_id.clone(),
                 upstream,
+                url_elicitation,
                 last_used: now,
             },
         );
         local
     }
 
-    /// The upstream id of `local`, if it exists and belongs to this grant and connection.
-    pub fn upstream(
+    /// The session `local`, if it exists and belongs to this grant and connection.
+    pub fn find(
         &self,
         local: &str,
         grant_id: &GrantId,
         connection_id: &ConnectionId,
-    ) -> Option<String> {
+    ) -> Option<Session> {
         let mut table = self.table();
         let entry = table.get_mut(local)?;
         if &entry.grant_id != grant_id || &entry.connection_id != connection_id {
@@ -94,7 +107,11 @@ impl Sessions {
             return None;
         }
         entry.last_used = Instant::now();
-        Some(entry.upstream.clone())
+        Some(Session {
+            local: local.to_owned(),
+            upstream: entry.upstream.clone(),
+            url_elicitation: entry.url_elicitation,
+        })
     }
 
     /// Forgets `local` (DELETE, or the upstream said the session is gone).
@@ -124,24 +141,30 @@ mod tests {
     fn ids_are_bound_to_their_grant() {
         let sessions = Sessions::default();
         let (g1, g2, c) = (GrantId::new(), GrantId::new(), ConnectionId::new());
-        let local = sessions.open(&g1, &c, "up-1".into());
+        let local = sessions.open(&g1, &c, "up-1".into(), true);
         assert!(
             local.bytes().all(|b| (0x21..=0x7e).contains(&b)) && local.len() >= 43,
             "visible ASCII with at least 256 random bits: {local}"
         );
+        let found = sessions.find(&local, &g1, &c);
         assert_eq!(
-            sessions.upstream(&local, &g1, &c).as_deref(),
+            found.as_ref().map(|s| s.upstream.as_str()),
             Some("up-1"),
             "the owner gets the mapping"
         );
         assert_eq!(
-            sessions.upstream(&local, &g2, &c),
+            found.map(|s| s.url_elicitation),
+            Some(true),
+            "with what the client declared"
+        );
+        assert_eq!(
+            sessions.find(&local, &g2, &c),
             None,
             "another grant cannot ride the session"
         );
         sessions.drop_grants(std::slice::from_ref(&g1));
         assert_eq!(
-            sessions.upstream(&local, &g1, &c),
+            sessions.find(&local, &g1, &c),
             None,
             "a revoked grant's sessions are gone"
         );

@@ -9,10 +9,10 @@ use axum::response::Response;
 use http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, header};
 use secrecy::{ExposeSecret, SecretString};
 
-use serde_json::Value;
-
+use super::elicitation::{self, Asker};
 use super::{Proxy, jsonrpc};
 use crate::crypto::Aad;
+use crate::oauth::upstream::UpstreamError;
 use crate::oauth::upstream::refresh::client_message;
 use crate::store::ConnectionId;
 use crate::store::access_tokens::AccessTokenRow;
@@ -24,6 +24,7 @@ pub struct Upstream {
     pub(super) url: reqwest::Url,
     pub(super) connection_id: ConnectionId,
     pub(super) connection_name: String,
+    pub(super) connection_slug: String,
     pub(super) credential: Option<(HeaderName, HeaderValue)>,
     pub(super) config_version: i64,
     pub(super) auth_kind: AuthKind,
@@ -89,6 +90,7 @@ pub fn upstream_of(vault: &Vault, row: &ConnectionRow) -> Result<Upstream, Strin
         url,
         connection_id: row.id.clone(),
         connection_name: row.name.clone(),
+        connection_slug: row.slug.clone(),
         credential: credential_of(vault, row)?,
         config_version: row.config_version,
         auth_kind: row.settings.auth_kind,
@@ -116,7 +118,7 @@ pub(super) async fn bearer_for(
     proxy: &Proxy,
     upstream: &Upstream,
     token: &AccessTokenRow,
-    id: Option<&Value>,
+    asker: Asker<'_>,
 ) -> Result<Option<SecretString>, Response> {
     if upstream.auth_kind != AuthKind::OAuth {
         return Ok(None);
@@ -133,11 +135,18 @@ pub(super) async fn bearer_for(
         .map(Some)
         .map_err(|err| {
             tracing::info!(connection = %upstream.connection_id, error = %err, "no upstream token");
-            jsonrpc::answer_error(
-                id,
-                jsonrpc::UPSTREAM_ERROR,
-                &client_message(&upstream.connection_name, &err),
-            )
+            let message = client_message(&upstream.connection_name, &err);
+            match err {
+                UpstreamError::NotSignedIn | UpstreamError::ReauthRequired => {
+                    elicitation::sign_in_first(
+                        asker,
+                        &proxy.local.base_url(),
+                        &upstream.connection_slug,
+                        &message,
+                    )
+                }
+                _ => jsonrpc::answer_error(asker.id, jsonrpc::UPSTREAM_ERROR, &message),
+            }
         })
 }
 

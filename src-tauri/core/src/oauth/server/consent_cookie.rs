@@ -41,7 +41,11 @@ pub fn sent_secret<'a>(
     headers: &'a HeaderMap,
     request: &AuthorizationRequestId,
 ) -> Option<&'a str> {
-    let name = cookie_name(request);
+    cookie(headers, &cookie_name(request))
+}
+
+/// The value of the cookie `name` in the request (RFC 6265 §4.2 `Cookie` header), if sent.
+pub fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
     headers
         .get_all(COOKIE)
         .iter()

@@ -204,7 +204,7 @@ async fn callback(
     }
 }
 
-fn page(status: StatusCode, title: &str, message: &str) -> Response {
+pub(super) fn page(status: StatusCode, title: &str, message: &str) -> Response {
     let body = format!(
         "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>{title} · Gatehouse</title>\
          <style>body{{font:16px system-ui,sans-serif;max-width:36em;margin:4em auto;padding:0 1em}}</style>\
@@ -213,7 +213,7 @@ fn page(status: StatusCode, title: &str, message: &str) -> Response {
     secure(status, Html(body).into_response())
 }
 
-fn secure(status: StatusCode, mut response: Response) -> Response {
+pub(super) fn secure(status: StatusCode, mut response: Response) -> Response {
     *response.status_mut() = status;
     let headers = response.headers_mut();
     headers.insert(

@@ -38,6 +38,7 @@ pub mod legacy;
 pub mod reauth;
 pub mod refresh;
 pub mod registration;
+pub mod signin_page;
 pub mod signout;
 
 use std::sync::Arc;
