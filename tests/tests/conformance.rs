@@ -61,79 +61,73 @@ fn scenario_of(dir: &str) -> String {
     }
 }
 
-/// Every `checks.json` under `root`, by scenario (its directory relative to `root`).
-fn summarize(root: &Path) -> BTreeMap<String, Counts> {
-    let mut found = BTreeMap::new();
-    let mut stack = vec![root.to_path_buf()];
-    while let Some(dir) = stack.pop() {
-        let Ok(entries) = std::fs::read_dir(&dir) else {
-            continue;
-        };
-        for entry in entries.flatten() {
-            let path = entry.path();
-            if path.is_dir() {
-                stack.push(path);
-                continue;
-            }
-            if path.file_name().and_then(|n| n.to_str()) != Some("checks.json") {
-                continue;
-            }
-            let relative = dir
-                .strip_prefix(root)
-                .unwrap_or(&dir)
-                .to_string_lossy()
-                .into_owned();
-            let checks: Vec<Value> =
-                serde_json::from_str(&std::fs::read_to_string(&path).unwrap_or_default())
-                    .unwrap_or_else(|e| panic!("{path:?}: {e}"));
-            let mut counts = Counts::default();
-            for check in &checks {
-                match check["status"].as_str() {
-                    Some("SUCCESS") => counts.passed += 1,
-                    Some("FAILURE") => counts.failed += 1,
-                    Some("WARNING") => counts.warnings += 1,
-                    _ => {}
-                }
-            }
-            found.insert(scenario_of(&relative), counts);
-        }
-    }
-    found
+/// One scenario's results: its checks and the directory they were saved in.
+struct Run {
+    dir: PathBuf,
+    checks: Vec<Value>,
 }
 
-/// The checks of `scenario` under `root` that did not succeed, for a failure message.
-fn problems(root: &Path, scenario: &str) -> Vec<String> {
-    let mut out = Vec::new();
+impl Run {
+    fn counts(&self) -> Counts {
+        let mut counts = Counts::default();
+        for check in &self.checks {
+            match check["status"].as_str() {
+                Some("SUCCESS") => counts.passed += 1,
+                Some("FAILURE") => counts.failed += 1,
+                Some("WARNING") => counts.warnings += 1,
+                _ => {}
+            }
+        }
+        counts
+    }
+
+    /// The checks that did not succeed and the harness's own log lines, for a failure message.
+    fn problems(&self) -> Vec<String> {
+        let stderr = std::fs::read_to_string(self.dir.join("stderr.txt")).unwrap_or_default();
+        self.checks
+            .iter()
+            .filter(|c| matches!(c["status"].as_str(), Some("FAILURE" | "WARNING")))
+            .map(|c| format!("{} {}: {}", c["status"], c["id"], c["description"]))
+            .chain(
+                stderr
+                    .lines()
+                    .filter(|l| l.starts_with("[gatehouse]"))
+                    .map(str::to_owned),
+            )
+            .collect()
+    }
+}
+
+/// Every `checks.json` under `root`, by scenario (its directory relative to `root`).
+fn runs(root: &Path) -> BTreeMap<String, Run> {
+    let mut found = BTreeMap::new();
     let mut stack = vec![root.to_path_buf()];
     while let Some(dir) = stack.pop() {
         for entry in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
             let path = entry.path();
             if path.is_dir() {
                 stack.push(path);
-            } else if path.ends_with("checks.json")
-                && scenario_of(&dir.strip_prefix(root).unwrap_or(&dir).to_string_lossy())
-                    == scenario
-            {
+            } else if path.ends_with("checks.json") {
+                let relative = dir.strip_prefix(root).unwrap_or(&dir).to_string_lossy();
                 let checks: Vec<Value> =
                     serde_json::from_str(&std::fs::read_to_string(&path).unwrap_or_default())
-                        .unwrap_or_default();
-                out.extend(
-                    checks
-                        .iter()
-                        .filter(|c| matches!(c["status"].as_str(), Some("FAILURE" | "WARNING")))
-                        .map(|c| format!("{} {}: {}", c["status"], c["id"], c["description"])),
-                );
-                let stderr = std::fs::read_to_string(dir.join("stderr.txt")).unwrap_or_default();
-                out.extend(
-                    stderr
-                        .lines()
-                        .filter(|l| l.starts_with("[gatehouse]"))
-                        .map(str::to_owned),
+                        .unwrap_or_else(|e| panic!("{path:?}: {e}"));
+                found.insert(
+                    scenario_of(&relative),
+                    Run {
+                        dir: dir.clone(),
+                        checks,
+                    },
                 );
             }
         }
     }
-    out
+    found
+}
+
+/// Counts by scenario.
+fn summarize(runs: &BTreeMap<String, Run>) -> BTreeMap<String, Counts> {
+    runs.iter().map(|(s, r)| (s.clone(), r.counts())).collect()
 }
 
 fn print_table(title: &str, results: &BTreeMap<String, Counts>) {
@@ -182,7 +176,8 @@ fn gatehouse_as_the_client_passes_every_authorization_scenario_of_the_conformanc
             .stderr(log)
             .status()
             .unwrap_or_else(|e| panic!("running the conformance suite {suite}: {e}"));
-        let results = summarize(&dir);
+        let found = runs(&dir);
+        let results = summarize(&found);
         print_table(
             &format!("conformance client --suite {suite} (Gatehouse as the client):"),
             &results,
@@ -196,7 +191,7 @@ fn gatehouse_as_the_client_passes_every_authorization_scenario_of_the_conformanc
         let broken: Vec<String> = results
             .iter()
             .filter(|(_, c)| !c.clean())
-            .map(|(s, c)| format!("{s} {c:?}: {:#?}", problems(&dir, s)))
+            .map(|(s, c)| format!("{s} {c:?}: {:#?}", found[s].problems()))
             .collect();
         assert!(
             broken.is_empty(),
@@ -233,8 +228,9 @@ fn the_reference_server_passes_the_same_server_scenarios_through_gatehouse_as_di
             .collect::<Vec<_>>()
             .join("\n")
     );
-    let direct = summarize(&out.path().join("direct"));
-    let gateway = summarize(&out.path().join("gateway"));
+    let direct = summarize(&runs(&out.path().join("direct")));
+    let through = runs(&out.path().join("gateway"));
+    let gateway = summarize(&through);
     print_table("conformance server, server-everything directly:", &direct);
     print_table(
         "conformance server, server-everything through Gatehouse:",
@@ -259,7 +255,7 @@ fn the_reference_server_passes_the_same_server_scenarios_through_gatehouse_as_di
         lost.is_empty(),
         "pass directly but not through Gatehouse: {lost:?}\n{:#?}",
         lost.iter()
-            .map(|s| problems(&out.path().join("gateway"), s))
+            .map(|s| through[*s].problems())
             .collect::<Vec<_>>()
     );
     let passing = |r: &BTreeMap<String, Counts>| r.values().filter(|c| c.clean()).count();

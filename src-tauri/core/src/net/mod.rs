@@ -9,3 +9,5 @@
 pub mod browser;
 pub mod caller;
 pub mod outbound;
+#[cfg(test)]
+pub(crate) mod test_server;

@@ -51,19 +51,12 @@ async fn signin_from_consent(
     headers: HeaderMap,
     Form(form): Form<Vec<(String, String)>>,
 ) -> Response {
-    if let Some(origin) = headers.get(header::ORIGIN) {
-        let own = origin
-            .to_str()
-            .ok()
-            .and_then(|o| o.strip_prefix("http://"))
-            .is_some_and(|authority| local.is_own_host(authority));
-        if !own {
-            return page(
-                StatusCode::FORBIDDEN,
-                "Sign-in refused",
-                "The form was not sent from Gatehouse's own page.",
-            );
-        }
+    if !from_own_page(&headers, local) {
+        return page(
+            StatusCode::FORBIDDEN,
+            "Sign-in refused",
+            "The form was not sent from Gatehouse's own page.",
+        );
     }
     let field = |name: &str| form.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone());
     let (Some(request_id), Some(csrf)) = (
@@ -76,13 +69,6 @@ async fn signin_from_consent(
             "The form is incomplete.",
         );
     };
-    if !consent_cookie::same_origin_or_unsaid(&headers) {
-        return page(
-            StatusCode::FORBIDDEN,
-            "Sign-in refused",
-            "The form was not sent from Gatehouse's own page.",
-        );
-    }
     let now = oauth.vault().store().now();
     let found = oauth
         .vault()
@@ -140,9 +126,40 @@ async fn signin_from_consent(
             );
         }
     };
+    start_and_link(
+        &oauth,
+        &connection_id,
+        local,
+        "return to the consent tab and approve again",
+    )
+    .await
+}
+
+/// Whether a form came from one of Gatehouse's own pages: an `Origin`, when sent, is Gatehouse's,
+/// and a `Sec-Fetch-Site`, when sent, says `same-origin`.
+pub(super) fn from_own_page(headers: &HeaderMap, local: LocalAuthority) -> bool {
+    let own_origin = headers.get(header::ORIGIN).is_none_or(|origin| {
+        origin
+            .to_str()
+            .ok()
+            .and_then(|o| o.strip_prefix("http://"))
+            .is_some_and(|authority| local.is_own_host(authority))
+    });
+    own_origin && consent_cookie::same_origin_or_unsaid(headers)
+}
+
+/// Starts the sign-in of `connection_id` through the loopback callback and answers a page that
+/// links to the authorization server (a link, not a redirect: the pages' `form-action` need not
+/// allow the AS); `then` says what to do once it is done.
+pub(super) async fn start_and_link(
+    oauth: &UpstreamOAuth,
+    connection_id: &crate::store::ConnectionId,
+    local: LocalAuthority,
+    then: &str,
+) -> Response {
     match oauth
         .start_signin(
-            &connection_id,
+            connection_id,
             &super::flow::loopback_redirect_uri(local.port),
         )
         .await
@@ -152,7 +169,7 @@ async fn signin_from_consent(
                 "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>Sign in · Gatehouse</title>\
                  <style>body{{font:16px system-ui,sans-serif;max-width:36em;margin:4em auto;padding:0 1em}}</style>\
                  </head><body><h1>Sign in upstream</h1><p><a href=\"{}\" rel=\"noreferrer\">Continue to the \
-                 sign-in page</a>. When it is done, return to the consent tab and approve again.</p></body></html>",
+                 sign-in page</a>. When it is done, {then}.</p></body></html>",
                 escape(&start.authorization_url)
             );
             secure(StatusCode::OK, Html(body).into_response())

@@ -102,15 +102,7 @@ mod tests {
     /// A 2025-03-26 server on 127.0.0.1:0 serving `document` (if any) at the root well-known, where
     /// `{base}` in the document is replaced by its own origin. Returns the MCP URL.
     async fn run_server(document: Option<Value>) -> String {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .unwrap_or_else(|e| panic!("bind: {e}"));
-        let base = format!(
-            "http://{}",
-            listener
-                .local_addr()
-                .unwrap_or_else(|e| panic!("local_addr: {e}"))
-        );
+        let (listener, base) = crate::net::test_server::loopback_listener().await;
         let mut app = Router::new();
         if let Some(document) = document {
             let text = document.to_string().replace("{base}", &base);

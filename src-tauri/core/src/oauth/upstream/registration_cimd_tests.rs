@@ -48,16 +48,7 @@ async fn world() -> World {
             }
         }),
     );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .unwrap_or_else(|e| panic!("bind: {e}"));
-    let base = format!(
-        "http://{}",
-        listener
-            .local_addr()
-            .unwrap_or_else(|e| panic!("addr: {e}"))
-    );
-    tokio::spawn(async move { axum::serve(listener, app).await });
+    let base = crate::net::test_server::serve(app).await;
     World {
         _dir: dir,
         vault,

@@ -28,11 +28,11 @@ use http::{HeaderMap, HeaderValue, StatusCode, header};
 use secrecy::ExposeSecret;
 
 use super::UpstreamOAuth;
-use super::callback::{page, secure};
+use super::callback::{from_own_page, page, secure, start_and_link};
 use crate::crypto::TokenKind;
 use crate::crypto::token::{constant_time_eq, generate};
 use crate::gateway::LocalAuthority;
-use crate::oauth::server::consent_cookie::{cookie, same_origin_or_unsaid};
+use crate::oauth::server::consent_cookie::cookie;
 use crate::oauth::server::consent_page::escape;
 use crate::oauth::server::decision::signed_in_upstream;
 use crate::store::connections::{self, AuthKind};
@@ -168,17 +168,7 @@ async fn start(
     Form(form): Form<Vec<(String, String)>>,
 ) -> Response {
     let refused = |message: &str| page(StatusCode::FORBIDDEN, "Sign-in refused", message);
-    if let Some(origin) = headers.get(header::ORIGIN) {
-        let own = origin
-            .to_str()
-            .ok()
-            .and_then(|o| o.strip_prefix("http://"))
-            .is_some_and(|authority| local.is_own_host(authority));
-        if !own {
-            return refused("The form was not sent from Gatehouse's own page.");
-        }
-    }
-    if !same_origin_or_unsaid(&headers) {
+    if !from_own_page(&headers, local) {
         return refused("The form was not sent from Gatehouse's own page.");
     }
     let sent = form
@@ -197,27 +187,11 @@ async fn start(
         Ok(Found::NeedsSignIn { id, .. }) => id,
         Err(response) => return response,
     };
-    match oauth
-        .start_signin(
-            &connection_id,
-            &super::flow::loopback_redirect_uri(local.port),
-        )
-        .await
-    {
-        Ok(start) => {
-            let body = format!(
-                "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>Sign in · Gatehouse</title>\
-                 <style>body{{font:16px system-ui,sans-serif;max-width:36em;margin:4em auto;padding:0 1em}}</style>\
-                 </head><body><h1>Sign in upstream</h1><p><a href=\"{}\" rel=\"noreferrer\">Continue to the \
-                 sign-in page</a>. When it is done, return to your MCP client and try again.</p></body></html>",
-                escape(&start.authorization_url)
-            );
-            secure(StatusCode::OK, Html(body).into_response())
-        }
-        Err(err) => page(
-            StatusCode::BAD_GATEWAY,
-            "Sign-in could not start",
-            &format!("{}.", escape(err.to_string().trim_end_matches('.'))),
-        ),
-    }
+    start_and_link(
+        &oauth,
+        &connection_id,
+        local,
+        "return to your MCP client and try again",
+    )
+    .await
 }
