@@ -60,6 +60,21 @@ fn sse(events: &[String]) -> Response {
     ([("content-type", "text/event-stream")], Body::from(body)).into_response()
 }
 
+/// Gatehouse's era probe: its `server/discover`, its legacy `initialize`, and the DELETE that ends
+/// the probe's session.
+fn is_era_probe(method: &str, headers: &HeaderMap, body: &Value) -> bool {
+    body.get("id")
+        .and_then(Value::as_str)
+        .is_some_and(|id| id.starts_with("gatehouse-era-probe"))
+        || (method == "DELETE"
+            && headers.get("mcp-session-id").and_then(|v| v.to_str().ok()) == Some(PROBE_SESSION))
+}
+
+/// The session the upstream gives Gatehouse's era probe.
+const PROBE_SESSION: &str = "up-session-probe";
+
+/// A dual-era upstream (MCP 2026-07-28 basic/versioning §Backward Compatibility), like the
+/// TypeScript SDK v2's default: `server/discover` for modern clients, `initialize` for legacy ones.
 async fn upstream_post(State(seen): State<Arc<Seen>>, headers: HeaderMap, body: Bytes) -> Response {
     let value: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
     seen.raw_bodies
@@ -71,7 +86,7 @@ async fn upstream_post(State(seen): State<Arc<Seen>>, headers: HeaderMap, body: 
         .unwrap_or_else(|e| e.into_inner())
         .push(("POST".into(), headers.clone(), value.clone()));
     let session = headers.get("mcp-session-id").and_then(|v| v.to_str().ok());
-    if session.is_some_and(|s| s != UPSTREAM_SESSION) {
+    if session.is_some_and(|s| s != UPSTREAM_SESSION && s != PROBE_SESSION) {
         return StatusCode::NOT_FOUND.into_response();
     }
     if let Value::Array(batch) = &value {
@@ -93,10 +108,20 @@ async fn upstream_post(State(seen): State<Arc<Seen>>, headers: HeaderMap, body: 
     let method = value.get("method").and_then(Value::as_str).unwrap_or("");
     let sse_wanted = id.as_str().is_some_and(|s| s.starts_with("sse"));
     let reply = |result: Value| json!({"jsonrpc": "2.0", "id": id, "result": result});
+    let probe = id
+        .as_str()
+        .is_some_and(|s| s.starts_with("gatehouse-era-probe"));
     match method {
+        "server/discover" => axum::Json(reply(json!({
+            "resultType": "complete",
+            "supportedVersions": ["2026-07-28"],
+            "capabilities": {"tools": {}},
+            "_meta": {"io.modelcontextprotocol/serverInfo": {"name": "fake-upstream", "version": "1"}}
+        })))
+        .into_response(),
         "initialize" => (
             [
-                ("mcp-session-id", UPSTREAM_SESSION),
+                ("mcp-session-id", if probe { PROBE_SESSION } else { UPSTREAM_SESSION }),
                 ("content-type", "application/json"),
                 ("set-cookie", "upstream=1"),
             ],
@@ -373,12 +398,17 @@ impl Env {
         sid
     }
 
+    /// What the upstream got for the clients: Gatehouse's own era probes (`server/discover` and a
+    /// legacy `initialize`, once per connection, ids `gatehouse-…`) left out.
     fn upstream_requests(&self) -> Vec<(String, HeaderMap, Value)> {
         self.seen
             .requests
             .lock()
             .unwrap_or_else(|e| e.into_inner())
-            .clone()
+            .iter()
+            .filter(|(method, headers, body)| !is_era_probe(method, headers, body))
+            .cloned()
+            .collect()
     }
 }
 

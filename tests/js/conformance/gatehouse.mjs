@@ -60,12 +60,13 @@ export class Gatehouse {
   }
 
   /**
-   * `connections add --slug up --url <url>`. A pre-registered client ({client_id, client_secret})
-   * is passed as the options say. When the refusal tells the user to add `--legacy-oauth` (a
-   * 2025-03-26 server), that is what they do.
+   * `connections add --slug <slug> --url <url>` (slug `up` unless the options name another). A
+   * pre-registered client ({client_id, client_secret}) is passed as the options say. When the refusal
+   * tells the user to add `--legacy-oauth` (a 2025-03-26 server), that is what they do.
    */
-  async addConnection(url, { client_id, client_secret } = {}) {
-    const args = ['connections', 'add', '--slug', 'up', '--name', 'Conformance server', '--url', url];
+  async addConnection(url, { client_id, client_secret, slug = 'up' } = {}) {
+    const name = slug === 'up' ? 'Conformance server' : `Conformance server ${slug}`;
+    const args = ['connections', 'add', '--slug', slug, '--name', name, '--url', url];
     const extraEnv = {};
     if (client_id) {
       args.push('--client-id', client_id);
@@ -99,15 +100,21 @@ export class Gatehouse {
     if (signedIn.code !== 0) throw new Error('connections signin failed');
   }
 
-  /** A connected SDK client on /mcp/up, authorized with Gatehouse; `tokens()` gives its tokens. */
-  async localClient() {
+  /**
+   * A connected SDK client on /mcp/<slug> (`up` unless the options name another), registered and
+   * approved under the client name `name`, authorized with Gatehouse; `tokens()` gives its tokens.
+   * Consent requests are told apart by client name, so each local client needs its own. When the
+   * client is authorized but its final connect fails, the error thrown carries the tokens Gatehouse
+   * issued as `error.tokens`.
+   */
+  async localClient({ slug = 'up', name = 'Conformance harness' } = {}) {
     const callback = await callbackServer();
     const data = {};
     let authorizeUrl;
     const provider = {
       get redirectUrl() { return callback.url; },
       get clientMetadata() {
-        return { client_name: 'Conformance harness', redirect_uris: [callback.url], grant_types: ['authorization_code', 'refresh_token'], response_types: ['code'], token_endpoint_auth_method: 'none' };
+        return { client_name: name, redirect_uris: [callback.url], grant_types: ['authorization_code', 'refresh_token'], response_types: ['code'], token_endpoint_auth_method: 'none' };
       },
       state: () => (data.state = Math.random().toString(36).slice(2)),
       clientInformation: () => data.client,
@@ -118,7 +125,7 @@ export class Gatehouse {
       saveCodeVerifier: (v) => (data.verifier = v),
       codeVerifier: () => data.verifier,
     };
-    const mcpUrl = new URL(`${this.base}/mcp/up`);
+    const mcpUrl = new URL(`${this.base}/mcp/${slug}`);
     const transport = () => new StreamableHTTPClientTransport(mcpUrl, { authProvider: provider });
     const newClient = () => new Client({ name: 'gatehouse-conformance-harness', version: '0.1.0' });
     const connect = async () => {
@@ -137,7 +144,7 @@ export class Gatehouse {
     const page = await fetch(authorizeUrl);
     log('GET /authorize:', page.status);
     const listed = await this.admin(['requests', 'list', '--json']);
-    const request = JSON.parse(listed.stdout || '[]').find((r) => r.client_name === 'Conformance harness');
+    const request = JSON.parse(listed.stdout || '[]').find((r) => r.client_name === name);
     if (!request) throw new Error(`no consent request listed: ${listed.stdout} ${listed.stderr}`);
     const approved = await this.admin(['requests', 'approve', request.id, '--port', this.port, '--json']);
     log('requests approve:', approved.code, approved.stdout.trim());
@@ -145,7 +152,12 @@ export class Gatehouse {
     callback.server.close();
     if (!params.code) throw new Error(`no code at the callback: ${JSON.stringify(params)}`);
     await transport().finishAuth(params.code);
-    return connect();
+    try {
+      return await connect();
+    } catch (error) {
+      if (error && typeof error === 'object') error.tokens = data.tokens;
+      throw error;
+    }
   }
 }
 

@@ -205,7 +205,7 @@ impl SseToolsFilter {
 }
 
 /// Length of the first complete event in `buf` (through its blank line), if there is one.
-fn event_end(buf: &[u8]) -> Option<usize> {
+pub(crate) fn event_end(buf: &[u8]) -> Option<usize> {
     let mut line_start = 0;
     for (i, &b) in buf.iter().enumerate() {
         if b == b'\n' {

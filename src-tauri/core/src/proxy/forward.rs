@@ -37,7 +37,9 @@ use serde_json::Value;
 
 use super::Proxy;
 use super::bearer::{self, Authorized};
+use super::bridge::{Crossing, to_legacy, to_modern};
 use super::elicitation::Asker;
+use super::era::{self, Era};
 use super::filter::ToolAllowList;
 use super::jsonrpc::{self, BodyError, Message};
 use super::modern;
@@ -241,6 +243,7 @@ pub async fn post(
             headers,
             authorized,
             bytes,
+            value,
             Message::default(),
             tools_list,
         )
@@ -290,30 +293,32 @@ pub async fn post(
         }
         _ => None,
     };
-    forward(proxy, headers, authorized, bytes, message, tools_list).await
+    forward(
+        proxy, headers, authorized, bytes, value, message, tools_list,
+    )
+    .await
 }
 
-/// Sends a checked POST (one message, or a 2025-03-26 batch with `message` empty) upstream.
+/// Sends a checked POST (one message, or a 2025-03-26 batch with `message` empty) upstream, or
+/// across the era bridge when the client's era is not the upstream's.
 async fn forward(
     proxy: Arc<Proxy>,
     headers: HeaderMap,
     authorized: Authorized,
     bytes: axum::body::Bytes,
+    body: Value,
     message: Message,
     tools_list: Option<(ToolAllowList, Vec<Value>)>,
 ) -> Response {
     let mut out = outbound_headers(&headers, message.modern);
-    let mut local_session = None;
+    let mut session = None;
     // Whether a "sign in first" answer may be a URL-mode elicitation (super::elicitation).
     let mut url_elicitation = message.url_elicitation;
     if !message.modern {
         match translate_session(&proxy, &headers, &authorized) {
-            Ok(Some(session)) => {
-                if let Err(status) = set_session(&mut out, &session.upstream) {
-                    return status.into_response();
-                }
-                url_elicitation |= session.url_elicitation;
-                local_session = Some(session.local);
+            Ok(Some(found)) => {
+                url_elicitation |= found.url_elicitation;
+                session = Some(found);
             }
             Ok(None) => {}
             Err(status) => return status.into_response(),
@@ -334,6 +339,53 @@ async fn forward(
         Ok(b) => b,
         Err(response) => return response,
     };
+
+    let bridged = session.as_ref().and_then(|s| s.bridge.clone());
+    let opens =
+        !message.modern && session.is_none() && message.method.as_deref() == Some("initialize");
+    let era = if message.modern || opens {
+        era::era_of(&proxy, &upstream, bearer.as_ref()).await
+    } else {
+        None
+    };
+    if bridged.is_some()
+        || matches!(
+            (&era, message.modern),
+            (Some(Era::Legacy), true) | (Some(Era::Modern(_)), false)
+        )
+    {
+        if body.is_array() {
+            return jsonrpc::error_response(
+                StatusCode::BAD_REQUEST,
+                None,
+                jsonrpc::INVALID_REQUEST,
+                "JSON-RPC batches are not accepted for this connection (its server speaks MCP 2026-07-28)",
+            );
+        }
+        let crossing = Crossing {
+            proxy,
+            headers,
+            authorized,
+            body,
+            message,
+            tools_list,
+            upstream,
+            bearer,
+        };
+        return match (bridged, era) {
+            (Some(bridge), _) => to_modern::on_session(crossing, bridge).await,
+            (None, Some(Era::Modern(discovered))) => to_modern::initialize(&crossing, &discovered),
+            _ => to_legacy::handle(crossing).await,
+        };
+    }
+
+    let mut local_session = None;
+    if let Some(session) = session {
+        if let Err(status) = set_session(&mut out, &session.upstream) {
+            return status.into_response();
+        }
+        local_session = Some(session.local);
+    }
     if let Some(token) = &bearer {
         set_bearer(&mut out, token);
     }
@@ -366,6 +418,7 @@ pub async fn get(
     out.remove(header::CONTENT_TYPE);
     let mut local_session = None;
     match translate_session(&proxy, &headers, &authorized) {
+        Ok(Some(session)) if session.bridge.is_some() => return to_modern::get(),
         Ok(Some(session)) => {
             if let Err(status) = set_session(&mut out, &session.upstream) {
                 return status.into_response();
@@ -413,6 +466,11 @@ pub async fn delete(
         upstream: upstream_session,
         ..
     } = match translate_session(&proxy, &headers, &authorized) {
+        Ok(Some(session)) if session.bridge.is_some() => {
+            // Gatehouse holds the session; the modern upstream has none to end.
+            proxy.sessions.close(&session.local);
+            return StatusCode::OK.into_response();
+        }
         Ok(Some(session)) => session,
         Ok(None) => {
             return jsonrpc::error_response(

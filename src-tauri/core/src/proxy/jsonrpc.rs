@@ -224,6 +224,20 @@ pub fn answer_error(id: Option<&Value>, code: i64, message: &str) -> Response {
     error_response(status, id, code, message)
 }
 
+/// Gatehouse answering a request itself with a result: HTTP 200, one JSON object.
+pub fn answer_result(id: &Value, result: &Value) -> Response {
+    let body = json!({ "jsonrpc": "2.0", "id": id, "result": result });
+    (
+        StatusCode::OK,
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        )],
+        Body::from(serde_json::to_vec(&body).unwrap_or_default()),
+    )
+        .into_response()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

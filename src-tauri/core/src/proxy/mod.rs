@@ -14,6 +14,9 @@
 //! 5. [`modern`]: a 2026-07-28 request's routing headers must agree with its body and its version
 //!    must be one Gatehouse speaks (-32020 / -32022), before anything reaches the upstream; an
 //!    earlier-era request that sends `Mcp-Method` or `Mcp-Name` is held to the same comparison.
+//! 6. [`era`] and [`bridge`]: when the client's protocol era is not the upstream's (found once per
+//!    connection by a `server/discover` probe), Gatehouse speaks the upstream's era for the client:
+//!    it answers `initialize` or `server/discover` itself and translates each request.
 //!
 //! Cancellation follows each era: a 2026-07-28 client closing its stream cancels the upstream call;
 //! a legacy client's disconnect does not (the answer is read to its end and dropped).
@@ -31,12 +34,15 @@
 
 pub mod batch;
 pub mod bearer;
+pub mod bridge;
 pub mod catalog;
 pub mod elicitation;
+pub mod era;
 pub mod filter;
 pub mod forward;
 pub mod jsonrpc;
 pub mod modern;
+pub mod own_call;
 pub mod relay;
 pub mod sessions;
 pub mod upstream;
@@ -113,6 +119,12 @@ pub struct Proxy {
     pub(crate) usage: Arc<usage::Usage>,
     pub(crate) streams: Streams,
     pub(crate) upstreams: upstream::Upstreams,
+    /// Each upstream's protocol era, once found.
+    pub(crate) eras: era::Eras,
+    /// Sessions Gatehouse holds with legacy upstreams for 2026-07-28 clients.
+    pub(crate) upstream_sessions: bridge::to_legacy::UpstreamSessions,
+    /// `x-mcp-header` annotations of modern upstreams' tools, for bridged legacy clients.
+    pub(crate) tool_annotations: bridge::to_modern::ToolAnnotations,
     /// Role 2: upstream OAuth tokens (shared with the gateway's `/oauth/callback`).
     pub(crate) oauth: Arc<UpstreamOAuth>,
     /// Cancelled when the last handle goes: stops the background tasks.
@@ -252,6 +264,9 @@ pub fn router_with<S: Clone + Send + Sync + 'static>(
         usage: Arc::new(usage::Usage::default()),
         streams: Streams::default(),
         upstreams: upstream::Upstreams::default(),
+        eras: era::Eras::default(),
+        upstream_sessions: bridge::to_legacy::UpstreamSessions::default(),
+        tool_annotations: bridge::to_modern::ToolAnnotations::default(),
         oauth: UpstreamOAuth::new(&state.vault),
         stop: CancellationToken::new(),
     });
@@ -317,6 +332,7 @@ fn spawn_background(proxy: &Arc<Proxy>) {
                 Ok(StoreEvent::GrantsRevoked { grant_ids, .. }) => {
                     proxy.streams.cancel(&grant_ids);
                     proxy.sessions.drop_grants(&grant_ids);
+                    proxy.upstream_sessions.drop_grants(&grant_ids);
                 }
                 Ok(_) => {}
                 Err(tokio::sync::broadcast::error::RecvError::Lagged(missed)) => {
@@ -370,6 +386,7 @@ async fn recheck_streams(proxy: &Proxy) {
         Ok(gone) if !gone.is_empty() => {
             proxy.streams.cancel(&gone);
             proxy.sessions.drop_grants(&gone);
+            proxy.upstream_sessions.drop_grants(&gone);
         }
         Ok(_) => {}
         Err(err) => tracing::warn!(error = %err, "could not re-check open streams"),

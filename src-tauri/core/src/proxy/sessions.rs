@@ -11,7 +11,7 @@
 //! Sessions of revoked grants are dropped when the revocation is announced.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use secrecy::ExposeSecret;
@@ -32,7 +32,22 @@ struct Entry {
     upstream: String,
     /// The client declared URL-mode elicitation in its `initialize`.
     url_elicitation: bool,
+    /// The upstream speaks 2026-07-28 and Gatehouse holds the session itself.
+    bridge: Option<Arc<ModernBridge>>,
     last_used: Instant,
+}
+
+/// A legacy session Gatehouse holds for a client of a 2026-07-28 upstream (which has no sessions):
+/// what the client said in its `initialize`, sent along with each of its requests
+/// ([`super::bridge::to_modern`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ModernBridge {
+    /// The protocol version negotiated with the client.
+    pub version: String,
+    /// `clientInfo` from its `initialize`.
+    pub client_info: serde_json::Value,
+    /// The client capabilities the upstream may rely on through the bridge.
+    pub client_capabilities: serde_json::Value,
 }
 
 /// A known session, as a request of it is forwarded.
@@ -42,6 +57,8 @@ pub struct Session {
     pub upstream: String,
     /// The client declared URL-mode elicitation when it opened the session.
     pub url_elicitation: bool,
+    /// Held by Gatehouse for a 2026-07-28 upstream (`upstream` is then empty).
+    pub bridge: Option<Arc<ModernBridge>>,
 }
 
 /// Local session id → upstream session, bound to a grant.
@@ -65,6 +82,34 @@ impl Sessions {
         upstream: String,
         url_elicitation: bool,
     ) -> String {
+        self.insert(grant_id, connection_id, upstream, url_elicitation, None)
+    }
+
+    /// Mints a local id for a session Gatehouse holds itself in front of a 2026-07-28 upstream.
+    pub fn open_bridged(
+        &self,
+        grant_id: &GrantId,
+        connection_id: &ConnectionId,
+        bridge: ModernBridge,
+        url_elicitation: bool,
+    ) -> String {
+        self.insert(
+            grant_id,
+            connection_id,
+            String::new(),
+            url_elicitation,
+            Some(Arc::new(bridge)),
+        )
+    }
+
+    fn insert(
+        &self,
+        grant_id: &GrantId,
+        connection_id: &ConnectionId,
+        upstream: String,
+        url_elicitation: bool,
+        bridge: Option<Arc<ModernBridge>>,
+    ) -> String {
         let local = generate(TokenKind::SessionId).expose_secret().to_owned();
         let now = Instant::now();
         let mut table = self.table();
@@ -84,6 +129,7 @@ impl Sessions {
                 connection_id: connection_id.clone(),
                 upstream,
                 url_elicitation,
+                bridge,
                 last_used: now,
             },
         );
@@ -111,6 +157,7 @@ impl Sessions {
             local: local.to_owned(),
             upstream: entry.upstream.clone(),
             url_elicitation: entry.url_elicitation,
+            bridge: entry.bridge.clone(),
         })
     }
 
