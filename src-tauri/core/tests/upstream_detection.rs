@@ -236,3 +236,66 @@ async fn a_server_that_asks_for_a_token_only_after_initialize_is_oauth() {
     let found = detect(&url, false).await;
     assert_eq!(found.suggested, SuggestedAuth::OAuth, "{found:?}");
 }
+
+/// A 2026-07-28-only server refuses the legacy `initialize` with 400 -32022 (MCP 2026-07-28
+/// basic/versioning §Backward Compatibility); the probe then asks as a modern client
+/// (`server/discover`, `tools/list` with the `_meta` envelope and `Mcp-Method`), and a 401 there
+/// is what tells how the server signs in. Open there, it is open.
+#[tokio::test]
+async fn a_2026_07_28_only_server_is_probed_as_a_modern_client() {
+    let modern = |protected: bool| {
+        move |headers: axum::http::HeaderMap, body: axum::body::Bytes| async move {
+            let value: serde_json::Value = serde_json::from_slice(&body).unwrap_or_default();
+            let envelope = value
+                .pointer("/params/_meta/io.modelcontextprotocol~1protocolVersion")
+                .and_then(|v| v.as_str());
+            let header = |n: &str| headers.get(n).and_then(|v| v.to_str().ok());
+            if envelope != Some("2026-07-28")
+                || header("mcp-protocol-version") != Some("2026-07-28")
+                || header("mcp-method") != value["method"].as_str()
+            {
+                return (
+                    StatusCode::BAD_REQUEST,
+                    axum::Json(json!({"jsonrpc": "2.0", "id": value["id"], "error": {
+                        "code": -32022, "message": "Unsupported protocol version",
+                        "data": {"supported": ["2026-07-28"], "requested": "2025-06-18"}}})),
+                )
+                    .into_response();
+            }
+            match value["method"].as_str() {
+                Some("tools/list") if protected => (
+                    StatusCode::UNAUTHORIZED,
+                    [(
+                        "www-authenticate",
+                        "Bearer resource_metadata=\"https://modern.example/.well-known/oauth-protected-resource/mcp\"",
+                    )],
+                )
+                    .into_response(),
+                _ => axum::Json(json!({"jsonrpc": "2.0", "id": value["id"], "result": {
+                    "resultType": "complete", "supportedVersions": ["2026-07-28"],
+                    "capabilities": {}, "tools": [], "ttlMs": 0, "cacheScope": "public"}}))
+                .into_response(),
+            }
+        }
+    };
+    let url = format!(
+        "{}/mcp",
+        serve(Router::new().route("/mcp", post(modern(true)))).await
+    );
+    let found = detect(&url, false).await;
+    assert_eq!(
+        found.suggested,
+        SuggestedAuth::OAuth,
+        "the modern tools/list's challenge decides: {found:?}"
+    );
+    let url = format!(
+        "{}/mcp",
+        serve(Router::new().route("/mcp", post(modern(false)))).await
+    );
+    let found = detect(&url, false).await;
+    assert_eq!(found.suggested, SuggestedAuth::None, "{found:?}");
+    assert!(
+        found.finding.contains("without credentials"),
+        "answered as a modern client, it is open, not 'HTTP 400': {found:?}"
+    );
+}

@@ -1,8 +1,9 @@
 //! Finding the upstream's authorization server (mcp-auth-checklist §4.1-4.2).
 //!
-//! 1. **Probe**: an unauthenticated `initialize` POST to the MCP URL (and, when that is answered,
-//!    `notifications/initialized` and `tools/list` in its session, for servers that ask for a token
-//!    only from there on). A 401 means credentials are
+//! 1. **Probe** ([`super::probe`]): an unauthenticated `initialize` POST to the MCP URL (and, when
+//!    that is answered, `notifications/initialized` and `tools/list` in its session, for servers that
+//!    ask for a token only from there on; when it is refused with 400, the same as a 2026-07-28
+//!    client: `server/discover` and `tools/list`). A 401 means credentials are
 //!    needed; its `WWW-Authenticate` (several challenges may be present) gives the `Bearer`
 //!    parameters `resource_metadata`, `scope` and `error` ([`parse_challenges`]). A 401 alone does
 //!    not mean OAuth: an API-key server answers 401 too. [`super::detection`] (the
@@ -33,11 +34,13 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
 
 use http::{HeaderMap, HeaderValue, Method, StatusCode, header};
-use serde_json::{Value, json};
+use serde_json::Value;
 use url::Url;
 
 use crate::clock::{MINUTE, UnixMillis};
 use crate::net::outbound::{Body, Outbound, OutboundError};
+
+pub use super::probe::{Probe, probe};
 
 /// How long a discovery result is reused.
 pub const CACHE_TTL: UnixMillis = 5 * MINUTE;
@@ -87,22 +90,6 @@ pub struct Challenge {
     pub resource_metadata: Option<String>,
     pub scope: Option<String>,
     pub error: Option<String>,
-}
-
-/// What the unauthenticated probe found.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Probe {
-    /// 401: the upstream wants credentials (OAuth or not: see [`super::detection::detect`]); the `Bearer` challenge's
-    /// parameters, empty when there is none.
-    Unauthorized {
-        challenge: Challenge,
-        /// The auth schemes of every `WWW-Authenticate` challenge (`Bearer`, `Basic` ...).
-        schemes: Vec<String>,
-    },
-    /// The upstream answered without credentials.
-    Open,
-    /// Anything else (403, 404, 5xx ...).
-    Other(u16),
 }
 
 /// RFC 8414 / OpenID metadata, the fields Gatehouse uses.
@@ -251,109 +238,6 @@ pub fn covers(named: &str, mcp: &str) -> bool {
         }
     };
     with_slash(mcp.path()).starts_with(&with_slash(named.path()))
-}
-
-/// Sends the unauthenticated probe.
-pub async fn probe(policy: &Outbound, mcp_url: &str) -> Result<Probe, DiscoveryError> {
-    let mut headers = HeaderMap::new();
-    headers.insert(
-        header::ACCEPT,
-        HeaderValue::from_static("application/json, text/event-stream"),
-    );
-    let body = json!({
-        "jsonrpc": "2.0", "id": 0, "method": "initialize",
-        "params": {"protocolVersion": "2025-06-18", "capabilities": {},
-                   "clientInfo": {"name": "Gatehouse", "version": env!("CARGO_PKG_VERSION")}}
-    });
-    let probe_policy = Outbound {
-        max_bytes: MAX_METADATA_BYTES,
-        ..*policy
-    };
-    let fetched = probe_policy
-        .send(Method::POST, mcp_url, headers, Body::Json(&body))
-        .await;
-    let fetched = match fetched {
-        Ok(f) => f,
-        // A streaming success may exceed the cap: it still answered without credentials.
-        Err(OutboundError::TooLarge(_)) => return Ok(Probe::Open),
-        Err(source) => {
-            return Err(DiscoveryError::Outbound {
-                what: "probing the MCP URL",
-                source,
-            });
-        }
-    };
-    Ok(match fetched.status {
-        StatusCode::UNAUTHORIZED => Probe::Unauthorized {
-            challenge: bearer_challenge(&fetched.headers).unwrap_or_default(),
-            schemes: challenge_schemes(&fetched.headers),
-        },
-        s if s.is_success() => probe_tools_list(&probe_policy, mcp_url, &fetched.headers).await,
-        s => Probe::Other(s.as_u16()),
-    })
-}
-
-/// Some servers answer `initialize` without credentials and ask for a token only from the next
-/// request on (MCP Authorization: authorization may be required per request). So after an open
-/// `initialize`, the probe sends `notifications/initialized` and `tools/list` in that session; a 401
-/// there is the answer. Anything else (or a failure to ask) leaves the server open.
-async fn probe_tools_list(policy: &Outbound, mcp_url: &str, initialized: &HeaderMap) -> Probe {
-    let mut headers = HeaderMap::new();
-    headers.insert(
-        header::ACCEPT,
-        HeaderValue::from_static("application/json, text/event-stream"),
-    );
-    headers.insert(
-        http::HeaderName::from_static("mcp-protocol-version"),
-        HeaderValue::from_static("2025-06-18"),
-    );
-    if let Some(session) = initialized.get("mcp-session-id") {
-        headers.insert(
-            http::HeaderName::from_static("mcp-session-id"),
-            session.clone(),
-        );
-    }
-    let notification = json!({"jsonrpc": "2.0", "method": "notifications/initialized"});
-    let _ = policy
-        .send(
-            Method::POST,
-            mcp_url,
-            headers.clone(),
-            Body::Json(&notification),
-        )
-        .await;
-    let list = json!({"jsonrpc": "2.0", "id": 1, "method": "tools/list"});
-    match policy
-        .send(Method::POST, mcp_url, headers, Body::Json(&list))
-        .await
-    {
-        Ok(answer) if answer.status == StatusCode::UNAUTHORIZED => Probe::Unauthorized {
-            challenge: bearer_challenge(&answer.headers).unwrap_or_default(),
-            schemes: challenge_schemes(&answer.headers),
-        },
-        _ => Probe::Open,
-    }
-}
-
-/// The scheme names of every challenge, as tokens of at most 20 letters (they are shown).
-fn challenge_schemes(headers: &HeaderMap) -> Vec<String> {
-    let mut schemes: Vec<String> = Vec::new();
-    for (scheme, _) in headers
-        .get_all(header::WWW_AUTHENTICATE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(parse_challenges)
-    {
-        let clean: String = scheme
-            .chars()
-            .filter(|c| c.is_ascii_alphanumeric() || *c == '-')
-            .take(20)
-            .collect();
-        if !clean.is_empty() && !schemes.iter().any(|s| s.eq_ignore_ascii_case(&clean)) {
-            schemes.push(clean);
-        }
-    }
-    schemes
 }
 
 /// GETs a JSON object; `None` when the server answers but not with a 200 JSON object.
@@ -611,6 +495,7 @@ impl DiscoveryCache {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     #[test]
     fn several_challenges_are_parsed() {

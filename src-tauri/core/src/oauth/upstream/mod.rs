@@ -35,6 +35,7 @@ pub mod detection;
 pub mod discovery;
 pub mod flow;
 pub mod legacy;
+pub mod probe;
 pub mod reauth;
 pub mod refresh;
 pub mod registration;
