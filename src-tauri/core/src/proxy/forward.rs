@@ -305,11 +305,20 @@ async fn forward(
     proxy: Arc<Proxy>,
     headers: HeaderMap,
     authorized: Authorized,
-    bytes: axum::body::Bytes,
-    body: Value,
+    mut bytes: axum::body::Bytes,
+    mut body: Value,
     message: Message,
     tools_list: Option<(ToolAllowList, Vec<Value>)>,
 ) -> Response {
+    // A 2026-07-28 retry carrying the answer to Gatehouse's own sign-in question (elicitation.rs):
+    // the answer is Gatehouse's, the rest goes on.
+    let mut declined = false;
+    if message.modern
+        && let Some(answer) = super::elicitation::take_answer(&mut body)
+    {
+        declined = answer;
+        bytes = serde_json::to_vec(&body).unwrap_or_default().into();
+    }
     let mut out = outbound_headers(&headers, message.modern);
     let mut session = None;
     // Whether a "sign in first" answer may be a URL-mode elicitation (super::elicitation).
@@ -334,6 +343,8 @@ async fn forward(
     let asker = super::elicitation::Asker {
         id: message.id.as_ref(),
         url_elicitation,
+        modern_method: message.method.as_deref().filter(|_| message.modern),
+        declined,
     };
     let bearer = match bearer_for(&proxy, &upstream, &authorized.token, asker).await {
         Ok(b) => b,

@@ -43,7 +43,8 @@ pub struct Message {
     /// `params._meta["io.modelcontextprotocol/protocolVersion"]` is present (2026-07-28).
     pub modern: bool,
     /// An `initialize` whose client declares URL-mode elicitation
-    /// (`params.capabilities.elicitation.url`, MCP 2025-11-25 Elicitation §Capabilities).
+    /// (`params.capabilities.elicitation.url`, MCP 2025-11-25 Elicitation §Capabilities), or a
+    /// 2026-07-28 request declaring it in its `_meta` client capabilities.
     pub url_elicitation: bool,
 }
 
@@ -71,10 +72,19 @@ impl Message {
             .and_then(|p| p.get("_meta"))
             .and_then(|m| m.get(MODERN_META_KEY))
             .is_some();
-        let url_elicitation = method.as_deref() == Some("initialize")
-            && params
-                .and_then(|p| p.pointer("/capabilities/elicitation/url"))
-                .is_some_and(Value::is_object);
+        // Declared once in `initialize` (2025-11-25), or with each 2026-07-28 request.
+        let url_elicitation = if modern {
+            params
+                .and_then(|p| p.get("_meta"))
+                .and_then(|m| m.get("io.modelcontextprotocol/clientCapabilities"))
+                .and_then(|c| c.pointer("/elicitation/url"))
+                .is_some_and(Value::is_object)
+        } else {
+            method.as_deref() == Some("initialize")
+                && params
+                    .and_then(|p| p.pointer("/capabilities/elicitation/url"))
+                    .is_some_and(Value::is_object)
+        };
         Self {
             id,
             method,
@@ -263,6 +273,28 @@ mod tests {
         assert!(
             !r.is_request(),
             "a client's response is not a request even though it has an id"
+        );
+    }
+
+    #[test]
+    fn url_elicitation_is_declared_in_initialize_or_with_each_modern_request() {
+        let legacy = Message::read(&json!({"jsonrpc": "2.0", "id": 1, "method": "initialize",
+            "params": {"capabilities": {"elicitation": {"url": {}}}}}));
+        assert!(legacy.url_elicitation, "2025-11-25: in initialize");
+        let modern = |caps: Value| {
+            Message::read(
+                &json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {
+                "name": "echo", "_meta": {MODERN_META_KEY: "2026-07-28",
+                "io.modelcontextprotocol/clientCapabilities": caps}}}),
+            )
+        };
+        assert!(
+            modern(json!({"elicitation": {"url": {}}})).url_elicitation,
+            "2026-07-28: per request"
+        );
+        assert!(
+            !modern(json!({"elicitation": {}})).url_elicitation,
+            "form mode only is not URL mode"
         );
     }
 
