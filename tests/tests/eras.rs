@@ -9,7 +9,9 @@
 //!   tests/js/eras/modern-server.mjs).
 //!
 //! Each client connects to each upstream through Gatehouse with a token Gatehouse issued, lists the
-//! tools and calls `echo`. This is what MCP 2026-07-28 asks of an intermediary that serves both
+//! tools and calls `echo`; on the modern server it also calls `where`, whose arguments the server
+//! wants mirrored into `Mcp-Param-*` headers (the v1 client knows nothing of them: Gatehouse sends
+//! them for it). This is what MCP 2026-07-28 asks of an intermediary that serves both
 //! eras:
 //!
 //! - basic/versioning §Backward Compatibility with Initialization-Based Versions and its
@@ -173,6 +175,15 @@ fn pairing_problems(name: &str, line: Option<&Value>, everything: &str) -> Vec<S
     let sent = line["sent"].as_str().unwrap_or_default();
     expect("echo", &line["echo"], json!(format!("Echo: {sent}")));
     expect("isError", &line["isError"], json!(false));
+    // Streamable HTTP §Custom Headers from Tool Parameters: the modern server refuses `where`
+    // (-32020) unless its HTTP client, the v2 client itself or Gatehouse bridging the v1 client,
+    // mirrors `region` (non-ASCII, so Base64) and `count` into Mcp-Param-* headers.
+    let where_answer = if upstream == "modern-upstream" {
+        json!("Region: Zürich-1 x3")
+    } else {
+        Value::Null
+    };
+    expect("where", &line["where"], where_answer);
     problems
 }
 

@@ -60,12 +60,12 @@ fn sse(events: &[String]) -> Response {
     ([("content-type", "text/event-stream")], Body::from(body)).into_response()
 }
 
-/// Gatehouse's era probe: its `server/discover`, its legacy `initialize`, and the DELETE that ends
-/// the probe's session.
-fn is_era_probe(method: &str, headers: &HeaderMap, body: &Value) -> bool {
+/// A call Gatehouse makes on its own: the era probe (`server/discover`, a legacy `initialize` and
+/// the DELETE that ends its session), the `tools/list` that reads `x-mcp-header` annotations.
+fn is_gatehouse_own_call(method: &str, headers: &HeaderMap, body: &Value) -> bool {
     body.get("id")
         .and_then(Value::as_str)
-        .is_some_and(|id| id.starts_with("gatehouse-era-probe"))
+        .is_some_and(|id| id.starts_with("gatehouse-"))
         || (method == "DELETE"
             && headers.get("mcp-session-id").and_then(|v| v.to_str().ok()) == Some(PROBE_SESSION))
 }
@@ -398,15 +398,16 @@ impl Env {
         sid
     }
 
-    /// What the upstream got for the clients: Gatehouse's own era probes (`server/discover` and a
-    /// legacy `initialize`, once per connection, ids `gatehouse-…`) left out.
+    /// What the upstream got for the clients: Gatehouse's own calls (the era probe's
+    /// `server/discover` and legacy `initialize`, the `tools/list` that reads `x-mcp-header`
+    /// annotations; once per connection, ids `gatehouse-…`) left out.
     fn upstream_requests(&self) -> Vec<(String, HeaderMap, Value)> {
         self.seen
             .requests
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .iter()
-            .filter(|(method, headers, body)| !is_era_probe(method, headers, body))
+            .filter(|(method, headers, body)| !is_gatehouse_own_call(method, headers, body))
             .cloned()
             .collect()
     }

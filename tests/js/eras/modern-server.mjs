@@ -16,7 +16,7 @@
 
 import { createServer } from 'node:http';
 import { fileURLToPath } from 'node:url';
-import { createMcpHandler, hostHeaderValidationResponse, localhostAllowedHostnames, McpServer } from '@modelcontextprotocol/server';
+import { createMcpHandler, fromJsonSchema, hostHeaderValidationResponse, localhostAllowedHostnames, McpServer } from '@modelcontextprotocol/server';
 import * as z from 'zod';
 
 export const SERVER_NAME = 'gatehouse-e2e-modern-server';
@@ -28,6 +28,24 @@ function serverFactory() {
     'echo',
     { description: 'Echoes back the input', inputSchema: z.object({ message: z.string().describe('Message to echo') }) },
     async ({ message }) => ({ content: [{ type: 'text', text: `Echo: ${message}` }] }),
+  );
+  // Two parameters mirrored into headers (2026-07-28 Streamable HTTP §Custom Headers from Tool
+  // Parameters): the SDK refuses a call whose Mcp-Param-Region / Mcp-Param-Count headers are
+  // missing or disagree with the arguments (-32020).
+  server.registerTool(
+    'where',
+    {
+      description: 'Says which region it ran in',
+      inputSchema: fromJsonSchema({
+        type: 'object',
+        properties: {
+          region: { type: 'string', 'x-mcp-header': 'Region' },
+          count: { type: 'integer', 'x-mcp-header': 'Count' },
+        },
+        required: ['region'],
+      }),
+    },
+    async ({ region, count }) => ({ content: [{ type: 'text', text: `Region: ${region} x${count ?? 1}` }] }),
   );
   return server;
 }

@@ -90,7 +90,15 @@ async function pairing(house, clientEra, upstreamEra, bearer) {
     const result = await within(client.callTool({ name: 'echo', arguments: { message: sent } }), `${name} tools/call echo`);
     const echo = result.content?.find((c) => c.type === 'text')?.text ?? null;
     log(name, 'tools/call echo:', JSON.stringify(echo));
-    return { pairing: name, ok: true, era, protocolVersion, sessionId, serverName, tools: names, sent, echo, isError: result.isError ?? false };
+    // The modern server's `where` takes its arguments as Mcp-Param-* headers too (non-ASCII: the
+    // Base64 form); whoever is the HTTP client of that server must send them right.
+    let where = null;
+    if (names.includes('where')) {
+      const called = await within(client.callTool({ name: 'where', arguments: { region: 'Zürich-1', count: 3 } }), `${name} tools/call where`);
+      where = called.isError ? `error: ${JSON.stringify(called.content)}` : (called.content?.find((c) => c.type === 'text')?.text ?? null);
+      log(name, 'tools/call where:', JSON.stringify(where));
+    }
+    return { pairing: name, ok: true, era, protocolVersion, sessionId, serverName, tools: names, sent, echo, where, isError: result.isError ?? false };
   } catch (error) {
     log(name, 'failed:', error?.stack ?? error);
     return { pairing: name, ok: false, error: message(error) };

@@ -390,6 +390,20 @@ async fn forward(
         };
     }
 
+    if message.modern
+        && message.method.as_deref() == Some("tools/call")
+        && matches!(era, Some(Era::Modern(_) | Era::Dual))
+        && let Some(tool) = message.tool.as_deref()
+        && let Err(refusal) =
+            check_param_headers(&proxy, &upstream, bearer.as_ref(), &headers, &body, tool).await
+    {
+        return (
+            StatusCode::BAD_REQUEST,
+            axum::Json(refusal.body(message.id.as_ref())),
+        )
+            .into_response();
+    }
+
     let mut local_session = None;
     if let Some(session) = session {
         if let Err(status) = set_session(&mut out, &session.upstream) {
@@ -411,6 +425,33 @@ async fn forward(
         url_elicitation: message.url_elicitation,
     };
     send(&proxy, &upstream, request, bearer, exchange).await
+}
+
+/// A 2026-07-28 `tools/call`'s recognised `Mcp-Param-*` headers against its arguments
+/// ([`modern::param_headers`]). A refusal is checked once more against a fresh `tools/list`, so a
+/// tool whose annotations changed upstream is judged by what the upstream says now.
+async fn check_param_headers(
+    proxy: &Proxy,
+    upstream: &super::upstream::Upstream,
+    bearer: Option<&secrecy::SecretString>,
+    headers: &HeaderMap,
+    body: &Value,
+    tool: &str,
+) -> Result<(), modern::Refusal> {
+    let mut fresh = false;
+    loop {
+        let Some(annotations) = proxy
+            .tool_annotations
+            .of(proxy, upstream, bearer, tool, fresh)
+            .await
+        else {
+            return Ok(());
+        };
+        match modern::param_headers(headers, body, &annotations) {
+            Err(_) if !fresh => fresh = true,
+            verdict => return verdict,
+        }
+    }
 }
 
 pub async fn get(

@@ -43,8 +43,10 @@ pub mod forward;
 pub mod jsonrpc;
 pub mod modern;
 pub mod own_call;
+pub mod param_headers;
 pub mod relay;
 pub mod sessions;
+pub mod tool_annotations;
 pub mod upstream;
 pub mod usage;
 
@@ -124,7 +126,7 @@ pub struct Proxy {
     /// Sessions Gatehouse holds with legacy upstreams for 2026-07-28 clients.
     pub(crate) upstream_sessions: bridge::to_legacy::UpstreamSessions,
     /// `x-mcp-header` annotations of modern upstreams' tools, for bridged legacy clients.
-    pub(crate) tool_annotations: bridge::to_modern::ToolAnnotations,
+    pub(crate) tool_annotations: tool_annotations::ToolAnnotations,
     /// Role 2: upstream OAuth tokens (shared with the gateway's `/oauth/callback`).
     pub(crate) oauth: Arc<UpstreamOAuth>,
     /// Cancelled when the last handle goes: stops the background tasks.
@@ -266,7 +268,7 @@ pub fn router_with<S: Clone + Send + Sync + 'static>(
         upstreams: upstream::Upstreams::default(),
         eras: era::Eras::default(),
         upstream_sessions: bridge::to_legacy::UpstreamSessions::default(),
-        tool_annotations: bridge::to_modern::ToolAnnotations::default(),
+        tool_annotations: tool_annotations::ToolAnnotations::default(),
         oauth: UpstreamOAuth::new(&state.vault),
         stop: CancellationToken::new(),
     });

@@ -18,8 +18,13 @@
 //! different method or tool than the body the tool filter checked (an upstream or intermediary that
 //! routes on them would otherwise run what the filter never saw).
 //!
-//! Not checked here: `Mcp-Param-*` headers (they depend on each tool's `x-mcp-header` annotations,
-//! which only the upstream knows for certain); the upstream validates them.
+//! `Mcp-Param-*` headers depend on each tool's `x-mcp-header` annotations. [`param_headers`] checks
+//! those of the parameters Gatehouse recognises (it read the tool's annotations from the upstream,
+//! [`super::tool_annotations`]): a value in the arguments needs its header, a header needs its
+//! value, and the two must agree, integers compared as numbers (§Server Behavior for Custom Headers,
+//! §Server Validation). A header Gatehouse does not recognise goes upstream untouched and unjudged:
+//! "Intermediate servers that do not recognize an Mcp-Param-{Name} header MUST forward it and
+//! otherwise ignore it".
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
@@ -140,6 +145,46 @@ pub fn routing_headers(
                 return Err(Refusal::mismatch("Mcp-Name header is required"));
             }
             None => {}
+        }
+    }
+    Ok(())
+}
+
+/// The recognised `Mcp-Param-*` headers of a `tools/call` against its `arguments` (module doc).
+pub fn param_headers(
+    headers: &HeaderMap,
+    body: &Value,
+    annotations: &[super::param_headers::Annotation],
+) -> Result<(), Refusal> {
+    let arguments = body.pointer("/params/arguments").unwrap_or(&Value::Null);
+    for annotation in annotations {
+        let name = format!("mcp-param-{}", annotation.header.to_ascii_lowercase());
+        let value = annotation
+            .path
+            .iter()
+            .try_fold(arguments, |node, key| node.get(key))
+            .filter(|v| !v.is_null());
+        let sent = header(headers, &name)?;
+        let agrees = match (value, sent.as_deref()) {
+            (None, None) => true,
+            (Some(Value::String(v)), Some(s)) => v == s,
+            (Some(Value::Bool(v)), Some(s)) => s == if *v { "true" } else { "false" },
+            (Some(Value::Number(v)), Some(s)) => {
+                s.trim().parse::<f64>().ok() == v.as_f64() && !s.trim().is_empty()
+            }
+            _ => false,
+        };
+        if !agrees {
+            let header_name = format!("Mcp-Param-{}", annotation.header);
+            return Err(Refusal::mismatch(match (value, sent) {
+                (Some(_), None) => {
+                    format!("{header_name} header is required: the argument has a value")
+                }
+                (None, Some(_)) => {
+                    format!("{header_name} header is sent for an argument without a value")
+                }
+                _ => format!("{header_name} header does not match the argument"),
+            }));
         }
     }
     Ok(())
@@ -331,6 +376,62 @@ mod tests {
             Err(HEADER_MISMATCH),
             "2026-07-28 still requires them"
         );
+    }
+
+    #[test]
+    fn recognised_param_headers_must_agree_with_the_arguments() {
+        // Streamable HTTP §Server Behavior for Custom Headers: the scenario table.
+        use crate::proxy::param_headers::annotations;
+        let schema = json!({"properties": {
+            "region": {"type": "string", "x-mcp-header": "Region"},
+            "limit": {"type": "integer", "x-mcp-header": "Limit"}}});
+        let found = annotations(&schema).unwrap_or_default();
+        let call = |arguments: Value| {
+            request(
+                "tools/call",
+                json!({"name": "query", "arguments": arguments}),
+            )
+        };
+        let ok = headers(&[
+            ("mcp-param-region", "us-west1"),
+            ("mcp-param-limit", "42.0"),
+        ]);
+        assert_eq!(
+            param_headers(
+                &ok,
+                &call(json!({"region": "us-west1", "limit": 42})),
+                &found
+            ),
+            Ok(()),
+            "integers compare as numbers"
+        );
+        let encoded = headers(&[("mcp-param-region", "=?base64?SGVsbG8sIOS4lueVjA==?=")]);
+        assert_eq!(
+            param_headers(&encoded, &call(json!({"region": "Hello, 世界"})), &found),
+            Ok(()),
+            "decoded before the comparison"
+        );
+        assert_eq!(
+            param_headers(&HeaderMap::new(), &call(json!({"region": null})), &found),
+            Ok(()),
+            "null or absent: no header expected"
+        );
+        for (sent, arguments) in [
+            (headers(&[]), json!({"region": "eu"})),
+            (
+                headers(&[("mcp-param-region", "us")]),
+                json!({"region": "eu"}),
+            ),
+            (headers(&[("mcp-param-region", "eu")]), json!({})),
+            (headers(&[("mcp-param-limit", "x")]), json!({"limit": 1})),
+        ] {
+            let refused = param_headers(&sent, &call(arguments.clone()), &found);
+            assert_eq!(
+                refused.map_err(|r| r.code),
+                Err(HEADER_MISMATCH),
+                "{arguments} with {sent:?}"
+            );
+        }
     }
 
     #[test]

@@ -18,7 +18,6 @@
 //! not send them (checklist §3.6: "withhold those capabilities upstream"); a 2026-07-28
 //! `InputRequiredResult` reaches a legacy client as it is.
 
-pub mod param_headers;
 pub mod results;
 pub mod to_legacy;
 pub mod to_modern;

@@ -11,7 +11,8 @@
 //!   version, the client's `clientInfo` and the capabilities it may use through the bridge (only
 //!   `extensions`: server-to-client requests do not cross, see [`super`]), and the headers
 //!   `MCP-Protocol-Version: 2026-07-28`, `Mcp-Method`, `Mcp-Name` and the `Mcp-Param-*` of the
-//!   tool's `x-mcp-header` annotations ([`super::param_headers`]). Those annotations come from the
+//!   tool's `x-mcp-header` annotations ([`crate::proxy::param_headers`],
+//!   [`crate::proxy::tool_annotations`]). Those annotations come from the
 //!   upstream's `tools/list`, fetched once per configuration and again when the upstream answers
 //!   -32020 (§Client Behavior: "call tools/list … then retry").
 //! - **What has no modern counterpart** is answered here: `ping` (`{}`), notifications and the
@@ -23,8 +24,7 @@
 //!   that answers the way only a legacy server does (400 without a modern error) has its era
 //!   forgotten, so the next `initialize` probes again.
 
-use std::collections::HashMap;
-use std::sync::{Arc, PoisonError, RwLock};
+use std::sync::Arc;
 
 use axum::body::Body;
 use axum::response::{IntoResponse, Response};
@@ -32,23 +32,19 @@ use http::{HeaderValue, Method, StatusCode, header};
 use serde_json::{Map, Value, json};
 
 use super::Crossing;
-use super::param_headers::{self, Annotation};
 use crate::proxy::era::{self, MCP_NAME, SERVER_INFO_KEY};
 use crate::proxy::forward::{Exchange, MCP_PROTOCOL_VERSION, MCP_SESSION_ID};
 use crate::proxy::jsonrpc;
 use crate::proxy::modern::HEADER_MISMATCH;
-use crate::proxy::own_call;
+use crate::proxy::param_headers;
 use crate::proxy::relay::send;
 use crate::proxy::sessions::ModernBridge;
-use crate::proxy::upstream::{Upstream, set_bearer};
-use crate::store::ConnectionId;
+use crate::proxy::upstream::set_bearer;
 
 /// The legacy versions Gatehouse negotiates with a client, newest first.
 pub const LEGACY_VERSIONS: &[&str] = &["2025-11-25", "2025-06-18", "2025-03-26"];
 /// Largest error body read to look for -32020.
 const MAX_ERROR_BODY: usize = 64 * 1024;
-/// Most `tools/list` pages read to learn the annotations.
-const MAX_PAGES: usize = 50;
 
 /// The `initialize` answer for a legacy client of a modern upstream.
 pub(crate) fn initialize(crossing: &Crossing, discovered: &Value) -> Response {
@@ -204,7 +200,18 @@ async fn forward(crossing: &Crossing, body: &Value, fresh_annotations: bool) -> 
     if method == "tools/call"
         && let Some(tool) = name.and_then(Value::as_str)
     {
-        let annotations = annotations_of(crossing, tool, fresh_annotations).await;
+        let annotations = crossing
+            .proxy
+            .tool_annotations
+            .of(
+                &crossing.proxy,
+                &crossing.upstream,
+                crossing.bearer.as_ref(),
+                tool,
+                fresh_annotations,
+            )
+            .await
+            .unwrap_or_default();
         let arguments = params
             .and_then(|p| p.get("arguments"))
             .cloned()
@@ -262,114 +269,6 @@ async fn read_small(response: Response) -> Result<(http::response::Parts, Vec<u8
             "the upstream MCP server's error answer was too large",
         )),
     }
-}
-
-/// Tool name → its `x-mcp-header` annotations.
-type AnnotationsByTool = Arc<HashMap<String, Vec<Annotation>>>;
-
-/// The `x-mcp-header` annotations of each tool of a connection, per configuration version.
-#[derive(Debug, Default)]
-pub struct ToolAnnotations {
-    map: RwLock<HashMap<ConnectionId, (i64, AnnotationsByTool)>>,
-}
-
-impl ToolAnnotations {
-    fn cached(&self, upstream: &Upstream) -> Option<AnnotationsByTool> {
-        self.map
-            .read()
-            .unwrap_or_else(PoisonError::into_inner)
-            .get(&upstream.connection_id)
-            .filter(|(v, _)| *v == upstream.config_version)
-            .map(|(_, tools)| tools.clone())
-    }
-
-    pub fn forget(&self, connection: &ConnectionId) {
-        self.map
-            .write()
-            .unwrap_or_else(PoisonError::into_inner)
-            .remove(connection);
-    }
-}
-
-/// The annotations of `tool`, from the cache or a `tools/list` of the upstream.
-async fn annotations_of(crossing: &Crossing, tool: &str, fresh: bool) -> Vec<Annotation> {
-    let cache = &crossing.proxy.tool_annotations;
-    let tools = match cache.cached(&crossing.upstream).filter(|_| !fresh) {
-        Some(tools) => tools,
-        None => {
-            let tools = Arc::new(list_annotations(crossing).await);
-            cache
-                .map
-                .write()
-                .unwrap_or_else(PoisonError::into_inner)
-                .insert(
-                    crossing.upstream.connection_id.clone(),
-                    (crossing.upstream.config_version, tools.clone()),
-                );
-            tools
-        }
-    };
-    tools.get(tool).cloned().unwrap_or_default()
-}
-
-/// Reads every page of the upstream's `tools/list` as Gatehouse; tools whose annotations are
-/// invalid are left out (a call to them goes without `Mcp-Param-*` and the upstream judges it).
-async fn list_annotations(crossing: &Crossing) -> HashMap<String, Vec<Annotation>> {
-    let mut tools = HashMap::new();
-    let mut cursor: Option<String> = None;
-    for page in 0..MAX_PAGES {
-        let mut params =
-            json!({ "_meta": era::modern_envelope(&era::gatehouse_client_info(), &json!({})) });
-        if let (Some(c), Some(map)) = (&cursor, params.as_object_mut()) {
-            map.insert("cursor".into(), json!(c));
-        }
-        let request = json!({
-            "jsonrpc": "2.0", "id": format!("gatehouse-tools-{page}"),
-            "method": "tools/list", "params": params,
-        });
-        let reply = own_call::call(
-            &crossing.proxy,
-            &crossing.upstream,
-            crossing.bearer.as_ref(),
-            era::modern_headers("tools/list"),
-            &request,
-        )
-        .await;
-        let Some(result) = reply
-            .ok()
-            .and_then(|r| r.message)
-            .and_then(|m| m.get("result").cloned())
-        else {
-            break;
-        };
-        for definition in result
-            .get("tools")
-            .and_then(Value::as_array)
-            .into_iter()
-            .flatten()
-        {
-            let (Some(name), Some(schema)) = (
-                definition.get("name").and_then(Value::as_str),
-                definition.get("inputSchema"),
-            ) else {
-                continue;
-            };
-            match param_headers::annotations(schema) {
-                Ok(found) => {
-                    tools.insert(name.to_owned(), found);
-                }
-                Err(why) => tracing::warn!(tool = name, reason = %why, "tool definition refused"),
-            }
-        }
-        cursor = result
-            .get("nextCursor")
-            .and_then(Value::as_str)
-            .map(str::to_owned);
-        if cursor.is_none() {
-            break;
-        }
-    }
-    tools
 }
 
 #[cfg(test)]
