@@ -17,37 +17,46 @@ use axum::body::Bytes;
 use futures_util::{Stream, StreamExt};
 use serde_json::Value;
 
-/// The tools a grant may use; `None` = every tool.
+/// The tools a grant may use (`None` = every tool), less any tool that must not be offered at all
+/// (a 2026-07-28 tool whose `x-mcp-header` annotations are invalid, see
+/// [`super::tool_annotations`]).
 #[derive(Debug, Clone)]
-pub struct ToolAllowList(Option<Arc<HashSet<String>>>);
+pub struct ToolAllowList(Option<Arc<HashSet<String>>>, Option<Arc<HashSet<String>>>);
 
 impl ToolAllowList {
     /// From a grant's `tools_json` (a JSON array of names, or NULL). A value that does not parse
     /// allows nothing: failing closed beats exposing tools nobody consented to.
     pub fn from_json(tools_json: Option<&str>) -> Self {
         match tools_json {
-            None => Self(None),
+            None => Self(None, None),
             Some(text) => {
                 let names: Vec<String> = serde_json::from_str(text).unwrap_or_else(|err| {
                     tracing::error!(error = %err, "a grant's tool list is malformed; allowing no tools");
                     Vec::new()
                 });
-                Self(Some(Arc::new(names.into_iter().collect())))
+                Self(Some(Arc::new(names.into_iter().collect())), None)
             }
         }
     }
 
     pub fn all() -> Self {
-        Self(None)
+        Self(None, None)
+    }
+
+    /// This list without `tools`.
+    #[must_use]
+    pub fn without(self, tools: Arc<HashSet<String>>) -> Self {
+        Self(self.0, Some(tools).filter(|t| !t.is_empty()))
     }
 
     /// Whether this list restricts anything.
     pub fn is_restricted(&self) -> bool {
-        self.0.is_some()
+        self.0.is_some() || self.1.is_some()
     }
 
     pub fn allows(&self, tool: &str) -> bool {
         self.0.as_ref().is_none_or(|set| set.contains(tool))
+            && self.1.as_ref().is_none_or(|set| !set.contains(tool))
     }
 
     /// Removes disallowed tools from `result.tools` of the responses in `message` (one response,
@@ -267,6 +276,21 @@ mod tests {
 
     fn allow(names: &[&str]) -> ToolAllowList {
         ToolAllowList::from_json(Some(&serde_json::to_string(names).unwrap_or_default()))
+    }
+
+    #[test]
+    fn tools_with_invalid_annotations_are_never_offered() {
+        // 2026-07-28 Streamable HTTP §Schema Extension: "exclude the invalid tool".
+        let invalid: Arc<HashSet<String>> = Arc::new(["broken".to_owned()].into_iter().collect());
+        let everything = ToolAllowList::all().without(invalid.clone());
+        assert!(everything.is_restricted(), "filtering is needed now");
+        assert!(everything.allows("echo") && !everything.allows("broken"));
+        let ticked = allow(&["echo", "broken"]).without(invalid);
+        assert!(ticked.allows("echo") && !ticked.allows("broken") && !ticked.allows("search"));
+        assert!(
+            !ToolAllowList::all().without(Arc::default()).is_restricted(),
+            "nothing invalid, nothing to filter"
+        );
     }
 
     #[test]

@@ -9,7 +9,7 @@
 //! ([`super::bridge::to_modern`]), and a 2026-07-28 client's `tools/call` is checked against them
 //! before it goes upstream ([`check`]).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, PoisonError, RwLock};
 
 use secrecy::SecretString;
@@ -25,17 +25,23 @@ use crate::store::ConnectionId;
 /// Most `tools/list` pages read.
 const MAX_PAGES: usize = 50;
 
-/// Tool name → its `x-mcp-header` annotations.
-type AnnotationsByTool = Arc<HashMap<String, Vec<Annotation>>>;
+/// What one read of an upstream's `tools/list` found.
+#[derive(Debug, Default)]
+pub struct Listing {
+    /// Tool name → its `x-mcp-header` annotations (possibly none).
+    valid: HashMap<String, Vec<Annotation>>,
+    /// Tools listed with invalid annotations: never offered.
+    invalid: Arc<HashSet<String>>,
+}
 
 /// The `x-mcp-header` annotations of each tool of a connection, per configuration version.
 #[derive(Debug, Default)]
 pub struct ToolAnnotations {
-    map: RwLock<HashMap<ConnectionId, (i64, AnnotationsByTool)>>,
+    map: RwLock<HashMap<ConnectionId, (i64, Arc<Listing>)>>,
 }
 
 impl ToolAnnotations {
-    pub(crate) fn cached(&self, upstream: &Upstream) -> Option<AnnotationsByTool> {
+    pub(crate) fn cached(&self, upstream: &Upstream) -> Option<Arc<Listing>> {
         self.map
             .read()
             .unwrap_or_else(PoisonError::into_inner)
@@ -55,7 +61,34 @@ impl ToolAnnotations {
         tool: &str,
         fresh: bool,
     ) -> Option<Vec<Annotation>> {
-        let tools = match self.cached(upstream).filter(|_| !fresh) {
+        self.listing(proxy, upstream, bearer, fresh)
+            .await
+            .valid
+            .get(tool)
+            .cloned()
+    }
+
+    /// The tools the upstream lists with invalid annotations.
+    pub(crate) async fn invalid(
+        &self,
+        proxy: &Proxy,
+        upstream: &Upstream,
+        bearer: Option<&SecretString>,
+    ) -> Arc<HashSet<String>> {
+        self.listing(proxy, upstream, bearer, false)
+            .await
+            .invalid
+            .clone()
+    }
+
+    async fn listing(
+        &self,
+        proxy: &Proxy,
+        upstream: &Upstream,
+        bearer: Option<&SecretString>,
+        fresh: bool,
+    ) -> Arc<Listing> {
+        match self.cached(upstream).filter(|_| !fresh) {
             Some(tools) => tools,
             None => {
                 let tools = Arc::new(list_annotations(proxy, upstream, bearer).await);
@@ -68,8 +101,7 @@ impl ToolAnnotations {
                     );
                 tools
             }
-        };
-        tools.get(tool).cloned()
+        }
     }
 
     pub fn forget(&self, connection: &ConnectionId) {
@@ -86,8 +118,9 @@ async fn list_annotations(
     proxy: &Proxy,
     upstream: &Upstream,
     bearer: Option<&SecretString>,
-) -> HashMap<String, Vec<Annotation>> {
+) -> Listing {
     let mut tools = HashMap::new();
+    let mut invalid = HashSet::new();
     let mut cursor: Option<String> = None;
     for page in 0..MAX_PAGES {
         let mut params =
@@ -130,7 +163,10 @@ async fn list_annotations(
                 Ok(found) => {
                     tools.insert(name.to_owned(), found);
                 }
-                Err(why) => tracing::warn!(tool = name, reason = %why, "tool definition refused"),
+                Err(why) => {
+                    tracing::warn!(tool = name, reason = %why, "tool definition refused");
+                    invalid.insert(name.to_owned());
+                }
             }
         }
         cursor = result
@@ -141,5 +177,8 @@ async fn list_annotations(
             break;
         }
     }
-    tools
+    Listing {
+        valid: tools,
+        invalid: Arc::new(invalid),
+    }
 }

@@ -33,6 +33,7 @@ use serde_json::{Map, Value, json};
 
 use super::Crossing;
 use crate::proxy::era::{self, MCP_NAME, SERVER_INFO_KEY};
+use crate::proxy::filter::ToolAllowList;
 use crate::proxy::forward::{Exchange, MCP_PROTOCOL_VERSION, MCP_SESSION_ID};
 use crate::proxy::jsonrpc;
 use crate::proxy::modern::HEADER_MISMATCH;
@@ -105,8 +106,9 @@ pub(crate) fn get() -> Response {
 }
 
 /// A request (or notification, or response) on a bridged session.
-pub(crate) async fn on_session(crossing: Crossing, bridge: Arc<ModernBridge>) -> Response {
-    let method = crossing.message.method.as_deref();
+pub(crate) async fn on_session(mut crossing: Crossing, bridge: Arc<ModernBridge>) -> Response {
+    let method = crossing.message.method.clone();
+    let method = method.as_deref();
     let Some(id) = crossing.message.id.clone() else {
         // Notifications (initialized, cancelled, roots/list_changed) and the client's responses.
         return StatusCode::ACCEPTED.into_response();
@@ -122,6 +124,25 @@ pub(crate) async fn on_session(crossing: Crossing, bridge: Arc<ModernBridge>) ->
             );
         }
         _ => {}
+    }
+    if method == Some("tools/list") {
+        // Gatehouse is this upstream's HTTP client: a tool whose x-mcp-header annotations are
+        // invalid is not offered (Streamable HTTP §Schema Extension).
+        let invalid = crossing
+            .proxy
+            .tool_annotations
+            .invalid(
+                &crossing.proxy,
+                &crossing.upstream,
+                crossing.bearer.as_ref(),
+            )
+            .await;
+        if !invalid.is_empty() {
+            let allow =
+                ToolAllowList::from_json(crossing.authorized.token.grant_tools_json.as_deref())
+                    .without(invalid);
+            crossing.tools_list = Some((allow, vec![id.clone()]));
+        }
     }
     let mut body = crossing.body.clone();
     add_envelope(&mut body, &bridge);
