@@ -13,7 +13,8 @@
 //! - **Every other request** goes on the session with the modern `_meta` keys taken out and
 //!   `MCP-Protocol-Version` set to the session's version; no session id reaches the client
 //!   (2026-07-28 is stateless), and each result gets the `resultType` a 2026-07-28 client requires
-//!   ([`super::results`]). A client closing its stream ends the upstream call's stream.
+//!   ([`super::results`]). A client closing its stream before the answer's end cancels the call
+//!   upstream with `notifications/cancelled` ([`cancel_on_close`]).
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -119,7 +120,93 @@ pub(crate) async fn handle(crossing: Crossing) -> Response {
     response.headers_mut().remove(MCP_PROTOCOL_VERSION);
     response.headers_mut().remove(MCP_SESSION_ID);
     let cacheable = super::results::is_cacheable(crossing.message.method.as_deref().unwrap_or(""));
-    super::results::stamp_response(response, cacheable).await
+    let response = super::results::stamp_response(response, cacheable).await;
+    match crossing.message.id.clone() {
+        Some(id) if response.status().is_success() => {
+            cancel_on_close(response, &crossing, &session, id)
+        }
+        _ => response,
+    }
+}
+
+/// Sends `notifications/cancelled` upstream when it is dropped before the answer ended.
+struct CancelOnClose {
+    ended: bool,
+    cancel: Option<Box<dyn FnOnce() + Send>>,
+}
+
+impl CancelOnClose {
+    /// The answer reached its end: nothing to cancel.
+    fn finish(&mut self) {
+        self.ended = true;
+    }
+}
+
+impl Drop for CancelOnClose {
+    fn drop(&mut self) {
+        if !self.ended
+            && let Some(cancel) = self.cancel.take()
+        {
+            cancel();
+        }
+    }
+}
+
+/// A 2026-07-28 client that closes its stream cancels the request (Streamable HTTP §Cancellation);
+/// a legacy server learns it only from `notifications/cancelled` in its session (2025-11-25
+/// transports: a disconnect is not a cancellation), so that is sent when the client goes before
+/// the answer's end (mcp-auth-checklist §3.6, propagate cancellation by each side's era).
+fn cancel_on_close(
+    response: Response,
+    crossing: &Crossing,
+    session: &UpstreamSession,
+    id: Value,
+) -> Response {
+    let proxy = crossing.proxy.clone();
+    let upstream = crossing.upstream.clone();
+    let bearer = crossing.bearer.clone();
+    let session = session.clone();
+    let guard = CancelOnClose {
+        ended: false,
+        cancel: Some(Box::new(move || {
+            let notification = json!({
+                "jsonrpc": "2.0", "method": "notifications/cancelled",
+                "params": { "requestId": id, "reason": "the client closed its stream" },
+            });
+            let mut headers = HeaderMap::new();
+            if let Ok(v) = HeaderValue::from_str(&session.version) {
+                headers.insert(MCP_PROTOCOL_VERSION, v);
+            }
+            if let Some(v) = session
+                .id
+                .as_deref()
+                .and_then(|s| HeaderValue::from_str(s).ok())
+            {
+                headers.insert(MCP_SESSION_ID, v);
+            }
+            tokio::spawn(async move {
+                let sent =
+                    own_call::call(&proxy, &upstream, bearer.as_ref(), headers, &notification)
+                        .await;
+                tracing::debug!(delivered = sent.is_ok(), "cancellation sent upstream");
+            });
+        })),
+    };
+    let (parts, body) = response.into_parts();
+    let stream = futures_util::stream::unfold(
+        (body.into_data_stream(), guard),
+        |(mut stream, mut guard)| async move {
+            use futures_util::StreamExt as _;
+            match stream.next().await {
+                Some(item) => Some((item, (stream, guard))),
+                None => {
+                    guard.finish();
+                    None
+                }
+            }
+        },
+    );
+    Response::from_parts(parts, axum::body::Body::from_stream(stream))
 }
 
 /// The `DiscoverResult` for a legacy upstream's `InitializeResult`.
