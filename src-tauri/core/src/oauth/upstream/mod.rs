@@ -122,7 +122,7 @@ pub enum UpstreamError {
          connection and add it with a client id registered there"
     )]
     RegistrationRejectedAgain,
-    #[error("the upstream sign-in has expired: open Gatehouse and sign in again")]
+    #[error("the upstream needs a new sign-in: open Gatehouse and sign in again")]
     ReauthRequired,
     #[error("this connection is not signed in to its upstream yet: open Gatehouse and sign in")]
     NotSignedIn,

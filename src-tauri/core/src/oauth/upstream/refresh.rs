@@ -326,7 +326,7 @@ impl UpstreamTokens {
 pub fn client_message(connection_name: &str, err: &UpstreamError) -> String {
     match err {
         UpstreamError::ReauthRequired => format!(
-            "Gatehouse's sign-in to {connection_name} has expired: open Gatehouse and choose \"{SIGN_IN_AGAIN}\" on the connection"
+            "Gatehouse needs a new sign-in to {connection_name} (it expired, was refused, or the server moved to another authorization server): open Gatehouse and choose \"{SIGN_IN_AGAIN}\" on the connection"
         ),
         UpstreamError::NotSignedIn => format!(
             "Gatehouse is not signed in to {connection_name} yet: open Gatehouse and sign in to the connection"
