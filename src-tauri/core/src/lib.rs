@@ -14,5 +14,6 @@ pub mod net;
 pub mod oauth;
 pub mod proxy;
 pub mod settings;
+pub mod stdio;
 pub mod store;
 pub mod vault;

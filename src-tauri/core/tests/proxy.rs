@@ -434,6 +434,7 @@ fn add_connection(vault: &Vault, slug: &str, url: &str) -> ConnectionId {
             header_name: Some("X-Api-Key".into()),
             header_value_sealed: Some(sealed),
             oauth: OAuthSettings::default(),
+            stdio: None,
         },
         enabled: true,
         status: ConnectionStatus::Connected,

@@ -106,6 +106,7 @@ async fn setup(vault: &Vault, upstream_url: &str, base_url: &str) -> anyhow::Res
             header_name: Some("X-Api-Key".into()),
             header_value_sealed: Some(sealed),
             oauth: OAuthSettings::default(),
+            stdio: None,
         },
         enabled: true,
         status: ConnectionStatus::Connected,

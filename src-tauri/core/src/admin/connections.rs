@@ -273,6 +273,7 @@ pub fn add_connection(
             header_name,
             header_value_sealed,
             oauth,
+            stdio: None,
         },
         enabled: true,
         status,
@@ -439,6 +440,14 @@ fn plan_edit(
 ) -> Result<ConnectionEdit, AdminError> {
     let name = changes.name.as_deref().map(validate_name).transpose()?;
     let mut settings = row.settings.clone();
+    if row.settings.transport == Transport::Stdio
+        && (changes.upstream_url.is_some() || changes.auth.is_some())
+    {
+        return Err(AdminError::invalid(
+            "upstream_url",
+            "a local command's connection keeps its command: remove it and add it again to change it",
+        ));
+    }
     if let Some(url) = &changes.upstream_url {
         settings.upstream_url = validate_upstream_url(url)?;
     }

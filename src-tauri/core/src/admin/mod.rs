@@ -18,6 +18,7 @@ mod pending;
 mod requests;
 mod settings;
 mod status;
+mod stdio_connections;
 mod upstream;
 
 #[cfg(test)]
@@ -48,6 +49,7 @@ pub use settings::{
     update_settings,
 };
 pub use status::{GatewayStatus, gateway_status};
+pub use stdio_connections::{NewStdioConnectionInput, add_stdio_connection};
 pub use upstream::{
     AuthDetection, OAuthTemplateView, SignedOut, SigninCallback, SigninLaunch, SigninStarted,
     SuggestedAuth, detect_auth, disconnect_connection, oauth_templates, sign_out, signin_progress,

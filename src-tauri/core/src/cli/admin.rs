@@ -36,8 +36,20 @@ pub enum ConnectionsCommand {
         #[arg(long)]
         name: String,
         /// The upstream's Streamable HTTP endpoint (https, or http to 127.0.0.1/localhost/[::1])
-        #[arg(long)]
-        url: String,
+        #[arg(long, required_unless_present = "command", conflicts_with = "command")]
+        url: Option<String>,
+        /// A local MCP server to start instead of a URL, after `--`: the program and its
+        /// arguments (`-- npx -y @modelcontextprotocol/server-filesystem /home/me/notes`)
+        #[arg(last = true, value_name = "COMMAND")]
+        command: Vec<String>,
+        /// For a command: an environment variable for it, sealed in Gatehouse's store. `NAME`
+        /// takes the value from this shell's own variable NAME (keeps it off the command line);
+        /// `NAME=VALUE` gives it here
+        #[arg(long = "env", value_name = "NAME[=VALUE]", requires = "command")]
+        env: Vec<String>,
+        /// For a command: its working directory (absolute; default: your home directory)
+        #[arg(long, value_name = "DIR", requires = "command")]
+        cwd: Option<String>,
         #[command(flatten)]
         header: HeaderArgs,
         /// How Gatehouse authenticates upstream; without it, a --header means header, OAuth options
@@ -235,6 +247,57 @@ pub enum ClientsCommand {
     Forget { client_id: String },
 }
 
+/// `connections add … -- COMMAND ARGS…`: a local stdio server.
+#[allow(clippy::too_many_arguments)]
+fn add_command(
+    vault: &crate::vault::Vault,
+    port: u16,
+    json: bool,
+    slug: &str,
+    name: &str,
+    command: &[String],
+    env: &[String],
+    cwd: Option<&str>,
+) -> Result<(), CliError> {
+    let Some((program, args)) = command.split_first() else {
+        return Err(CliError::Usage(
+            "give --url, or the command after `--`".into(),
+        ));
+    };
+    let mut variables = Vec::with_capacity(env.len());
+    for item in env {
+        let (name, value) = match item.split_once('=') {
+            Some((name, value)) => (name.to_owned(), value.to_owned()),
+            None => {
+                let value = std::env::var(item).map_err(|_| {
+                    CliError::Usage(format!(
+                        "--env {item}: this shell has no variable {item} to take the value from \
+                         (or give --env {item}=VALUE)"
+                    ))
+                })?;
+                (item.clone(), value)
+            }
+        };
+        variables.push((name, secrecy::SecretString::from(value)));
+    }
+    let view = admin::add_stdio_connection(
+        vault,
+        port,
+        &admin::NewStdioConnectionInput {
+            slug: slug.to_owned(),
+            name: name.to_owned(),
+            program: program.clone(),
+            args: args.to_vec(),
+            cwd: cwd.map(str::to_owned),
+            env: variables,
+        },
+    )?;
+    emit(json, &view, |out| {
+        writeln!(out, "{}", view.local_url)?;
+        Ok(())
+    })
+}
+
 pub fn connections(
     data_dir: &Path,
     command: &ConnectionsCommand,
@@ -247,11 +310,17 @@ pub fn connections(
             slug,
             name,
             url,
+            command,
+            env,
+            cwd,
             header,
             auth,
             oauth,
             account,
         } => {
+            let Some(url) = url else {
+                return add_command(&vault, port, json, slug, name, command, env, cwd.as_deref());
+            };
             let header = header.auth()?;
             let auth = match (auth, header) {
                 (Some(AuthChoice::Oauth), None) => UpstreamAuth::OAuth(oauth.input()?),

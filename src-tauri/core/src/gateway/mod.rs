@@ -73,6 +73,23 @@ impl LocalAuthority {
 pub struct GatewayState {
     pub vault: Vault,
     pub local: LocalAuthority,
+    /// The local stdio servers of stdio connections (started on first use).
+    pub stdio: Arc<crate::stdio::StdioHost>,
+}
+
+impl GatewayState {
+    /// The state of a gateway on `local` over `vault`; stdio servers log next to its database.
+    pub fn new(vault: Vault, local: LocalAuthority) -> Self {
+        let data_dir = vault.store().path().parent().map_or_else(
+            || std::path::PathBuf::from("."),
+            std::path::Path::to_path_buf,
+        );
+        Self {
+            stdio: crate::stdio::StdioHost::new(&data_dir),
+            vault,
+            local,
+        }
+    }
 }
 
 impl axum::extract::FromRef<GatewayState> for LocalAuthority {
@@ -115,6 +132,7 @@ fn compose(state: GatewayState) -> (Router, Arc<Proxy>, CallerPolicy) {
             Arc::new(tool_catalog::UpstreamToolCatalog::new(
                 state.vault.clone(),
                 proxy.upstream_oauth().clone(),
+                state.stdio.clone(),
             )),
         ))
         .merge(proxy_routes)
@@ -235,10 +253,8 @@ pub async fn start(
         port: address.port(),
     };
     let stop = CancellationToken::new();
-    let state = GatewayState {
-        vault: vault.clone(),
-        local,
-    };
+    let state = GatewayState::new(vault.clone(), local);
+    let stdio = state.stdio.clone();
     let (app, proxy, callers) = compose(state);
     let upstream_oauth = proxy.upstream_oauth().clone();
 
@@ -259,6 +275,7 @@ pub async fn start(
             }
             server_stop.cancel();
             proxy.end_all_streams();
+            stdio.shutdown().await;
         };
         server::serve(listener, app, server::ConnectionLimits::default(), stopped).await
     });

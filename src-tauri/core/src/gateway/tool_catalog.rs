@@ -6,7 +6,8 @@ use std::sync::Arc;
 use crate::oauth::server::tool_catalog::{ToolCatalog, ToolListFuture, ToolSummary};
 use crate::oauth::upstream::UpstreamOAuth;
 use crate::oauth::upstream::refresh::client_message;
-use crate::proxy::{ProxyOptions, catalog::list_upstream_tools_with, upstream_client};
+use crate::proxy::{ProxyOptions, catalog::list_upstream_tools_via, upstream_client};
+use crate::stdio::StdioHost;
 use crate::store::connections::{AuthKind, ConnectionRow};
 use crate::vault::Vault;
 
@@ -15,14 +16,16 @@ pub struct UpstreamToolCatalog {
     http: reqwest::Client,
     /// The proxy's upstream OAuth tokens, for OAuth connections.
     oauth: Arc<UpstreamOAuth>,
+    stdio: Arc<StdioHost>,
 }
 
 impl UpstreamToolCatalog {
-    pub fn new(vault: Vault, oauth: Arc<UpstreamOAuth>) -> Self {
+    pub fn new(vault: Vault, oauth: Arc<UpstreamOAuth>, stdio: Arc<StdioHost>) -> Self {
         Self {
             vault,
             http: upstream_client(&ProxyOptions::default()),
             oauth,
+            stdio,
         }
     }
 }
@@ -41,9 +44,14 @@ impl ToolCatalog for UpstreamToolCatalog {
             } else {
                 None
             };
-            let tools =
-                list_upstream_tools_with(&self.vault, &self.http, connection, bearer.as_ref())
-                    .await?;
+            let tools = list_upstream_tools_via(
+                &self.vault,
+                &self.stdio,
+                &self.http,
+                connection,
+                bearer.as_ref(),
+            )
+            .await?;
             Ok(tools
                 .into_iter()
                 .map(|(name, title, description)| ToolSummary {

@@ -14,7 +14,10 @@ use secrecy::{ExposeSecret, SecretString};
 use serde_json::{Value, json};
 
 use super::forward::{MCP_PROTOCOL_VERSION, MCP_SESSION_ID};
+use std::sync::Arc;
+
 use super::upstream::upstream_of;
+use crate::stdio::StdioHost;
 use crate::store::connections::ConnectionRow;
 use crate::vault::Vault;
 
@@ -35,6 +38,20 @@ pub async fn list_upstream_tools(
     list_upstream_tools_with(vault, http, connection, None).await
 }
 
+/// [`list_upstream_tools_with`] that can also reach a stdio connection's local server.
+pub async fn list_upstream_tools_via(
+    vault: &Vault,
+    stdio: &Arc<StdioHost>,
+    http: &reqwest::Client,
+    connection: &ConnectionRow,
+    bearer: Option<&SecretString>,
+) -> Result<Vec<(String, Option<String>, Option<String>)>, String> {
+    match tokio::time::timeout(DEADLINE, list(vault, Some(stdio), http, connection, bearer)).await {
+        Ok(result) => result,
+        Err(_) => Err("the upstream MCP server did not answer in time".into()),
+    }
+}
+
 /// [`list_upstream_tools`] for an OAuth connection: `bearer` is its upstream access token.
 pub async fn list_upstream_tools_with(
     vault: &Vault,
@@ -42,7 +59,7 @@ pub async fn list_upstream_tools_with(
     connection: &ConnectionRow,
     bearer: Option<&SecretString>,
 ) -> Result<Vec<(String, Option<String>, Option<String>)>, String> {
-    match tokio::time::timeout(DEADLINE, list(vault, http, connection, bearer)).await {
+    match tokio::time::timeout(DEADLINE, list(vault, None, http, connection, bearer)).await {
         Ok(result) => result,
         Err(_) => Err("the upstream MCP server did not answer in time".into()),
     }
@@ -50,11 +67,12 @@ pub async fn list_upstream_tools_with(
 
 async fn list(
     vault: &Vault,
+    stdio: Option<&Arc<StdioHost>>,
     http: &reqwest::Client,
     connection: &ConnectionRow,
     bearer: Option<&SecretString>,
 ) -> Result<Vec<(String, Option<String>, Option<String>)>, String> {
-    let upstream = upstream_of(vault, connection)?;
+    let upstream = upstream_of(vault, stdio, connection)?;
     let authorization = bearer.and_then(|token| {
         let mut v = HeaderValue::from_str(&format!("Bearer {}", token.expose_secret())).ok()?;
         v.set_sensitive(true);

@@ -129,6 +129,8 @@ pub struct Proxy {
     pub(crate) tool_annotations: tool_annotations::ToolAnnotations,
     /// Role 2: upstream OAuth tokens (shared with the gateway's `/oauth/callback`).
     pub(crate) oauth: Arc<UpstreamOAuth>,
+    /// The local stdio servers behind stdio connections.
+    pub(crate) stdio: Arc<crate::stdio::StdioHost>,
     /// Cancelled when the last handle goes: stops the background tasks.
     stop: CancellationToken,
 }
@@ -270,6 +272,7 @@ pub fn router_with<S: Clone + Send + Sync + 'static>(
         upstream_sessions: bridge::to_legacy::UpstreamSessions::default(),
         tool_annotations: tool_annotations::ToolAnnotations::default(),
         oauth: UpstreamOAuth::new(&state.vault),
+        stdio: state.stdio.clone(),
         stop: CancellationToken::new(),
     });
     spawn_background(&proxy);

@@ -14,9 +14,10 @@ use super::{Proxy, jsonrpc};
 use crate::crypto::Aad;
 use crate::oauth::upstream::UpstreamError;
 use crate::oauth::upstream::refresh::client_message;
+use crate::stdio::StdioHost;
 use crate::store::ConnectionId;
 use crate::store::access_tokens::AccessTokenRow;
-use crate::store::connections::{self, AuthKind, ConnectionRow, ConnectionStatus};
+use crate::store::connections::{self, AuthKind, ConnectionRow, ConnectionStatus, Transport};
 use crate::vault::Vault;
 
 /// How to reach one connection's upstream: its URL and the credential to inject.
@@ -80,18 +81,32 @@ pub(super) fn credential_of(
     }
 }
 
-/// The upstream target of a connection row (used by the catalog as well).
-pub fn upstream_of(vault: &Vault, row: &ConnectionRow) -> Result<Upstream, String> {
-    let url = reqwest::Url::parse(&row.settings.upstream_url).map_err(|_| {
-        "the connection's upstream URL is not valid: open Gatehouse and check the connection"
-            .to_owned()
-    })?;
+/// The upstream target of a connection row (used by the catalog as well). A stdio connection's
+/// target is the [`StdioHost`]'s private endpoint for it, with the host's secret as credential.
+pub fn upstream_of(
+    vault: &Vault,
+    stdio: Option<&Arc<StdioHost>>,
+    row: &ConnectionRow,
+) -> Result<Upstream, String> {
+    let (url, credential) = if row.settings.transport == Transport::Stdio {
+        let host = stdio.ok_or_else(|| {
+            "a local stdio server is only reachable through the running gateway".to_owned()
+        })?;
+        let (url, credential) = host.endpoint(vault, row)?;
+        (url, Some(credential))
+    } else {
+        let url = reqwest::Url::parse(&row.settings.upstream_url).map_err(|_| {
+            "the connection's upstream URL is not valid: open Gatehouse and check the connection"
+                .to_owned()
+        })?;
+        (url, credential_of(vault, row)?)
+    };
     Ok(Upstream {
         url,
         connection_id: row.id.clone(),
         connection_name: row.name.clone(),
         connection_slug: row.slug.clone(),
-        credential: credential_of(vault, row)?,
+        credential,
         config_version: row.config_version,
         auth_kind: row.settings.auth_kind,
     })
@@ -181,7 +196,7 @@ impl Proxy {
                 "Gatehouse could not read the connection".to_owned()
             })?
             .ok_or_else(|| "the connection no longer exists".to_owned())?;
-        let upstream = Arc::new(upstream_of(&self.vault, &row)?);
+        let upstream = Arc::new(upstream_of(&self.vault, Some(&self.stdio), &row)?);
         self.upstreams
             .map
             .write()

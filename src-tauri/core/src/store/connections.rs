@@ -92,6 +92,43 @@ pub struct OAuthSettings {
     pub legacy_discovery: bool,
 }
 
+/// A local command that speaks MCP over stdio (transport `stdio`): what `crate::stdio` starts.
+/// Stored as JSON in `stdio_command`; the environment values are sealed apart in `env_sealed`
+/// (a JSON object of name to value, AAD connections/stdio_env_sealed/<id>) and only their names
+/// are in the clear, for the window and the CLI.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct StdioCommand {
+    pub program: String,
+    #[serde(default)]
+    pub args: Vec<String>,
+    /// The working directory; `None` is Gatehouse's data directory.
+    #[serde(default)]
+    pub cwd: Option<String>,
+    /// The names of the sealed environment variables, in order.
+    #[serde(default)]
+    pub env_names: Vec<String>,
+    /// AES-GCM envelope from `crate::crypto` (not part of the JSON).
+    #[serde(skip)]
+    pub env_sealed: Option<Vec<u8>>,
+}
+
+impl StdioCommand {
+    /// The command line as a person would type it (for display; arguments with spaces quoted).
+    pub fn display(&self) -> String {
+        std::iter::once(&self.program)
+            .chain(&self.args)
+            .map(|part| {
+                if part.is_empty() || part.contains(char::is_whitespace) || part.contains('"') {
+                    format!("{part:?}")
+                } else {
+                    part.clone()
+                }
+            })
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
+}
+
 /// The material part of a connection: any change here bumps `config_version`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ConnectionSettings {
@@ -102,6 +139,8 @@ pub struct ConnectionSettings {
     /// AES-GCM envelope from `crate::crypto`.
     pub header_value_sealed: Option<Vec<u8>>,
     pub oauth: OAuthSettings,
+    /// The command, for transport `stdio` (then `upstream_url` is `stdio:` and its display form).
+    pub stdio: Option<StdioCommand>,
 }
 
 /// A connection to create.
@@ -165,7 +204,7 @@ const COLUMNS: &str = "id, slug, name, upstream_url, transport, auth_kind, heade
      oauth_registration_endpoint, oauth_revocation_endpoint, oauth_userinfo_endpoint, oauth_client_id, \
      oauth_client_secret_sealed, oauth_scopes, oauth_resource, oauth_template, enabled, config_version, \
      status, status_detail, account_label, created_at, updated_at, oauth_grant, account_name, \
-     oauth_legacy_discovery";
+     oauth_legacy_discovery, stdio_command, stdio_env_sealed";
 
 fn from_row(row: &Row<'_>) -> rusqlite::Result<ConnectionRow> {
     Ok(ConnectionRow {
@@ -194,6 +233,7 @@ fn from_row(row: &Row<'_>) -> rusqlite::Result<ConnectionRow> {
                 grant: row.get(27)?,
                 legacy_discovery: row.get(29)?,
             },
+            stdio: stdio_of(row.get(30)?, row.get(31)?)?,
         },
         enabled: row.get(20)?,
         config_version: row.get(21)?,
@@ -204,6 +244,29 @@ fn from_row(row: &Row<'_>) -> rusqlite::Result<ConnectionRow> {
         created_at: row.get(25)?,
         updated_at: row.get(26)?,
     })
+}
+
+fn stdio_of(
+    json: Option<String>,
+    env_sealed: Option<Vec<u8>>,
+) -> rusqlite::Result<Option<StdioCommand>> {
+    let Some(json) = json else {
+        return Ok(None);
+    };
+    let mut command: StdioCommand = serde_json::from_str(&json).map_err(|err| {
+        rusqlite::Error::FromSqlConversionFailure(30, rusqlite::types::Type::Text, Box::new(err))
+    })?;
+    command.env_sealed = env_sealed;
+    Ok(Some(command))
+}
+
+fn stdio_json(settings: &ConnectionSettings) -> Result<Option<String>, StoreError> {
+    settings
+        .stdio
+        .as_ref()
+        .map(serde_json::to_string)
+        .transpose()
+        .map_err(|err| StoreError::Sqlite(rusqlite::Error::ToSqlConversionFailure(Box::new(err))))
 }
 
 fn slug_conflict(err: rusqlite::Error, slug: &str) -> StoreError {
@@ -227,7 +290,7 @@ pub fn insert(tx: &Transaction, new: &NewConnection, now: UnixMillis) -> Result<
     tx.prepare_cached(&format!(
         "INSERT INTO connections ({COLUMNS})
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20,
-                 ?21, 1, ?22, NULL, NULL, ?23, ?23, ?24, NULL, ?25)"
+                 ?21, 1, ?22, NULL, NULL, ?23, ?23, ?24, NULL, ?25, ?26, ?27)"
     ))?
     .execute(params![
         new.id,
@@ -255,6 +318,8 @@ pub fn insert(tx: &Transaction, new: &NewConnection, now: UnixMillis) -> Result<
         now,
         o.grant,
         o.legacy_discovery,
+        stdio_json(s)?,
+        s.stdio.as_ref().and_then(|c| c.env_sealed.as_deref()),
     ])
     .map_err(|e| slug_conflict(e, &new.slug))?;
     audit::append(
@@ -336,7 +401,8 @@ pub fn update(
             oauth_userinfo_endpoint = ?15, oauth_client_id = ?16, oauth_client_secret_sealed = ?17,
             oauth_scopes = ?18, oauth_resource = ?19, oauth_template = ?20, config_version = ?21,
             status = ?22, status_detail = ?23, account_label = ?24, updated_at = ?25,
-            oauth_grant = ?26, oauth_legacy_discovery = ?27
+            oauth_grant = ?26, oauth_legacy_discovery = ?27, stdio_command = ?28,
+            stdio_env_sealed = ?29
          WHERE id = ?1",
     )?
     .execute(params![
@@ -367,6 +433,8 @@ pub fn update(
         now,
         o.grant,
         o.legacy_discovery,
+        stdio_json(settings)?,
+        settings.stdio.as_ref().and_then(|c| c.env_sealed.as_deref()),
     ])
     .map_err(|e| slug_conflict(e, slug))?;
 

@@ -291,6 +291,14 @@ const V7_LAST_ACCOUNT: &str = r#"
 ALTER TABLE connections ADD COLUMN last_account_label TEXT;
 "#;
 
+const V8_STDIO_COMMAND: &str = r#"
+-- A connection whose upstream is a local command speaking MCP over stdio: the program, its
+-- arguments, working directory and environment variable names as JSON; the variables' values sealed
+-- (AES-GCM, bound to the row) like the other upstream secrets.
+ALTER TABLE connections ADD COLUMN stdio_command TEXT;
+ALTER TABLE connections ADD COLUMN stdio_env_sealed BLOB;
+"#;
+
 /// Every migration, oldest first. Append only.
 const MIGRATION_LIST: &[M<'static>] = &[
     M::up(V1_SCHEMA)
@@ -314,6 +322,7 @@ const MIGRATION_LIST: &[M<'static>] = &[
     M::up(V7_LAST_ACCOUNT)
         .comment("v7: connections.last_account_label, kept through sign-out")
         .foreign_key_check(),
+    M::up(V8_STDIO_COMMAND).comment("v8: connections to local stdio commands"),
 ];
 
 /// The migration set.

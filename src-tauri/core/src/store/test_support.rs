@@ -76,6 +76,7 @@ pub fn settings(url: &str) -> ConnectionSettings {
             client_secret_sealed: Some(vec![1, 2, 3]),
             ..OAuthSettings::default()
         },
+        stdio: None,
     }
 }
 

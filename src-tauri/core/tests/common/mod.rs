@@ -686,6 +686,7 @@ pub fn add_oauth_connection(vault: &Vault, slug: &str, url: &str) -> ConnectionI
                 source: Some(OAuthSource::Discovered),
                 ..OAuthSettings::default()
             },
+            stdio: None,
         },
         enabled: true,
         status: ConnectionStatus::NeedsAuth,

@@ -98,6 +98,7 @@ fn add_connection(env: &Env, slug: &str, enabled: bool) -> ConnectionId {
             header_name: None,
             header_value_sealed: None,
             oauth: OAuthSettings::default(),
+            stdio: None,
         },
         enabled,
         status: ConnectionStatus::Connected,
@@ -846,10 +847,7 @@ async fn the_gateway_router_serves_authorize_behind_its_guard() {
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("tempdir: {e}"));
     let vault = Vault::open(dir.path(), KeyBackend::File, Arc::new(ManualClock::new(0)))
         .unwrap_or_else(|e| panic!("vault: {e}"));
-    let app = crate::gateway::router(GatewayState {
-        vault,
-        local: LocalAuthority { port: PORT },
-    });
+    let app = crate::gateway::router(GatewayState::new(vault, LocalAuthority { port: PORT }));
     let request = |host: &str, caller: Option<PeerUser>| {
         let mut request =
             Request::get("/authorize?client_id=nope&redirect_uri=http://127.0.0.1/cb")

@@ -79,10 +79,7 @@ fn gateway() -> Gateway {
     let vault = Vault::open(dir.path(), KeyBackend::File, Arc::new(clock.clone()))
         .unwrap_or_else(|e| panic!("a fresh vault opens: {e}"));
     let store = vault.store().clone();
-    let app = router(GatewayState {
-        vault,
-        local: LocalAuthority { port: PORT },
-    });
+    let app = router(GatewayState::new(vault, LocalAuthority { port: PORT }));
     Gateway {
         _dir: dir,
         app,
@@ -172,6 +169,7 @@ impl Gateway {
                 header_name: None,
                 header_value_sealed: None,
                 oauth: OAuthSettings::default(),
+                stdio: None,
             },
             enabled: true,
             status: ConnectionStatus::Connected,

@@ -70,6 +70,7 @@ impl World {
                 header_name: None,
                 header_value_sealed: None,
                 oauth: OAuthSettings::default(),
+                stdio: None,
             },
             enabled: true,
             status: ConnectionStatus::NeedsAuth,
