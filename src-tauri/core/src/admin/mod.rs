@@ -8,6 +8,7 @@
 //! the same in IPC and in `gatehoused … --json`, because outside scripts read them.
 
 mod activity;
+mod client_setup;
 mod clients;
 mod connection_input;
 mod connections;
@@ -27,6 +28,7 @@ mod bindings;
 mod tests;
 
 pub use activity::{ActivityView, MAX_ACTIVITY, list_activity};
+pub use client_setup::{connect_client, detect_clients, preview_client_connect, undo_client};
 pub use clients::{
     ClientForgotten, ClientView, add_client, authorized_client_count, forget_client, list_clients,
 };

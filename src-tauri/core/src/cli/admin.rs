@@ -6,7 +6,7 @@
 //! What it changes is in the store, so a running gateway sees it on its next request.
 
 use std::io::Write;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use clap::{Args, Subcommand};
 use secrecy::SecretString;
@@ -245,6 +245,24 @@ pub enum ClientsCommand {
     },
     /// Forget a client, revoking its grants
     Forget { client_id: String },
+    /// Find the MCP clients on this computer and the servers in their configs
+    Detect,
+    /// Add a connection's local URL to a client's config: shows the change, asks, keeps a backup
+    Connect {
+        /// claude-code, vscode, cursor, windsurf, codex, gemini, zed (claude-desktop needs the
+        /// stdio bridge)
+        client: String,
+        /// The connection's slug
+        slug: String,
+        /// Another config file of the client's format (e.g. a workspace's .vscode/mcp.json)
+        #[arg(long, value_name = "FILE")]
+        config: Option<PathBuf>,
+        /// Write without asking (the change is still printed)
+        #[arg(long)]
+        yes: bool,
+    },
+    /// Put back a client's config as it was before Gatehouse's last change to it
+    Undo { client: String },
 }
 
 /// `connections add … -- COMMAND ARGS…`: a local stdio server.
@@ -510,6 +528,14 @@ pub fn clients(data_dir: &Path, command: &ClientsCommand, json: bool) -> Result<
             let view = admin::add_client(&vault, name, redirect_uris)?;
             emit(json, &view, |out| writeln!(out, "{}", view.client_id))
         }
+        ClientsCommand::Detect => super::client_setup::detect(json),
+        ClientsCommand::Connect {
+            client,
+            slug,
+            config,
+            yes,
+        } => super::client_setup::connect(&vault, client, slug, config.as_deref(), *yes, json),
+        ClientsCommand::Undo { client } => super::client_setup::undo(&vault, client, json),
         ClientsCommand::Forget { client_id } => {
             let forgotten = admin::forget_client(&vault, client_id)?;
             emit(json, &forgotten, |out| {

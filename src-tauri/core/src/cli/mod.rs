@@ -5,6 +5,7 @@
 //! the same store. Scripts and tests rely on this interface: keep it stable.
 
 mod admin;
+mod client_setup;
 mod requests;
 mod serve;
 mod settings;
