@@ -4,6 +4,7 @@
 //! [`gateway`](crate::gateway) over the same [`vault::Vault`] (store + data key); nothing here depends on tauri or GTK.
 
 pub mod admin;
+pub mod bridge;
 pub mod cli;
 pub mod clients;
 pub mod clock;

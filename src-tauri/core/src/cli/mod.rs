@@ -51,6 +51,15 @@ pub enum Command {
         #[arg(long, default_value_t = crate::store::retention::DEFAULT_RETENTION_DAYS)]
         retention_days: u32,
     },
+    /// Speak MCP over stdio for a client that only starts commands (Claude Desktop), through the
+    /// running gateway's /mcp/<SLUG>; the first use asks you to approve it in the browser
+    Bridge {
+        /// The connection's slug
+        slug: String,
+        /// The gateway's port (default: $GATEHOUSE_PORT, else 47474)
+        #[arg(long)]
+        port: Option<u16>,
+    },
     /// Upstream MCP servers: add, list, edit, remove, disable, enable, signin, signout
     Connections {
         /// Print the result as JSON
@@ -131,6 +140,12 @@ pub fn run(cli: &Cli) -> Result<(), CliError> {
             port,
             retention_days,
         } => serve::serve(&data_dir, *port, *retention_days),
+        Command::Bridge { slug, port } => {
+            let vault = open_vault(&data_dir)?;
+            let port = config::resolve_port(*port)?;
+            admin::runtime()?.block_on(crate::bridge::run(vault, port, slug))?;
+            Ok(())
+        }
         Command::Connections { json, command } => admin::connections(&data_dir, command, *json),
         Command::Grants { json, command } => admin::grants(&data_dir, command, *json),
         Command::Clients { json, command } => admin::clients(&data_dir, command, *json),

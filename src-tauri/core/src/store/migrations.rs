@@ -299,6 +299,20 @@ ALTER TABLE connections ADD COLUMN stdio_command TEXT;
 ALTER TABLE connections ADD COLUMN stdio_env_sealed BLOB;
 "#;
 
+const V9_BRIDGE_CREDENTIALS: &str = r#"
+-- The stdio bridge's own authorization with this gateway, one row per bridge identity (the
+-- connection slug it serves): its client id, its tokens sealed (AES-GCM, bound to the row), and
+-- the lease of the one copy allowed to sign in or refresh at a time.
+CREATE TABLE bridge_credentials (
+    identity        TEXT PRIMARY KEY NOT NULL,
+    client_id       TEXT,
+    tokens_sealed   BLOB,
+    lease_holder    TEXT,
+    lease_until     INTEGER,
+    updated_at      INTEGER NOT NULL
+) STRICT;
+"#;
+
 /// Every migration, oldest first. Append only.
 const MIGRATION_LIST: &[M<'static>] = &[
     M::up(V1_SCHEMA)
@@ -323,6 +337,7 @@ const MIGRATION_LIST: &[M<'static>] = &[
         .comment("v7: connections.last_account_label, kept through sign-out")
         .foreign_key_check(),
     M::up(V8_STDIO_COMMAND).comment("v8: connections to local stdio commands"),
+    M::up(V9_BRIDGE_CREDENTIALS).comment("v9: the stdio bridge's sealed tokens and sign-in lease"),
 ];
 
 /// The migration set.

@@ -29,6 +29,7 @@ pub mod access_tokens;
 pub mod audit;
 pub mod authorization_codes;
 pub mod authorization_requests;
+pub mod bridge_credentials;
 pub mod clients;
 pub mod connections;
 pub mod grants;

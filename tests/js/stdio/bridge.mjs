@@ -1,0 +1,137 @@
+#!/usr/bin/env node
+// `gatehoused bridge <slug>` driven by the official SDK's stdio client, the way Claude Desktop
+// drives a local command:
+//
+//   GATEHOUSED=<path> node bridge.mjs
+//
+// Gatehouse (fresh data directory, `gatehoused serve --port 0`) has one connection, `everything`
+// (server-everything over stdio). Three SDK clients start `gatehoused bridge everything` at once;
+// the bridge's browser ($BROWSER = conformance/browse.mjs) only opens the consent page, and the
+// harness approves the request with `gatehoused requests approve` as a person would. Then: every
+// client lists tools and calls echo; the gateway is restarted on the same port and the first client
+// calls echo again; a bridge pointed at a port where nothing listens answers with a clear error.
+// One JSON line per check on stdout; logs on stderr prefixed `[bridge]`.
+
+import { spawn } from 'node:child_process';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
+import { Gatehouse } from '../conformance/gatehouse.mjs';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const require = createRequire(import.meta.url);
+const log = (...parts) => process.stderr.write(`[bridge] ${parts.join(' ')}\n`);
+const emit = (line) => process.stdout.write(`${JSON.stringify(line)}\n`);
+const message = (error) => String(error?.message ?? error);
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+const everythingJs = join(dirname(require.resolve('@modelcontextprotocol/server-everything/package.json')), 'dist', 'index.js');
+const text = (result) => (result?.content ?? []).filter((c) => c.type === 'text').map((c) => c.text).join('');
+
+function bridgeClient(gatehouse, port, name) {
+  const transport = new StdioClientTransport({
+    command: gatehouse.binary,
+    args: ['--data-dir', gatehouse.dataDir, 'bridge', 'everything', '--port', String(port)],
+    env: { ...gatehouse.env, BROWSER: join(here, '..', 'conformance', 'browse.mjs') },
+    stderr: 'pipe',
+  });
+  transport.stderr?.on('data', (chunk) => log(`${name} stderr:`, String(chunk).trim()));
+  const client = new Client({ name, version: '0.1.0' });
+  return { client, transport };
+}
+
+/** `gatehoused serve --port <port>` on the same data directory (a restart). */
+function serveOn(gatehouse, port) {
+  gatehouse.gateway = spawn(gatehouse.binary, ['--data-dir', gatehouse.dataDir, 'serve', '--port', String(port)], { env: gatehouse.env, stdio: ['ignore', 'pipe', 'inherit'] });
+  return new Promise((resolve, reject) => {
+    let seen = '';
+    gatehouse.gateway.stdout.on('data', (chunk) => {
+      seen += chunk;
+      if (seen.includes('listening on')) resolve();
+    });
+    gatehouse.gateway.once('exit', (code) => reject(new Error(`serve exited (${code})`)));
+  });
+}
+
+async function main() {
+  const gatehouse = new Gatehouse(process.env.GATEHOUSED);
+  try {
+    await gatehouse.start();
+    const port = Number(gatehouse.port);
+    const added = await gatehouse.admin(['connections', 'add', '--slug', 'everything', '--name', 'Everything', '--', process.execPath, everythingJs, 'stdio']);
+    log('connections add:', added.code, added.stdout.trim(), added.stderr.trim());
+
+    const copies = ['Claude Desktop', 'Claude Desktop', 'Claude Desktop'].map((n, i) => bridgeClient(gatehouse, port, `${n}`));
+    const connected = copies.map(({ client, transport }) => client.connect(transport).then(() => null, (e) => message(e)));
+    // The person: waits for the consent request(s), looks a little longer for duplicates, approves.
+    const seen = new Set();
+    const deadline = Date.now() + 60_000;
+    while (Date.now() < deadline && seen.size === 0) {
+      const listed = await gatehouse.admin(['requests', 'list', '--json']);
+      for (const r of JSON.parse(listed.stdout || '[]')) seen.add(r.id);
+      await sleep(200);
+    }
+    await sleep(2_000);
+    const listed = JSON.parse((await gatehouse.admin(['requests', 'list', '--json'])).stdout || '[]');
+    for (const r of listed) seen.add(r.id);
+    const names = listed.map((r) => r.client_name);
+    for (const r of listed) {
+      const approved = await gatehouse.admin(['requests', 'approve', r.id, '--port', String(port), '--json']);
+      log('requests approve:', approved.code, approved.stdout.trim());
+    }
+    const errors = await Promise.all(connected);
+    emit({ check: 'consent', ok: true, requests: seen.size, names, connectErrors: errors.filter(Boolean) });
+
+    const answers = [];
+    for (const { client } of copies) {
+      try {
+        answers.push(text(await client.callTool({ name: 'echo', arguments: { message: 'via bridge' } })));
+      } catch (error) {
+        answers.push(`error: ${message(error)}`);
+      }
+    }
+    const clients = JSON.parse((await gatehouse.admin(['clients', 'list', '--json'])).stdout || '[]');
+    emit({ check: 'all-copies', ok: true, answers, bridgeClients: clients.filter((c) => (c.client_name ?? '').includes('via Gatehouse bridge')).length });
+
+    // The gateway restarts while the bridges run.
+    gatehouse.gateway.kill('SIGTERM');
+    await new Promise((resolve) => gatehouse.gateway.once('exit', resolve));
+    const restarting = serveOn(gatehouse, port);
+    let afterRestart;
+    try {
+      const call = copies[0].client.callTool({ name: 'echo', arguments: { message: 'after restart' } });
+      await restarting;
+      afterRestart = text(await call);
+    } catch (error) {
+      afterRestart = `error: ${message(error)}`;
+    }
+    emit({ check: 'restart', ok: true, echo: afterRestart });
+    for (const { client } of copies) await client.close().catch(() => {});
+
+    // No gateway at all: a fresh data directory and a port nobody listens on.
+    const lonely = new Gatehouse(process.env.GATEHOUSED);
+    const closedPort = port === 1 ? 2 : 1;
+    const { client, transport } = bridgeClient(lonely, closedPort, 'Claude Desktop');
+    let down;
+    try {
+      await client.connect(transport);
+      down = 'connected?';
+    } catch (error) {
+      down = message(error);
+    }
+    await client.close().catch(() => {});
+    lonely.stop();
+    emit({ check: 'not-running', ok: true, error: down });
+  } finally {
+    gatehouse.stop();
+  }
+}
+
+main().then(
+  () => process.exit(0),
+  (error) => {
+    log('harness failed:', error?.stack ?? error);
+    process.exit(1);
+  },
+);

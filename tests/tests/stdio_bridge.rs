@@ -1,0 +1,80 @@
+//! `gatehoused bridge <slug>` as Claude Desktop uses a local command, driven by the official SDK's
+//! stdio client (tests/js/stdio/bridge.mjs): three copies started at once make exactly one consent
+//! request (one sign-in in flight per bridge identity, the store's lease), named "<client> via
+//! Gatehouse bridge", and all three work after one approval with one registered client; a gateway
+//! restart on the same port mid-session is survived (the session is re-established); with no
+//! gateway the client gets a JSON-RPC error saying to open the app.
+
+use std::collections::BTreeMap;
+use std::process::Stdio;
+use std::time::Duration;
+
+use gatehouse_e2e::bin;
+use gatehouse_e2e::peers::node_script;
+use serde_json::{Value, json};
+
+#[tokio::test]
+async fn three_bridges_one_consent_and_a_gateway_restart() {
+    let mut command = node_script("stdio/bridge.mjs");
+    command
+        .env("GATEHOUSED", bin("gatehoused"))
+        .stdin(Stdio::null());
+    let mut command = tokio::process::Command::from(command);
+    command.kill_on_drop(true);
+    let output = tokio::time::timeout(Duration::from_secs(300), command.output())
+        .await
+        .unwrap_or_else(|_| panic!("bridge.mjs did not finish within 300 s"))
+        .unwrap_or_else(|e| panic!("cannot run bridge.mjs: {e}"));
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let log: Vec<&str> = stderr.lines().filter(|l| !l.contains('\x1b')).collect();
+    let transcript = format!(
+        "--- stdout ---\n{stdout}\n--- stderr (harness) ---\n{}",
+        log.join("\n")
+    );
+    assert!(
+        output.status.success(),
+        "the harness failed ({}):\n{transcript}",
+        output.status
+    );
+    let found: BTreeMap<String, Value> = stdout
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .filter_map(|v| Some((v["check"].as_str()?.to_owned(), v)))
+        .collect();
+    let get = |check: &str, field: &str| found.get(check).map_or(Value::Null, |l| l[field].clone());
+    println!("stdio bridge:");
+    let mut problems = Vec::new();
+    let mut expect = |check: &str, field: &str, want: Value| {
+        let got = get(check, field);
+        println!(
+            "  {} {check:12} {field} = {got}",
+            if got == want { "ok  " } else { "FAIL" }
+        );
+        if got != want {
+            problems.push(format!("{check}.{field} is {got}, expected {want}"));
+        }
+    };
+    expect("consent", "requests", json!(1));
+    expect(
+        "consent",
+        "names",
+        json!(["Claude Desktop via Gatehouse bridge"]),
+    );
+    expect("consent", "connectErrors", json!([]));
+    expect(
+        "all-copies",
+        "answers",
+        json!(["Echo: via bridge", "Echo: via bridge", "Echo: via bridge"]),
+    );
+    expect("all-copies", "bridgeClients", json!(1));
+    expect("restart", "echo", json!("Echo: after restart"));
+    let down = get("not-running", "error");
+    println!("  not running: {down}");
+    if !down.as_str().is_some_and(|e| {
+        e.contains("Gatehouse is not running") && e.contains("open the Gatehouse app")
+    }) {
+        problems.push(format!("with no gateway the client got {down}"));
+    }
+    assert!(problems.is_empty(), "{}\n{transcript}", problems.join("\n"));
+}
