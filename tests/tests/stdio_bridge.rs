@@ -3,7 +3,9 @@
 //! request (one sign-in in flight per bridge identity, the store's lease), named "<client> via
 //! Gatehouse bridge", and all three work after one approval with one registered client; a gateway
 //! restart on the same port mid-session is survived (the session is re-established); with no
-//! gateway the client gets a JSON-RPC error saying to open the app.
+//! gateway the client gets a JSON-RPC error saying to open the app; and the entry `gatehoused
+//! clients connect claude-desktop` writes into a temporary HOME's claude_desktop_config.json,
+//! started as Claude Desktop starts it, reaches the server.
 
 use std::collections::BTreeMap;
 use std::process::Stdio;
@@ -69,6 +71,7 @@ async fn three_bridges_one_consent_and_a_gateway_restart() {
     );
     expect("all-copies", "bridgeClients", json!(1));
     expect("restart", "echo", json!("Echo: after restart"));
+    expect("claude-desktop-config", "echo", json!("Echo: from the config"));
     let down = get("not-running", "error");
     println!("  not running: {down}");
     if !down.as_str().is_some_and(|e| {

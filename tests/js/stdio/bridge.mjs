@@ -13,6 +13,8 @@
 // One JSON line per check on stdout; logs on stderr prefixed `[bridge]`.
 
 import { spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -108,6 +110,26 @@ async function main() {
     }
     emit({ check: 'restart', ok: true, echo: afterRestart });
     for (const { client } of copies) await client.close().catch(() => {});
+
+    // `clients connect claude-desktop` (with the port this gateway really has: GATEHOUSE_PORT)
+    // writes an entry that starts this bridge; start it as Claude Desktop would, from the file.
+    const home = mkdtempSync(join(tmpdir(), 'gatehouse-bridge-home-'));
+    const wrote = await gatehouse.admin(['clients', 'connect', 'claude-desktop', 'everything', '--yes'], { HOME: home, XDG_CONFIG_HOME: '', GATEHOUSE_PORT: String(port) });
+    log('clients connect claude-desktop:', wrote.code, wrote.stdout.trim(), wrote.stderr.trim());
+    let fromConfig;
+    try {
+      const config = JSON.parse(readFileSync(join(home, '.config', 'Claude', 'claude_desktop_config.json'), 'utf8'));
+      const entry = config.mcpServers.everything;
+      const transport = new StdioClientTransport({ command: entry.command, args: entry.args, env: { ...gatehouse.env }, stderr: 'pipe' });
+      const client = new Client({ name: 'Claude Desktop', version: '0.1.0' });
+      await client.connect(transport);
+      fromConfig = text(await client.callTool({ name: 'echo', arguments: { message: 'from the config' } }));
+      await client.close();
+    } catch (error) {
+      fromConfig = `error: ${message(error)}`;
+    }
+    rmSync(home, { recursive: true, force: true });
+    emit({ check: 'claude-desktop-config', ok: true, echo: fromConfig });
 
     // No gateway at all: a fresh data directory and a port nobody listens on.
     const lonely = new Gatehouse(process.env.GATEHOUSED);

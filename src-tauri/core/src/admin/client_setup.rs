@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use super::AdminError;
 use super::connections::{get_connection, local_url};
-use crate::clients::{self, ClientsError, Detected, Home, Plan, Written};
+use crate::clients::{self, ClientsError, Detected, Home, Plan, Target, Written};
 use crate::vault::Vault;
 
 fn data_dir(vault: &Vault) -> PathBuf {
@@ -40,21 +40,34 @@ pub fn detect_clients(port: u16) -> Result<Vec<Detected>, AdminError> {
 }
 
 /// The change that would point `client` at the connection `slug` (nothing is written).
+/// `gatehoused` (`program`) started for the stdio bridge on this data directory.
+pub fn bridge_command(vault: &Vault, program: &Path) -> Vec<String> {
+    vec![
+        program.display().to_string(),
+        "--data-dir".into(),
+        data_dir(vault).display().to_string(),
+    ]
+}
+
+/// The change that would point `client` at the connection `slug` (nothing is written). `bridge`
+/// is how to start `gatehoused` for clients that need the stdio bridge.
 pub fn preview_client_connect(
     vault: &Vault,
     port: u16,
     client: &str,
     slug: &str,
     config: Option<&Path>,
+    bridge: Option<&[String]>,
 ) -> Result<Plan, AdminError> {
     let connection = get_connection(vault, port, slug)?;
-    Ok(clients::plan_connect(
-        &home()?,
-        client,
-        &connection.slug,
-        &local_url(port, &connection.slug),
-        config,
-    )?)
+    let url = local_url(port, &connection.slug);
+    let target = Target {
+        url: &url,
+        slug: &connection.slug,
+        port,
+        bridge,
+    };
+    Ok(clients::plan_connect(&home()?, client, &target, config)?)
 }
 
 /// Makes a previewed change (refused if the file changed since the preview).

@@ -42,7 +42,12 @@ pub fn connect(
     json: bool,
 ) -> Result<(), CliError> {
     let port = config::resolve_port(None)?;
-    let plan = admin::preview_client_connect(vault, port, client, slug, config_file)?;
+    // This very program is the bridge for clients that only start commands (Claude Desktop).
+    let bridge = std::env::current_exe()
+        .ok()
+        .map(|exe| admin::bridge_command(vault, &exe));
+    let plan =
+        admin::preview_client_connect(vault, port, client, slug, config_file, bridge.as_deref())?;
     if !json {
         print!("{}", plan.diff);
     }

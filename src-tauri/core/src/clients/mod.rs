@@ -22,7 +22,7 @@ use serde_json::Value;
 use sha2::{Digest, Sha256};
 
 use crate::clock::UnixMillis;
-pub use table::{CLIENTS, ClientApp, Format, Home};
+pub use table::{CLIENTS, ClientApp, Format, Home, Target};
 
 /// Why a client could not be set up or undone.
 #[derive(Debug, thiserror::Error)]
@@ -30,7 +30,7 @@ pub enum ClientsError {
     #[error("unknown client {0:?}; known: {known}", known = known_ids())]
     UnknownClient(String),
     #[error(
-        "{0} only starts local commands; it needs the Gatehouse stdio bridge, which this version does not have yet"
+        "{0} only starts local commands; it needs `gatehoused bridge`, which is not available here"
     )]
     NeedsBridge(&'static str),
     #[error("{path}: {source}")]
@@ -103,7 +103,10 @@ pub fn detect(home: &Home, gateway: &str) -> Vec<Detected> {
             };
             let through_gatehouse = servers
                 .iter()
-                .filter(|(_, entry)| entry_url(entry).is_some_and(|u| u.starts_with(gateway)))
+                .filter(|(_, entry)| {
+                    entry_url(entry).is_some_and(|u| u.starts_with(gateway))
+                        || table::is_bridge_entry(entry, None)
+                })
                 .map(|(name, _)| name.clone())
                 .collect();
             Detected {
@@ -150,13 +153,13 @@ pub struct Plan {
 pub fn plan_connect(
     home: &Home,
     client_id: &str,
-    slug: &str,
-    local_url: &str,
+    target: &Target<'_>,
     config: Option<&Path>,
 ) -> Result<Plan, ClientsError> {
+    let (slug, local_url) = (target.slug, target.url);
     let client =
         table::client(client_id).ok_or_else(|| ClientsError::UnknownClient(client_id.into()))?;
-    let entry = (client.entry)(local_url).ok_or(ClientsError::NeedsBridge(client.name))?;
+    let entry = (client.entry)(target).ok_or(ClientsError::NeedsBridge(client.name))?;
     let path = config.map_or_else(|| (client.path)(home), Path::to_path_buf);
     let before = match std::fs::read(&path) {
         Ok(bytes) => Some(bytes),
@@ -174,7 +177,11 @@ pub fn plan_connect(
     let existing = edit::servers(client.format, &text, client.servers_at).map_err(edit_error)?;
     let name = match existing.get(slug) {
         None => slug.to_owned(),
-        Some(entry) if entry_url(entry) == Some(local_url) => slug.to_owned(),
+        Some(entry)
+            if entry_url(entry) == Some(local_url) || table::is_bridge_entry(entry, Some(slug)) =>
+        {
+            slug.to_owned()
+        }
         Some(_) => format!("{slug}-gatehouse"),
     };
     let after = edit::set_server(client.format, &text, client.servers_at, &name, &entry)
@@ -312,6 +319,15 @@ mod tests {
 
     const URL: &str = "http://127.0.0.1:47474/mcp/linear";
 
+    fn target(bridge: Option<&[String]>) -> Target<'_> {
+        Target {
+            url: URL,
+            slug: "linear",
+            port: 47474,
+            bridge,
+        }
+    }
+
     fn home() -> (tempfile::TempDir, Home) {
         let dir = tempfile::tempdir().expect("temp dir");
         let home = Home {
@@ -330,7 +346,7 @@ mod tests {
         let original = b"{\n  // mine\n  \"mcpServers\": {\"a\": {\"command\": \"x\"}}\n}\n";
         std::fs::write(&config, original).expect("write");
         let data = dir.path().join("data");
-        let plan = plan_connect(&home, "cursor", "linear", URL, None).expect("plan");
+        let plan = plan_connect(&home, "cursor", &target(None), None).expect("plan");
         assert!(plan.diff.contains("+    \"linear\": {"), "{}", plan.diff);
         assert!(plan.diff.starts_with("---"), "{}", plan.diff);
         let written = apply(&plan, &data, 1000).expect("apply");
@@ -354,7 +370,7 @@ mod tests {
     fn undo_of_a_created_file_removes_it_and_a_later_edit_blocks_undo() {
         let (dir, home) = home();
         let data = dir.path().join("data");
-        let plan = plan_connect(&home, "gemini", "linear", URL, None).expect("plan");
+        let plan = plan_connect(&home, "gemini", &target(None), None).expect("plan");
         assert!(plan.before.is_none());
         apply(&plan, &data, 1).expect("apply");
         undo(&data, "gemini").expect("undo");
@@ -363,7 +379,7 @@ mod tests {
             "Gatehouse created it, undo removes it"
         );
 
-        let plan = plan_connect(&home, "codex", "linear", URL, None).expect("plan");
+        let plan = plan_connect(&home, "codex", &target(None), None).expect("plan");
         apply(&plan, &data, 2).expect("apply");
         std::fs::write(&plan.config, "# edited by hand\n").expect("edit");
         assert!(matches!(
@@ -375,7 +391,7 @@ mod tests {
     #[test]
     fn a_file_changed_after_the_preview_is_not_written() {
         let (dir, home) = home();
-        let plan = plan_connect(&home, "claude-code", "linear", URL, None).expect("plan");
+        let plan = plan_connect(&home, "claude-code", &target(None), None).expect("plan");
         std::fs::write(&plan.config, "{}").expect("someone else writes");
         assert!(matches!(
             apply(&plan, &dir.path().join("data"), 1),
@@ -392,7 +408,7 @@ mod tests {
             r#"{"mcpServers": {"linear": {"type": "http", "url": "https://mcp.linear.app/mcp"}}}"#,
         )
         .expect("write");
-        let plan = plan_connect(&home, "claude-code", "linear", URL, None).expect("plan");
+        let plan = plan_connect(&home, "claude-code", &target(None), None).expect("plan");
         assert_eq!(plan.name, "linear-gatehouse");
         assert!(plan.after.contains("https://mcp.linear.app/mcp"));
     }
@@ -418,14 +434,35 @@ mod tests {
     }
 
     #[test]
+    fn claude_desktop_starts_the_bridge() {
+        let (_dir, home) = home();
+        let bridge = vec![
+            "/opt/gatehouse/gatehoused".to_owned(),
+            "--data-dir".to_owned(),
+            "/d".to_owned(),
+        ];
+        let plan =
+            plan_connect(&home, "claude-desktop", &target(Some(&bridge)), None).expect("plan");
+        let servers = edit::servers(Format::Json, &plan.after, &["mcpServers"]).expect("reads");
+        assert_eq!(
+            servers["linear"],
+            serde_json::json!({
+                "command": "/opt/gatehouse/gatehoused",
+                "args": ["--data-dir", "/d", "bridge", "linear", "--port", "47474"]
+            })
+        );
+        assert!(table::is_bridge_entry(&servers["linear"], Some("linear")));
+    }
+
+    #[test]
     fn claude_desktop_needs_the_bridge() {
         let (_dir, home) = home();
         assert!(matches!(
-            plan_connect(&home, "claude-desktop", "linear", URL, None),
+            plan_connect(&home, "claude-desktop", &target(None), None),
             Err(ClientsError::NeedsBridge(_))
         ));
         assert!(matches!(
-            plan_connect(&home, "notepad", "linear", URL, None),
+            plan_connect(&home, "notepad", &target(None), None),
             Err(ClientsError::UnknownClient(_))
         ));
     }

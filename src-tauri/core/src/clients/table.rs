@@ -7,7 +7,8 @@
 //! "http"`; Cursor `~/.cursor/mcp.json`; Windsurf `~/.codeium/windsurf/mcp_config.json` with
 //! `serverUrl`; Codex CLI `~/.codex/config.toml` `[mcp_servers.NAME] url`; Gemini CLI
 //! `~/.gemini/settings.json` with `httpUrl`; Zed `settings.json` `context_servers`; Claude Desktop
-//! `claude_desktop_config.json`, which only starts stdio commands).
+//! `claude_desktop_config.json`, which only starts stdio commands: its entry starts
+//! `gatehoused … bridge <slug>`).
 
 use std::path::PathBuf;
 
@@ -74,8 +75,9 @@ pub struct ClientApp {
     pub servers_at: &'static [&'static str],
     /// Where the user-level config is.
     pub path: fn(&Home) -> PathBuf,
-    /// The entry for a Gatehouse URL; `None` when the client cannot reach an HTTP server itself.
-    pub entry: fn(&str) -> Option<Value>,
+    /// The entry for a Gatehouse connection; `None` when the client cannot reach it (Claude
+    /// Desktop without a bridge command).
+    pub entry: fn(&Target<'_>) -> Option<Value>,
     /// Whether the client needs the stdio bridge (Claude Desktop).
     pub needs_bridge: bool,
     /// A folder whose presence means the client is installed, when that is not the config's own
@@ -83,12 +85,48 @@ pub struct ClientApp {
     pub marker: Option<fn(&Home) -> PathBuf>,
 }
 
-fn http_typed(url: &str) -> Option<Value> {
-    Some(json!({"type": "http", "url": url}))
+/// What an entry points at.
+#[derive(Debug, Clone, Copy)]
+pub struct Target<'a> {
+    /// The connection's local URL.
+    pub url: &'a str,
+    pub slug: &'a str,
+    pub port: u16,
+    /// How to start `gatehoused` for the stdio bridge: the program and the arguments before
+    /// `bridge` (e.g. `--data-dir DIR`), when this Gatehouse has one.
+    pub bridge: Option<&'a [String]>,
 }
 
-fn url_only(url: &str) -> Option<Value> {
-    Some(json!({"url": url}))
+fn http_typed(t: &Target<'_>) -> Option<Value> {
+    Some(json!({"type": "http", "url": t.url}))
+}
+
+fn url_only(t: &Target<'_>) -> Option<Value> {
+    Some(json!({"url": t.url}))
+}
+
+/// `gatehoused … bridge <slug> --port <port>` as a stdio command entry.
+fn bridge_command(t: &Target<'_>) -> Option<Value> {
+    let (program, before) = t.bridge?.split_first()?;
+    let mut args: Vec<String> = before.to_vec();
+    args.extend([
+        "bridge".into(),
+        t.slug.into(),
+        "--port".into(),
+        t.port.to_string(),
+    ]);
+    Some(json!({"command": program, "args": args}))
+}
+
+/// Whether `entry` starts Gatehouse's stdio bridge for `slug`.
+pub fn is_bridge_entry(entry: &Value, slug: Option<&str>) -> bool {
+    let args: Vec<&str> = entry["args"]
+        .as_array()
+        .map(|a| a.iter().filter_map(Value::as_str).collect())
+        .unwrap_or_default();
+    let command = entry["command"].as_str().unwrap_or_default();
+    let bridged = args.windows(2).find(|w| w[0] == "bridge").map(|w| w[1]);
+    command.contains("gatehoused") && bridged.is_some_and(|s| slug.is_none_or(|want| want == s))
 }
 
 pub const CLIENTS: &[ClientApp] = &[
@@ -112,7 +150,7 @@ pub const CLIENTS: &[ClientApp] = &[
                 .join("Claude")
                 .join("claude_desktop_config.json")
         },
-        entry: |_| None,
+        entry: bridge_command,
         needs_bridge: true,
         marker: None,
     },
@@ -147,7 +185,7 @@ pub const CLIENTS: &[ClientApp] = &[
                 .join("windsurf")
                 .join("mcp_config.json")
         },
-        entry: |url| Some(json!({"serverUrl": url})),
+        entry: |t| Some(json!({"serverUrl": t.url})),
         needs_bridge: false,
         marker: None,
     },
@@ -167,7 +205,7 @@ pub const CLIENTS: &[ClientApp] = &[
         format: Format::Json,
         servers_at: &["mcpServers"],
         path: |h| h.home.join(".gemini").join("settings.json"),
-        entry: |url| Some(json!({"httpUrl": url})),
+        entry: |t| Some(json!({"httpUrl": t.url})),
         needs_bridge: false,
         marker: None,
     },
