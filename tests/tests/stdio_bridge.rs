@@ -71,7 +71,11 @@ async fn three_bridges_one_consent_and_a_gateway_restart() {
     );
     expect("all-copies", "bridgeClients", json!(1));
     expect("restart", "echo", json!("Echo: after restart"));
-    expect("claude-desktop-config", "echo", json!("Echo: from the config"));
+    expect(
+        "claude-desktop-config",
+        "echo",
+        json!("Echo: from the config"),
+    );
     let down = get("not-running", "error");
     println!("  not running: {down}");
     if !down.as_str().is_some_and(|e| {

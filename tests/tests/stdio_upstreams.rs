@@ -10,6 +10,9 @@
 //! - `kill -9` of the server during a call gives the client a JSON-RPC error, and the next call
 //!   works on a new process;
 //! - the process stops after the idle time (3 s here) and starts again on the next call;
+//! - `gatehoused clients import cursor <server>` moves a server with an `env` API key out of a
+//!   Cursor config (temporary HOME): the config then points at Gatehouse and holds no key (one
+//!   backup beside it does, as the person is told), and the server still gets the key;
 //! - no server process is left once the gateway has quit.
 
 use std::collections::BTreeMap;
@@ -89,6 +92,11 @@ async fn stdio_servers_work_through_gatehouse_and_survive_crash_and_idle() {
     expect("log", "hasLines", json!(true));
     expect("log", "secretInLog", json!(false));
     expect("log", "idleNoted", json!(true));
+    expect("import", "exit", json!(0));
+    expect("import", "keyLeftInConfig", json!(false));
+    expect("import", "pointsAtGatehouse", json!(true));
+    expect("import", "backups", json!(1));
+    expect("import", "keyReached", json!(true));
     expect("quit", "leftAfterQuit", json!(0));
     // The call in flight when the server died: answered with a JSON-RPC error, not left hanging.
     let outcome = found

@@ -16,7 +16,7 @@
 // the end, 1 when the harness itself failed.
 
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync, readFileSync, existsSync, readdirSync } from 'node:fs';
+import { mkdtempSync, mkdirSync, writeFileSync, readFileSync, existsSync, readdirSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -30,6 +30,7 @@ const message = (error) => String(error?.message ?? error);
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
 const SECRET = 'sk-stdio-canary-5a7c19';
+const IMPORTED_SECRET = 'sk-imported-canary-90d2e1';
 const GATEHOUSE_ONLY = 'GATEHOUSE_STDIO_E2E_NOT_FOR_CHILDREN';
 const everythingJs = join(dirname(require.resolve('@modelcontextprotocol/server-everything/package.json')), 'dist', 'index.js');
 const everythingCmd = `${everythingJs} stdio`;
@@ -150,6 +151,30 @@ async function main() {
     const logs = join(gatehouse.dataDir, 'logs', 'stdio');
     const logText = existsSync(logs) ? readdirSync(logs).map((f) => readFileSync(join(logs, f), 'utf8')).join('\n') : '';
     emit({ check: 'log', ok: true, hasLines: logText.includes('[gatehouse] started'), secretInLog: logText.includes(SECRET), idleNoted: logText.includes('idle: stopping') });
+
+    // Import: a Cursor config in a temporary HOME starts server-everything with an API key in
+    // plain text; `clients import` moves the server behind Gatehouse and the key into its store.
+    await check('import', async () => {
+      const home = mkdtempSync(join(tmpdir(), 'gatehouse-import-home-'));
+      const cursor = join(home, '.cursor', 'mcp.json');
+      mkdirSync(dirname(cursor), { recursive: true });
+      writeFileSync(cursor, JSON.stringify({ mcpServers: { 'Everything Local': { command: process.execPath, args: [everythingJs, 'stdio'], env: { IMPORTED_API_KEY: IMPORTED_SECRET } } } }, null, 2));
+      const imported = await gatehouse.admin(['clients', 'import', 'cursor', 'Everything Local', '--yes'], { HOME: home, GATEHOUSE_PORT: gatehouse.port });
+      log('clients import:', imported.code, imported.stdout.trim(), imported.stderr.trim());
+      const after = readFileSync(cursor, 'utf8');
+      const backups = readdirSync(dirname(cursor)).filter((f) => f.includes('gatehouse-backup'));
+      const client = await gatehouse.localClient({ slug: 'everything-local', name: 'Stdio harness import' });
+      const env = JSON.parse(text(await client.callTool({ name: 'get-env', arguments: {} })));
+      await client.close();
+      execFileSync('rm', ['-rf', home]);
+      return {
+        exit: imported.code,
+        keyLeftInConfig: after.includes(IMPORTED_SECRET),
+        pointsAtGatehouse: after.includes(`${gatehouse.base}/mcp/everything-local`),
+        backups: backups.length,
+        keyReached: env.IMPORTED_API_KEY === IMPORTED_SECRET,
+      };
+    });
 
     await everything.close();
     await files.close();

@@ -4,9 +4,16 @@
 
 use std::path::{Path, PathBuf};
 
+use secrecy::SecretString;
+
 use super::AdminError;
-use super::connections::{get_connection, local_url};
+use super::connections::{
+    ConnectionView, NewConnectionInput, UpstreamAuth, add_connection, get_connection, local_url,
+};
+use super::stdio_connections::{NewStdioConnectionInput, add_stdio_connection};
+use crate::clients::import::{self, Candidate, Imported};
 use crate::clients::{self, ClientsError, Detected, Home, Plan, Target, Written};
+use crate::store::connections;
 use crate::vault::Vault;
 
 fn data_dir(vault: &Vault) -> PathBuf {
@@ -78,4 +85,151 @@ pub fn connect_client(vault: &Vault, plan: &Plan) -> Result<Written, AdminError>
 /// Puts back the file of Gatehouse's last change to `client`'s config.
 pub fn undo_client(vault: &Vault, client: &str) -> Result<Written, AdminError> {
     Ok(clients::undo(&data_dir(vault), client)?)
+}
+
+/// The servers of `client`'s config and whether each can move behind Gatehouse.
+pub fn importable(client: &str, config: Option<&Path>) -> Result<Vec<Candidate>, AdminError> {
+    let current = clients::read(&home()?, client, config)?;
+    Ok(import::candidates(&current.servers))
+}
+
+/// A server moved behind Gatehouse.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct ImportDone {
+    pub connection: ConnectionView,
+    pub written: Written,
+    /// The names of the secrets now sealed in Gatehouse (never their values).
+    pub secrets_moved: Vec<String>,
+}
+
+/// What [`import_server`] will do, to show first.
+pub struct ImportPlan {
+    pub slug: String,
+    pub imported: Imported,
+    pub secrets: Vec<String>,
+    pub plan: Plan,
+}
+
+fn free_slug(vault: &Vault, wanted: &str) -> Result<String, AdminError> {
+    for n in 1..100 {
+        let slug = if n == 1 {
+            wanted.to_owned()
+        } else {
+            format!("{wanted}-{n}")
+        };
+        let taken = vault.store().read_blocking({
+            let slug = slug.clone();
+            move |c| connections::get_by_slug(c, &slug)
+        })?;
+        if taken.is_none() {
+            return Ok(slug);
+        }
+    }
+    Err(AdminError::invalid("slug", "no free slug for this server"))
+}
+
+/// Plans moving the server `name` of `client`'s config behind Gatehouse: a new connection holding
+/// its URL or command and its secrets, and the client's entry replaced by one for Gatehouse.
+pub fn plan_import(
+    vault: &Vault,
+    port: u16,
+    client: &str,
+    name: &str,
+    config: Option<&Path>,
+    bridge: Option<&[String]>,
+) -> Result<ImportPlan, AdminError> {
+    let home = home()?;
+    let current = clients::read(&home, client, config)?;
+    let entry = current.servers.get(name).ok_or_else(|| {
+        AdminError::invalid(
+            "server",
+            format!("{name:?} is not in {}", current.config.display()),
+        )
+    })?;
+    let imported = import::read_entry(entry)
+        .map_err(|why| AdminError::invalid("server", format!("{name}: {why}")))?;
+    let slug = free_slug(vault, &import::slug_for(name))?;
+    let url = local_url(port, &slug);
+    let target = Target {
+        url: &url,
+        slug: &slug,
+        port,
+        bridge,
+    };
+    let plan = clients::plan_replace(&home, client, name, &target, Some(&current.config))?;
+    let secrets = match &imported {
+        Imported::Http { header, .. } => header.iter().map(|(n, _)| n.clone()).collect(),
+        Imported::Stdio { env, .. } => env.iter().map(|(n, _)| n.clone()).collect(),
+    };
+    Ok(ImportPlan {
+        slug,
+        imported,
+        secrets,
+        plan,
+    })
+}
+
+/// Makes an import: the connection first, then the client's config (if that write fails, the new
+/// connection is removed again, so nothing is half done).
+pub fn import_server(
+    vault: &Vault,
+    port: u16,
+    name: &str,
+    planned: &ImportPlan,
+) -> Result<ImportDone, AdminError> {
+    let connection = match &planned.imported {
+        Imported::Http { url, header } => add_connection(
+            vault,
+            port,
+            &NewConnectionInput {
+                slug: planned.slug.clone(),
+                name: name.to_owned(),
+                upstream_url: url.clone(),
+                auth: match header {
+                    Some((n, v)) => UpstreamAuth::Header {
+                        name: n.clone(),
+                        value: SecretString::from(v.clone()),
+                    },
+                    None => UpstreamAuth::None,
+                },
+                account_name: None,
+            },
+        )?,
+        Imported::Stdio {
+            program,
+            args,
+            cwd,
+            env,
+        } => add_stdio_connection(
+            vault,
+            port,
+            &NewStdioConnectionInput {
+                slug: planned.slug.clone(),
+                name: name.to_owned(),
+                program: program.clone(),
+                args: args.clone(),
+                cwd: cwd.clone(),
+                env: env
+                    .iter()
+                    .map(|(n, v)| (n.clone(), SecretString::from(v.clone())))
+                    .collect(),
+            },
+        )?,
+    };
+    match connect_client(vault, &planned.plan) {
+        Ok(written) => Ok(ImportDone {
+            connection,
+            written,
+            secrets_moved: planned.secrets.clone(),
+        }),
+        Err(err) => {
+            if let Some(id) = crate::store::ConnectionId::parse(&connection.id) {
+                let now = vault.store().now();
+                let _ = vault
+                    .store()
+                    .write_blocking(move |tx| connections::delete(tx, &id, now).map(|_| ()));
+            }
+            Err(err)
+        }
+    }
 }

@@ -29,7 +29,8 @@ mod tests;
 
 pub use activity::{ActivityView, MAX_ACTIVITY, list_activity};
 pub use client_setup::{
-    bridge_command, connect_client, detect_clients, preview_client_connect, undo_client,
+    ImportDone, ImportPlan, bridge_command, connect_client, detect_clients, import_server,
+    importable, plan_import, preview_client_connect, undo_client,
 };
 pub use clients::{
     ClientForgotten, ClientView, add_client, authorized_client_count, forget_client, list_clients,

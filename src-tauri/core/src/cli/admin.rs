@@ -261,6 +261,20 @@ pub enum ClientsCommand {
         #[arg(long)]
         yes: bool,
     },
+    /// Move a client's existing server behind Gatehouse: its URL or command and its secrets (header,
+    /// environment) into a new connection, sealed; the client's entry then points at Gatehouse.
+    /// Without SERVER: list what the client has and what would move
+    Import {
+        client: String,
+        /// The server's name in the client's config
+        server: Option<String>,
+        /// Another config file of the client's format
+        #[arg(long, value_name = "FILE")]
+        config: Option<PathBuf>,
+        /// Import without asking (the change is still printed)
+        #[arg(long)]
+        yes: bool,
+    },
     /// Put back a client's config as it was before Gatehouse's last change to it
     Undo { client: String },
 }
@@ -535,6 +549,19 @@ pub fn clients(data_dir: &Path, command: &ClientsCommand, json: bool) -> Result<
             config,
             yes,
         } => super::client_setup::connect(&vault, client, slug, config.as_deref(), *yes, json),
+        ClientsCommand::Import {
+            client,
+            server,
+            config,
+            yes,
+        } => super::client_setup::import(
+            &vault,
+            client,
+            server.as_deref(),
+            config.as_deref(),
+            *yes,
+            json,
+        ),
         ClientsCommand::Undo { client } => super::client_setup::undo(&vault, client, json),
         ClientsCommand::Forget { client_id } => {
             let forgotten = admin::forget_client(&vault, client_id)?;

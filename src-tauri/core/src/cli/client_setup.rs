@@ -61,20 +61,10 @@ pub fn connect(
         })?;
         return Ok(());
     }
-    if !yes {
-        if !std::io::stdin().is_terminal() {
-            return Err(CliError::Usage(
-                "not a terminal: add --yes to write the change shown".into(),
-            ));
-        }
-        print!("Write this change to {}? [y/N] ", plan.config.display());
-        std::io::stdout().flush()?;
-        let mut answer = String::new();
-        std::io::stdin().lock().read_line(&mut answer)?;
-        if !matches!(answer.trim(), "y" | "Y" | "yes") {
-            return Err(CliError::Usage("nothing written".into()));
-        }
-    }
+    confirm(
+        yes,
+        &format!("Write this change to {}?", plan.config.display()),
+    )?;
     let written = admin::connect_client(vault, &plan)?;
     emit(json, &written, |out| {
         writeln!(out, "wrote {} ({})", written.config.display(), plan.name)?;
@@ -89,6 +79,87 @@ pub fn connect(
                 "the file is new; `gatehoused clients undo {client}` removes it"
             ),
         }
+    })
+}
+
+/// Asks on the terminal unless `yes`; without a terminal, `--yes` is required.
+fn confirm(yes: bool, question: &str) -> Result<(), CliError> {
+    if yes {
+        return Ok(());
+    }
+    if !std::io::stdin().is_terminal() {
+        return Err(CliError::Usage(
+            "not a terminal: add --yes to make the change shown".into(),
+        ));
+    }
+    print!("{question} [y/N] ");
+    std::io::stdout().flush()?;
+    let mut answer = String::new();
+    std::io::stdin().lock().read_line(&mut answer)?;
+    if matches!(answer.trim(), "y" | "Y" | "yes") {
+        Ok(())
+    } else {
+        Err(CliError::Usage("nothing changed".into()))
+    }
+}
+
+pub fn import(
+    vault: &Vault,
+    client: &str,
+    server: Option<&str>,
+    config_file: Option<&Path>,
+    yes: bool,
+    json: bool,
+) -> Result<(), CliError> {
+    let Some(server) = server else {
+        let found = admin::importable(client, config_file)?;
+        return emit(json, &found, |out| {
+            writeln!(out, "SERVER\tKIND\tSECRETS\tIMPORT")?;
+            for c in &found {
+                writeln!(
+                    out,
+                    "{}\t{}\t{}\t{}",
+                    c.name,
+                    c.kind,
+                    c.secrets.join(","),
+                    c.refused
+                        .as_deref()
+                        .map_or("yes".to_owned(), |why| format!("no: {why}"))
+                )?;
+            }
+            Ok(())
+        });
+    };
+    let port = config::resolve_port(None)?;
+    let bridge = std::env::current_exe()
+        .ok()
+        .map(|exe| admin::bridge_command(vault, &exe));
+    let planned = admin::plan_import(vault, port, client, server, config_file, bridge.as_deref())?;
+    if !json {
+        print!("{}", planned.plan.diff);
+        println!(
+            "Gatehouse will hold {server:?} as the connection {:?}{}",
+            planned.slug,
+            if planned.secrets.is_empty() {
+                String::new()
+            } else {
+                format!(", with {} sealed in its store", planned.secrets.join(", "))
+            }
+        );
+    }
+    confirm(yes, "Import it?")?;
+    let done = admin::import_server(vault, port, server, &planned)?;
+    emit(json, &done, |out| {
+        writeln!(out, "{}", done.connection.local_url)?;
+        if let Some(backup) = &done.written.backup {
+            writeln!(
+                out,
+                "{} no longer holds the secrets; its old version, with them in plain text, is in {} (delete it once you are happy, or `gatehoused clients undo {client}`)",
+                done.written.config.display(),
+                backup.display()
+            )?;
+        }
+        Ok(())
     })
 }
 

@@ -13,6 +13,7 @@
 //! and a file that changed between the preview and the write is not written.
 
 pub mod edit;
+pub mod import;
 pub mod table;
 
 use std::path::{Path, PathBuf};
@@ -156,10 +157,34 @@ pub fn plan_connect(
     target: &Target<'_>,
     config: Option<&Path>,
 ) -> Result<Plan, ClientsError> {
-    let (slug, local_url) = (target.slug, target.url);
+    plan(home, client_id, target, config, None)
+}
+
+/// The change that replaces the client's entry `name` by one for `target` (an import: the entry
+/// that held the secrets goes).
+pub fn plan_replace(
+    home: &Home,
+    client_id: &str,
+    name: &str,
+    target: &Target<'_>,
+    config: Option<&Path>,
+) -> Result<Plan, ClientsError> {
+    plan(home, client_id, target, config, Some(name))
+}
+
+/// A client's config as it is: the client, its file, its text and servers.
+pub struct Current {
+    pub client: &'static ClientApp,
+    pub config: PathBuf,
+    pub before: Option<Vec<u8>>,
+    pub text: String,
+    pub servers: serde_json::Map<String, Value>,
+}
+
+/// Reads `client_id`'s config (`config` overrides where it is).
+pub fn read(home: &Home, client_id: &str, config: Option<&Path>) -> Result<Current, ClientsError> {
     let client =
         table::client(client_id).ok_or_else(|| ClientsError::UnknownClient(client_id.into()))?;
-    let entry = (client.entry)(target).ok_or(ClientsError::NeedsBridge(client.name))?;
     let path = config.map_or_else(|| (client.path)(home), Path::to_path_buf);
     let before = match std::fs::read(&path) {
         Ok(bytes) => Some(bytes),
@@ -170,22 +195,53 @@ pub fn plan_connect(
         .as_deref()
         .map(|b| String::from_utf8_lossy(b).into_owned())
         .unwrap_or_default();
-    let edit_error = |source| ClientsError::Edit {
-        path: path.clone(),
-        source,
-    };
-    let existing = edit::servers(client.format, &text, client.servers_at).map_err(edit_error)?;
-    let name = match existing.get(slug) {
-        None => slug.to_owned(),
-        Some(entry)
+    let servers = edit::servers(client.format, &text, client.servers_at).map_err(|source| {
+        ClientsError::Edit {
+            path: path.clone(),
+            source,
+        }
+    })?;
+    Ok(Current {
+        client,
+        config: path,
+        before,
+        text,
+        servers,
+    })
+}
+
+fn plan(
+    home: &Home,
+    client_id: &str,
+    target: &Target<'_>,
+    config: Option<&Path>,
+    replace: Option<&str>,
+) -> Result<Plan, ClientsError> {
+    let (slug, local_url) = (target.slug, target.url);
+    let Current {
+        client,
+        config: path,
+        before,
+        text,
+        servers: existing,
+    } = read(home, client_id, config)?;
+    let entry = (client.entry)(target).ok_or(ClientsError::NeedsBridge(client.name))?;
+    let name = match (replace, existing.get(slug)) {
+        (Some(name), _) => name.to_owned(),
+        (None, None) => slug.to_owned(),
+        (None, Some(entry))
             if entry_url(entry) == Some(local_url) || table::is_bridge_entry(entry, Some(slug)) =>
         {
             slug.to_owned()
         }
-        Some(_) => format!("{slug}-gatehouse"),
+        (None, Some(_)) => format!("{slug}-gatehouse"),
     };
-    let after = edit::set_server(client.format, &text, client.servers_at, &name, &entry)
-        .map_err(edit_error)?;
+    let after = edit::set_server(client.format, &text, client.servers_at, &name, &entry).map_err(
+        |source| ClientsError::Edit {
+            path: path.clone(),
+            source,
+        },
+    )?;
     let shown = path.display().to_string();
     let diff = similar::TextDiff::from_lines(text.as_str(), after.as_str())
         .unified_diff()
