@@ -3,6 +3,11 @@
 //! only in this process's memory. The proxy reaches a stdio connection exactly as it reaches an
 //! HTTP upstream, so grants, allow-lists, sessions, revocation and the era bridge apply unchanged.
 //!
+//! A request from a client that accepts SSE is answered with an SSE stream whose headers go out at
+//! once (its progress notifications, then the answer), as the SDK servers do: the proxy can then
+//! tell a client that leaves before the answer from one still waiting (the era bridge turns that
+//! into `notifications/cancelled`, which reaches the process with its own id for the request).
+//!
 //! Sessions are Gatehouse's own: `initialize` is answered from the server's InitializeResult (the
 //! server was initialized once, by Gatehouse) with a new `Mcp-Session-Id`; the session outlives a
 //! restart of the process. Unknown session → 404, none → 400, as §Session Management asks.
@@ -175,7 +180,7 @@ async fn post_message(
                 return StatusCode::ACCEPTED.into_response();
             }
             match start_call(&server, &session, message).await {
-                Ok(call) if wants_sse && call.progress.is_some() => sse_answer(call, server),
+                Ok(call) if wants_sse => sse_answer(call, server),
                 Ok(call) => json_response(&finish(call, &server.name).await),
                 Err(answer) => json_response(&answer),
             }
@@ -272,7 +277,8 @@ fn sse_event(value: &Value) -> Bytes {
     Bytes::from(format!("event: message\ndata: {value}\n\n"))
 }
 
-/// An answer preceded by the progress notifications for its token, as an SSE stream.
+/// An answer preceded by the progress notifications for its token, as an SSE stream (its headers
+/// at once).
 fn sse_answer(mut call: Call, server: Arc<Server>) -> Response {
     let stream = async_stream(move |tx| async move {
         let mut progress = call.progress.take();
