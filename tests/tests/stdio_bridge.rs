@@ -5,7 +5,9 @@
 //! restart on the same port mid-session is survived (the session is re-established); with no
 //! gateway the client gets a JSON-RPC error saying to open the app; and the entry `gatehoused
 //! clients connect claude-desktop` writes into a temporary HOME's claude_desktop_config.json,
-//! started as Claude Desktop starts it, reaches the server.
+//! started as Claude Desktop starts it, reaches the server; the extension bundle `gatehoused mcpb`
+//! writes is unpacked and validated by the MCPB project's CLI (`@anthropic-ai/mcpb`, pinned) and
+//! the command in its manifest, started as an install would, reaches the server too.
 
 use std::collections::BTreeMap;
 use std::process::Stdio;
@@ -76,6 +78,10 @@ async fn three_bridges_one_consent_and_a_gateway_restart() {
         "echo",
         json!("Echo: from the config"),
     );
+    expect("mcpb", "written", json!(0));
+    expect("mcpb", "unpacked", json!(0));
+    expect("mcpb", "valid", json!(true));
+    expect("mcpb", "echo", json!("Echo: from the bundle"));
     let down = get("not-running", "error");
     println!("  not running: {down}");
     if !down.as_str().is_some_and(|e| {

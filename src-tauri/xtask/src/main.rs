@@ -4,7 +4,8 @@
 //!   a line `N passed, N failed`; the exit code is non-zero on any failure.
 //!
 //! Also `cargo xtask setup [run|test]`, `cargo xtask bindings` (regenerate the TypeScript types) and
-//! `cargo xtask bench` (the proxy benchmark, release build: numbers, never a pass/fail).
+//! `cargo xtask bench` (the proxy benchmark, release build: numbers, never a pass/fail) and
+//! `cargo xtask mcpb` (the Claude Desktop extension bundle, `artifacts/gatehouse.mcpb`).
 //! No dependencies: this crate must build before anything else is installed.
 
 mod setup;
@@ -30,8 +31,9 @@ fn main() -> ExitCode {
         }
         Some("bindings") => steps::bindings(),
         Some("bench") => steps::bench(),
+        Some("mcpb") => steps::mcpb(),
         _ => {
-            eprintln!("usage: cargo xtask <run|test|setup [run|test]|bindings|bench>");
+            eprintln!("usage: cargo xtask <run|test|setup [run|test]|bindings|bench|mcpb>");
             return ExitCode::from(2);
         }
     };

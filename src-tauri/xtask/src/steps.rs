@@ -366,6 +366,30 @@ pub fn bench() -> Result<(), String> {
     .status_ok()
 }
 
+/// `cargo xtask mcpb`: the Claude Desktop extension bundle (release `gatehoused` inside), written
+/// to `artifacts/gatehouse.mcpb` by `gatehoused mcpb`.
+pub fn mcpb() -> Result<(), String> {
+    let root = root();
+    command(
+        &cargo(),
+        &["build", "--release", "--package", "gatehouse-core", "--bin", "gatehoused"],
+    )
+    .dir(&root)
+    .status_ok()?;
+    let out = root.join("artifacts");
+    std::fs::create_dir_all(&out).map_err(|e| format!("{}: {e}", out.display()))?;
+    let binary = target_dir().join("release").join(if cfg!(windows) {
+        "gatehoused.exe"
+    } else {
+        "gatehoused"
+    });
+    let bundle = out.join("gatehouse.mcpb");
+    let bundle_arg = bundle.display().to_string();
+    command(&binary.display().to_string(), &["mcpb", "--out", &bundle_arg])
+        .dir(&root)
+        .status_ok()
+}
+
 /// `cargo xtask bindings`: rewrite ui/src/api/bindings from the Rust DTOs.
 pub fn bindings() -> Result<(), String> {
     command(

@@ -12,7 +12,7 @@
 // calls echo again; a bridge pointed at a port where nothing listens answers with a clear error.
 // One JSON line per check on stdout; logs on stderr prefixed `[bridge]`.
 
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { createRequire } from 'node:module';
@@ -130,6 +130,37 @@ async function main() {
     }
     rmSync(home, { recursive: true, force: true });
     emit({ check: 'claude-desktop-config', ok: true, echo: fromConfig });
+
+    // The Claude Desktop extension bundle: written by `gatehoused mcpb`, unpacked and validated by
+    // the MCPB project's own CLI (@anthropic-ai/mcpb), started from its manifest's mcp_config with
+    // the connection filled in as the install dialog would.
+    const work = mkdtempSync(join(tmpdir(), 'gatehouse-mcpb-'));
+    let bundle;
+    try {
+      const out = join(work, 'gatehouse.mcpb');
+      const wroteBundle = await gatehouse.admin(['mcpb', '--out', out]);
+      const mcpbCli = join(here, '..', '..', 'node_modules', '.bin', 'mcpb');
+      const unpack = spawnSync(mcpbCli, ['unpack', out, join(work, 'unpacked')], { encoding: 'utf8' });
+      const validate = spawnSync(mcpbCli, ['validate', join(work, 'unpacked', 'manifest.json')], { encoding: 'utf8' });
+      const manifest = JSON.parse(readFileSync(join(work, 'unpacked', 'manifest.json'), 'utf8'));
+      const fill = (v) => v.replaceAll('${__dirname}', join(work, 'unpacked')).replaceAll('${user_config.connection}', 'everything');
+      const config = manifest.server.mcp_config;
+      const transport = new StdioClientTransport({
+        command: fill(config.command),
+        args: config.args.map(fill),
+        env: { ...gatehouse.env, GATEHOUSE_DATA_DIR: gatehouse.dataDir, GATEHOUSE_PORT: String(port) },
+        stderr: 'pipe',
+      });
+      const client = new Client({ name: 'Claude Desktop', version: '0.1.0' });
+      await client.connect(transport);
+      const echo = text(await client.callTool({ name: 'echo', arguments: { message: 'from the bundle' } }));
+      await client.close();
+      bundle = { written: wroteBundle.code, unpacked: unpack.status, valid: validate.status === 0 && validate.stdout.includes('passes'), echo };
+    } catch (error) {
+      bundle = { error: message(error) };
+    }
+    rmSync(work, { recursive: true, force: true });
+    emit({ check: 'mcpb', ok: !bundle.error, ...bundle });
 
     // No gateway at all: a fresh data directory and a port nobody listens on.
     const lonely = new Gatehouse(process.env.GATEHOUSED);

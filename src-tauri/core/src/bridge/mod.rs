@@ -13,6 +13,7 @@
 //! answer do not reach the client.
 
 pub mod auth;
+pub mod bundle;
 
 use std::sync::Arc;
 use std::time::Duration;

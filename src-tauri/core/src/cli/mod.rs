@@ -60,6 +60,11 @@ pub enum Command {
         #[arg(long)]
         port: Option<u16>,
     },
+    /// Write the Claude Desktop extension bundle (.mcpb) that wraps `bridge`, with this program in it
+    Mcpb {
+        #[arg(long, value_name = "FILE", default_value = "gatehouse.mcpb")]
+        out: PathBuf,
+    },
     /// Upstream MCP servers: add, list, edit, remove, disable, enable, signin, signout
     Connections {
         /// Print the result as JSON
@@ -144,6 +149,12 @@ pub fn run(cli: &Cli) -> Result<(), CliError> {
             let vault = open_vault(&data_dir)?;
             let port = config::resolve_port(*port)?;
             admin::runtime()?.block_on(crate::bridge::run(vault, port, slug))?;
+            Ok(())
+        }
+        Command::Mcpb { out } => {
+            let program = std::env::current_exe()?;
+            crate::bridge::bundle::write(out, &program)?;
+            println!("{}", out.display());
             Ok(())
         }
         Command::Connections { json, command } => admin::connections(&data_dir, command, *json),
