@@ -372,7 +372,14 @@ pub fn mcpb() -> Result<(), String> {
     let root = root();
     command(
         &cargo(),
-        &["build", "--release", "--package", "gatehouse-core", "--bin", "gatehoused"],
+        &[
+            "build",
+            "--release",
+            "--package",
+            "gatehouse-core",
+            "--bin",
+            "gatehoused",
+        ],
     )
     .dir(&root)
     .status_ok()?;
@@ -385,9 +392,12 @@ pub fn mcpb() -> Result<(), String> {
     });
     let bundle = out.join("gatehouse.mcpb");
     let bundle_arg = bundle.display().to_string();
-    command(&binary.display().to_string(), &["mcpb", "--out", &bundle_arg])
-        .dir(&root)
-        .status_ok()
+    command(
+        &binary.display().to_string(),
+        &["mcpb", "--out", &bundle_arg],
+    )
+    .dir(&root)
+    .status_ok()
 }
 
 /// `cargo xtask bindings`: rewrite ui/src/api/bindings from the Rust DTOs.
