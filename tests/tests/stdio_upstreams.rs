@@ -10,6 +10,9 @@
 //! - `kill -9` of the server during a call gives the client a JSON-RPC error, and the next call
 //!   works on a new process;
 //! - the process stops after the idle time (3 s here) and starts again on the next call;
+//! - mcp-remote (pinned) signs in with consent, lists and calls tools, reads a resource, gets a
+//!   prompt and refreshes its token on the stdio upstream; after its grant is revoked its next call
+//!   fails with an auth error, as on an HTTP upstream;
 //! - `gatehoused clients import cursor <server>` moves a server with an `env` API key out of a
 //!   Cursor config (temporary HOME): the config then points at Gatehouse and holds no key (one
 //!   backup beside it does, as the person is told), and the server still gets the key;
@@ -92,6 +95,20 @@ async fn stdio_servers_work_through_gatehouse_and_survive_crash_and_idle() {
     expect("log", "hasLines", json!(true));
     expect("log", "secretInLog", json!(false));
     expect("log", "idleNoted", json!(true));
+    expect("mcp-remote", "outcome", json!("ready"));
+    expect(
+        "mcp-remote",
+        "echo",
+        json!("Echo: hello through mcp-remote"),
+    );
+    expect("mcp-remote", "resource", json!(true));
+    expect("mcp-remote", "prompt", json!(1));
+    expect("mcp-remote", "refreshed", json!(true));
+    expect(
+        "mcp-remote",
+        "afterRevoke",
+        json!({"ok": false, "authError": true}),
+    );
     expect("import", "exit", json!(0));
     expect("import", "keyLeftInConfig", json!(false));
     expect("import", "pointsAtGatehouse", json!(true));

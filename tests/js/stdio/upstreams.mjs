@@ -15,7 +15,9 @@
 // check on stdout ({"check":…,"ok":…,…}); logs on stderr prefixed `[stdio]`. Exit 0 when the run got to
 // the end, 1 when the harness itself failed.
 
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
 import { mkdtempSync, mkdirSync, writeFileSync, readFileSync, existsSync, readdirSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
@@ -24,6 +26,7 @@ import { Client as ClientV2, StreamableHTTPClientTransport as TransportV2 } from
 import { Gatehouse } from '../conformance/gatehouse.mjs';
 
 const require = createRequire(import.meta.url);
+const here = dirname(fileURLToPath(import.meta.url));
 const log = (...parts) => process.stderr.write(`[stdio] ${parts.join(' ')}\n`);
 const emit = (line) => process.stdout.write(`${JSON.stringify(line)}\n`);
 const message = (error) => String(error?.message ?? error);
@@ -151,6 +154,57 @@ async function main() {
     const logs = join(gatehouse.dataDir, 'logs', 'stdio');
     const logText = existsSync(logs) ? readdirSync(logs).map((f) => readFileSync(join(logs, f), 'utf8')).join('\n') : '';
     emit({ check: 'log', ok: true, hasLines: logText.includes('[gatehouse] started'), secretInLog: logText.includes(SECRET), idleNoted: logText.includes('idle: stopping') });
+
+    // mcp-remote (pinned), as Claude Desktop or Cursor run it, on the stdio upstream: sign-in with
+    // consent, tools, resources, prompts, a refresh; then the grant is revoked and the next call
+    // fails with an auth error, as for an HTTP upstream.
+    await check('mcp-remote', async () => {
+      const configDir = mkdtempSync(join(tmpdir(), 'gatehouse-stdio-mcp-remote-'));
+      const child = spawn(process.execPath, [join(here, '..', 'mcp-remote-client.mjs'), `${gatehouse.base}/mcp/everything`, '--config-dir', configDir], {
+        stdio: ['pipe', 'pipe', 'pipe'],
+        env: { ...process.env, NODE_OPTIONS: '' },
+      });
+      const steps = {};
+      let ready;
+      const isReady = new Promise((resolve) => (ready = resolve));
+      let finished;
+      const done = new Promise((resolve) => (finished = resolve));
+      createInterface({ input: child.stdout }).on('line', async (line) => {
+        if (line.startsWith('AUTHORIZE ')) {
+          await fetch(line.slice('AUTHORIZE '.length)).catch(() => {});
+          const pending = JSON.parse((await gatehouse.admin(['requests', 'list', '--json'])).stdout || '[]');
+          for (const r of pending.filter((p) => p.connection_slug === 'everything')) {
+            await gatehouse.admin(['requests', 'approve', r.id, '--port', gatehouse.port]);
+          }
+        } else if (line === 'READY') ready();
+        else if (line === 'DONE') finished();
+        else {
+          try {
+            const step = JSON.parse(line);
+            steps[step.step] = step;
+          } catch {}
+        }
+      });
+      child.stderr.on('data', () => {});
+      const outcome = await Promise.race([isReady.then(() => 'ready'), new Promise((r) => child.once('exit', () => r('exited'))), sleep(120_000).then(() => 'timeout')]);
+      if (outcome === 'ready') {
+        const grants = JSON.parse((await gatehouse.admin(['grants', 'list', '--json'])).stdout || '[]');
+        const mine = grants.filter((g) => g.connection_slug === 'everything' && !(g.client_name ?? '').startsWith('Stdio harness'));
+        await gatehouse.admin(['grants', 'revoke', ...mine.map((g) => g.id)]);
+        child.stdin.write('CALL\n');
+        await Promise.race([done, sleep(40_000)]);
+      }
+      child.kill();
+      execFileSync('rm', ['-rf', configDir]);
+      return {
+        outcome,
+        echo: steps.callTool?.text ?? null,
+        resource: Boolean(steps.readResource?.uri),
+        prompt: steps.getPrompt?.messages ?? null,
+        refreshed: Boolean(steps.refresh),
+        afterRevoke: steps.call ? { ok: steps.call.ok, authError: steps.call.auth_error } : null,
+      };
+    });
 
     // Import: a Cursor config in a temporary HOME starts server-everything with an API key in
     // plain text; `clients import` moves the server behind Gatehouse and the key into its store.
