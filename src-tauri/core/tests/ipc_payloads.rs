@@ -351,6 +351,37 @@ async fn no_ipc_payload_carries_a_secret() {
     payloads.add(&started.callback);
     payloads.add(&started);
 
+    // Client setup in a temporary HOME whose Cursor config already holds the header connection's
+    // key for another server: the preview's diff passes by it, and must show it masked.
+    let home_dir = tempfile::tempdir().unwrap();
+    let home = gatehouse_core::clients::Home::under(home_dir.path().to_owned());
+    let cursor = home_dir.path().join(".cursor").join("mcp.json");
+    std::fs::create_dir_all(cursor.parent().unwrap()).unwrap();
+    std::fs::write(
+        &cursor,
+        format!(
+            r#"{{"mcpServers": {{"other": {{"command": "npx", "env": {{"KEY": "{HEADER_SECRET}"}}}}}}}}"#
+        ),
+    )
+    .unwrap();
+    payloads.add_all(&admin::list_client_apps(&home, port));
+    let preview =
+        admin::preview_client_config(&home, &env.vault, port, "cursor", "keyed", None).unwrap();
+    assert!(preview.diff.contains("[secret]"), "{}", preview.diff);
+    payloads.add(&preview);
+    let written = admin::write_client_config(
+        &home,
+        &env.vault,
+        port,
+        "cursor",
+        "keyed",
+        &preview.diff,
+        None,
+    )
+    .unwrap();
+    payloads.add(&written);
+    payloads.add(&admin::undo_client_config(&env.vault, "cursor").unwrap());
+
     // Errors, including ones that quote what was typed or what the upstream said.
     payloads.error(
         admin::add_connection(

@@ -5,6 +5,8 @@
 use std::path::{Path, PathBuf};
 
 use secrecy::SecretString;
+use serde::Serialize;
+use ts_rs::TS;
 
 use super::AdminError;
 use super::connections::{
@@ -24,7 +26,8 @@ fn data_dir(vault: &Vault) -> PathBuf {
         .map_or_else(|| PathBuf::from("."), Path::to_path_buf)
 }
 
-fn home() -> Result<Home, AdminError> {
+/// The current user's home, whose clients the window and the CLI set up.
+pub fn user_home() -> Result<Home, AdminError> {
     Home::current().ok_or_else(|| AdminError::invalid("home", "this account has no home directory"))
 }
 
@@ -41,7 +44,7 @@ impl From<ClientsError> for AdminError {
 /// Every known client and what its config holds.
 pub fn detect_clients(port: u16) -> Result<Vec<Detected>, AdminError> {
     Ok(clients::detect(
-        &home()?,
+        &user_home()?,
         &format!("http://127.0.0.1:{port}"),
     ))
 }
@@ -66,6 +69,19 @@ pub fn preview_client_connect(
     config: Option<&Path>,
     bridge: Option<&[String]>,
 ) -> Result<Plan, AdminError> {
+    preview_client_connect_in(&user_home()?, vault, port, client, slug, config, bridge)
+}
+
+/// [`preview_client_connect`] for the clients of `home`.
+pub fn preview_client_connect_in(
+    home: &Home,
+    vault: &Vault,
+    port: u16,
+    client: &str,
+    slug: &str,
+    config: Option<&Path>,
+    bridge: Option<&[String]>,
+) -> Result<Plan, AdminError> {
     let connection = get_connection(vault, port, slug)?;
     let url = local_url(port, &connection.slug);
     let target = Target {
@@ -74,7 +90,7 @@ pub fn preview_client_connect(
         port,
         bridge,
     };
-    Ok(clients::plan_connect(&home()?, client, &target, config)?)
+    Ok(clients::plan_connect(home, client, &target, config)?)
 }
 
 /// Makes a previewed change (refused if the file changed since the preview).
@@ -89,7 +105,7 @@ pub fn undo_client(vault: &Vault, client: &str) -> Result<Written, AdminError> {
 
 /// The servers of `client`'s config and whether each can move behind Gatehouse.
 pub fn importable(client: &str, config: Option<&Path>) -> Result<Vec<Candidate>, AdminError> {
-    let current = clients::read(&home()?, client, config)?;
+    let current = clients::read(&user_home()?, client, config)?;
     Ok(import::candidates(&current.servers))
 }
 
@@ -138,7 +154,7 @@ pub fn plan_import(
     config: Option<&Path>,
     bridge: Option<&[String]>,
 ) -> Result<ImportPlan, AdminError> {
-    let home = home()?;
+    let home = user_home()?;
     let current = clients::read(&home, client, config)?;
     let entry = current.servers.get(name).ok_or_else(|| {
         AdminError::invalid(
@@ -232,4 +248,128 @@ pub fn import_server(
             Err(err)
         }
     }
+}
+
+/// A client on this computer, for the window's "Connect a client" dialog.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
+pub struct DetectedClient {
+    /// `claude-code`, `vscode`, …
+    pub id: String,
+    pub name: String,
+    /// Its config file.
+    pub config: String,
+    pub installed: bool,
+    pub configured: bool,
+    /// The servers in its config, by name.
+    pub servers: Vec<String>,
+    /// Those already going through this Gatehouse.
+    pub through_gatehouse: Vec<String>,
+    /// Claude Desktop: it starts Gatehouse's stdio bridge instead of reaching the URL.
+    pub needs_bridge: bool,
+    /// Why its config could not be read.
+    pub problem: Option<String>,
+}
+
+/// The change that connecting a client would make, to show before it is made.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
+pub struct ClientConfigPreview {
+    pub client: String,
+    pub client_name: String,
+    pub config: String,
+    /// The entry's name in the client's config.
+    pub entry_name: String,
+    /// A unified diff; the keys of other servers are shown as `[secret]`.
+    pub diff: String,
+    /// The file does not exist yet.
+    pub creates_file: bool,
+}
+
+/// A change Gatehouse made to a client's config (or undid).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
+pub struct ClientConfigWritten {
+    pub client: String,
+    pub config: String,
+    /// The file as it was (`null`: Gatehouse created it).
+    pub backup: Option<String>,
+}
+
+/// Every known client of `home`, for the window.
+pub fn list_client_apps(home: &Home, port: u16) -> Vec<DetectedClient> {
+    clients::detect(home, &format!("http://127.0.0.1:{port}"))
+        .into_iter()
+        .map(|d| DetectedClient {
+            id: d.id.to_owned(),
+            name: d.name.to_owned(),
+            config: d.config.display().to_string(),
+            installed: d.installed,
+            configured: d.configured,
+            servers: d.servers,
+            through_gatehouse: d.through_gatehouse,
+            needs_bridge: d.needs_bridge,
+            problem: d.problem,
+        })
+        .collect()
+}
+
+fn preview_of(plan: &Plan) -> ClientConfigPreview {
+    ClientConfigPreview {
+        client: plan.client.to_owned(),
+        client_name: clients::table::client(plan.client)
+            .map_or_else(|| plan.client.to_owned(), |c| c.name.to_owned()),
+        config: plan.config.display().to_string(),
+        entry_name: plan.name.clone(),
+        diff: plan.diff.clone(),
+        creates_file: plan.before.is_none(),
+    }
+}
+
+fn written_view(written: &Written) -> ClientConfigWritten {
+    ClientConfigWritten {
+        client: written.client.clone(),
+        config: written.config.display().to_string(),
+        backup: written.backup.as_ref().map(|b| b.display().to_string()),
+    }
+}
+
+/// What connecting `client` to the connection `key` would change (nothing is written).
+pub fn preview_client_config(
+    home: &Home,
+    vault: &Vault,
+    port: u16,
+    client: &str,
+    key: &str,
+    bridge: Option<&[String]>,
+) -> Result<ClientConfigPreview, AdminError> {
+    Ok(preview_of(&preview_client_connect_in(
+        home, vault, port, client, key, None, bridge,
+    )?))
+}
+
+/// Makes the change the person saw: refused when the change would now differ from `shown_diff`
+/// (the file changed since the preview).
+pub fn write_client_config(
+    home: &Home,
+    vault: &Vault,
+    port: u16,
+    client: &str,
+    key: &str,
+    shown_diff: &str,
+    bridge: Option<&[String]>,
+) -> Result<ClientConfigWritten, AdminError> {
+    let plan = preview_client_connect_in(home, vault, port, client, key, None, bridge)?;
+    if plan.diff != shown_diff {
+        return Err(AdminError::invalid(
+            "config",
+            format!(
+                "{} changed since the preview; look at the change again",
+                plan.config.display()
+            ),
+        ));
+    }
+    Ok(written_view(&connect_client(vault, &plan)?))
+}
+
+/// Puts back the file of Gatehouse's last change to `client`'s config.
+pub fn undo_client_config(vault: &Vault, client: &str) -> Result<ClientConfigWritten, AdminError> {
+    Ok(written_view(&undo_client(vault, client)?))
 }

@@ -42,6 +42,9 @@ macro_rules! with_ipc_types {
             $crate::admin::SignedOut,
             $crate::admin::AuthDetection,
             $crate::admin::SuggestedAuth,
+            $crate::admin::DetectedClient,
+            $crate::admin::ClientConfigPreview,
+            $crate::admin::ClientConfigWritten,
         )
     };
 }

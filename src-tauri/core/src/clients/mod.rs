@@ -248,6 +248,7 @@ fn plan(
         .context_radius(3)
         .header(&shown, &shown)
         .to_string();
+    let diff = mask_secrets(&diff, &existing);
     Ok(Plan {
         client: client.id,
         config: path,
@@ -255,6 +256,29 @@ fn plan(
         before,
         after,
         diff,
+    })
+}
+
+/// `diff` with every secret value of the config's servers (environment values, header values,
+/// bearer tokens of 4 characters or more) replaced by `[secret]`: a diff is shown in the window
+/// and the terminal, and its context lines may pass through other servers' keys.
+pub fn mask_secrets(diff: &str, servers: &serde_json::Map<String, Value>) -> String {
+    let mut secrets: Vec<&str> = Vec::new();
+    for entry in servers.values() {
+        for key in ["env", "headers", "http_headers", "env_http_headers"] {
+            if let Some(map) = entry.get(key).and_then(Value::as_object) {
+                secrets.extend(map.values().filter_map(Value::as_str));
+            }
+        }
+        if let Some(token) = entry.get("bearer_token").and_then(Value::as_str) {
+            secrets.push(token);
+        }
+    }
+    secrets.retain(|s| s.len() >= 4);
+    // Longest first, so a secret that contains another is masked whole.
+    secrets.sort_by_key(|s| std::cmp::Reverse(s.len()));
+    secrets.iter().fold(diff.to_owned(), |diff, secret| {
+        diff.replace(secret, "[secret]")
     })
 }
 
@@ -487,6 +511,26 @@ mod tests {
         assert!(!installed(&home, "cursor"));
         std::fs::create_dir_all(home.home.join(".cursor")).expect("mkdir");
         assert!(installed(&home, "cursor"));
+    }
+
+    #[test]
+    fn diffs_never_show_the_keys_in_a_config() {
+        let (_dir, home) = home();
+        let config = home.home.join(".cursor").join("mcp.json");
+        std::fs::create_dir_all(config.parent().expect("parent")).expect("mkdir");
+        std::fs::write(
+            &config,
+            r#"{"mcpServers": {"docs": {"command": "npx", "env": {"DOCS_KEY": "sk-docs-secret-1"}}, "api": {"url": "https://api.example/mcp", "headers": {"Authorization": "Bearer tok-abcdef"}}}}"#,
+        )
+        .expect("write");
+        let plan = plan_connect(&home, "cursor", &target(None), None).expect("plan");
+        assert!(plan.diff.contains("[secret]"), "{}", plan.diff);
+        assert!(!plan.diff.contains("sk-docs-secret-1"), "{}", plan.diff);
+        assert!(!plan.diff.contains("tok-abcdef"), "{}", plan.diff);
+        assert!(
+            plan.after.contains("sk-docs-secret-1"),
+            "only the shown diff is masked, not the file"
+        );
     }
 
     #[test]
