@@ -121,6 +121,26 @@ describe("Gatehouse views in Chromium, against the fake backend", () => {
     await close();
   });
 
+  it("connects a client: the change as a diff, then written, then undone (axe on each step)", async () => {
+    const { page, close } = await open();
+    const card = page.getByTestId("connection-card").filter({ has: page.getByRole("heading", { name: "GitHub" }) });
+    await card.getByRole("button", { name: "Connect a client…" }).click();
+    const dialog = page.getByRole("dialog", { name: "Connect a client to GitHub" });
+    await dialog.getByLabel("Client").selectOption("vscode");
+    await dialog.getByRole("button", { name: "Show the change" }).click();
+    const diff = dialog.getByTestId("client-config-diff");
+    await diff.waitFor();
+    assert.match(await diff.innerText(), /\+\s+"github-gatehouse"/);
+    await checkAccessibility(page, "connect-a-client diff");
+    await page.screenshot({ path: join(ARTIFACTS, "connect-client-diff-light.png") });
+    await dialog.getByRole("button", { name: "Write to VS Code" }).click();
+    await dialog.getByTestId("client-config-written").waitFor();
+    await checkAccessibility(page, "connect-a-client written");
+    await dialog.getByRole("button", { name: "Undo" }).click();
+    await dialog.getByTestId("client-config-undone").waitFor();
+    await close();
+  });
+
   it("bulk-revokes a selection", async () => {
     const { page, close } = await open();
     await tab(page, "Authorized clients");

@@ -8,10 +8,11 @@
 use std::sync::Arc;
 
 use gatehouse_core::admin::{
-    self, ActivityView, AuthDetection, ClientForgotten, ClientView, ConnectionChange,
-    ConnectionChangesRequest, ConnectionRemoved, ConnectionView, EditPreview, GatewayStatus,
-    GrantView, GrantsRevoked, IpcError, NewConnectionRequest, OAuthTemplateView, PendingDecision,
-    PendingRequestView, RequestDecided, Settings, SignedOut, SigninCallback, SigninStarted,
+    self, ActivityView, AuthDetection, ClientConfigPreview, ClientConfigWritten, ClientForgotten,
+    ClientView, ConnectionChange, ConnectionChangesRequest, ConnectionRemoved, ConnectionView,
+    DetectedClient, EditPreview, GatewayStatus, GrantView, GrantsRevoked, IpcError,
+    NewConnectionRequest, OAuthTemplateView, PendingDecision, PendingRequestView, RequestDecided,
+    Settings, SignedOut, SigninCallback, SigninStarted,
 };
 use gatehouse_core::net::browser::open_browser;
 use tauri::{AppHandle, State};
@@ -194,4 +195,71 @@ pub async fn decide_pending_request(
 pub async fn sign_out(slot: Slot<'_>, slug: String) -> Result<SignedOut, IpcError> {
     let (vault, _) = slot.vault()?;
     Ok(admin::sign_out(&vault, &slug).await?)
+}
+
+/// This program started as the stdio bridge, for clients that only start commands (Claude
+/// Desktop): `<app> --data-dir DIR bridge <slug> --port P` (see `main.rs`).
+fn bridge(vault: &gatehouse_core::vault::Vault) -> Option<Vec<String>> {
+    std::env::current_exe()
+        .ok()
+        .map(|exe| admin::bridge_command(vault, &exe))
+}
+
+/// The MCP clients on this computer and the servers in their configs.
+#[tauri::command]
+pub async fn list_client_apps(slot: Slot<'_>) -> Result<Vec<DetectedClient>, IpcError> {
+    slot.run(|_, port| Ok(admin::list_client_apps(&admin::user_home()?, port)))
+        .await
+}
+
+/// What connecting `client` to the connection `key` would change in its config.
+#[tauri::command]
+pub async fn preview_client_config(
+    slot: Slot<'_>,
+    client: String,
+    key: String,
+) -> Result<ClientConfigPreview, IpcError> {
+    slot.run(move |v, port| {
+        admin::preview_client_config(
+            &admin::user_home()?,
+            v,
+            port,
+            &client,
+            &key,
+            bridge(v).as_deref(),
+        )
+    })
+    .await
+}
+
+/// Makes the previewed change (`diff` is what the person saw).
+#[tauri::command]
+pub async fn write_client_config(
+    slot: Slot<'_>,
+    client: String,
+    key: String,
+    diff: String,
+) -> Result<ClientConfigWritten, IpcError> {
+    slot.run(move |v, port| {
+        admin::write_client_config(
+            &admin::user_home()?,
+            v,
+            port,
+            &client,
+            &key,
+            &diff,
+            bridge(v).as_deref(),
+        )
+    })
+    .await
+}
+
+/// Puts back a client's config as it was before Gatehouse's last change.
+#[tauri::command]
+pub async fn undo_client_config(
+    slot: Slot<'_>,
+    client: String,
+) -> Result<ClientConfigWritten, IpcError> {
+    slot.run(move |v, _| admin::undo_client_config(v, &client))
+        .await
 }

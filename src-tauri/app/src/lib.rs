@@ -74,6 +74,10 @@ pub fn run() {
             commands::sign_out,
             commands::list_pending_requests,
             commands::decide_pending_request,
+            commands::list_client_apps,
+            commands::preview_client_config,
+            commands::write_client_config,
+            commands::undo_client_config,
         ])
         .build(tauri::generate_context!());
     match app {

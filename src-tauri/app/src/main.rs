@@ -2,5 +2,15 @@
 #![cfg_attr(not(debug_assertions), windows_subsystem = "windows")]
 
 fn main() {
+    // A client config can start the app as Gatehouse's stdio bridge (Claude Desktop): that runs
+    // headless and never reaches the single-instance handover or a window.
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if let Some(bridge) = gatehouse_core::bridge::BridgeArgs::parse(&args) {
+        if let Err(error) = gatehouse_core::bridge::run_standalone(&bridge) {
+            eprintln!("gatehouse bridge: {error}");
+            std::process::exit(1);
+        }
+        return;
+    }
     gatehouse_app::run();
 }

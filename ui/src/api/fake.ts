@@ -368,9 +368,33 @@ const METHODS: readonly Method[] = [
   "signOut",
   "listPendingRequests",
   "decidePendingRequest",
+  "listClientApps",
+  "previewClientConfig",
+  "writeClientConfig",
+  "undoClientConfig",
   "onChanged",
   "onConsentRequested",
 ];
+
+/** The clients the fake knows, with where their configs would be and the entry each gets. */
+const FAKE_CLIENT_APPS: { id: string; name: string; config: string; key: string; entry: (c: ConnectionView) => unknown }[] = [
+  { id: "vscode", name: "VS Code", config: "~/.config/Code/User/mcp.json", key: "servers", entry: (c) => ({ type: "http", url: c.local_url }) },
+  { id: "cursor", name: "Cursor", config: "~/.cursor/mcp.json", key: "mcpServers", entry: (c) => ({ url: c.local_url }) },
+  {
+    id: "claude-desktop",
+    name: "Claude Desktop",
+    config: "~/.config/Claude/claude_desktop_config.json",
+    key: "mcpServers",
+    entry: (c) => ({ command: "/opt/Gatehouse/gatehouse", args: ["bridge", c.slug] }),
+  },
+];
+
+/** A naive line diff (removed lines, then added ones) for the fake's previews. */
+function lineDiff(before: string, after: string): string[] {
+  const a = before ? before.split("\n") : [];
+  const b = after.split("\n");
+  return [...a.filter((l) => !b.includes(l)).map((l) => `-${l}`), ...b.filter((l) => !a.includes(l)).map((l) => `+${l}`)];
+}
 
 /** How long the fake's browser sign-in takes before the connection turns connected (ms). */
 export const FAKE_SIGNIN_DELAY_MS = 50;
@@ -435,6 +459,29 @@ export function createFakeApi(initial: Partial<FakeState> = {}): FakeApi {
 
   const count = (method: Method) => {
     calls[method] += 1;
+  };
+  // Client configs, as text by client id, and what each was before Gatehouse's last write.
+  const clientFiles = new Map<string, string>([
+    ["vscode", JSON.stringify({ servers: { github: { type: "http", url: "https://api.githubcopilot.com/mcp/" } } }, null, 2)],
+  ]);
+  const clientUndo = new Map<string, string | null>();
+  const clientPlan = (client: string, key: string) => {
+    const app = FAKE_CLIENT_APPS.find((a) => a.id === client);
+    if (!app) throw invalid("client", `unknown client "${client}"`);
+    const c = findConnection(key);
+    const before = clientFiles.get(client) ?? null;
+    const doc = before ? JSON.parse(before) : {};
+    const entry = app.entry(c);
+    const existing = doc[app.key]?.[c.slug];
+    // As the backend: a different server under the same name is kept, the new entry gets another.
+    const name = existing && JSON.stringify(existing) !== JSON.stringify(entry) ? `${c.slug}-gatehouse` : c.slug;
+    doc[app.key] = { ...(doc[app.key] ?? {}), [name]: entry };
+    const after = JSON.stringify(doc, null, 2);
+    const diff = [`--- ${app.config}`, `+++ ${app.config}`, ...lineDiff(before ?? "", after)].join("\n") + "\n";
+    return {
+      after,
+      preview: { client, client_name: app.name, config: app.config, entry_name: name, diff, creates_file: before === null },
+    };
   };
   const answer = <T>(method: Method, value: () => T): Promise<T> => {
     count(method);
@@ -804,6 +851,48 @@ export function createFakeApi(initial: Partial<FakeState> = {}): FakeApi {
           });
         }
         return changed({ approved: approve, delivery: { via: "loopback" as const, status: 200 } }, "grants");
+      }),
+    listClientApps: () =>
+      answer("listClientApps", () =>
+        FAKE_CLIENT_APPS.map((app) => {
+          const text = clientFiles.get(app.id) ?? null;
+          const servers = text ? Object.keys(JSON.parse(text)[app.key] ?? {}) : [];
+          const through = servers.filter((name) =>
+            JSON.stringify(JSON.parse(text ?? "{}")[app.key][name]).includes("127.0.0.1"),
+          );
+          return {
+            id: app.id,
+            name: app.name,
+            config: app.config,
+            installed: true,
+            configured: text !== null,
+            servers,
+            through_gatehouse: through,
+            needs_bridge: app.id === "claude-desktop",
+            problem: null,
+          };
+        }),
+      ),
+    previewClientConfig: (client, key) =>
+      answer("previewClientConfig", () => clientPlan(client, key).preview),
+    writeClientConfig: (client, key, diff) =>
+      answer("writeClientConfig", () => {
+        const plan = clientPlan(client, key);
+        if (plan.preview.diff !== diff) throw invalid("config", "the file changed since the preview");
+        const before = clientFiles.get(client) ?? null;
+        clientUndo.set(client, before);
+        clientFiles.set(client, plan.after);
+        return { client, config: plan.preview.config, backup: before === null ? null : `${plan.preview.config}.gatehouse-backup` };
+      }),
+    undoClientConfig: (client) =>
+      answer("undoClientConfig", () => {
+        if (!clientUndo.has(client)) throw invalid("client", "Gatehouse has not changed this client's config");
+        const before = clientUndo.get(client) ?? null;
+        clientUndo.delete(client);
+        if (before === null) clientFiles.delete(client);
+        else clientFiles.set(client, before);
+        const app = FAKE_CLIENT_APPS.find((a) => a.id === client);
+        return { client, config: app?.config ?? "", backup: null };
       }),
     onChanged: (cb) => {
       count("onChanged");

@@ -3,7 +3,10 @@ import { listen } from "@tauri-apps/api/event";
 import type { ActivityView } from "./bindings/ActivityView";
 import type { AuthDetection } from "./bindings/AuthDetection";
 import type { Changed } from "./bindings/Changed";
+import type { ClientConfigPreview } from "./bindings/ClientConfigPreview";
+import type { ClientConfigWritten } from "./bindings/ClientConfigWritten";
 import type { ClientForgotten } from "./bindings/ClientForgotten";
+import type { DetectedClient } from "./bindings/DetectedClient";
 import type { ClientView } from "./bindings/ClientView";
 import type { ConnectionChange } from "./bindings/ConnectionChange";
 import type { ConnectionRemoved } from "./bindings/ConnectionRemoved";
@@ -57,6 +60,11 @@ export const tauriApi: GatehouseApi = {
   listPendingRequests: () => call<PendingRequestView[]>("list_pending_requests"),
   decidePendingRequest: (id, approve, tools) =>
     call<RequestDecided>("decide_pending_request", { id, approve, tools }),
+  listClientApps: () => call<DetectedClient[]>("list_client_apps"),
+  previewClientConfig: (client, key) => call<ClientConfigPreview>("preview_client_config", { client, key }),
+  writeClientConfig: (client, key, diff) =>
+    call<ClientConfigWritten>("write_client_config", { client, key, diff }),
+  undoClientConfig: (client) => call<ClientConfigWritten>("undo_client_config", { client }),
   onChanged: (cb) => listen<Changed>(CHANGED_EVENT, (event) => cb(event.payload.what)),
   onConsentRequested: (cb) =>
     listen<ConsentRequested>(CONSENT_REQUESTED_EVENT, (event) => cb(event.payload)),

@@ -1,7 +1,10 @@
 import type { ActivityView } from "./bindings/ActivityView";
 import type { AuthDetection } from "./bindings/AuthDetection";
 import type { ChangeKind } from "./bindings/ChangeKind";
+import type { ClientConfigPreview } from "./bindings/ClientConfigPreview";
+import type { ClientConfigWritten } from "./bindings/ClientConfigWritten";
 import type { ClientForgotten } from "./bindings/ClientForgotten";
+import type { DetectedClient } from "./bindings/DetectedClient";
 import type { ClientView } from "./bindings/ClientView";
 import type { ConnectionChange } from "./bindings/ConnectionChange";
 import type { ConnectionChangesRequest } from "./bindings/ConnectionChangesRequest";
@@ -89,6 +92,17 @@ export interface GatehouseApi {
    * backend sends the answer to the client's callback and says how it got there.
    */
   decidePendingRequest(id: string, approve: boolean, tools: string[] | null): Promise<RequestDecided>;
+  /** The MCP clients on this computer (the config files Gatehouse knows) and their servers. */
+  listClientApps(): Promise<DetectedClient[]>;
+  /**
+   * What connecting `client` to the connection `key` would change in the client's config, as a
+   * unified diff (other servers' keys shown as `[secret]`); writes nothing.
+   */
+  previewClientConfig(client: string, key: string): Promise<ClientConfigPreview>;
+  /** Makes the previewed change (`diff`: what was shown); refused if the file changed since. */
+  writeClientConfig(client: string, key: string, diff: string): Promise<ClientConfigWritten>;
+  /** Puts the client's config back, byte for byte, as it was before Gatehouse's last change. */
+  undoClientConfig(client: string): Promise<ClientConfigWritten>;
   /**
    * Calls `cb` whenever the backend's data of a kind changed (in the app or through `gatehoused`
    * in another process). Resolves, once listening, to a function that stops listening. Changes

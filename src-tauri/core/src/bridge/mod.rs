@@ -297,3 +297,96 @@ impl Bridge {
         }
     }
 }
+
+/// `[--data-dir DIR] bridge SLUG [--port PORT]`: how a client config starts the bridge, whether
+/// the program is `gatehoused` or the app (which hands these arguments here before any window).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BridgeArgs {
+    pub data_dir: Option<std::path::PathBuf>,
+    pub slug: String,
+    pub port: Option<u16>,
+}
+
+impl BridgeArgs {
+    /// The bridge's arguments, if `args` (without the program name) ask for the bridge.
+    pub fn parse(args: &[String]) -> Option<Self> {
+        let mut data_dir = None;
+        let mut rest = args;
+        if let [flag, dir, tail @ ..] = rest
+            && flag == "--data-dir"
+        {
+            data_dir = Some(std::path::PathBuf::from(dir));
+            rest = tail;
+        }
+        let [command, slug, tail @ ..] = rest else {
+            return None;
+        };
+        if command != "bridge" || slug.starts_with('-') {
+            return None;
+        }
+        let port = match tail {
+            [] => None,
+            [flag, port] if flag == "--port" => Some(port.parse().ok()?),
+            _ => return None,
+        };
+        Some(Self {
+            data_dir,
+            slug: slug.clone(),
+            port,
+        })
+    }
+}
+
+/// Runs the bridge on its own (the app started as a client's command): the data directory and
+/// port as `gatehoused` resolves them, the data key from the same place.
+pub fn run_standalone(args: &BridgeArgs) -> Result<(), String> {
+    let data_dir =
+        crate::config::resolve_data_dir(args.data_dir.as_deref()).map_err(|e| e.to_string())?;
+    let port = crate::config::resolve_port(args.port).map_err(|e| e.to_string())?;
+    let backend = crate::crypto::KeyBackend::from_env().map_err(|e| e.to_string())?;
+    let vault = Vault::open(&data_dir, backend, Arc::new(crate::clock::SystemClock))
+        .map_err(|e| e.to_string())?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| e.to_string())?;
+    runtime
+        .block_on(run(vault, port, &args.slug))
+        .map_err(|e| e.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::BridgeArgs;
+
+    fn args(line: &str) -> Vec<String> {
+        line.split_whitespace().map(str::to_owned).collect()
+    }
+
+    #[test]
+    fn bridge_arguments_are_recognised_and_nothing_else() {
+        assert_eq!(
+            BridgeArgs::parse(&args("--data-dir /d bridge notes --port 4000")),
+            Some(BridgeArgs {
+                data_dir: Some("/d".into()),
+                slug: "notes".into(),
+                port: Some(4000),
+            })
+        );
+        assert_eq!(
+            BridgeArgs::parse(&args("bridge notes")).map(|a| a.slug),
+            Some("notes".into())
+        );
+        for other in [
+            "",
+            "serve",
+            "bridge",
+            "bridge --port 1",
+            "bridge x --port",
+            "bridge x --port no",
+            "dev.gatehouse://callback?code=1",
+        ] {
+            assert_eq!(BridgeArgs::parse(&args(other)), None, "{other:?}");
+        }
+    }
+}

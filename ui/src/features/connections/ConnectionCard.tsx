@@ -1,6 +1,7 @@
-import { useEffect, useId, useRef } from "react";
+import { useEffect, useId, useRef, useState } from "react";
 import type { ConnectionView } from "../../api";
 import { CopyButton } from "../../components/CopyButton";
+import { ConnectClientDialog } from "./ConnectClientDialog";
 import { Disclosure } from "../../components/Disclosure";
 import { clientsAuthorizedText, connectionStatusText, snippetsFor, statusTone } from "./snippets";
 
@@ -33,6 +34,7 @@ export function ConnectionCard({
   const needsSignIn = oauth && (connection.status === "needs_auth" || connection.status === "reauth_required");
   const titleId = useId();
   const ref = useRef<HTMLElement>(null);
+  const [connectingClient, setConnectingClient] = useState(false);
 
   useEffect(() => {
     if (!highlighted) return;
@@ -114,6 +116,11 @@ export function ConnectionCard({
             Sign out…
           </button>
         )}
+        {connection.enabled && (
+          <button type="button" className="button" onClick={() => setConnectingClient(true)} aria-describedby={titleId}>
+            Connect a client…
+          </button>
+        )}
         <button type="button" className="button" onClick={onEdit} aria-describedby={titleId}>
           Edit…
         </button>
@@ -124,6 +131,7 @@ export function ConnectionCard({
           Delete…
         </button>
       </div>
+      {connectingClient && <ConnectClientDialog connection={connection} onClose={() => setConnectingClient(false)} />}
     </article>
   );
 }
