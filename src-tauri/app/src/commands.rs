@@ -12,7 +12,7 @@ use gatehouse_core::admin::{
     ClientView, ConnectionChange, ConnectionChangesRequest, ConnectionRemoved, ConnectionView,
     DetectedClient, EditPreview, GatewayStatus, GrantView, GrantsRevoked, IpcError,
     NewConnectionRequest, OAuthTemplateView, PendingDecision, PendingRequestView, RequestDecided,
-    Settings, SignedOut, SigninCallback, SigninStarted,
+    ServerLog, Settings, SignedOut, SigninCallback, SigninStarted,
 };
 use gatehouse_core::net::browser::open_browser;
 use tauri::{AppHandle, State};
@@ -262,4 +262,10 @@ pub async fn undo_client_config(
 ) -> Result<ClientConfigWritten, IpcError> {
     slot.run(move |v, _| admin::undo_client_config(v, &client))
         .await
+}
+
+/// The end of a local stdio server's log (its stderr, secrets masked).
+#[tauri::command]
+pub async fn server_log(slot: Slot<'_>, key: String) -> Result<ServerLog, IpcError> {
+    slot.run(move |v, _| admin::server_log(v, &key)).await
 }

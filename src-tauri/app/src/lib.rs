@@ -78,6 +78,7 @@ pub fn run() {
             commands::preview_client_config,
             commands::write_client_config,
             commands::undo_client_config,
+            commands::server_log,
         ])
         .build(tauri::generate_context!());
     match app {

@@ -382,6 +382,34 @@ async fn no_ipc_payload_carries_a_secret() {
     payloads.add(&written);
     payloads.add(&admin::undo_client_config(&env.vault, "cursor").unwrap());
 
+    // A local stdio server whose environment holds the key, and a log that has it in the clear
+    // (as a log written before the value was sealed would): the window gets it masked.
+    let stdio = admin::add_stdio_connection(
+        &env.vault,
+        port,
+        &admin::NewStdioConnectionInput {
+            slug: "local".into(),
+            name: "Local".into(),
+            program: "/bin/true".into(),
+            args: vec![],
+            cwd: None,
+            env: vec![(
+                "API_KEY".into(),
+                SecretString::from(HEADER_SECRET.to_owned()),
+            )],
+        },
+    )
+    .unwrap();
+    let log = gatehouse_core::stdio::log_path(
+        env.vault.store().path().parent().unwrap(),
+        &ConnectionId::parse(&stdio.id).unwrap(),
+    );
+    std::fs::create_dir_all(log.parent().unwrap()).unwrap();
+    std::fs::write(&log, format!("starting with {HEADER_SECRET}\n")).unwrap();
+    let server_log = admin::server_log(&env.vault, "local").unwrap();
+    assert_eq!(server_log.lines, vec!["starting with [sealed]".to_owned()]);
+    payloads.add(&server_log);
+
     // Errors, including ones that quote what was typed or what the upstream said.
     payloads.error(
         admin::add_connection(

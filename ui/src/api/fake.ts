@@ -372,6 +372,7 @@ const METHODS: readonly Method[] = [
   "previewClientConfig",
   "writeClientConfig",
   "undoClientConfig",
+  "serverLog",
   "onChanged",
   "onConsentRequested",
 ];
@@ -893,6 +894,16 @@ export function createFakeApi(initial: Partial<FakeState> = {}): FakeApi {
         else clientFiles.set(client, before);
         const app = FAKE_CLIENT_APPS.find((a) => a.id === client);
         return { client, config: app?.config ?? "", backup: null };
+      }),
+    serverLog: (key) =>
+      answer("serverLog", () => {
+        const c = findConnection(key);
+        if (c.transport !== "stdio") throw invalid("connection", "only a local command's connection has a server log");
+        return {
+          path: `~/.local/share/dev.gatehouse.app/logs/stdio/${c.id}.log`,
+          lines: ["[gatehouse] started npx (pid 4242)", "Secure MCP Filesystem Server running on stdio"],
+          truncated: false,
+        };
       }),
     onChanged: (cb) => {
       count("onChanged");

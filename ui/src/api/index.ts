@@ -26,6 +26,7 @@ export type { ClientConfigPreview } from "./bindings/ClientConfigPreview";
 export type { ClientConfigWritten } from "./bindings/ClientConfigWritten";
 export type { ClientForgotten } from "./bindings/ClientForgotten";
 export type { DetectedClient } from "./bindings/DetectedClient";
+export type { ServerLog } from "./bindings/ServerLog";
 export type { ClientView } from "./bindings/ClientView";
 export type { ConnectionChange } from "./bindings/ConnectionChange";
 export type { ConnectionChangesRequest } from "./bindings/ConnectionChangesRequest";

@@ -7,6 +7,7 @@ import type { ClientConfigPreview } from "./bindings/ClientConfigPreview";
 import type { ClientConfigWritten } from "./bindings/ClientConfigWritten";
 import type { ClientForgotten } from "./bindings/ClientForgotten";
 import type { DetectedClient } from "./bindings/DetectedClient";
+import type { ServerLog } from "./bindings/ServerLog";
 import type { ClientView } from "./bindings/ClientView";
 import type { ConnectionChange } from "./bindings/ConnectionChange";
 import type { ConnectionRemoved } from "./bindings/ConnectionRemoved";
@@ -65,6 +66,7 @@ export const tauriApi: GatehouseApi = {
   writeClientConfig: (client, key, diff) =>
     call<ClientConfigWritten>("write_client_config", { client, key, diff }),
   undoClientConfig: (client) => call<ClientConfigWritten>("undo_client_config", { client }),
+  serverLog: (key) => call<ServerLog>("server_log", { key }),
   onChanged: (cb) => listen<Changed>(CHANGED_EVENT, (event) => cb(event.payload.what)),
   onConsentRequested: (cb) =>
     listen<ConsentRequested>(CONSENT_REQUESTED_EVENT, (event) => cb(event.payload)),

@@ -5,6 +5,7 @@ import type { ClientConfigPreview } from "./bindings/ClientConfigPreview";
 import type { ClientConfigWritten } from "./bindings/ClientConfigWritten";
 import type { ClientForgotten } from "./bindings/ClientForgotten";
 import type { DetectedClient } from "./bindings/DetectedClient";
+import type { ServerLog } from "./bindings/ServerLog";
 import type { ClientView } from "./bindings/ClientView";
 import type { ConnectionChange } from "./bindings/ConnectionChange";
 import type { ConnectionChangesRequest } from "./bindings/ConnectionChangesRequest";
@@ -103,6 +104,8 @@ export interface GatehouseApi {
   writeClientConfig(client: string, key: string, diff: string): Promise<ClientConfigWritten>;
   /** Puts the client's config back, byte for byte, as it was before Gatehouse's last change. */
   undoClientConfig(client: string): Promise<ClientConfigWritten>;
+  /** The end of a local stdio server's log (its stderr; sealed values masked). */
+  serverLog(key: string): Promise<ServerLog>;
   /**
    * Calls `cb` whenever the backend's data of a kind changed (in the app or through `gatehoused`
    * in another process). Resolves, once listening, to a function that stops listening. Changes

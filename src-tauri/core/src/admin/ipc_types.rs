@@ -45,6 +45,7 @@ macro_rules! with_ipc_types {
             $crate::admin::DetectedClient,
             $crate::admin::ClientConfigPreview,
             $crate::admin::ClientConfigWritten,
+            $crate::admin::ServerLog,
         )
     };
 }

@@ -56,7 +56,7 @@ pub use settings::{
     update_settings,
 };
 pub use status::{GatewayStatus, gateway_status};
-pub use stdio_connections::{NewStdioConnectionInput, add_stdio_connection};
+pub use stdio_connections::{NewStdioConnectionInput, ServerLog, add_stdio_connection, server_log};
 pub use upstream::{
     AuthDetection, OAuthTemplateView, SignedOut, SigninCallback, SigninLaunch, SigninStarted,
     SuggestedAuth, detect_auth, disconnect_connection, oauth_templates, sign_out, signin_progress,

@@ -165,6 +165,65 @@ pub fn add_stdio_connection(
     get_connection(vault, port, id.as_str())
 }
 
+/// Most lines of a local server's log the window is sent.
+pub const MAX_LOG_LINES: usize = 200;
+
+/// The end of a local server's log (its stderr and Gatehouse's notes: started, exited, stopped),
+/// with the sealed values masked (when written, and again when read).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, ts_rs::TS)]
+pub struct ServerLog {
+    /// The log file.
+    pub path: String,
+    /// Its last lines, oldest first (at most [`MAX_LOG_LINES`]).
+    pub lines: Vec<String>,
+    /// Earlier lines were left out.
+    pub truncated: bool,
+}
+
+/// The end of the log of the stdio connection `key`.
+pub fn server_log(vault: &Vault, key: &str) -> Result<ServerLog, AdminError> {
+    let store = vault.store();
+    let wanted = key.to_owned();
+    let row = store
+        .read_blocking(move |c| match ConnectionId::parse(&wanted) {
+            Some(id) => connections::get(c, &id),
+            None => connections::get_by_slug(c, &wanted),
+        })?
+        .ok_or_else(|| AdminError::invalid("connection", format!("no connection {key:?}")))?;
+    if row.settings.transport != Transport::Stdio {
+        return Err(AdminError::invalid(
+            "connection",
+            "only a local command's connection has a server log",
+        ));
+    }
+    let data_dir = store.path().parent().unwrap_or(Path::new("."));
+    let path = crate::stdio::log_path(data_dir, &row.id);
+    let text = std::fs::read(&path)
+        .map(|bytes| String::from_utf8_lossy(&bytes).into_owned())
+        .unwrap_or_default();
+    // Masked when written; masked again here, against a log from before a value was changed.
+    let secrets: Vec<SecretString> = row
+        .settings
+        .stdio
+        .as_ref()
+        .and_then(|command| crate::stdio::open_env(vault, &row.id, command).ok())
+        .unwrap_or_default()
+        .into_iter()
+        .map(|(_, value)| value)
+        .filter(|value| value.expose_secret().len() >= 4)
+        .collect();
+    let all: Vec<&str> = text.lines().collect();
+    let start = all.len().saturating_sub(MAX_LOG_LINES);
+    Ok(ServerLog {
+        path: path.display().to_string(),
+        lines: all[start..]
+            .iter()
+            .map(|line| crate::stdio::process::mask(line, &secrets))
+            .collect(),
+        truncated: start > 0,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -220,6 +279,30 @@ mod tests {
         let mut nul = input(vec![]);
         nul.args.push("a\0b".into());
         assert!(command_of(&nul).is_err());
+    }
+
+    #[test]
+    fn the_log_is_the_end_of_the_connections_file() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let vault = crate::vault::Vault::open(
+            &dir.path().join("data"),
+            crate::crypto::KeyBackend::File,
+            std::sync::Arc::new(crate::clock::SystemClock),
+        )
+        .expect("a fresh vault opens");
+        let view = add_stdio_connection(&vault, 1, &input(vec![])).expect("added");
+        let empty = server_log(&vault, "files").expect("no log yet is an empty log");
+        assert!(empty.lines.is_empty() && !empty.truncated);
+        let id = ConnectionId::parse(&view.id).expect("id");
+        let path = crate::stdio::log_path(&dir.path().join("data"), &id);
+        std::fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
+        let text: String = (0..250).map(|i| format!("line {i}\n")).collect();
+        std::fs::write(&path, text).expect("write");
+        let log = server_log(&vault, &view.id).expect("log");
+        assert!(log.truncated);
+        assert_eq!(log.lines.len(), MAX_LOG_LINES);
+        assert_eq!(log.lines.first().map(String::as_str), Some("line 50"));
+        assert_eq!(log.lines.last().map(String::as_str), Some("line 249"));
     }
 
     #[test]

@@ -2,6 +2,7 @@ import { useEffect, useId, useRef, useState } from "react";
 import type { ConnectionView } from "../../api";
 import { CopyButton } from "../../components/CopyButton";
 import { ConnectClientDialog } from "./ConnectClientDialog";
+import { ServerLogView } from "./ServerLogView";
 import { Disclosure } from "../../components/Disclosure";
 import { clientsAuthorizedText, connectionStatusText, snippetsFor, statusTone } from "./snippets";
 
@@ -98,6 +99,12 @@ export function ConnectionCard({
           ))}
         </ul>
       </Disclosure>
+
+      {connection.transport === "stdio" && (
+        <Disclosure label="Show the server's log" openLabel="Hide the server's log">
+          <ServerLogView connectionId={connection.id} name={connection.name} />
+        </Disclosure>
+      )}
 
       <div className="connection-card__actions">
         {needsSignIn && (
