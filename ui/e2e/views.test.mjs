@@ -141,6 +141,27 @@ describe("Gatehouse views in Chromium, against the fake backend", () => {
     await close();
   });
 
+  it("adds a local command whose log the card then shows (axe on the dialog)", async () => {
+    const { page, close } = await open();
+    await page.getByRole("button", { name: "Add a local command…" }).click();
+    const dialog = page.getByRole("dialog", { name: "Add a local MCP server" });
+    await dialog.getByLabel("Name").fill("Local files");
+    await dialog.getByLabel(/Slug/).fill("files");
+    await dialog.getByLabel("Command").fill("npx -y @modelcontextprotocol/server-filesystem /home/me/notes");
+    await dialog.getByRole("button", { name: "Add a variable" }).click();
+    await dialog.getByLabel("Variable 1 name").fill("API_KEY");
+    await dialog.getByLabel("Variable 1 value").fill("sk-e2e-secret");
+    await checkAccessibility(page, "local command dialog");
+    await page.screenshot({ path: join(ARTIFACTS, "local-command-dialog-light.png") });
+    await dialog.getByRole("button", { name: "Add local server" }).click();
+    const card = page.getByTestId("connection-card").filter({ has: page.getByRole("heading", { name: "Local files" }) });
+    await card.getByRole("button", { name: "Show the server's log" }).click();
+    await card.getByLabel("Log of Local files").waitFor();
+    await checkAccessibility(page, "server log");
+    assert.ok(!(await page.content()).includes("sk-e2e-secret"), "the value is not in the page");
+    await close();
+  });
+
   it("bulk-revokes a selection", async () => {
     const { page, close } = await open();
     await tab(page, "Authorized clients");

@@ -11,7 +11,7 @@ use gatehouse_core::admin::{
     self, ActivityView, AuthDetection, ClientConfigPreview, ClientConfigWritten, ClientForgotten,
     ClientView, ConnectionChange, ConnectionChangesRequest, ConnectionRemoved, ConnectionView,
     DetectedClient, EditPreview, GatewayStatus, GrantView, GrantsRevoked, IpcError,
-    NewConnectionRequest, OAuthTemplateView, PendingDecision, PendingRequestView, RequestDecided,
+    NewConnectionRequest, NewStdioConnectionRequest, OAuthTemplateView, PendingDecision, PendingRequestView, RequestDecided,
     ServerLog, Settings, SignedOut, SigninCallback, SigninStarted,
 };
 use gatehouse_core::net::browser::open_browser;
@@ -268,4 +268,15 @@ pub async fn undo_client_config(
 #[tauri::command]
 pub async fn server_log(slot: Slot<'_>, key: String) -> Result<ServerLog, IpcError> {
     slot.run(move |v, _| admin::server_log(v, &key)).await
+}
+
+/// Adds a connection whose upstream is a local command (stdio); its environment values are sealed.
+#[tauri::command]
+pub async fn add_stdio_connection(
+    slot: Slot<'_>,
+    input: NewStdioConnectionRequest,
+) -> Result<ConnectionView, IpcError> {
+    let input = input.into_input()?;
+    slot.run(move |v, port| admin::add_stdio_connection(v, port, &input))
+        .await
 }

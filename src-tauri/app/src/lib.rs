@@ -79,6 +79,7 @@ pub fn run() {
             commands::write_client_config,
             commands::undo_client_config,
             commands::server_log,
+            commands::add_stdio_connection,
         ])
         .build(tauri::generate_context!());
     match app {

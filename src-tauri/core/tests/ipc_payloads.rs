@@ -42,8 +42,10 @@ const HEADER_SECRET: &str = "sk-header-canary-93c1a7d2";
 
 /// Types the window sends and never receives. They carry secrets by design (a header value, a
 /// client secret typed into the form), so they have no place in this test.
-const WINDOW_INPUTS: [&str; 4] = [
+const WINDOW_INPUTS: [&str; 6] = [
     "HeaderInput",
+    "EnvInput",
+    "NewStdioConnectionRequest",
     "NewConnectionRequest",
     "OAuthRequest",
     "ConnectionChangesRequest",

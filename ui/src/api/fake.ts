@@ -373,6 +373,7 @@ const METHODS: readonly Method[] = [
   "writeClientConfig",
   "undoClientConfig",
   "serverLog",
+  "addLocalCommand",
   "onChanged",
   "onConsentRequested",
 ];
@@ -894,6 +895,44 @@ export function createFakeApi(initial: Partial<FakeState> = {}): FakeApi {
         else clientFiles.set(client, before);
         const app = FAKE_CLIENT_APPS.find((a) => a.id === client);
         return { client, config: app?.config ?? "", backup: null };
+      }),
+    addLocalCommand: (input) =>
+      answer("addLocalCommand", () => {
+        const slug = input.slug.trim();
+        if (!/^[a-z0-9][a-z0-9-]{0,62}$/.test(slug))
+          throw invalid("slug", `"${slug}" must be lowercase letters, digits and '-'`);
+        if (state.connections.some((c) => c.slug === slug))
+          throw { type: "Conflict", data: { message: `the slug "${slug}" is in use` } } as IpcError;
+        if (!input.name.trim()) throw invalid("name", "the name must not be empty");
+        if (!input.command.trim()) throw invalid("command", "the command must not be empty");
+        for (const e of input.env)
+          if (e.name && !/^[A-Za-z_][A-Za-z0-9_]*$/.test(e.name))
+            throw invalid("env", `"${e.name}" is not an environment variable name`);
+        const now = Date.now();
+        const created: ConnectionView = {
+          id: `conn_${slug}`,
+          slug,
+          name: input.name.trim(),
+          // The values are deliberately dropped: they never come back from the backend.
+          upstream_url: `stdio:${input.command.trim()}`,
+          local_url: localUrl(slug),
+          transport: "stdio",
+          auth_kind: "none",
+          header_name: null,
+          enabled: true,
+          status: "connected",
+          status_detail: null,
+          account_label: null,
+          oauth: null,
+          config_version: 1,
+          authorized_clients: 0,
+          grants_account: null,
+          created_at: now,
+          updated_at: now,
+        };
+        state.connections.push(created);
+        emit("connections");
+        return created;
       }),
     serverLog: (key) =>
       answer("serverLog", () => {

@@ -27,6 +27,7 @@ export type { ClientConfigWritten } from "./bindings/ClientConfigWritten";
 export type { ClientForgotten } from "./bindings/ClientForgotten";
 export type { DetectedClient } from "./bindings/DetectedClient";
 export type { ServerLog } from "./bindings/ServerLog";
+export type { NewStdioConnectionRequest } from "./bindings/NewStdioConnectionRequest";
 export type { ClientView } from "./bindings/ClientView";
 export type { ConnectionChange } from "./bindings/ConnectionChange";
 export type { ConnectionChangesRequest } from "./bindings/ConnectionChangesRequest";

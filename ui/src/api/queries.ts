@@ -8,6 +8,7 @@ import {
 import { useEffect } from "react";
 import type { ChangeKind } from "./bindings/ChangeKind";
 import type { ConnectionChangesRequest } from "./bindings/ConnectionChangesRequest";
+import type { NewStdioConnectionRequest } from "./bindings/NewStdioConnectionRequest";
 import type { NewConnectionRequest } from "./bindings/NewConnectionRequest";
 import type { Settings } from "./bindings/Settings";
 import type { SigninCallback } from "./bindings/SigninCallback";
@@ -141,6 +142,15 @@ export function useAddConnection() {
   const client = useQueryClient();
   return useMutation({
     mutationFn: (input: NewConnectionRequest) => api.addConnection(input),
+    onSettled: () => invalidate(client, ["connections", "activity"]),
+  });
+}
+
+export function useAddLocalCommand() {
+  const { api } = useBackend();
+  const client = useQueryClient();
+  return useMutation({
+    mutationFn: (input: NewStdioConnectionRequest) => api.addLocalCommand(input),
     onSettled: () => invalidate(client, ["connections", "activity"]),
   });
 }

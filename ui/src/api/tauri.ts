@@ -67,6 +67,7 @@ export const tauriApi: GatehouseApi = {
     call<ClientConfigWritten>("write_client_config", { client, key, diff }),
   undoClientConfig: (client) => call<ClientConfigWritten>("undo_client_config", { client }),
   serverLog: (key) => call<ServerLog>("server_log", { key }),
+  addLocalCommand: (input) => call<ConnectionView>("add_stdio_connection", { input }),
   onChanged: (cb) => listen<Changed>(CHANGED_EVENT, (event) => cb(event.payload.what)),
   onConsentRequested: (cb) =>
     listen<ConsentRequested>(CONSENT_REQUESTED_EVENT, (event) => cb(event.payload)),

@@ -6,6 +6,7 @@ import type { ClientConfigWritten } from "./bindings/ClientConfigWritten";
 import type { ClientForgotten } from "./bindings/ClientForgotten";
 import type { DetectedClient } from "./bindings/DetectedClient";
 import type { ServerLog } from "./bindings/ServerLog";
+import type { NewStdioConnectionRequest } from "./bindings/NewStdioConnectionRequest";
 import type { ClientView } from "./bindings/ClientView";
 import type { ConnectionChange } from "./bindings/ConnectionChange";
 import type { ConnectionChangesRequest } from "./bindings/ConnectionChangesRequest";
@@ -104,6 +105,11 @@ export interface GatehouseApi {
   writeClientConfig(client: string, key: string, diff: string): Promise<ClientConfigWritten>;
   /** Puts the client's config back, byte for byte, as it was before Gatehouse's last change. */
   undoClientConfig(client: string): Promise<ClientConfigWritten>;
+  /**
+   * Adds a connection whose upstream is a local command speaking MCP over stdio; the environment
+   * values are secrets (sealed by the backend, never sent back).
+   */
+  addLocalCommand(input: NewStdioConnectionRequest): Promise<ConnectionView>;
   /** The end of a local stdio server's log (its stderr; sealed values masked). */
   serverLog(key: string): Promise<ServerLog>;
   /**

@@ -46,6 +46,8 @@ macro_rules! with_ipc_types {
             $crate::admin::ClientConfigPreview,
             $crate::admin::ClientConfigWritten,
             $crate::admin::ServerLog,
+            $crate::admin::EnvInput,
+            $crate::admin::NewStdioConnectionRequest,
         )
     };
 }

@@ -56,7 +56,10 @@ pub use settings::{
     update_settings,
 };
 pub use status::{GatewayStatus, gateway_status};
-pub use stdio_connections::{NewStdioConnectionInput, ServerLog, add_stdio_connection, server_log};
+pub use stdio_connections::{
+    EnvInput, NewStdioConnectionInput, NewStdioConnectionRequest, ServerLog, add_stdio_connection,
+    server_log, split_command_line,
+};
 pub use upstream::{
     AuthDetection, OAuthTemplateView, SignedOut, SigninCallback, SigninLaunch, SigninStarted,
     SuggestedAuth, detect_auth, disconnect_connection, oauth_templates, sign_out, signin_progress,

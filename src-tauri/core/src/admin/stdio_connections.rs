@@ -165,6 +165,116 @@ pub fn add_stdio_connection(
     get_connection(vault, port, id.as_str())
 }
 
+/// An environment variable typed into the window (its value is a secret: sealed on arrival).
+#[derive(Debug, Clone, serde::Deserialize, ts_rs::TS)]
+pub struct EnvInput {
+    pub name: String,
+    pub value: String,
+}
+
+/// A local command's connection to add from the window.
+#[derive(Debug, Clone, serde::Deserialize, ts_rs::TS)]
+pub struct NewStdioConnectionRequest {
+    pub slug: String,
+    pub name: String,
+    /// The command line as a person types it: words split like a POSIX shell (quotes and
+    /// backslashes; nothing is expanded, nothing runs through a shell).
+    pub command: String,
+    #[serde(default)]
+    #[ts(optional = nullable)]
+    pub cwd: Option<String>,
+    #[serde(default)]
+    pub env: Vec<EnvInput>,
+}
+
+impl NewStdioConnectionRequest {
+    /// The use case's input; refuses an unbalanced quote.
+    pub fn into_input(self) -> Result<NewStdioConnectionInput, AdminError> {
+        let words =
+            split_command_line(&self.command).map_err(|why| AdminError::invalid("command", why))?;
+        let Some((program, args)) = words.split_first() else {
+            return Err(AdminError::invalid(
+                "command",
+                "the command must not be empty",
+            ));
+        };
+        Ok(NewStdioConnectionInput {
+            slug: self.slug,
+            name: self.name,
+            program: program.clone(),
+            args: args.to_vec(),
+            cwd: self.cwd.filter(|c| !c.trim().is_empty()),
+            env: self
+                .env
+                .into_iter()
+                .filter(|e| !e.name.trim().is_empty())
+                .map(|e| (e.name.trim().to_owned(), SecretString::from(e.value)))
+                .collect(),
+        })
+    }
+}
+
+/// Splits a command line into words as a POSIX shell would (XCU §2.2 quoting: backslash, single
+/// and double quotes), without any expansion.
+pub fn split_command_line(line: &str) -> Result<Vec<String>, String> {
+    let mut words = Vec::new();
+    let mut word = String::new();
+    let mut in_word = false;
+    let mut chars = line.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' => {
+                in_word = true;
+                if let Some(next) = chars.next() {
+                    word.push(next);
+                }
+            }
+            '\'' => {
+                in_word = true;
+                loop {
+                    match chars.next() {
+                        Some('\'') => break,
+                        Some(ch) => word.push(ch),
+                        None => return Err("a single quote is not closed".into()),
+                    }
+                }
+            }
+            '"' => {
+                in_word = true;
+                loop {
+                    match chars.next() {
+                        Some('"') => break,
+                        Some('\\') => match chars.next() {
+                            Some(ch @ ('"' | '\\' | '$' | '`')) => word.push(ch),
+                            Some(ch) => {
+                                word.push('\\');
+                                word.push(ch);
+                            }
+                            None => return Err("a double quote is not closed".into()),
+                        },
+                        Some(ch) => word.push(ch),
+                        None => return Err("a double quote is not closed".into()),
+                    }
+                }
+            }
+            c if c.is_whitespace() => {
+                if in_word {
+                    words.push(std::mem::take(&mut word));
+                    in_word = false;
+                }
+            }
+            c => {
+                in_word = true;
+                word.push(c);
+            }
+        }
+    }
+    if in_word {
+        words.push(word);
+    }
+    Ok(words)
+}
+
 /// Most lines of a local server's log the window is sent.
 pub const MAX_LOG_LINES: usize = 200;
 
@@ -279,6 +389,31 @@ mod tests {
         let mut nul = input(vec![]);
         nul.args.push("a\0b".into());
         assert!(command_of(&nul).is_err());
+    }
+
+    #[test]
+    fn command_lines_split_like_a_shell_without_expansion() {
+        assert_eq!(
+            split_command_line(
+                r#"npx -y @modelcontextprotocol/server-filesystem "/home/me/My Notes" 'a b' c\ d $HOME"#
+            ),
+            Ok(vec![
+                "npx".to_owned(),
+                "-y".into(),
+                "@modelcontextprotocol/server-filesystem".into(),
+                "/home/me/My Notes".into(),
+                "a b".into(),
+                "c d".into(),
+                "$HOME".into(),
+            ])
+        );
+        assert_eq!(
+            split_command_line(r#"x "say \"hi\"" '' "#),
+            Ok(vec!["x".to_owned(), "say \"hi\"".into(), String::new()])
+        );
+        assert!(split_command_line("x 'open").is_err());
+        assert!(split_command_line("x \"open").is_err());
+        assert_eq!(split_command_line("   "), Ok(vec![]));
     }
 
     #[test]

@@ -16,6 +16,7 @@ import {
   type OAuthRequest,
 } from "../../api";
 import { Dialog } from "../../components/Dialog";
+import { LocalCommandForm } from "./LocalCommandForm";
 import { EmptyState } from "../../components/EmptyState";
 import { useNavigation } from "../../components/navigation";
 import { ConnectionCard } from "./ConnectionCard";
@@ -70,6 +71,7 @@ export function grantsSentence(count: number): string {
 
 type Pending =
   | { kind: "add" }
+  | { kind: "add-local" }
   | { kind: "edit"; connection: ConnectionView }
   | { kind: "confirm-edit"; connection: ConnectionView; changes: ConnectionChangesRequest; grants: number }
   | { kind: "disable"; connection: ConnectionView; grants: number }
@@ -229,6 +231,9 @@ export function ConnectionsPanel() {
       </p>
       <div className="toolbar">
         <div className="toolbar__spacer" />
+        <button type="button" className="button" onClick={() => setPending({ kind: "add-local" })}>
+          Add a local command…
+        </button>
         <button type="button" className="button button--primary" onClick={() => setPending({ kind: "add" })}>
           Add connection…
         </button>
@@ -287,6 +292,18 @@ export function ConnectionsPanel() {
       {pending?.kind === "add" && (
         <Dialog title="Add a connection" onClose={close} testId="connection-dialog">
           <ConnectionForm submitLabel="Add connection" onSubmit={submitAdd} onCancel={close} pending={busy} errors={errors} />
+        </Dialog>
+      )}
+
+      {pending?.kind === "add-local" && (
+        <Dialog title="Add a local MCP server" onClose={close} testId="local-command-dialog">
+          <LocalCommandForm
+            onCancel={close}
+            onDone={(created) => {
+              close();
+              setAnnouncement(`Added ${created.name}.`);
+            }}
+          />
         </Dialog>
       )}
 
