@@ -11,8 +11,9 @@ use gatehouse_core::admin::{
     self, ActivityView, AuthDetection, ClientConfigPreview, ClientConfigWritten, ClientForgotten,
     ClientView, ConnectionChange, ConnectionChangesRequest, ConnectionRemoved, ConnectionView,
     DetectedClient, EditPreview, GatewayStatus, GrantView, GrantsRevoked, IpcError,
-    NewConnectionRequest, NewStdioConnectionRequest, OAuthTemplateView, PendingDecision, PendingRequestView, RequestDecided,
-    ServerLog, Settings, SignedOut, SigninCallback, SigninStarted,
+    NewConnectionRequest, NewStdioConnectionRequest, OAuthTemplateView, PendingDecision,
+    PendingRequestView, RequestDecided, ServerLog, Settings, SignedOut, SigninCallback,
+    SigninStarted,
 };
 use gatehouse_core::net::browser::open_browser;
 use tauri::{AppHandle, State};
