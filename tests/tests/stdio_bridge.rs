@@ -1,5 +1,6 @@
 //! `gatehoused bridge <slug>` as Claude Desktop uses a local command, driven by the official SDK's
-//! stdio client (tests/js/stdio/bridge.mjs): three copies started at once make exactly one consent
+//! stdio client (tests/js/stdio/bridge.mjs): a copy killed in the middle of its sign-in holds the
+//! others back only until its lease lapses; then three copies started at once make exactly one consent
 //! request (one sign-in in flight per bridge identity, the store's lease), named "<client> via
 //! Gatehouse bridge", and all three work after one approval with one registered client; a gateway
 //! restart on the same port mid-session is survived (the session is re-established); with no
@@ -59,6 +60,7 @@ async fn three_bridges_one_consent_and_a_gateway_restart() {
             problems.push(format!("{check}.{field} is {got}, expected {want}"));
         }
     };
+    expect("killed-mid-sign-in", "staleRequests", json!(1));
     expect("consent", "requests", json!(1));
     expect(
         "consent",
@@ -71,7 +73,10 @@ async fn three_bridges_one_consent_and_a_gateway_restart() {
         "answers",
         json!(["Echo: via bridge", "Echo: via bridge", "Echo: via bridge"]),
     );
-    expect("all-copies", "bridgeClients", json!(1));
+    // Two registrations: the killed copy's abandoned sign-in, and the one the three copies share;
+    // one grant between them.
+    expect("all-copies", "bridgeClients", json!(2));
+    expect("all-copies", "bridgeGrants", json!(1));
     expect("restart", "echo", json!("Echo: after restart"));
     expect(
         "claude-desktop-config",
@@ -82,6 +87,15 @@ async fn three_bridges_one_consent_and_a_gateway_restart() {
     expect("mcpb", "unpacked", json!(0));
     expect("mcpb", "valid", json!(true));
     expect("mcpb", "echo", json!("Echo: from the bundle"));
+    // The copy killed in the middle of its sign-in held the lease; the next copies waited at most
+    // for it to lapse (15 s without renewal), not for the sign-in's 10 minutes.
+    let after_kill = get("consent", "signInAfterKillMs");
+    println!("  sign-in started again {after_kill} ms after the holder was killed");
+    if after_kill.as_u64().is_none_or(|ms| ms > 25_000) {
+        problems.push(format!(
+            "after the sign-in holder was killed the next sign-in began after {after_kill} ms"
+        ));
+    }
     let down = get("not-running", "error");
     println!("  not running: {down}");
     if !down.as_str().is_some_and(|e| {

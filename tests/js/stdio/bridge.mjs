@@ -64,6 +64,19 @@ async function main() {
     const added = await gatehouse.admin(['connections', 'add', '--slug', 'everything', '--name', 'Everything', '--', process.execPath, everythingJs, 'stdio']);
     log('connections add:', added.code, added.stdout.trim(), added.stderr.trim());
 
+    // A copy killed in the middle of its sign-in (Claude Desktop kills and restarts its servers):
+    // its consent request is left behind (the person dismisses it), and its lease lapses.
+    const first = bridgeClient(gatehouse, port, 'Claude Desktop');
+    first.client.connect(first.transport).catch(() => {});
+    let stale = [];
+    for (const until = Date.now() + 30_000; Date.now() < until && stale.length === 0; await sleep(200)) {
+      stale = JSON.parse((await gatehouse.admin(['requests', 'list', '--json'])).stdout || '[]');
+    }
+    process.kill(first.transport.pid, 'SIGKILL');
+    const killedAt = Date.now();
+    for (const r of stale) await gatehouse.admin(['requests', 'deny', r.id, '--port', String(port)]);
+    emit({ check: 'killed-mid-sign-in', ok: stale.length === 1, staleRequests: stale.length });
+
     const copies = ['Claude Desktop', 'Claude Desktop', 'Claude Desktop'].map((n, i) => bridgeClient(gatehouse, port, `${n}`));
     const connected = copies.map(({ client, transport }) => client.connect(transport).then(() => null, (e) => message(e)));
     // The person: waits for the consent request(s), looks a little longer for duplicates, approves.
@@ -74,6 +87,7 @@ async function main() {
       for (const r of JSON.parse(listed.stdout || '[]')) seen.add(r.id);
       await sleep(200);
     }
+    const signInAfterKillMs = Date.now() - killedAt;
     await sleep(2_000);
     const listed = JSON.parse((await gatehouse.admin(['requests', 'list', '--json'])).stdout || '[]');
     for (const r of listed) seen.add(r.id);
@@ -83,7 +97,7 @@ async function main() {
       log('requests approve:', approved.code, approved.stdout.trim());
     }
     const errors = await Promise.all(connected);
-    emit({ check: 'consent', ok: true, requests: seen.size, names, connectErrors: errors.filter(Boolean) });
+    emit({ check: 'consent', ok: true, requests: seen.size, names, connectErrors: errors.filter(Boolean), signInAfterKillMs });
 
     const answers = [];
     for (const { client } of copies) {
@@ -94,7 +108,14 @@ async function main() {
       }
     }
     const clients = JSON.parse((await gatehouse.admin(['clients', 'list', '--json'])).stdout || '[]');
-    emit({ check: 'all-copies', ok: true, answers, bridgeClients: clients.filter((c) => (c.client_name ?? '').includes('via Gatehouse bridge')).length });
+    const grants = JSON.parse((await gatehouse.admin(['grants', 'list', '--json'])).stdout || '[]');
+    emit({
+      check: 'all-copies',
+      ok: true,
+      answers,
+      bridgeClients: clients.filter((c) => (c.client_name ?? '').includes('via Gatehouse bridge')).length,
+      bridgeGrants: grants.filter((g) => (g.client_name ?? '').includes('via Gatehouse bridge') && g.status === 'active').length,
+    });
 
     // The gateway restarts while the bridges run.
     gatehouse.gateway.kill('SIGTERM');

@@ -6,7 +6,9 @@
 //! Several copies for the same connection (Claude Desktop starts them in bursts) share one
 //! authorization: a copy that needs to sign in or refresh takes the store's lease for the
 //! identity, re-reads the store first (another copy may just have finished), and the others wait
-//! for the tokens to appear. A copy killed while holding the lease loses it when it expires.
+//! for the tokens to appear. The holder renews the lease every few seconds; a copy killed while
+//! holding it (Claude Desktop kills and restarts its servers) loses it within `LEASE`, and the
+//! next copy starts the sign-in again.
 
 use std::time::Duration;
 
@@ -23,8 +25,13 @@ use crate::crypto::Aad;
 use crate::store::bridge_credentials;
 use crate::vault::Vault;
 
-/// How long one copy may hold the sign-in lease (a person may take a while on the consent page).
-const LEASE: Duration = Duration::from_secs(10 * 60);
+/// How long the sign-in lease lasts unless its holder renews it: a copy killed in the middle of
+/// a sign-in holds the others back for at most this long.
+const LEASE: Duration = Duration::from_secs(15);
+/// How often a living holder renews the lease.
+const LEASE_RENEW: Duration = Duration::from_secs(5);
+/// How long a sign-in waits for the person on the consent page.
+const SIGN_IN_WITHIN: Duration = Duration::from_secs(10 * 60);
 
 /// Why the bridge has no token.
 #[derive(Debug, thiserror::Error)]
@@ -170,7 +177,18 @@ impl BridgeAuth {
                 return found.ok_or_else(|| AuthError::SignIn("no tokens".into()));
             }
             if self.take_lease()? {
-                let result = self.obtain_holding(rejected).await;
+                // Renewed while this copy lives; if it is killed, the lease lapses in `LEASE`.
+                let holding = self.obtain_holding(rejected);
+                tokio::pin!(holding);
+                let mut renew = tokio::time::interval(LEASE_RENEW);
+                let result = loop {
+                    tokio::select! {
+                        result = &mut holding => break result,
+                        _ = renew.tick() => {
+                            let _ = self.take_lease();
+                        }
+                    }
+                };
                 self.release_lease();
                 return result;
             }
@@ -319,7 +337,7 @@ impl BridgeAuth {
             eprintln!("gatehoused bridge: cannot open a browser ({err}); open the link above");
         }
         let mut delivered = delivered;
-        let params = tokio::time::timeout(LEASE, delivered.recv()).await;
+        let params = tokio::time::timeout(SIGN_IN_WITHIN, delivered.recv()).await;
         server.abort();
         let Ok(Some(params)) = params else {
             return Err(AuthError::SignIn(
