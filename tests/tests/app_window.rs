@@ -25,7 +25,8 @@
 //!
 //! `window_connects_vscode_and_claude_desktop_and_undoes_it` is issue 11 from the window: the
 //! "Connect a client…" dialog writes a VS Code and a Claude Desktop config in a temporary HOME
-//! (diff first, undo byte for byte), and the Claude Desktop entry starts the app as the bridge.
+//! (diff first, undo byte for byte), and the Claude Desktop entry starts the app as the bridge;
+//! with the app closed, that bridge starts the app and waits for its gateway.
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -1460,9 +1461,11 @@ async fn window_connects_vscode_and_claude_desktop_and_undoes_it() {
     let answer = blocking(move || {
         let mut child = Command::new(&app)
             .args(&bridge_args)
-            // The key where the app keeps it; no display: the bridge never opens a window.
+            // The key where the app keeps it; no display: the bridge never opens a window; and
+            // nothing to start (the app that would start is checked below).
             .env("GATEHOUSE_KEY_BACKEND", "auto")
             .env("DISPLAY", "")
+            .env("GATEHOUSE_APP", "")
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::null())

@@ -6,7 +6,9 @@ fn main() {
     // headless and never reaches the single-instance handover or a window.
     let args: Vec<String> = std::env::args().skip(1).collect();
     if let Some(bridge) = gatehouse_core::bridge::BridgeArgs::parse(&args) {
-        if let Err(error) = gatehouse_core::bridge::run_standalone(&bridge) {
+        // Gatehouse not running: this program is the app, so the bridge starts it.
+        let app = gatehouse_core::bridge::app_to_start(std::env::current_exe().ok());
+        if let Err(error) = gatehouse_core::bridge::run_standalone(&bridge, app.as_deref()) {
             eprintln!("gatehouse bridge: {error}");
             std::process::exit(1);
         }

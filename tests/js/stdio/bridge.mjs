@@ -185,6 +185,8 @@ async function main() {
 
     // No gateway at all: a fresh data directory and a port nobody listens on.
     const lonely = new Gatehouse(process.env.GATEHOUSED);
+    // Nothing to start either (an installation would start the app beside gatehoused).
+    lonely.env.GATEHOUSE_APP = '';
     const closedPort = port === 1 ? 2 : 1;
     const { client, transport } = bridgeClient(lonely, closedPort, 'Claude Desktop');
     let down;

@@ -7,7 +7,11 @@
 //! - Authorization: [`auth`] (a client of the gateway like any other, tokens sealed in the store).
 //! - The gateway restarting: a refused connection is retried for up to [`GATEWAY_WAIT`]; a session
 //!   the gateway no longer knows (404) is replaced by replaying the client's `initialize`.
-//! - The gateway not running: each request gets a JSON-RPC error saying to open the app.
+//! - The gateway not running: the bridge starts the app when it knows where it is (the app run as
+//!   the bridge starts itself; `gatehoused` a `gatehouse` beside it; `$GATEHOUSE_APP` overrides
+//!   both, and empty starts nothing)
+//!   and waits for its gateway; otherwise, or if it does not come up, each request gets a JSON-RPC
+//!   error saying to open the app.
 //!
 //! Not carried yet: the server's own stream (GET), so server notifications outside a request's
 //! answer do not reach the client.
@@ -47,8 +51,16 @@ fn error_line(id: &Value, code: i64, message: &str) -> String {
 }
 
 /// Runs the bridge until stdin ends.
-pub async fn run(vault: Vault, port: u16, slug: &str) -> std::io::Result<()> {
+pub async fn run(
+    vault: Vault,
+    port: u16,
+    slug: &str,
+    app: Option<&std::path::Path>,
+) -> std::io::Result<()> {
     let base = format!("http://127.0.0.1:{port}");
+    if let Some(app) = app {
+        start_app_if_down(&base, app).await;
+    }
     let (out, mut lines_out) = mpsc::unbounded_channel::<String>();
     let writer = tokio::spawn(async move {
         let mut stdout = tokio::io::stdout();
@@ -298,6 +310,74 @@ impl Bridge {
     }
 }
 
+/// How long the bridge waits for an app it started to serve.
+pub const APP_START_WAIT: Duration = Duration::from_secs(30);
+
+async fn gateway_up(http: &reqwest::Client, base: &str) -> bool {
+    http.get(format!("{base}/health"))
+        .timeout(Duration::from_secs(2))
+        .send()
+        .await
+        .is_ok_and(|r| r.status().is_success())
+}
+
+/// When nothing answers at `base`, starts the Gatehouse app (`app`, with no arguments: its usual
+/// launch, which the single-instance rule keeps to one) detached from the bridge, and waits for
+/// its gateway. The client is told the app is not running only if it does not come up.
+async fn start_app_if_down(base: &str, app: &std::path::Path) {
+    let http = reqwest::Client::new();
+    if gateway_up(&http, base).await {
+        return;
+    }
+    eprintln!(
+        "gatehoused bridge: Gatehouse is not running; starting {}",
+        app.display()
+    );
+    let mut command = std::process::Command::new(app);
+    command
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null());
+    #[cfg(unix)]
+    {
+        use std::os::unix::process::CommandExt;
+        // Its own process group: the client stopping the bridge does not stop the app.
+        command.process_group(0);
+    }
+    if let Err(err) = command.spawn() {
+        eprintln!("gatehoused bridge: cannot start the app: {err}");
+        return;
+    }
+    let deadline = tokio::time::Instant::now() + APP_START_WAIT;
+    while tokio::time::Instant::now() < deadline {
+        if gateway_up(&http, base).await {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+}
+
+/// The app to start when the gateway is down: `$GATEHOUSE_APP` when set (empty: start nothing),
+/// else `default`.
+pub fn app_to_start(default: Option<std::path::PathBuf>) -> Option<std::path::PathBuf> {
+    match std::env::var_os("GATEHOUSE_APP") {
+        Some(app) if app.is_empty() => None,
+        Some(app) => Some(app.into()),
+        None => default,
+    }
+}
+
+/// A `gatehouse` app program beside `program` (an installation ships both), if there is one.
+pub fn app_beside(program: &std::path::Path) -> Option<std::path::PathBuf> {
+    let name = if cfg!(windows) {
+        "gatehouse.exe"
+    } else {
+        "gatehouse"
+    };
+    let app = program.parent()?.join(name);
+    (app.is_file() && app != program).then_some(app)
+}
+
 /// `[--data-dir DIR] bridge SLUG [--port PORT]`: how a client config starts the bridge, whether
 /// the program is `gatehoused` or the app (which hands these arguments here before any window).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -338,8 +418,9 @@ impl BridgeArgs {
 }
 
 /// Runs the bridge on its own (the app started as a client's command): the data directory and
-/// port as `gatehoused` resolves them, the data key from the same place.
-pub fn run_standalone(args: &BridgeArgs) -> Result<(), String> {
+/// port as `gatehoused` resolves them, the data key from the same place. `app` is started when
+/// the gateway is down (the app passes itself).
+pub fn run_standalone(args: &BridgeArgs, app: Option<&std::path::Path>) -> Result<(), String> {
     let data_dir =
         crate::config::resolve_data_dir(args.data_dir.as_deref()).map_err(|e| e.to_string())?;
     let port = crate::config::resolve_port(args.port).map_err(|e| e.to_string())?;
@@ -351,7 +432,7 @@ pub fn run_standalone(args: &BridgeArgs) -> Result<(), String> {
         .build()
         .map_err(|e| e.to_string())?;
     runtime
-        .block_on(run(vault, port, &args.slug))
+        .block_on(run(vault, port, &args.slug, app))
         .map_err(|e| e.to_string())
 }
 

@@ -148,7 +148,12 @@ pub fn run(cli: &Cli) -> Result<(), CliError> {
         Command::Bridge { slug, port } => {
             let vault = open_vault(&data_dir)?;
             let port = config::resolve_port(*port)?;
-            admin::runtime()?.block_on(crate::bridge::run(vault, port, slug))?;
+            let app = crate::bridge::app_to_start(
+                std::env::current_exe()
+                    .ok()
+                    .and_then(|me| crate::bridge::app_beside(&me)),
+            );
+            admin::runtime()?.block_on(crate::bridge::run(vault, port, slug, app.as_deref()))?;
             Ok(())
         }
         Command::Mcpb { out } => {
