@@ -162,6 +162,23 @@ describe("Gatehouse views in Chromium, against the fake backend", () => {
     await close();
   });
 
+  it("imports a client's server without showing its key (axe on each step)", async () => {
+    const { page, close } = await open();
+    await page.getByRole("button", { name: "Import from a client…" }).click();
+    const dialog = page.getByRole("dialog", { name: "Import a server from a client" });
+    await dialog.getByLabel("Client").selectOption("cursor");
+    await dialog.getByText(/Moves BRAVE_API_KEY/).waitFor();
+    await checkAccessibility(page, "import dialog");
+    await dialog.getByRole("button", { name: "Show the change" }).click();
+    await dialog.getByTestId("import-diff").waitFor();
+    await checkAccessibility(page, "import diff");
+    await page.screenshot({ path: join(ARTIFACTS, "import-diff-light.png") });
+    assert.ok(!(await page.content()).includes("fake-brave-key-123"), "the key is not in the page");
+    await dialog.getByRole("button", { name: "Import", exact: true }).click();
+    await dialog.getByTestId("import-done").waitFor();
+    await close();
+  });
+
   it("bulk-revokes a selection", async () => {
     const { page, close } = await open();
     await tab(page, "Authorized clients");

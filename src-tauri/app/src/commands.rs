@@ -10,10 +10,10 @@ use std::sync::Arc;
 use gatehouse_core::admin::{
     self, ActivityView, AuthDetection, ClientConfigPreview, ClientConfigWritten, ClientForgotten,
     ClientView, ConnectionChange, ConnectionChangesRequest, ConnectionRemoved, ConnectionView,
-    DetectedClient, EditPreview, GatewayStatus, GrantView, GrantsRevoked, IpcError,
-    NewConnectionRequest, NewStdioConnectionRequest, OAuthTemplateView, PendingDecision,
-    PendingRequestView, RequestDecided, ServerLog, Settings, SignedOut, SigninCallback,
-    SigninStarted,
+    DetectedClient, EditPreview, GatewayStatus, GrantView, GrantsRevoked, ImportCandidate,
+    ImportPreview, ImportResult, IpcError, NewConnectionRequest, NewStdioConnectionRequest,
+    OAuthTemplateView, PendingDecision, PendingRequestView, RequestDecided, ServerLog, Settings,
+    SignedOut, SigninCallback, SigninStarted,
 };
 use gatehouse_core::net::browser::open_browser;
 use tauri::{AppHandle, State};
@@ -280,4 +280,56 @@ pub async fn add_stdio_connection(
     let input = input.into_input()?;
     slot.run(move |v, port| admin::add_stdio_connection(v, port, &input))
         .await
+}
+
+/// The servers of a client's config and whether each can move behind Gatehouse.
+#[tauri::command]
+pub async fn list_import_candidates(
+    slot: Slot<'_>,
+    client: String,
+) -> Result<Vec<ImportCandidate>, IpcError> {
+    slot.run(move |_, _| admin::import_candidates(&admin::user_home()?, &client))
+        .await
+}
+
+/// What importing a client's server would do.
+#[tauri::command]
+pub async fn preview_import(
+    slot: Slot<'_>,
+    client: String,
+    server: String,
+) -> Result<ImportPreview, IpcError> {
+    slot.run(move |v, port| {
+        admin::preview_import(
+            &admin::user_home()?,
+            v,
+            port,
+            &client,
+            &server,
+            bridge(v).as_deref(),
+        )
+    })
+    .await
+}
+
+/// Imports a client's server as previewed (`diff`: what the person saw).
+#[tauri::command]
+pub async fn import_from_client(
+    slot: Slot<'_>,
+    client: String,
+    server: String,
+    diff: String,
+) -> Result<ImportResult, IpcError> {
+    slot.run(move |v, port| {
+        admin::import_from_client(
+            &admin::user_home()?,
+            v,
+            port,
+            &client,
+            &server,
+            &diff,
+            bridge(v).as_deref(),
+        )
+    })
+    .await
 }

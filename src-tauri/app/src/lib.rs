@@ -80,6 +80,9 @@ pub fn run() {
             commands::undo_client_config,
             commands::server_log,
             commands::add_stdio_connection,
+            commands::list_import_candidates,
+            commands::preview_import,
+            commands::import_from_client,
         ])
         .build(tauri::generate_context!());
     match app {

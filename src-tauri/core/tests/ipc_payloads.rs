@@ -383,6 +383,29 @@ async fn no_ipc_payload_carries_a_secret() {
     .unwrap();
     payloads.add(&written);
     payloads.add(&admin::undo_client_config(&env.vault, "cursor").unwrap());
+    // Importing that server moves the key into Gatehouse: the list, the preview (the removed
+    // lines pass by the key) and the result show it nowhere.
+    payloads.add_all(&admin::import_candidates(&home, "cursor").unwrap());
+    let import = admin::preview_import(&home, &env.vault, port, "cursor", "other", None).unwrap();
+    assert!(import.diff.contains("[secret]"), "{}", import.diff);
+    payloads.add(&import);
+    let imported = admin::import_from_client(
+        &home,
+        &env.vault,
+        port,
+        "cursor",
+        "other",
+        &import.diff,
+        None,
+    )
+    .unwrap();
+    assert!(
+        !std::fs::read_to_string(&cursor)
+            .unwrap()
+            .contains(HEADER_SECRET),
+        "the key left the client's config"
+    );
+    payloads.add(&imported);
 
     // A local stdio server whose environment holds the key, and a log that has it in the clear
     // (as a log written before the value was sealed would): the window gets it masked.

@@ -374,6 +374,9 @@ const METHODS: readonly Method[] = [
   "undoClientConfig",
   "serverLog",
   "addLocalCommand",
+  "listImportCandidates",
+  "previewImport",
+  "importFromClient",
   "onChanged",
   "onConsentRequested",
 ];
@@ -465,6 +468,14 @@ export function createFakeApi(initial: Partial<FakeState> = {}): FakeApi {
   // Client configs, as text by client id, and what each was before Gatehouse's last write.
   const clientFiles = new Map<string, string>([
     ["vscode", JSON.stringify({ servers: { github: { type: "http", url: "https://api.githubcopilot.com/mcp/" } } }, null, 2)],
+    [
+      "cursor",
+      JSON.stringify(
+        { mcpServers: { "Brave Search": { command: "npx", args: ["-y", "brave-search-mcp"], env: { BRAVE_API_KEY: "fake-brave-key-123" } } } },
+        null,
+        2,
+      ),
+    ],
   ]);
   const clientUndo = new Map<string, string | null>();
   const clientPlan = (client: string, key: string) => {
@@ -484,6 +495,26 @@ export function createFakeApi(initial: Partial<FakeState> = {}): FakeApi {
       after,
       preview: { client, client_name: app.name, config: app.config, entry_name: name, diff, creates_file: before === null },
     };
+  };
+  const importPlan = (client: string, server: string) => {
+    const app = FAKE_CLIENT_APPS.find((a) => a.id === client);
+    if (!app) throw invalid("client", `unknown client "${client}"`);
+    const before = clientFiles.get(client) ?? "{}";
+    const doc = JSON.parse(before);
+    const entry = doc[app.key]?.[server] as
+      | { command?: string; args?: string[]; url?: string; env?: Record<string, string>; headers?: Record<string, string> }
+      | undefined;
+    if (!entry) throw invalid("server", `"${server}" is not in ${app.config}`);
+    const slug = server.toLowerCase().replace(/[^a-z0-9]+/g, "-").replace(/^-|-$/g, "") || "server";
+    const secrets = Object.keys(entry.command ? (entry.env ?? {}) : (entry.headers ?? {}));
+    const upstream = entry.command ? `stdio:${[entry.command, ...(entry.args ?? [])].join(" ")}` : (entry.url ?? "");
+    doc[app.key][server] = app.entry({ slug, local_url: localUrl(slug) } as ConnectionView);
+    const after = JSON.stringify(doc, null, 2);
+    // As the backend: the keys in the diff are shown as [secret].
+    const values = Object.values(entry.command ? (entry.env ?? {}) : (entry.headers ?? {}));
+    const mask = (line: string) => values.reduce((l, v) => (v.length >= 4 ? l.split(v).join("[secret]") : l), line);
+    const diff = [`--- ${app.config}`, `+++ ${app.config}`, ...lineDiff(before, after).map(mask)].join("\n") + "\n";
+    return { after, upstream, preview: { client, server, slug, secrets, config: app.config, diff } };
   };
   const answer = <T>(method: Method, value: () => T): Promise<T> => {
     count(method);
@@ -933,6 +964,53 @@ export function createFakeApi(initial: Partial<FakeState> = {}): FakeApi {
         state.connections.push(created);
         emit("connections");
         return created;
+      }),
+    listImportCandidates: (client) =>
+      answer("listImportCandidates", () => {
+        const app = FAKE_CLIENT_APPS.find((a) => a.id === client);
+        if (!app) throw invalid("client", `unknown client "${client}"`);
+        const servers = JSON.parse(clientFiles.get(client) ?? "{}")[app.key] ?? {};
+        return Object.entries(servers).map(([name, entry]) => {
+          const e = entry as { command?: string; env?: Record<string, string>; headers?: Record<string, string> };
+          return {
+            name,
+            kind: e.command ? "stdio" : "http",
+            secrets: Object.keys(e.command ? (e.env ?? {}) : (e.headers ?? {})),
+            refused: null,
+          };
+        });
+      }),
+    previewImport: (client, server) => answer("previewImport", () => importPlan(client, server).preview),
+    importFromClient: (client, server, diff) =>
+      answer("importFromClient", () => {
+        const plan = importPlan(client, server);
+        if (plan.preview.diff !== diff) throw invalid("config", "the file changed since the preview");
+        const now = Date.now();
+        const created: ConnectionView = {
+          id: `conn_${plan.preview.slug}`,
+          slug: plan.preview.slug,
+          name: server,
+          upstream_url: plan.upstream,
+          local_url: localUrl(plan.preview.slug),
+          transport: plan.upstream.startsWith("stdio:") ? "stdio" : "streamable_http",
+          auth_kind: "none",
+          header_name: null,
+          enabled: true,
+          status: "connected",
+          status_detail: null,
+          account_label: null,
+          oauth: null,
+          config_version: 1,
+          authorized_clients: 0,
+          grants_account: null,
+          created_at: now,
+          updated_at: now,
+        };
+        state.connections.push(created);
+        clientUndo.set(client, clientFiles.get(client) ?? null);
+        clientFiles.set(client, plan.after);
+        emit("connections");
+        return { connection: created, config: plan.preview.config, backup: `${plan.preview.config}.gatehouse-backup` };
       }),
     serverLog: (key) =>
       answer("serverLog", () => {

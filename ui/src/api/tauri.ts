@@ -8,6 +8,9 @@ import type { ClientConfigWritten } from "./bindings/ClientConfigWritten";
 import type { ClientForgotten } from "./bindings/ClientForgotten";
 import type { DetectedClient } from "./bindings/DetectedClient";
 import type { ServerLog } from "./bindings/ServerLog";
+import type { ImportCandidate } from "./bindings/ImportCandidate";
+import type { ImportPreview } from "./bindings/ImportPreview";
+import type { ImportResult } from "./bindings/ImportResult";
 import type { ClientView } from "./bindings/ClientView";
 import type { ConnectionChange } from "./bindings/ConnectionChange";
 import type { ConnectionRemoved } from "./bindings/ConnectionRemoved";
@@ -68,6 +71,10 @@ export const tauriApi: GatehouseApi = {
   undoClientConfig: (client) => call<ClientConfigWritten>("undo_client_config", { client }),
   serverLog: (key) => call<ServerLog>("server_log", { key }),
   addLocalCommand: (input) => call<ConnectionView>("add_stdio_connection", { input }),
+  listImportCandidates: (client) => call<ImportCandidate[]>("list_import_candidates", { client }),
+  previewImport: (client, server) => call<ImportPreview>("preview_import", { client, server }),
+  importFromClient: (client, server, diff) =>
+    call<ImportResult>("import_from_client", { client, server, diff }),
   onChanged: (cb) => listen<Changed>(CHANGED_EVENT, (event) => cb(event.payload.what)),
   onConsentRequested: (cb) =>
     listen<ConsentRequested>(CONSENT_REQUESTED_EVENT, (event) => cb(event.payload)),

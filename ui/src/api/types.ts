@@ -7,6 +7,9 @@ import type { ClientForgotten } from "./bindings/ClientForgotten";
 import type { DetectedClient } from "./bindings/DetectedClient";
 import type { ServerLog } from "./bindings/ServerLog";
 import type { NewStdioConnectionRequest } from "./bindings/NewStdioConnectionRequest";
+import type { ImportCandidate } from "./bindings/ImportCandidate";
+import type { ImportPreview } from "./bindings/ImportPreview";
+import type { ImportResult } from "./bindings/ImportResult";
 import type { ClientView } from "./bindings/ClientView";
 import type { ConnectionChange } from "./bindings/ConnectionChange";
 import type { ConnectionChangesRequest } from "./bindings/ConnectionChangesRequest";
@@ -110,6 +113,12 @@ export interface GatehouseApi {
    * values are secrets (sealed by the backend, never sent back).
    */
   addLocalCommand(input: NewStdioConnectionRequest): Promise<ConnectionView>;
+  /** The servers in a client's config, and whether each can move behind Gatehouse. */
+  listImportCandidates(client: string): Promise<ImportCandidate[]>;
+  /** What importing `server` of `client` would do: the new connection, the secrets, the diff. */
+  previewImport(client: string, server: string): Promise<ImportPreview>;
+  /** Imports as previewed (`diff`: what was shown); the secrets move into Gatehouse's store. */
+  importFromClient(client: string, server: string, diff: string): Promise<ImportResult>;
   /** The end of a local stdio server's log (its stderr; sealed values masked). */
   serverLog(key: string): Promise<ServerLog>;
   /**

@@ -154,8 +154,20 @@ pub fn plan_import(
     config: Option<&Path>,
     bridge: Option<&[String]>,
 ) -> Result<ImportPlan, AdminError> {
-    let home = user_home()?;
-    let current = clients::read(&home, client, config)?;
+    plan_import_in(&user_home()?, vault, port, client, name, config, bridge)
+}
+
+/// [`plan_import`] for the clients of `home`.
+pub fn plan_import_in(
+    home: &Home,
+    vault: &Vault,
+    port: u16,
+    client: &str,
+    name: &str,
+    config: Option<&Path>,
+    bridge: Option<&[String]>,
+) -> Result<ImportPlan, AdminError> {
+    let current = clients::read(home, client, config)?;
     let entry = current.servers.get(name).ok_or_else(|| {
         AdminError::invalid(
             "server",
@@ -172,7 +184,7 @@ pub fn plan_import(
         port,
         bridge,
     };
-    let plan = clients::plan_replace(&home, client, name, &target, Some(&current.config))?;
+    let plan = clients::plan_replace(home, client, name, &target, Some(&current.config))?;
     let secrets = match &imported {
         Imported::Http { header, .. } => header.iter().map(|(n, _)| n.clone()).collect(),
         Imported::Stdio { env, .. } => env.iter().map(|(n, _)| n.clone()).collect(),
@@ -372,4 +384,102 @@ pub fn write_client_config(
 /// Puts back the file of Gatehouse's last change to `client`'s config.
 pub fn undo_client_config(vault: &Vault, client: &str) -> Result<ClientConfigWritten, AdminError> {
     Ok(written_view(&undo_client(vault, client)?))
+}
+
+/// A server of a client's config, for the window's import list.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
+pub struct ImportCandidate {
+    pub name: String,
+    /// `http` or `stdio`.
+    pub kind: String,
+    /// The names of the secrets that would move into Gatehouse (never their values).
+    pub secrets: Vec<String>,
+    /// Why Gatehouse cannot take it over, if it cannot.
+    pub refused: Option<String>,
+}
+
+/// What importing a server would do, to show first.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
+pub struct ImportPreview {
+    pub client: String,
+    pub server: String,
+    /// The connection Gatehouse would create.
+    pub slug: String,
+    /// The secrets that would move into Gatehouse's sealed store, by name.
+    pub secrets: Vec<String>,
+    pub config: String,
+    /// The change to the client's config (keys shown as `[secret]`).
+    pub diff: String,
+}
+
+/// An import made.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
+pub struct ImportResult {
+    pub connection: ConnectionView,
+    pub config: String,
+    /// The config as it was, which still holds the secrets in plain text.
+    pub backup: Option<String>,
+}
+
+/// The servers of `client`'s config in `home`, and whether each can move behind Gatehouse.
+pub fn import_candidates(home: &Home, client: &str) -> Result<Vec<ImportCandidate>, AdminError> {
+    let current = clients::read(home, client, None)?;
+    Ok(import::candidates(&current.servers)
+        .into_iter()
+        .map(|c| ImportCandidate {
+            name: c.name,
+            kind: c.kind.to_owned(),
+            secrets: c.secrets,
+            refused: c.refused,
+        })
+        .collect())
+}
+
+/// What importing `server` of `client` would do (nothing is changed).
+pub fn preview_import(
+    home: &Home,
+    vault: &Vault,
+    port: u16,
+    client: &str,
+    server: &str,
+    bridge: Option<&[String]>,
+) -> Result<ImportPreview, AdminError> {
+    let planned = plan_import_in(home, vault, port, client, server, None, bridge)?;
+    Ok(ImportPreview {
+        client: client.to_owned(),
+        server: server.to_owned(),
+        slug: planned.slug,
+        secrets: planned.secrets,
+        config: planned.plan.config.display().to_string(),
+        diff: planned.plan.diff,
+    })
+}
+
+/// Imports `server` of `client` as previewed (refused if the change would now differ from
+/// `shown_diff`).
+pub fn import_from_client(
+    home: &Home,
+    vault: &Vault,
+    port: u16,
+    client: &str,
+    server: &str,
+    shown_diff: &str,
+    bridge: Option<&[String]>,
+) -> Result<ImportResult, AdminError> {
+    let planned = plan_import_in(home, vault, port, client, server, None, bridge)?;
+    if planned.plan.diff != shown_diff {
+        return Err(AdminError::invalid(
+            "config",
+            format!(
+                "{} changed since the preview; look at the change again",
+                planned.plan.config.display()
+            ),
+        ));
+    }
+    let done = import_server(vault, port, server, &planned)?;
+    Ok(ImportResult {
+        connection: done.connection,
+        config: done.written.config.display().to_string(),
+        backup: done.written.backup.map(|b| b.display().to_string()),
+    })
 }

@@ -48,6 +48,9 @@ macro_rules! with_ipc_types {
             $crate::admin::ServerLog,
             $crate::admin::EnvInput,
             $crate::admin::NewStdioConnectionRequest,
+            $crate::admin::ImportCandidate,
+            $crate::admin::ImportPreview,
+            $crate::admin::ImportResult,
         )
     };
 }

@@ -16,6 +16,7 @@ import {
   type OAuthRequest,
 } from "../../api";
 import { Dialog } from "../../components/Dialog";
+import { ImportDialog } from "./ImportDialog";
 import { LocalCommandForm } from "./LocalCommandForm";
 import { EmptyState } from "../../components/EmptyState";
 import { useNavigation } from "../../components/navigation";
@@ -72,6 +73,7 @@ export function grantsSentence(count: number): string {
 type Pending =
   | { kind: "add" }
   | { kind: "add-local" }
+  | { kind: "import" }
   | { kind: "edit"; connection: ConnectionView }
   | { kind: "confirm-edit"; connection: ConnectionView; changes: ConnectionChangesRequest; grants: number }
   | { kind: "disable"; connection: ConnectionView; grants: number }
@@ -231,6 +233,9 @@ export function ConnectionsPanel() {
       </p>
       <div className="toolbar">
         <div className="toolbar__spacer" />
+        <button type="button" className="button" onClick={() => setPending({ kind: "import" })}>
+          Import from a client…
+        </button>
         <button type="button" className="button" onClick={() => setPending({ kind: "add-local" })}>
           Add a local command…
         </button>
@@ -294,6 +299,8 @@ export function ConnectionsPanel() {
           <ConnectionForm submitLabel="Add connection" onSubmit={submitAdd} onCancel={close} pending={busy} errors={errors} />
         </Dialog>
       )}
+
+      {pending?.kind === "import" && <ImportDialog onClose={close} />}
 
       {pending?.kind === "add-local" && (
         <Dialog title="Add a local MCP server" onClose={close} testId="local-command-dialog">
