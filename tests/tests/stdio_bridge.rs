@@ -4,7 +4,8 @@
 //! request (one sign-in in flight per bridge identity, the store's lease), named "<client> via
 //! Gatehouse bridge", and all three work after one approval with one registered client; a gateway
 //! restart on the same port mid-session is survived (the session is re-established); with no
-//! gateway the client gets a JSON-RPC error saying to open the app; and the entry `gatehoused
+//! gateway the client gets a JSON-RPC error saying to open the app; an expired access token is
+//! refreshed without a new consent; and the entry `gatehoused
 //! clients connect claude-desktop` writes into a temporary HOME's claude_desktop_config.json,
 //! started as Claude Desktop starts it, reaches the server; the extension bundle `gatehoused mcpb`
 //! writes is unpacked and validated by the MCPB project's CLI (`@anthropic-ai/mcpb`, pinned) and
@@ -77,6 +78,8 @@ async fn three_bridges_one_consent_and_a_gateway_restart() {
     // one grant between them.
     expect("all-copies", "bridgeClients", json!(2));
     expect("all-copies", "bridgeGrants", json!(1));
+    expect("refresh", "echo", json!("Echo: after expiry"));
+    expect("refresh", "newConsentRequests", json!(0));
     expect("restart", "echo", json!("Echo: after restart"));
     expect(
         "claude-desktop-config",
@@ -95,6 +98,22 @@ async fn three_bridges_one_consent_and_a_gateway_restart() {
         problems.push(format!(
             "after the sign-in holder was killed the next sign-in began after {after_kill} ms"
         ));
+    }
+    // The refresh issued a new access token: one more row than before the expiry.
+    let count = |field: &str| {
+        get("refresh", field).as_str().and_then(|s| {
+            s.trim_matches(|c| c == '[' || c == ']' || c == '(' || c == ')' || c == ',')
+                .parse::<u64>()
+                .ok()
+        })
+    };
+    println!(
+        "  access tokens before the expiry {:?}, after the refresh {:?}",
+        count("tokensBefore"),
+        count("tokensAfter")
+    );
+    if count("tokensAfter") <= count("tokensBefore") {
+        problems.push("the bridge did not get a new access token by refresh".to_owned());
     }
     let down = get("not-running", "error");
     println!("  not running: {down}");

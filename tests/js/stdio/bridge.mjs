@@ -117,6 +117,22 @@ async function main() {
       bridgeGrants: grants.filter((g) => (g.client_name ?? '').includes('via Gatehouse bridge') && g.status === 'active').length,
     });
 
+    // The access token runs out (set expired in the store, as time would): the next call is
+    // refused with 401 and the bridge refreshes (RFC 6749 §6) instead of asking the person again.
+    const db = join(gatehouse.dataDir, 'gatehouse.sqlite3');
+    const sql = (statement) =>
+      spawnSync('python3', ['-c', `import sqlite3,sys; c=sqlite3.connect(sys.argv[1]); r=c.execute(sys.argv[2]).fetchall(); c.commit(); print(r)`, db, statement], { encoding: 'utf8' }).stdout.trim();
+    const tokensBefore = sql('SELECT count(*) FROM access_tokens');
+    sql('UPDATE access_tokens SET expires_at = 0');
+    let afterExpiry;
+    try {
+      afterExpiry = text(await copies[0].client.callTool({ name: 'echo', arguments: { message: 'after expiry' } }));
+    } catch (error) {
+      afterExpiry = `error: ${message(error)}`;
+    }
+    const pendingAfter = JSON.parse((await gatehouse.admin(['requests', 'list', '--json'])).stdout || '[]').length;
+    emit({ check: 'refresh', ok: true, echo: afterExpiry, tokensBefore, tokensAfter: sql('SELECT count(*) FROM access_tokens'), newConsentRequests: pendingAfter });
+
     // The gateway restarts while the bridges run.
     gatehouse.gateway.kill('SIGTERM');
     await new Promise((resolve) => gatehouse.gateway.once('exit', resolve));
