@@ -5,7 +5,8 @@
 //! Gatehouse bridge", and all three work after one approval with one registered client; a gateway
 //! restart on the same port mid-session is survived (the session is re-established); with no
 //! gateway the client gets a JSON-RPC error saying to open the app; an expired access token is
-//! refreshed without a new consent; and the entry `gatehoused
+//! refreshed without a new consent; log messages the server sends on the session's own stream
+//! reach the client; and the entry `gatehoused
 //! clients connect claude-desktop` writes into a temporary HOME's claude_desktop_config.json,
 //! started as Claude Desktop starts it, reaches the server; the extension bundle `gatehoused mcpb`
 //! writes is unpacked and validated by the MCPB project's CLI (`@anthropic-ai/mcpb`, pinned) and
@@ -78,6 +79,7 @@ async fn three_bridges_one_consent_and_a_gateway_restart() {
     // one grant between them.
     expect("all-copies", "bridgeClients", json!(2));
     expect("all-copies", "bridgeGrants", json!(1));
+    expect("server-stream", "logMessages", json!(true));
     expect("refresh", "echo", json!("Echo: after expiry"));
     expect("refresh", "newConsentRequests", json!(0));
     expect("restart", "echo", json!("Echo: after restart"));

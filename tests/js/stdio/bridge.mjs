@@ -20,6 +20,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
+import { LoggingMessageNotificationSchema } from '@modelcontextprotocol/sdk/types.js';
 import { Gatehouse } from '../conformance/gatehouse.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -116,6 +117,15 @@ async function main() {
       bridgeClients: clients.filter((c) => (c.client_name ?? '').includes('via Gatehouse bridge')).length,
       bridgeGrants: grants.filter((g) => (g.client_name ?? '').includes('via Gatehouse bridge') && g.status === 'active').length,
     });
+
+    // What the server says outside any answer (server-everything's simulated log messages, every
+    // 5 s on the session's own stream) reaches the client through the bridge.
+    const logged = [];
+    copies[1].client.setNotificationHandler(LoggingMessageNotificationSchema, (n) => logged.push(n.params));
+    await copies[1].client.callTool({ name: 'toggle-simulated-logging', arguments: {} });
+    for (const until = Date.now() + 20_000; Date.now() < until && logged.length === 0; ) await sleep(200);
+    await copies[1].client.callTool({ name: 'toggle-simulated-logging', arguments: {} }).catch(() => {});
+    emit({ check: 'server-stream', ok: true, logMessages: logged.length > 0 });
 
     // The access token runs out (set expired in the store, as time would): the next call is
     // refused with 401 and the bridge refreshes (RFC 6749 §6) instead of asking the person again.

@@ -13,8 +13,8 @@
 //!   and waits for its gateway; otherwise, or if it does not come up, each request gets a JSON-RPC
 //!   error saying to open the app.
 //!
-//! Not carried yet: the server's own stream (GET), so server notifications outside a request's
-//! answer do not reach the client.
+//! - The session's own GET stream is opened after `initialize`, so what the server says outside an
+//!   answer (log messages, list changes) reaches the client as well.
 
 pub mod auth;
 pub mod bundle;
@@ -87,6 +87,7 @@ pub async fn run(
     });
     let mut lines = BufReader::new(tokio::io::stdin()).lines();
     let mut tasks = tokio::task::JoinSet::new();
+    let mut listening = false;
     while let Some(line) = lines.next_line().await? {
         if line.trim().is_empty() {
             continue;
@@ -108,12 +109,18 @@ pub async fn run(
             *bridge.initialize.lock().await = Some(message.clone());
             // Everything after initialize needs its session: handle it before reading on.
             bridge.clone().forward(message).await;
+            if !listening {
+                listening = true;
+                tasks.spawn(bridge.clone().listen());
+            }
             continue;
         }
         let bridge = bridge.clone();
         tasks.spawn(async move { bridge.forward(message).await });
     }
-    while tasks.join_next().await.is_some() {}
+    // Stdin ended: the client is gone. Requests in flight may finish; the GET stream may not.
+    let pending = async { while tasks.join_next().await.is_some() {} };
+    let _ = tokio::time::timeout(Duration::from_secs(5), pending).await;
     bridge.end_session().await;
     drop(bridge);
     let _ = writer.await;
@@ -239,6 +246,60 @@ impl Bridge {
         Ok(())
     }
 
+    /// Writes the JSON-RPC message of each SSE event to stdout, until the stream ends.
+    async fn relay_events(&self, response: reqwest::Response) {
+        let mut buffer = String::new();
+        let mut body = response.bytes_stream();
+        while let Some(Ok(chunk)) = body.next().await {
+            buffer.push_str(&String::from_utf8_lossy(&chunk));
+            while let Some(end) = buffer.find("\n\n") {
+                let event: String = buffer.drain(..end + 2).collect();
+                let data: Vec<&str> = event
+                    .lines()
+                    .filter_map(|l| l.strip_prefix("data:"))
+                    .map(|d| d.strip_prefix(' ').unwrap_or(d))
+                    .collect();
+                if let Ok(message) = serde_json::from_str::<Value>(&data.join("\n")) {
+                    self.remember_version(&message).await;
+                    let _ = self.out.send(message.to_string());
+                }
+            }
+        }
+    }
+
+    /// The session's own stream (Streamable HTTP §Listening for Messages from the Server): what the
+    /// server says outside any answer (log messages, list changes) reaches the client too. Opened
+    /// again after it ends (a gateway restart) while the bridge runs; a 405 means the server has
+    /// none.
+    async fn listen(self: Arc<Self>) {
+        loop {
+            let Some(session) = self.session.lock().await.clone() else {
+                tokio::time::sleep(Duration::from_secs(1)).await;
+                continue;
+            };
+            let Ok(token) = self.auth.access_token().await else {
+                return;
+            };
+            let mut request = self
+                .http
+                .get(&self.url)
+                .header("accept", "text/event-stream")
+                .header("authorization", format!("Bearer {}", token.expose_secret()))
+                .header("mcp-session-id", session);
+            if let Some(version) = self.protocol_version.lock().await.as_ref() {
+                request = request.header("mcp-protocol-version", version);
+            }
+            match request.send().await {
+                Ok(response) if response.status().as_u16() == 405 => return,
+                Ok(response) if response.status().is_success() => {
+                    self.relay_events(response).await;
+                }
+                _ => {}
+            }
+            tokio::time::sleep(Duration::from_secs(1)).await;
+        }
+    }
+
     /// Writes every JSON-RPC message of the answer to stdout.
     async fn relay(&self, response: reqwest::Response, is_request: bool, id: Option<&Value>) {
         let status = response.status();
@@ -248,23 +309,7 @@ impl Bridge {
             .and_then(|v| v.to_str().ok())
             .is_some_and(|v| v.starts_with("text/event-stream"));
         if sse {
-            let mut buffer = String::new();
-            let mut body = response.bytes_stream();
-            while let Some(Ok(chunk)) = body.next().await {
-                buffer.push_str(&String::from_utf8_lossy(&chunk));
-                while let Some(end) = buffer.find("\n\n") {
-                    let event: String = buffer.drain(..end + 2).collect();
-                    let data: Vec<&str> = event
-                        .lines()
-                        .filter_map(|l| l.strip_prefix("data:"))
-                        .map(|d| d.strip_prefix(' ').unwrap_or(d))
-                        .collect();
-                    if let Ok(message) = serde_json::from_str::<Value>(&data.join("\n")) {
-                        self.remember_version(&message).await;
-                        let _ = self.out.send(message.to_string());
-                    }
-                }
-            }
+            self.relay_events(response).await;
             return;
         }
         let body = response.bytes().await.unwrap_or_default();
