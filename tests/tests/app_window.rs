@@ -1481,13 +1481,20 @@ async fn window_connects_vscode_and_claude_desktop_and_undoes_it() {
         let mut line = String::new();
         let stdout = child.stdout.take().unwrap_or_else(|| panic!("stdout"));
         let _ = std::io::BufReader::new(stdout).read_line(&mut line);
-        let _ = child.wait();
-        line
+        // Its stdin closed, the bridge exits; a bridge that hangs on is a failure, not a hang.
+        let exited = wait_for(Duration::from_secs(15), || child.try_wait().ok().flatten());
+        if exited.is_none() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        (line, exited.is_some())
     });
+    let (answer, exited) = answer;
     assert!(
         answer.contains("Gatehouse is not running") && answer.contains("\"id\":1"),
         "the app as bridge answers on stdout: {answer}"
     );
+    assert!(exited, "the app as bridge exits when its stdin closes");
 
     window
         .click(&window.find("//button[normalize-space(.)='Undo']").await)

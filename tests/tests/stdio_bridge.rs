@@ -117,6 +117,9 @@ async fn three_bridges_one_consent_and_a_gateway_restart() {
     if count("tokensAfter") <= count("tokensBefore") {
         problems.push("the bridge did not get a new access token by refresh".to_owned());
     }
+    if get("not-running", "exited") != json!(true) {
+        problems.push("the bridge did not exit when its stdin closed".to_owned());
+    }
     let down = get("not-running", "error");
     println!("  not running: {down}");
     if !down.as_str().is_some_and(|e| {

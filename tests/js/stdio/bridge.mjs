@@ -222,9 +222,22 @@ async function main() {
     } catch (error) {
       down = message(error);
     }
+    const pid = transport.pid;
     await client.close().catch(() => {});
+    // Its stdin closed, the bridge exits (nothing may keep it, or stdout, alive).
+    const alive = () => {
+      try {
+        process.kill(pid, 0);
+        return true;
+      } catch {
+        return false;
+      }
+    };
+    for (const until = Date.now() + 15_000; Date.now() < until && alive(); ) await sleep(100);
+    const exited = !alive();
+    if (!exited) process.kill(pid, 'SIGKILL');
     lonely.stop();
-    emit({ check: 'not-running', ok: true, error: down });
+    emit({ check: 'not-running', ok: true, error: down, exited });
   } finally {
     gatehouse.stop();
   }

@@ -87,7 +87,7 @@ pub async fn run(
     });
     let mut lines = BufReader::new(tokio::io::stdin()).lines();
     let mut tasks = tokio::task::JoinSet::new();
-    let mut listening = false;
+    let mut listener: Option<tokio::task::JoinHandle<()>> = None;
     while let Some(line) = lines.next_line().await? {
         if line.trim().is_empty() {
             continue;
@@ -109,18 +109,23 @@ pub async fn run(
             *bridge.initialize.lock().await = Some(message.clone());
             // Everything after initialize needs its session: handle it before reading on.
             bridge.clone().forward(message).await;
-            if !listening {
-                listening = true;
-                tasks.spawn(bridge.clone().listen());
+            if listener.is_none() {
+                listener = Some(tokio::spawn(bridge.clone().listen()));
             }
             continue;
         }
         let bridge = bridge.clone();
         tasks.spawn(async move { bridge.forward(message).await });
     }
-    // Stdin ended: the client is gone. Requests in flight may finish; the GET stream may not.
+    // Stdin ended: the client is gone. The GET stream ends now; requests in flight may finish (for a
+    // while), then whatever is left is stopped, so that nothing holds stdout open and the process
+    // exits.
+    if let Some(listener) = listener {
+        listener.abort();
+    }
     let pending = async { while tasks.join_next().await.is_some() {} };
-    let _ = tokio::time::timeout(Duration::from_secs(5), pending).await;
+    let _ = tokio::time::timeout(Duration::from_secs(10), pending).await;
+    tasks.shutdown().await;
     bridge.end_session().await;
     drop(bridge);
     let _ = writer.await;
