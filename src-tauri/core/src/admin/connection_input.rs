@@ -4,6 +4,7 @@
 //! proxy owns are refused) and the account name. Each refusal names the field it is about.
 
 use super::AdminError;
+use crate::oauth::server::resource::is_valid_slug;
 
 /// Longest connection name accepted, in characters.
 pub const MAX_NAME_CHARS: usize = 200;
@@ -36,6 +37,23 @@ const RESERVED_HEADERS: &[&str] = &[
 ];
 
 const LOOPBACK_HOSTS: &[&str] = &["127.0.0.1", "localhost", "[::1]"];
+
+/// A connection's slug, trimmed: the path segment of `/mcp/<slug>`
+/// ([`is_valid_slug`], so every slug that can be added can also be authorized).
+pub(super) fn validate_slug(slug: &str) -> Result<&str, AdminError> {
+    let slug = slug.trim();
+    if is_valid_slug(slug) {
+        Ok(slug)
+    } else {
+        Err(AdminError::invalid(
+            "slug",
+            format!(
+                "{slug:?} must be 1-63 characters of lowercase letters, digits and '-', starting with a \
+                 letter or digit"
+            ),
+        ))
+    }
+}
 
 pub(super) fn validate_name(name: &str) -> Result<String, AdminError> {
     let name = name.trim();

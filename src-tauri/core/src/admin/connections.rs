@@ -3,7 +3,7 @@
 //! probing live in `admin::upstream`.
 //!
 //! * **Slug**: `[a-z0-9][a-z0-9-]{0,62}`, the same rule the `resource` parameter is parsed with
-//!   ([`is_valid_slug`]), so every slug that can be added can also be authorized.
+//!   (`is_valid_slug`), so every slug that can be added can also be authorized.
 //! * **Upstream URL**: absolute `https`, or `http` only to a loopback host (`127.0.0.1`, `localhost`,
 //!   `[::1]`): a header secret must never cross a network in clear (conventions, "Outbound HTTP").
 //!   No userinfo (it would sit unencrypted in the database) and no fragment.
@@ -25,7 +25,7 @@ use ts_rs::TS;
 use super::AdminError;
 use crate::clock::UnixMillis;
 use crate::crypto::Aad;
-use crate::oauth::server::resource::{ResourceUri, is_valid_slug};
+use crate::oauth::server::resource::ResourceUri;
 use crate::oauth::upstream::UpstreamOAuth;
 use crate::store::connections::{
     self, AuthKind, ConnectionEdit, ConnectionRow, ConnectionSettings, ConnectionStatus,
@@ -37,7 +37,7 @@ use crate::vault::Vault;
 
 use super::connection_input::{
     validate_account_name, validate_header_name, validate_header_value, validate_name,
-    validate_upstream_url,
+    validate_slug, validate_upstream_url,
 };
 
 /// How Gatehouse authenticates to an upstream.
@@ -229,16 +229,7 @@ pub fn add_connection(
     port: u16,
     input: &NewConnectionInput,
 ) -> Result<ConnectionView, AdminError> {
-    let slug = input.slug.trim();
-    if !is_valid_slug(slug) {
-        return Err(AdminError::invalid(
-            "slug",
-            format!(
-                "{slug:?} must be 1-63 characters of lowercase letters, digits and '-', starting with a \
-                 letter or digit"
-            ),
-        ));
-    }
+    let slug = validate_slug(&input.slug)?;
     let name = validate_name(&input.name)?;
     let upstream_url = validate_upstream_url(&input.upstream_url)?;
     let account_name = input

@@ -12,9 +12,8 @@ use std::path::Path;
 use secrecy::{ExposeSecret, SecretString};
 
 use super::AdminError;
-use super::connection_input::validate_name;
+use super::connection_input::{validate_name, validate_slug};
 use super::connections::{ConnectionView, get_connection};
-use crate::oauth::server::resource::is_valid_slug;
 use crate::store::ConnectionId;
 use crate::store::connections::{
     self, AuthKind, ConnectionSettings, ConnectionStatus, NewConnection, OAuthSettings,
@@ -127,16 +126,7 @@ pub fn add_stdio_connection(
     port: u16,
     input: &NewStdioConnectionInput,
 ) -> Result<ConnectionView, AdminError> {
-    let slug = input.slug.trim();
-    if !is_valid_slug(slug) {
-        return Err(AdminError::invalid(
-            "slug",
-            format!(
-                "{slug:?} must be 1-63 characters of lowercase letters, digits and '-', starting with a \
-                 letter or digit"
-            ),
-        ));
-    }
+    let slug = validate_slug(&input.slug)?;
     let name = validate_name(&input.name)?;
     let mut command = command_of(input)?;
     let id = ConnectionId::new();
