@@ -9,17 +9,22 @@
 //! Their values never appear on a command line (so not in the process list beyond the child's own
 //! environment), and any of them the child echoes on stderr is masked before it reaches the log.
 //!
-//! **Process group (Unix).** The child leads a process group of its own, so stopping it also stops
-//! what it started (`npx` runs the server as a grandchild). On Windows only the child is killed;
-//! its children see their stdin close and, like any MCP stdio server, exit.
+//! **The process and what it starts, as one unit.** `npx`, `uvx` and `docker` run the server as a
+//! grandchild, so stopping only the child would leave the server running. The child is started
+//! through `process-wrap` (the crate watchexec and rmcp use for the same job): on Unix it leads a
+//! process group of its own, and every signal goes to the group (`killpg`); on Windows it is put in
+//! a job object created with `JOB_OBJECT_LIMIT_KILL_ON_JOB_CLOSE`, so killing it terminates the job,
+//! and the job (with everything in it) also dies when Gatehouse exits, even if it crashes. Windows
+//! has no SIGTERM: the graceful step there is the closed stdin alone, then the job is terminated.
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::Duration;
 
+use process_wrap::tokio::{ChildWrapper, CommandWrap, KillOnDrop};
 use secrecy::{ExposeSecret, SecretString};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
-use tokio::process::{Child, ChildStderr, ChildStdin, ChildStdout, Command};
+use tokio::process::{ChildStderr, ChildStdin, ChildStdout};
 
 /// Largest log file before it is moved to `<name>.log.1` (one old file is kept).
 pub const MAX_LOG_BYTES: u64 = 1024 * 1024;
@@ -74,7 +79,8 @@ impl std::fmt::Debug for Launch {
 
 /// A started child and its pipes.
 pub struct Started {
-    pub child: Child,
+    /// The child with its group (Unix) or job (Windows): killing it kills both.
+    pub child: Box<dyn ChildWrapper>,
     pub stdin: ChildStdin,
     pub stdout: ChildStdout,
     pub pid: Option<u32>,
@@ -82,30 +88,35 @@ pub struct Started {
 
 /// Starts the child; its stderr goes to the log from a task of its own.
 pub fn spawn(launch: &Launch) -> std::io::Result<Started> {
-    let mut command = Command::new(&launch.program);
-    command
-        .args(&launch.args)
-        .current_dir(&launch.cwd)
-        .env_clear()
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true);
-    for name in INHERITED {
-        if let Some(value) = std::env::var_os(name) {
-            command.env(name, value);
+    let mut command = CommandWrap::with_new(&launch.program, |command| {
+        command
+            .args(&launch.args)
+            .current_dir(&launch.cwd)
+            .env_clear()
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        for name in INHERITED {
+            if let Some(value) = std::env::var_os(name) {
+                command.env(name, value);
+            }
         }
-    }
-    for (name, value) in &launch.env {
-        command.env(name, value.expose_secret());
-    }
+        for (name, value) in &launch.env {
+            command.env(name, value.expose_secret());
+        }
+    });
     #[cfg(unix)]
-    command.process_group(0);
+    command.wrap(process_wrap::tokio::ProcessGroup::leader());
+    #[cfg(windows)]
+    command.wrap(process_wrap::tokio::JobObject);
+    command.wrap(KillOnDrop);
     let mut child = command.spawn()?;
     let pid = child.id();
-    let (Some(stdin), Some(stdout), Some(stderr)) =
-        (child.stdin.take(), child.stdout.take(), child.stderr.take())
-    else {
+    let (Some(stdin), Some(stdout), Some(stderr)) = (
+        child.stdin().take(),
+        child.stdout().take(),
+        child.stderr().take(),
+    ) else {
         return Err(std::io::Error::other("the child's pipes were not created"));
     };
     note(
@@ -185,37 +196,36 @@ pub fn note(log: &Path, line: &str) {
     }
 }
 
-/// Sends `signal` to the child's process group (Unix), or kills the child (elsewhere).
-pub fn signal_group(pid: Option<u32>, force: bool) {
+/// Kills the process group led by `pid` at once (Unix), for Gatehouse's own exit, where the child
+/// itself is out of reach. On Windows there is nothing to do: the job object dies with Gatehouse's
+/// handle to it.
+pub fn kill_group(pid: Option<u32>) {
     #[cfg(unix)]
     if let Some(pid) = pid.and_then(|p| i32::try_from(p).ok()) {
         use nix::sys::signal::{Signal, killpg};
         use nix::unistd::Pid;
-        let signal = if force {
-            Signal::SIGKILL
-        } else {
-            Signal::SIGTERM
-        };
         // ESRCH (the group is gone) is the outcome wanted.
-        let _ = killpg(Pid::from_raw(pid), signal);
+        let _ = killpg(Pid::from_raw(pid), Signal::SIGKILL);
     }
     #[cfg(not(unix))]
-    let _ = (pid, force);
+    let _ = pid;
 }
 
-/// Stops a child whose stdin has been closed: waits [`STOP_GRACE`], then SIGTERM, then SIGKILL.
-/// Whatever the child left in its group is killed too.
-pub async fn stop(child: &mut Child, pid: Option<u32>) -> Option<std::process::ExitStatus> {
+/// Stops a child whose stdin has been closed: waits [`STOP_GRACE`], then SIGTERM to its group
+/// (Unix), waits again, then kills the group or job. Whatever the child left behind is killed too.
+pub async fn stop(child: &mut Box<dyn ChildWrapper>) -> Option<std::process::ExitStatus> {
     if let Ok(Ok(status)) = tokio::time::timeout(STOP_GRACE, child.wait()).await {
-        signal_group(pid, true);
+        let _ = child.start_kill();
         return Some(status);
     }
-    signal_group(pid, false);
-    if let Ok(Ok(status)) = tokio::time::timeout(STOP_GRACE, child.wait()).await {
-        signal_group(pid, true);
-        return Some(status);
+    #[cfg(unix)]
+    {
+        let _ = child.signal(nix::sys::signal::Signal::SIGTERM as i32);
+        if let Ok(Ok(status)) = tokio::time::timeout(STOP_GRACE, child.wait()).await {
+            let _ = child.start_kill();
+            return Some(status);
+        }
     }
-    signal_group(pid, true);
     let _ = child.start_kill();
     child.wait().await.ok()
 }
@@ -279,5 +289,65 @@ mod tests {
             !text.contains("CARGO_PKG_NAME"),
             "cargo's variables are not inherited: {text}"
         );
+    }
+
+    /// Whether process `pid` is gone (or a zombie waiting for init to reap it).
+    #[cfg(target_os = "linux")]
+    fn gone(pid: u32) -> bool {
+        match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+            Err(_) => true,
+            Ok(stat) => stat
+                .rsplit_once(") ")
+                .is_some_and(|(_, rest)| rest.starts_with('Z')),
+        }
+    }
+
+    /// `npx` runs the server as a grandchild: stopping the child must stop what it started. The
+    /// child here ignores its closed stdin, so the grace period passes, then the group is
+    /// signalled.
+    #[cfg(target_os = "linux")]
+    #[tokio::test]
+    async fn stopping_a_child_stops_what_it_started() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let log = dir.path().join("tree.log");
+        let launch = Launch {
+            program: "/bin/sh".into(),
+            args: vec![
+                "-c".into(),
+                "sleep 300 & echo \"grandchild=$!\" >&2; sleep 300".into(),
+            ],
+            cwd: dir.path().to_owned(),
+            env: vec![],
+            log: log.clone(),
+        };
+        let mut started = spawn(&launch).expect("sh starts");
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+        let grandchild: u32 = loop {
+            let text = tokio::fs::read_to_string(&log).await.unwrap_or_default();
+            if let Some(pid) = text
+                .lines()
+                .find_map(|l| l.strip_prefix("grandchild="))
+                .and_then(|p| p.trim().parse().ok())
+            {
+                break pid;
+            }
+            assert!(tokio::time::Instant::now() < deadline, "no pid in {text}");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        };
+        assert!(!gone(grandchild), "the grandchild runs before the stop");
+        drop(started.stdin);
+        let status = stop(&mut started.child).await;
+        assert!(
+            status.is_some_and(|s| !s.success()),
+            "the child was stopped by a signal: {status:?}"
+        );
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+        while !gone(grandchild) {
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "the grandchild {grandchild} outlived the stop"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
     }
 }

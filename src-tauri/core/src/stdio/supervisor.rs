@@ -154,13 +154,14 @@ impl Server {
         tokio::spawn(async move {
             tokio::select! {
                 status = child.wait() => {
-                    process::signal_group(pid, true);
+                    // What the child left in its group or job goes with it.
+                    let _ = child.start_kill();
                     let status = status.map_or_else(|e| e.to_string(), |s| s.to_string());
                     process::note(&log, &format!("exited: {status}"));
                 }
                 _ = stopped => {
                     watched.close_stdin();
-                    let status = process::stop(&mut child, pid).await;
+                    let status = process::stop(&mut child).await;
                     process::note(&log, &format!(
                         "stopped: {}",
                         status.map_or("killed".to_owned(), |s| s.to_string())
@@ -224,7 +225,7 @@ impl Server {
     /// Kills the process group at once, without waiting (process exit).
     pub fn kill_now(&self) {
         let pid = *self.pid.lock().unwrap_or_else(PoisonError::into_inner);
-        process::signal_group(pid, true);
+        process::kill_group(pid);
     }
 }
 
