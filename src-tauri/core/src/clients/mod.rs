@@ -23,7 +23,7 @@ use serde_json::Value;
 use sha2::{Digest, Sha256};
 
 use crate::clock::UnixMillis;
-pub use table::{CLIENTS, ClientApp, Format, Home, Target};
+pub use table::{CLIENTS, ClientApp, Format, Home, Os, Target};
 
 /// Why a client could not be set up or undone.
 #[derive(Debug, thiserror::Error)]
@@ -411,6 +411,7 @@ mod tests {
     fn home() -> (tempfile::TempDir, Home) {
         let dir = tempfile::tempdir().expect("temp dir");
         let home = Home {
+            os: table::Os::CURRENT,
             home: dir.path().to_owned(),
             app_config: dir.path().join("appconfig"),
             dot_config: dir.path().join(".config"),

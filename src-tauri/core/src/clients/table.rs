@@ -10,14 +10,36 @@
 //! `claude_desktop_config.json`, which only starts stdio commands: its entry starts
 //! `gatehoused … bridge <slug>`).
 
+use std::ffi::OsString;
 use std::path::PathBuf;
 
 use serde_json::{Value, json};
+
+/// The operating systems whose layouts the table knows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Os {
+    Linux,
+    MacOs,
+    Windows,
+}
+
+impl Os {
+    /// The OS this build runs on (the BSDs lay out a home like Linux).
+    pub const CURRENT: Os = if cfg!(target_os = "macos") {
+        Os::MacOs
+    } else if cfg!(windows) {
+        Os::Windows
+    } else {
+        Os::Linux
+    };
+}
 
 /// The directories a client's config path is relative to (from the environment, or given by a
 /// test as a temporary HOME).
 #[derive(Debug, Clone)]
 pub struct Home {
+    /// Whose layout this is (a test can lay out another OS's home on this one).
+    pub os: Os,
     pub home: PathBuf,
     /// `~/Library/Application Support` (macOS), `%APPDATA%` (Windows), `$XDG_CONFIG_HOME` or
     /// `~/.config` (Linux).
@@ -35,19 +57,25 @@ impl Home {
 
     /// The directories of a home at `home`, as this OS lays them out.
     pub fn under(home: PathBuf) -> Self {
-        let app_config = if cfg!(target_os = "macos") {
-            home.join("Library").join("Application Support")
-        } else if cfg!(windows) {
-            std::env::var_os("APPDATA")
+        Self::laid_out(Os::CURRENT, home, |name| std::env::var_os(name))
+    }
+
+    /// The directories of a home at `home` as `os` lays them out, reading `APPDATA` (Windows) and
+    /// `XDG_CONFIG_HOME` (Linux; only when it is inside `home`, so a test's temporary HOME is not
+    /// escaped) through `var`.
+    pub fn laid_out(os: Os, home: PathBuf, var: impl Fn(&str) -> Option<OsString>) -> Self {
+        let app_config = match os {
+            Os::MacOs => home.join("Library").join("Application Support"),
+            Os::Windows => var("APPDATA")
                 .map(PathBuf::from)
-                .unwrap_or_else(|| home.join("AppData").join("Roaming"))
-        } else {
-            std::env::var_os("XDG_CONFIG_HOME")
+                .unwrap_or_else(|| home.join("AppData").join("Roaming")),
+            Os::Linux => var("XDG_CONFIG_HOME")
                 .map(PathBuf::from)
                 .filter(|p| p.is_absolute() && p.starts_with(&home))
-                .unwrap_or_else(|| home.join(".config"))
+                .unwrap_or_else(|| home.join(".config")),
         };
         Self {
+            os,
             dot_config: home.join(".config"),
             home,
             app_config,
@@ -215,7 +243,7 @@ pub const CLIENTS: &[ClientApp] = &[
         format: Format::Json,
         servers_at: &["context_servers"],
         path: |h| {
-            if cfg!(windows) {
+            if h.os == Os::Windows {
                 h.app_config.join("Zed").join("settings.json")
             } else {
                 h.dot_config.join("zed").join("settings.json")
@@ -235,4 +263,100 @@ pub fn client(id: &str) -> Option<&'static ClientApp> {
 /// The workspace-level VS Code config (`.vscode/mcp.json` in a folder).
 pub fn vscode_workspace(folder: &std::path::Path) -> PathBuf {
     folder.join(".vscode").join("mcp.json")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::Path;
+
+    /// Where `client` keeps its config on `os`, relative to the home (`~`) or to the OS's
+    /// application-config folder, as a `/`-separated string (so one table reads for every OS).
+    fn relative(os: Os, client_id: &str) -> String {
+        let home = PathBuf::from("/h");
+        let appdata = PathBuf::from("/appdata/Roaming");
+        let laid = Home::laid_out(os, home.clone(), |name| {
+            (name == "APPDATA").then(|| appdata.clone().into_os_string())
+        });
+        let path = (client(client_id).expect("known client").path)(&laid);
+        let (base, rest) = if let Ok(rest) = path.strip_prefix(&appdata) {
+            ("%APPDATA%", rest.to_owned())
+        } else {
+            (
+                "~",
+                path.strip_prefix(&home).expect("under home").to_owned(),
+            )
+        };
+        let parts: Vec<String> = std::iter::once(base.to_owned())
+            .chain(rest.iter().map(|p| p.to_string_lossy().into_owned()))
+            .collect();
+        parts.join("/")
+    }
+
+    /// The paths each client documents, per OS (Claude Desktop: modelcontextprotocol.io "Connect
+    /// to local MCP servers"; VS Code: "MCP servers in VS Code", user `mcp.json` in the profile's
+    /// User folder; Zed: "Configuring Zed", `~/.config/zed` on macOS and Linux, `%APPDATA%\Zed` on
+    /// Windows; the others keep one dot-folder in the home on every OS).
+    #[test]
+    fn each_client_has_its_documented_path_on_each_os() {
+        let expected: &[(&str, [&str; 3])] = &[
+            (
+                "claude-desktop",
+                [
+                    "~/.config/Claude/claude_desktop_config.json",
+                    "~/Library/Application Support/Claude/claude_desktop_config.json",
+                    "%APPDATA%/Claude/claude_desktop_config.json",
+                ],
+            ),
+            (
+                "vscode",
+                [
+                    "~/.config/Code/User/mcp.json",
+                    "~/Library/Application Support/Code/User/mcp.json",
+                    "%APPDATA%/Code/User/mcp.json",
+                ],
+            ),
+            (
+                "zed",
+                [
+                    "~/.config/zed/settings.json",
+                    "~/.config/zed/settings.json",
+                    "%APPDATA%/Zed/settings.json",
+                ],
+            ),
+            ("claude-code", ["~/.claude.json"; 3]),
+            ("cursor", ["~/.cursor/mcp.json"; 3]),
+            ("windsurf", ["~/.codeium/windsurf/mcp_config.json"; 3]),
+            ("codex", ["~/.codex/config.toml"; 3]),
+            ("gemini", ["~/.gemini/settings.json"; 3]),
+        ];
+        assert_eq!(
+            expected.len(),
+            CLIENTS.len(),
+            "every client is in the table"
+        );
+        for (id, [linux, macos, windows]) in expected {
+            assert_eq!(relative(Os::Linux, id), *linux, "{id} on Linux");
+            assert_eq!(relative(Os::MacOs, id), *macos, "{id} on macOS");
+            assert_eq!(relative(Os::Windows, id), *windows, "{id} on Windows");
+        }
+    }
+
+    #[test]
+    fn windows_without_appdata_uses_the_roaming_folder_and_linux_honours_xdg_inside_home() {
+        let windows = Home::laid_out(Os::Windows, PathBuf::from("/h"), |_| None);
+        assert_eq!(windows.app_config, Path::new("/h/AppData/Roaming"));
+        let inside = Home::laid_out(Os::Linux, PathBuf::from("/h"), |name| {
+            (name == "XDG_CONFIG_HOME").then(|| "/h/cfg".into())
+        });
+        assert_eq!(inside.app_config, Path::new("/h/cfg"));
+        let outside = Home::laid_out(Os::Linux, PathBuf::from("/h"), |name| {
+            (name == "XDG_CONFIG_HOME").then(|| "/elsewhere".into())
+        });
+        assert_eq!(
+            outside.app_config,
+            Path::new("/h/.config"),
+            "an XDG folder outside the home is not followed"
+        );
+    }
 }
