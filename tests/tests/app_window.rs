@@ -1326,6 +1326,25 @@ async fn window_connects_vscode_and_claude_desktop_and_undoes_it() {
     std::fs::create_dir_all(vscode.parent().unwrap_or(home.path()))
         .unwrap_or_else(|e| panic!("mkdir: {e}"));
     std::fs::write(&vscode, VSCODE).unwrap_or_else(|e| panic!("write: {e}"));
+    // A folder VS Code opened recently (its Open Recent list, in its own state.vscdb).
+    let project = home.path().join("src/api");
+    std::fs::create_dir_all(&project).unwrap_or_else(|e| panic!("mkdir: {e}"));
+    let storage = home.path().join(".config/Code/User/globalStorage");
+    std::fs::create_dir_all(&storage).unwrap_or_else(|e| panic!("mkdir: {e}"));
+    let vscdb = rusqlite::Connection::open(storage.join("state.vscdb"))
+        .unwrap_or_else(|e| panic!("state.vscdb: {e}"));
+    vscdb
+        .execute_batch("CREATE TABLE ItemTable (key TEXT UNIQUE ON CONFLICT REPLACE, value BLOB)")
+        .unwrap_or_else(|e| panic!("schema: {e}"));
+    let recent =
+        serde_json::json!({"entries": [{"folderUri": format!("file://{}", project.display())}]});
+    vscdb
+        .execute(
+            "INSERT INTO ItemTable VALUES ('history.recentlyOpenedPathsList', ?1)",
+            [recent.to_string()],
+        )
+        .unwrap_or_else(|e| panic!("row: {e}"));
+    drop(vscdb);
     let upstream = Everything::start();
     blocking(|| add_connection(&data_dir, "everything", "Everything", &upstream.mcp_url()));
     let gateway_port = free_port();
@@ -1387,6 +1406,67 @@ async fn window_connects_vscode_and_claude_desktop_and_undoes_it() {
         std::fs::read(&vscode).unwrap_or_default(),
         VSCODE.as_bytes(),
         "undo restores the file byte for byte"
+    );
+    window
+        .click(
+            &window
+                .find(&format!("{dialog}//button[normalize-space(.)='Close']"))
+                .await,
+        )
+        .await;
+    window.wait_gone(dialog, "the dialog closes").await;
+
+    // VS Code again, this time the recent folder's own .vscode/mcp.json.
+    let workspace_config = project.join(".vscode/mcp.json");
+    window.click(&window.find(connect).await).await;
+    window
+        .click(&window.find("//select/option[@value='vscode']").await)
+        .await;
+    window
+        .click(
+            &window
+                .find(&format!("//select/option[@value='{}']", project.display()))
+                .await,
+        )
+        .await;
+    window
+        .click(
+            &window
+                .find("//button[normalize-space(.)='Show the change']")
+                .await,
+        )
+        .await;
+    let shown = window.text_of(diff).await;
+    assert!(
+        shown.contains(&workspace_config.display().to_string()),
+        "the diff names the folder's file: {shown}"
+    );
+    window
+        .click(
+            &window
+                .find("//button[normalize-space(.)='Write to VS Code']")
+                .await,
+        )
+        .await;
+    window
+        .find("//*[@data-testid='client-config-written']")
+        .await;
+    let in_folder = std::fs::read_to_string(&workspace_config).unwrap_or_default();
+    assert!(in_folder.contains(&local), "{in_folder}");
+    assert_eq!(
+        std::fs::read(&vscode).unwrap_or_default(),
+        VSCODE.as_bytes(),
+        "the user's mcp.json is not touched"
+    );
+    window
+        .click(&window.find("//button[normalize-space(.)='Undo']").await)
+        .await;
+    window
+        .find("//*[@data-testid='client-config-undone']")
+        .await;
+    assert!(
+        !workspace_config.exists(),
+        "undo removes the file it created"
     );
     window
         .click(

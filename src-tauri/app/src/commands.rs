@@ -219,6 +219,7 @@ pub async fn preview_client_config(
     slot: Slot<'_>,
     client: String,
     key: String,
+    workspace: Option<String>,
 ) -> Result<ClientConfigPreview, IpcError> {
     slot.run(move |v, port| {
         admin::preview_client_config(
@@ -227,6 +228,7 @@ pub async fn preview_client_config(
             port,
             &client,
             &key,
+            workspace.as_deref(),
             bridge(v).as_deref(),
         )
     })
@@ -239,6 +241,7 @@ pub async fn write_client_config(
     slot: Slot<'_>,
     client: String,
     key: String,
+    workspace: Option<String>,
     diff: String,
 ) -> Result<ClientConfigWritten, IpcError> {
     slot.run(move |v, port| {
@@ -248,6 +251,7 @@ pub async fn write_client_config(
             port,
             &client,
             &key,
+            workspace.as_deref(),
             &diff,
             bridge(v).as_deref(),
         )

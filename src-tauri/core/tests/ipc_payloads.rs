@@ -366,9 +366,39 @@ async fn no_ipc_payload_carries_a_secret() {
         ),
     )
     .unwrap();
-    payloads.add_all(&admin::list_client_apps(&home, port));
+    // A VS Code workspace folder (from VS Code's recent list) whose own mcp.json holds the key.
+    let project = home_dir.path().join("project");
+    std::fs::create_dir_all(project.join(".vscode")).unwrap();
+    std::fs::write(
+        project.join(".vscode").join("mcp.json"),
+        format!(
+            r#"{{"servers": {{"other": {{"type": "http", "url": "https://x.example/mcp", "headers": {{"Authorization": "Bearer {HEADER_SECRET}"}}}}}}}}"#
+        ),
+    )
+    .unwrap();
+    let storage = home.app_config.join("Code/User/globalStorage");
+    std::fs::create_dir_all(&storage).unwrap();
+    let vscdb = rusqlite::Connection::open(storage.join("state.vscdb")).unwrap();
+    vscdb
+        .execute_batch("CREATE TABLE ItemTable (key TEXT UNIQUE ON CONFLICT REPLACE, value BLOB)")
+        .unwrap();
+    vscdb
+        .execute(
+            "INSERT INTO ItemTable VALUES ('history.recentlyOpenedPathsList', ?1)",
+            [serde_json::json!({"entries": [{
+                "folderUri": url::Url::from_file_path(&project).unwrap().to_string()
+            }]})
+            .to_string()],
+        )
+        .unwrap();
+    let apps = admin::list_client_apps(&home, port);
+    let workspaces: Vec<_> = apps.iter().flat_map(|c| c.workspaces.clone()).collect();
+    assert_eq!(workspaces.len(), 1, "the VS Code folder is found");
+    payloads.add_all(&workspaces);
+    payloads.add_all(&apps);
     let preview =
-        admin::preview_client_config(&home, &env.vault, port, "cursor", "keyed", None).unwrap();
+        admin::preview_client_config(&home, &env.vault, port, "cursor", "keyed", None, None)
+            .unwrap();
     assert!(preview.diff.contains("[secret]"), "{}", preview.diff);
     payloads.add(&preview);
     let written = admin::write_client_config(
@@ -377,6 +407,7 @@ async fn no_ipc_payload_carries_a_secret() {
         port,
         "cursor",
         "keyed",
+        None,
         &preview.diff,
         None,
     )

@@ -382,6 +382,9 @@ const METHODS: readonly Method[] = [
 ];
 
 /** The clients the fake knows, with where their configs would be and the entry each gets. */
+/** The folders the fake VS Code opened recently. */
+const FAKE_VSCODE_FOLDERS = ["/home/you/src/api"];
+
 const FAKE_CLIENT_APPS: { id: string; name: string; config: string; key: string; entry: (c: ConnectionView) => unknown }[] = [
   { id: "vscode", name: "VS Code", config: "~/.config/Code/User/mcp.json", key: "servers", entry: (c) => ({ type: "http", url: c.local_url }) },
   { id: "cursor", name: "Cursor", config: "~/.cursor/mcp.json", key: "mcpServers", entry: (c) => ({ url: c.local_url }) },
@@ -477,12 +480,28 @@ export function createFakeApi(initial: Partial<FakeState> = {}): FakeApi {
       ),
     ],
   ]);
-  const clientUndo = new Map<string, string | null>();
-  const clientPlan = (client: string, key: string) => {
+  /** Per client, the file of Gatehouse's last change and what it held before. */
+  const clientUndo = new Map<string, { file: string; config: string; before: string | null }>();
+  /** Where a change goes: the client's own config, or a VS Code folder's `.vscode/mcp.json`. */
+  const configOf = (client: string, workspace?: string | null) => {
     const app = FAKE_CLIENT_APPS.find((a) => a.id === client);
     if (!app) throw invalid("client", `unknown client "${client}"`);
+    if (workspace == null) return { app, file: client, config: app.config };
+    if (client !== "vscode") throw invalid("workspace", "only VS Code has workspace configs");
+    if (!workspace.startsWith("/")) throw invalid("workspace", `${workspace} is not a folder on this computer`);
+    return { app, file: `vscode:${workspace}`, config: `${workspace}/.vscode/mcp.json` };
+  };
+  const serversIn = (app: (typeof FAKE_CLIENT_APPS)[number], text: string | null) => {
+    const servers = text ? Object.keys(JSON.parse(text)[app.key] ?? {}) : [];
+    const through = servers.filter((name) =>
+      JSON.stringify(JSON.parse(text ?? "{}")[app.key][name]).includes("127.0.0.1"),
+    );
+    return { servers, through };
+  };
+  const clientPlan = (client: string, key: string, workspace?: string | null) => {
+    const { app, file, config } = configOf(client, workspace);
     const c = findConnection(key);
-    const before = clientFiles.get(client) ?? null;
+    const before = clientFiles.get(file) ?? null;
     const doc = before ? JSON.parse(before) : {};
     const entry = app.entry(c);
     const existing = doc[app.key]?.[c.slug];
@@ -490,10 +509,11 @@ export function createFakeApi(initial: Partial<FakeState> = {}): FakeApi {
     const name = existing && JSON.stringify(existing) !== JSON.stringify(entry) ? `${c.slug}-gatehouse` : c.slug;
     doc[app.key] = { ...(doc[app.key] ?? {}), [name]: entry };
     const after = JSON.stringify(doc, null, 2);
-    const diff = [`--- ${app.config}`, `+++ ${app.config}`, ...lineDiff(before ?? "", after)].join("\n") + "\n";
+    const diff = [`--- ${config}`, `+++ ${config}`, ...lineDiff(before ?? "", after)].join("\n") + "\n";
     return {
       after,
-      preview: { client, client_name: app.name, config: app.config, entry_name: name, diff, creates_file: before === null },
+      file,
+      preview: { client, client_name: app.name, config, entry_name: name, diff, creates_file: before === null },
     };
   };
   const importPlan = (client: string, server: string) => {
@@ -889,10 +909,7 @@ export function createFakeApi(initial: Partial<FakeState> = {}): FakeApi {
       answer("listClientApps", () =>
         FAKE_CLIENT_APPS.map((app) => {
           const text = clientFiles.get(app.id) ?? null;
-          const servers = text ? Object.keys(JSON.parse(text)[app.key] ?? {}) : [];
-          const through = servers.filter((name) =>
-            JSON.stringify(JSON.parse(text ?? "{}")[app.key][name]).includes("127.0.0.1"),
-          );
+          const { servers, through } = serversIn(app, text);
           return {
             id: app.id,
             name: app.name,
@@ -903,29 +920,48 @@ export function createFakeApi(initial: Partial<FakeState> = {}): FakeApi {
             through_gatehouse: through,
             needs_bridge: app.id === "claude-desktop",
             problem: null,
+            workspaces:
+              app.id === "vscode"
+                ? FAKE_VSCODE_FOLDERS.map((folder) => {
+                    const { file, config } = configOf("vscode", folder);
+                    const inFolder = clientFiles.get(file) ?? null;
+                    const found = serversIn(app, inFolder);
+                    return {
+                      folder,
+                      config,
+                      configured: inFolder !== null,
+                      servers: found.servers,
+                      through_gatehouse: found.through,
+                      problem: null,
+                    };
+                  })
+                : [],
           };
         }),
       ),
-    previewClientConfig: (client, key) =>
-      answer("previewClientConfig", () => clientPlan(client, key).preview),
-    writeClientConfig: (client, key, diff) =>
+    previewClientConfig: (client, key, workspace) =>
+      answer("previewClientConfig", () => clientPlan(client, key, workspace).preview),
+    writeClientConfig: (client, key, workspace, diff) =>
       answer("writeClientConfig", () => {
-        const plan = clientPlan(client, key);
+        const plan = clientPlan(client, key, workspace);
         if (plan.preview.diff !== diff) throw invalid("config", "the file changed since the preview");
-        const before = clientFiles.get(client) ?? null;
-        clientUndo.set(client, before);
-        clientFiles.set(client, plan.after);
-        return { client, config: plan.preview.config, backup: before === null ? null : `${plan.preview.config}.gatehouse-backup` };
+        const before = clientFiles.get(plan.file) ?? null;
+        clientUndo.set(client, { file: plan.file, config: plan.preview.config, before });
+        clientFiles.set(plan.file, plan.after);
+        return {
+          client,
+          config: plan.preview.config,
+          backup: before === null ? null : `${plan.preview.config}.gatehouse-backup`,
+        };
       }),
     undoClientConfig: (client) =>
       answer("undoClientConfig", () => {
-        if (!clientUndo.has(client)) throw invalid("client", "Gatehouse has not changed this client's config");
-        const before = clientUndo.get(client) ?? null;
+        const last = clientUndo.get(client);
+        if (!last) throw invalid("client", "Gatehouse has not changed this client's config");
         clientUndo.delete(client);
-        if (before === null) clientFiles.delete(client);
-        else clientFiles.set(client, before);
-        const app = FAKE_CLIENT_APPS.find((a) => a.id === client);
-        return { client, config: app?.config ?? "", backup: null };
+        if (last.before === null) clientFiles.delete(last.file);
+        else clientFiles.set(last.file, last.before);
+        return { client, config: last.config, backup: null };
       }),
     addLocalCommand: (input) =>
       answer("addLocalCommand", () => {
@@ -1007,7 +1043,7 @@ export function createFakeApi(initial: Partial<FakeState> = {}): FakeApi {
           updated_at: now,
         };
         state.connections.push(created);
-        clientUndo.set(client, clientFiles.get(client) ?? null);
+        clientUndo.set(client, { file: client, config: plan.preview.config, before: clientFiles.get(client) ?? null });
         clientFiles.set(client, plan.after);
         emit("connections");
         return { connection: created, config: plan.preview.config, backup: `${plan.preview.config}.gatehouse-backup` };

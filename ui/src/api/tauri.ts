@@ -65,9 +65,10 @@ export const tauriApi: GatehouseApi = {
   decidePendingRequest: (id, approve, tools) =>
     call<RequestDecided>("decide_pending_request", { id, approve, tools }),
   listClientApps: () => call<DetectedClient[]>("list_client_apps"),
-  previewClientConfig: (client, key) => call<ClientConfigPreview>("preview_client_config", { client, key }),
-  writeClientConfig: (client, key, diff) =>
-    call<ClientConfigWritten>("write_client_config", { client, key, diff }),
+  previewClientConfig: (client, key, workspace) =>
+    call<ClientConfigPreview>("preview_client_config", { client, key, workspace }),
+  writeClientConfig: (client, key, workspace, diff) =>
+    call<ClientConfigWritten>("write_client_config", { client, key, workspace, diff }),
   undoClientConfig: (client) => call<ClientConfigWritten>("undo_client_config", { client }),
   serverLog: (key) => call<ServerLog>("server_log", { key }),
   addLocalCommand: (input) => call<ConnectionView>("add_stdio_connection", { input }),

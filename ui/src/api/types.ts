@@ -101,11 +101,13 @@ export interface GatehouseApi {
   listClientApps(): Promise<DetectedClient[]>;
   /**
    * What connecting `client` to the connection `key` would change in the client's config, as a
-   * unified diff (other servers' keys shown as `[secret]`); writes nothing.
+   * unified diff (other servers' keys shown as `[secret]`); writes nothing. For VS Code,
+   * `workspace` (a folder's absolute path) picks that folder's `.vscode/mcp.json` instead of the
+   * user's `mcp.json`; `null` for every other client.
    */
-  previewClientConfig(client: string, key: string): Promise<ClientConfigPreview>;
+  previewClientConfig(client: string, key: string, workspace: string | null): Promise<ClientConfigPreview>;
   /** Makes the previewed change (`diff`: what was shown); refused if the file changed since. */
-  writeClientConfig(client: string, key: string, diff: string): Promise<ClientConfigWritten>;
+  writeClientConfig(client: string, key: string, workspace: string | null, diff: string): Promise<ClientConfigWritten>;
   /** Puts the client's config back, byte for byte, as it was before Gatehouse's last change. */
   undoClientConfig(client: string): Promise<ClientConfigWritten>;
   /**

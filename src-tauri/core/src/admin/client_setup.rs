@@ -280,6 +280,46 @@ pub struct DetectedClient {
     pub needs_bridge: bool,
     /// Why its config could not be read.
     pub problem: Option<String>,
+    /// VS Code: the folders it opened recently, whose own `.vscode/mcp.json` can be set up.
+    pub workspaces: Vec<DetectedWorkspaceView>,
+}
+
+/// A VS Code workspace folder, for the window's "Connect a client" dialog.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
+pub struct DetectedWorkspaceView {
+    pub folder: String,
+    /// `<folder>/.vscode/mcp.json`.
+    pub config: String,
+    /// That file exists.
+    pub configured: bool,
+    pub servers: Vec<String>,
+    pub through_gatehouse: Vec<String>,
+    pub problem: Option<String>,
+}
+
+/// The config a change goes to: the client's own, or (VS Code) the `.vscode/mcp.json` of
+/// `workspace`, which must be an existing folder given by its absolute path.
+pub fn workspace_config(
+    client: &str,
+    workspace: Option<&str>,
+) -> Result<Option<PathBuf>, AdminError> {
+    let Some(folder) = workspace else {
+        return Ok(None);
+    };
+    if client != "vscode" {
+        return Err(AdminError::invalid(
+            "workspace",
+            "only VS Code has workspace configs",
+        ));
+    }
+    let folder = Path::new(folder);
+    if !folder.is_absolute() || !folder.is_dir() {
+        return Err(AdminError::invalid(
+            "workspace",
+            format!("{} is not a folder on this computer", folder.display()),
+        ));
+    }
+    Ok(Some(clients::vscode::workspace_config(folder)))
 }
 
 /// The change that connecting a client would make, to show before it is made.
@@ -319,6 +359,18 @@ pub fn list_client_apps(home: &Home, port: u16) -> Vec<DetectedClient> {
             through_gatehouse: d.through_gatehouse,
             needs_bridge: d.needs_bridge,
             problem: d.problem,
+            workspaces: d
+                .workspaces
+                .into_iter()
+                .map(|w| DetectedWorkspaceView {
+                    folder: w.folder.display().to_string(),
+                    config: w.config.display().to_string(),
+                    configured: w.configured,
+                    servers: w.servers,
+                    through_gatehouse: w.through_gatehouse,
+                    problem: w.problem,
+                })
+                .collect(),
         })
         .collect()
 }
@@ -343,32 +395,45 @@ fn written_view(written: &Written) -> ClientConfigWritten {
     }
 }
 
-/// What connecting `client` to the connection `key` would change (nothing is written).
+/// What connecting `client` to the connection `key` would change (nothing is written); for VS
+/// Code, `workspace` picks a folder's `.vscode/mcp.json` instead of the user's `mcp.json`.
 pub fn preview_client_config(
     home: &Home,
     vault: &Vault,
     port: u16,
     client: &str,
     key: &str,
+    workspace: Option<&str>,
     bridge: Option<&[String]>,
 ) -> Result<ClientConfigPreview, AdminError> {
+    let config = workspace_config(client, workspace)?;
     Ok(preview_of(&preview_client_connect_in(
-        home, vault, port, client, key, None, bridge,
+        home,
+        vault,
+        port,
+        client,
+        key,
+        config.as_deref(),
+        bridge,
     )?))
 }
 
 /// Makes the change the person saw: refused when the change would now differ from `shown_diff`
 /// (the file changed since the preview).
+#[allow(clippy::too_many_arguments)] // the preview's inputs plus what was shown
 pub fn write_client_config(
     home: &Home,
     vault: &Vault,
     port: u16,
     client: &str,
     key: &str,
+    workspace: Option<&str>,
     shown_diff: &str,
     bridge: Option<&[String]>,
 ) -> Result<ClientConfigWritten, AdminError> {
-    let plan = preview_client_connect_in(home, vault, port, client, key, None, bridge)?;
+    let config = workspace_config(client, workspace)?;
+    let plan =
+        preview_client_connect_in(home, vault, port, client, key, config.as_deref(), bridge)?;
     if plan.diff != shown_diff {
         return Err(AdminError::invalid(
             "config",

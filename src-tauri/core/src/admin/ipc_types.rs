@@ -43,6 +43,7 @@ macro_rules! with_ipc_types {
             $crate::admin::AuthDetection,
             $crate::admin::SuggestedAuth,
             $crate::admin::DetectedClient,
+            $crate::admin::DetectedWorkspaceView,
             $crate::admin::ClientConfigPreview,
             $crate::admin::ClientConfigWritten,
             $crate::admin::ServerLog,

@@ -29,11 +29,12 @@ mod tests;
 
 pub use activity::{ActivityView, MAX_ACTIVITY, list_activity};
 pub use client_setup::{
-    ClientConfigPreview, ClientConfigWritten, DetectedClient, ImportCandidate, ImportDone,
-    ImportPlan, ImportPreview, ImportResult, bridge_command, connect_client, detect_clients,
-    import_candidates, import_from_client, import_server, importable, list_client_apps,
-    plan_import, preview_client_config, preview_client_connect, preview_import, undo_client,
-    undo_client_config, user_home, write_client_config,
+    ClientConfigPreview, ClientConfigWritten, DetectedClient, DetectedWorkspaceView,
+    ImportCandidate, ImportDone, ImportPlan, ImportPreview, ImportResult, bridge_command,
+    connect_client, detect_clients, import_candidates, import_from_client, import_server,
+    importable, list_client_apps, plan_import, preview_client_config, preview_client_connect,
+    preview_import, undo_client, undo_client_config, user_home, workspace_config,
+    write_client_config,
 };
 pub use clients::{
     ClientForgotten, ClientView, add_client, authorized_client_count, forget_client, list_clients,

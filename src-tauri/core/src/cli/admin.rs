@@ -254,9 +254,12 @@ pub enum ClientsCommand {
         client: String,
         /// The connection's slug
         slug: String,
-        /// Another config file of the client's format (e.g. a workspace's .vscode/mcp.json)
-        #[arg(long, value_name = "FILE")]
+        /// Another config file of the client's format
+        #[arg(long, value_name = "FILE", conflicts_with = "workspace")]
         config: Option<PathBuf>,
+        /// VS Code: the workspace folder whose .vscode/mcp.json to change (see `clients detect`)
+        #[arg(long, value_name = "FOLDER")]
+        workspace: Option<String>,
         /// Write without asking (the change is still printed)
         #[arg(long)]
         yes: bool,
@@ -269,14 +272,29 @@ pub enum ClientsCommand {
         /// The server's name in the client's config
         server: Option<String>,
         /// Another config file of the client's format
-        #[arg(long, value_name = "FILE")]
+        #[arg(long, value_name = "FILE", conflicts_with = "workspace")]
         config: Option<PathBuf>,
+        /// VS Code: the workspace folder whose .vscode/mcp.json holds the server
+        #[arg(long, value_name = "FOLDER")]
+        workspace: Option<String>,
         /// Import without asking (the change is still printed)
         #[arg(long)]
         yes: bool,
     },
     /// Put back a client's config as it was before Gatehouse's last change to it
     Undo { client: String },
+}
+
+/// The config file `--config` or `--workspace` names, if either does.
+fn config_file(
+    client: &str,
+    config: Option<&PathBuf>,
+    workspace: Option<&str>,
+) -> Result<Option<PathBuf>, CliError> {
+    match config {
+        Some(file) => Ok(Some(file.clone())),
+        None => Ok(admin::workspace_config(client, workspace)?),
+    }
 }
 
 /// `connections add … -- COMMAND ARGS…`: a local stdio server.
@@ -547,21 +565,29 @@ pub fn clients(data_dir: &Path, command: &ClientsCommand, json: bool) -> Result<
             client,
             slug,
             config,
+            workspace,
             yes,
-        } => super::client_setup::connect(&vault, client, slug, config.as_deref(), *yes, json),
+        } => {
+            let config = config_file(client, config.as_ref(), workspace.as_deref())?;
+            super::client_setup::connect(&vault, client, slug, config.as_deref(), *yes, json)
+        }
         ClientsCommand::Import {
             client,
             server,
             config,
+            workspace,
             yes,
-        } => super::client_setup::import(
-            &vault,
-            client,
-            server.as_deref(),
-            config.as_deref(),
-            *yes,
-            json,
-        ),
+        } => {
+            let config = config_file(client, config.as_ref(), workspace.as_deref())?;
+            super::client_setup::import(
+                &vault,
+                client,
+                server.as_deref(),
+                config.as_deref(),
+                *yes,
+                json,
+            )
+        }
         ClientsCommand::Undo { client } => super::client_setup::undo(&vault, client, json),
         ClientsCommand::Forget { client_id } => {
             let forgotten = admin::forget_client(&vault, client_id)?;

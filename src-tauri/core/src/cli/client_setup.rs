@@ -28,6 +28,20 @@ pub fn detect(json: bool) -> Result<(), CliError> {
                     .map(|p| format!(" ({p})"))
                     .unwrap_or_default()
             )?;
+            for w in &d.workspaces {
+                writeln!(
+                    out,
+                    "{}\tworkspace\t{}\t{}\t{}{}",
+                    d.id,
+                    w.servers.len(),
+                    w.through_gatehouse.join(","),
+                    w.config.display(),
+                    w.problem
+                        .as_deref()
+                        .map(|p| format!(" ({p})"))
+                        .unwrap_or_default()
+                )?;
+            }
         }
         Ok(())
     })

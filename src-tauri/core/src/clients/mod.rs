@@ -4,6 +4,7 @@
 //!
 //! - [`table`]: which clients, where their configs are per OS, what an entry looks like.
 //! - [`edit`]: changing one entry in JSONC or TOML text and nothing else.
+//! - [`vscode`]: the folders VS Code opened recently, whose `.vscode/mcp.json` can be set up too.
 //!
 //! Every write keeps a backup next to the file (`<file>.gatehouse-backup-<unix ms>`, the original
 //! bytes) and a line in Gatehouse's journal (`<data dir>/client-configs.json`: client, file,
@@ -15,6 +16,7 @@
 pub mod edit;
 pub mod import;
 pub mod table;
+pub mod vscode;
 
 use std::path::{Path, PathBuf};
 
@@ -82,6 +84,53 @@ pub struct Detected {
     pub needs_bridge: bool,
     /// Why the file could not be read, if it could not.
     pub problem: Option<String>,
+    /// VS Code: the folders it opened recently, each with its own `.vscode/mcp.json`.
+    pub workspaces: Vec<DetectedWorkspace>,
+}
+
+/// A VS Code workspace folder and what its `.vscode/mcp.json` holds.
+#[derive(Debug, Clone, Serialize)]
+pub struct DetectedWorkspace {
+    pub folder: PathBuf,
+    pub config: PathBuf,
+    pub configured: bool,
+    pub servers: Vec<String>,
+    pub through_gatehouse: Vec<String>,
+    pub problem: Option<String>,
+}
+
+/// What one config file holds: whether it exists, its servers, those going through Gatehouse,
+/// and why it could not be read.
+struct Inspected {
+    exists: bool,
+    servers: Vec<String>,
+    through_gatehouse: Vec<String>,
+    problem: Option<String>,
+}
+
+fn inspect(client: &ClientApp, config: &Path, gateway: &str) -> Inspected {
+    let text = std::fs::read_to_string(config).ok();
+    let (servers, problem) = match &text {
+        Some(text) => match edit::servers(client.format, text, client.servers_at) {
+            Ok(servers) => (servers, None),
+            Err(err) => (serde_json::Map::new(), Some(err.to_string())),
+        },
+        None => (serde_json::Map::new(), None),
+    };
+    let through_gatehouse = servers
+        .iter()
+        .filter(|(_, entry)| {
+            entry_url(entry).is_some_and(|u| u.starts_with(gateway))
+                || table::is_bridge_entry(entry, None)
+        })
+        .map(|(name, _)| name.clone())
+        .collect();
+    Inspected {
+        exists: text.is_some(),
+        servers: servers.keys().cloned().collect(),
+        through_gatehouse,
+        problem,
+    }
 }
 
 /// What is in each known client's config. `gateway` is the gateway's base URL.
@@ -90,36 +139,40 @@ pub fn detect(home: &Home, gateway: &str) -> Vec<Detected> {
         .iter()
         .map(|client| {
             let config = (client.path)(home);
-            let text = std::fs::read_to_string(&config).ok();
             let marker = client
                 .marker
                 .map_or_else(|| config.parent().map(Path::to_path_buf), |m| Some(m(home)));
-            let installed = text.is_some() || marker.is_some_and(|m| m.is_dir());
-            let (servers, problem) = match &text {
-                Some(text) => match edit::servers(client.format, text, client.servers_at) {
-                    Ok(servers) => (servers, None),
-                    Err(err) => (serde_json::Map::new(), Some(err.to_string())),
-                },
-                None => (serde_json::Map::new(), None),
+            let found = inspect(client, &config, gateway);
+            let workspaces = if client.id == "vscode" {
+                vscode::recent_folders(home)
+                    .into_iter()
+                    .map(|folder| {
+                        let config = vscode::workspace_config(&folder);
+                        let found = inspect(client, &config, gateway);
+                        DetectedWorkspace {
+                            folder,
+                            config,
+                            configured: found.exists,
+                            servers: found.servers,
+                            through_gatehouse: found.through_gatehouse,
+                            problem: found.problem,
+                        }
+                    })
+                    .collect()
+            } else {
+                Vec::new()
             };
-            let through_gatehouse = servers
-                .iter()
-                .filter(|(_, entry)| {
-                    entry_url(entry).is_some_and(|u| u.starts_with(gateway))
-                        || table::is_bridge_entry(entry, None)
-                })
-                .map(|(name, _)| name.clone())
-                .collect();
             Detected {
                 id: client.id,
                 name: client.name,
-                configured: text.is_some(),
-                installed,
-                servers: servers.keys().cloned().collect(),
-                through_gatehouse,
+                configured: found.exists,
+                installed: found.exists || marker.is_some_and(|m| m.is_dir()),
+                servers: found.servers,
+                through_gatehouse: found.through_gatehouse,
                 needs_bridge: client.needs_bridge,
-                problem,
+                problem: found.problem,
                 config,
+                workspaces,
             }
         })
         .collect()

@@ -260,11 +260,6 @@ pub fn client(id: &str) -> Option<&'static ClientApp> {
     CLIENTS.iter().find(|c| c.id == id)
 }
 
-/// The workspace-level VS Code config (`.vscode/mcp.json` in a folder).
-pub fn vscode_workspace(folder: &std::path::Path) -> PathBuf {
-    folder.join(".vscode").join("mcp.json")
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

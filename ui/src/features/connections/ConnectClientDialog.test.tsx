@@ -40,6 +40,52 @@ describe("connect a client", () => {
     expect(after.find((c) => c.id === "vscode")?.through_gatehouse).toEqual([]);
   });
 
+  it("writes a VS Code folder's .vscode/mcp.json when that folder is chosen", async () => {
+    const { user, api } = renderView(<ConnectionsPanel />);
+    const github = await card("GitHub");
+    await user.click(within(github).getByRole("button", { name: /Connect a client/ }));
+    const dialog = await screen.findByRole("dialog", { name: "Connect a client to GitHub" });
+    await user.selectOptions(await within(dialog).findByLabelText("Client"), "vscode");
+    const where = within(dialog).getByLabelText("Where");
+    expect(within(where).getAllByRole("option").map((o) => o.textContent)).toEqual([
+      "Your user settings (every workspace)",
+      "/home/you/src/api",
+      "Another folder…",
+    ]);
+    await user.selectOptions(where, "/home/you/src/api");
+    await user.click(within(dialog).getByRole("button", { name: "Show the change" }));
+    expect(await within(dialog).findByTestId("client-config-diff")).toHaveTextContent(
+      "+++ /home/you/src/api/.vscode/mcp.json",
+    );
+    await user.click(within(dialog).getByRole("button", { name: "Write to VS Code" }));
+    expect(await within(dialog).findByTestId("client-config-written")).toHaveTextContent(
+      "Written to /home/you/src/api/.vscode/mcp.json. The file is new.",
+    );
+    const vscode = (await api.listClientApps()).find((c) => c.id === "vscode");
+    expect(vscode?.workspaces[0]?.through_gatehouse).toEqual(["github"]);
+    expect(vscode?.through_gatehouse).toEqual([]);
+  });
+
+  it("takes another folder by its path and shows the backend's refusal of a relative one", async () => {
+    const { user } = renderView(<ConnectionsPanel />);
+    const github = await card("GitHub");
+    await user.click(within(github).getByRole("button", { name: /Connect a client/ }));
+    const dialog = await screen.findByRole("dialog", { name: "Connect a client to GitHub" });
+    await user.selectOptions(await within(dialog).findByLabelText("Client"), "vscode");
+    await user.selectOptions(within(dialog).getByLabelText("Where"), "Another folder…");
+    const show = within(dialog).getByRole("button", { name: "Show the change" });
+    expect(show).toBeDisabled();
+    await user.type(within(dialog).getByLabelText("Folder"), "src/web");
+    await user.click(show);
+    await waitFor(() => expect(within(dialog).getByRole("alert")).toHaveTextContent("is not a folder on this computer"));
+    await user.clear(within(dialog).getByLabelText("Folder"));
+    await user.type(within(dialog).getByLabelText("Folder"), "/home/you/src/web");
+    await user.click(show);
+    expect(await within(dialog).findByTestId("client-config-diff")).toHaveTextContent(
+      "+++ /home/you/src/web/.vscode/mcp.json",
+    );
+  });
+
   it("says why when the backend refuses", async () => {
     const { user, api } = renderView(<ConnectionsPanel />);
     const github = await card("GitHub");

@@ -10,19 +10,30 @@ type Step =
   | { kind: "written"; written: ClientConfigWritten }
   | { kind: "undone"; written: ClientConfigWritten };
 
+/** The "Where" value for a VS Code folder typed by the person. */
+const OTHER_FOLDER = "other-folder";
+
 /**
  * "Connect a client…": writes this connection into an MCP client's config file. The person picks a
- * client, sees the change as a diff (other servers' keys masked by the backend), writes it, and
- * can undo it, which puts the file back exactly as it was.
+ * client (for VS Code also where: the user's settings, a folder VS Code opened recently, or another
+ * folder, each with its own `.vscode/mcp.json`), sees the change as a diff (other servers' keys
+ * masked by the backend), writes it, and can undo it, which puts the file back exactly as it was.
  */
 export function ConnectClientDialog({ connection, onClose }: { connection: ConnectionView; onClose: () => void }) {
   const { api } = useBackend();
   const [clients, setClients] = useState<DetectedClient[] | null>(null);
   const [chosen, setChosen] = useState<string>("");
+  const [where, setWhere] = useState<string>("");
+  const [otherFolder, setOtherFolder] = useState<string>("");
   const [step, setStep] = useState<Step>({ kind: "choose" });
   const [error, setError] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
   const selectId = useId();
+  const whereId = useId();
+  const folderId = useId();
+  const chosenClient = clients?.find((c) => c.id === chosen);
+  const hasWorkspaces = chosen === "vscode";
+  const workspace = !hasWorkspaces || where === "" ? null : where === OTHER_FOLDER ? otherFolder.trim() : where;
 
   useEffect(() => {
     let live = true;
@@ -52,9 +63,11 @@ export function ConnectClientDialog({ connection, onClose }: { connection: Conne
   };
 
   const preview = () =>
-    run(async () => setStep({ kind: "preview", preview: await api.previewClientConfig(chosen, connection.id) }));
+    run(async () => setStep({ kind: "preview", preview: await api.previewClientConfig(chosen, connection.id, workspace) }));
   const write = (p: ClientConfigPreview) =>
-    run(async () => setStep({ kind: "written", written: await api.writeClientConfig(p.client, connection.id, p.diff) }));
+    run(async () =>
+      setStep({ kind: "written", written: await api.writeClientConfig(p.client, connection.id, workspace, p.diff) }),
+    );
   const undo = (w: ClientConfigWritten) =>
     run(async () => setStep({ kind: "undone", written: await api.undoClientConfig(w.client) }));
 
@@ -66,7 +79,7 @@ export function ConnectClientDialog({ connection, onClose }: { connection: Conne
             <button type="button" className="button" onClick={onClose}>
               Cancel
             </button>
-            <button type="button" className="button button--primary" onClick={preview} disabled={busy || !chosen}>
+            <button type="button" className="button button--primary" onClick={preview} disabled={busy || !chosen || workspace === ""}>
               Show the change
             </button>
           </>
@@ -116,7 +129,15 @@ export function ConnectClientDialog({ connection, onClose }: { connection: Conne
         ) : (
           <div className="field">
             <label htmlFor={selectId}>Client</label>
-            <select id={selectId} value={chosen} onChange={(e) => setChosen(e.target.value)} data-autofocus>
+            <select
+              id={selectId}
+              value={chosen}
+              onChange={(e) => {
+                setChosen(e.target.value);
+                setWhere("");
+              }}
+              data-autofocus
+            >
               {clients.map((c) => (
                 <option key={c.id} value={c.id}>
                   {c.name}
@@ -125,6 +146,37 @@ export function ConnectClientDialog({ connection, onClose }: { connection: Conne
                 </option>
               ))}
             </select>
+            {hasWorkspaces && (
+              <>
+                <label htmlFor={whereId}>Where</label>
+                <select id={whereId} value={where} onChange={(e) => setWhere(e.target.value)}>
+                  <option value="">Your user settings (every workspace)</option>
+                  {chosenClient?.workspaces.map((w) => (
+                    <option key={w.folder} value={w.folder}>
+                      {w.folder}
+                      {w.through_gatehouse.length ? ` — already has ${w.through_gatehouse.join(", ")}` : ""}
+                    </option>
+                  ))}
+                  <option value={OTHER_FOLDER}>Another folder…</option>
+                </select>
+                {where === OTHER_FOLDER && (
+                  <>
+                    <label htmlFor={folderId}>Folder</label>
+                    <input
+                      id={folderId}
+                      type="text"
+                      value={otherFolder}
+                      onChange={(e) => setOtherFolder(e.target.value)}
+                      placeholder="/path/to/project"
+                      spellCheck={false}
+                    />
+                  </>
+                )}
+                <p className="muted">
+                  A folder's servers go in its <code>.vscode/mcp.json</code> and apply only when VS Code opens that folder.
+                </p>
+              </>
+            )}
             <p className="muted">
               Gatehouse shows the change to the client's config file before writing it, keeps a copy of the file
               as it was, and can put it back.
