@@ -394,7 +394,25 @@ async fn start_app_if_down(base: &str, app: &std::path::Path) {
         // Its own process group: the client stopping the bridge does not stop the app.
         command.process_group(0);
     }
-    if let Err(err) = command.spawn() {
+    #[cfg(windows)]
+    let spawned = {
+        use std::os::windows::process::CommandExt;
+        // No console, its own group, and out of the client's job object where the job allows it
+        // (a client that kills its job on exit would otherwise take the app with it).
+        const DETACHED_PROCESS: u32 = 0x0000_0008;
+        const CREATE_NEW_PROCESS_GROUP: u32 = 0x0000_0200;
+        const CREATE_BREAKAWAY_FROM_JOB: u32 = 0x0100_0000;
+        command.creation_flags(
+            DETACHED_PROCESS | CREATE_NEW_PROCESS_GROUP | CREATE_BREAKAWAY_FROM_JOB,
+        );
+        command.spawn().or_else(|_| {
+            command.creation_flags(DETACHED_PROCESS | CREATE_NEW_PROCESS_GROUP);
+            command.spawn()
+        })
+    };
+    #[cfg(not(windows))]
+    let spawned = command.spawn();
+    if let Err(err) = spawned {
         eprintln!("gatehoused bridge: cannot start the app: {err}");
         return;
     }
