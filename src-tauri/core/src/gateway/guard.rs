@@ -17,7 +17,7 @@ use axum::response::{IntoResponse, Response};
 use http::header::{HOST, ORIGIN};
 use http::{HeaderMap, StatusCode};
 
-use super::LocalAuthority;
+use crate::net::loopback::{LocalAuthority, is_loopback_origin};
 
 /// Why a request was refused before reaching a handler.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -80,26 +80,6 @@ pub fn check(headers: &HeaderMap, uri: &http::Uri, local: &LocalAuthority) -> Re
         }
     }
     Ok(())
-}
-
-/// `http(s)://` + a loopback host (`localhost`, `127.0.0.0/8`, `[::1]`) + an optional port, and
-/// nothing else. `null` (sandboxed frames, `file:` pages) is not loopback.
-pub fn is_loopback_origin(origin: &str) -> bool {
-    let Ok(url) = url::Url::parse(origin) else {
-        return false;
-    };
-    if !matches!(url.scheme(), "http" | "https") || url.path() != "/" && !url.path().is_empty() {
-        return false;
-    }
-    if !url.username().is_empty() || url.password().is_some() || url.query().is_some() {
-        return false;
-    }
-    match url.host() {
-        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
-        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
-        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
-        None => false,
-    }
 }
 
 /// The middleware form of [`check`].

@@ -5,9 +5,9 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
 
-use super::GatewayState;
+use super::Runtime;
 
-pub async fn health(State(state): State<GatewayState>) -> impl IntoResponse {
+pub async fn health(State(state): State<Runtime>) -> impl IntoResponse {
     let store_ok = state.vault.store().ping().await.is_ok();
     let body = serde_json::json!({
         "status": if store_ok { "ok" } else { "degraded" },

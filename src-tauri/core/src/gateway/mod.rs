@@ -7,6 +7,7 @@
 pub mod caller_policy;
 mod guard;
 mod health;
+mod runtime;
 pub mod server;
 mod tool_catalog;
 
@@ -30,73 +31,10 @@ use tower_http::trace::TraceLayer;
 use crate::proxy::{Proxy, ProxyOptions};
 use crate::vault::Vault;
 
+pub use crate::net::loopback::{LocalAuthority, is_loopback_origin};
 pub use caller_policy::{CallerPolicy, RouteClass};
-pub use guard::{Refusal, is_loopback_origin};
-
-/// The gateway's own authority: which `Host` values are its own.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct LocalAuthority {
-    pub port: u16,
-}
-
-impl LocalAuthority {
-    /// `http://127.0.0.1:PORT`: the issuer and the base of every resource URL.
-    pub fn base_url(&self) -> String {
-        format!("http://127.0.0.1:{}", self.port)
-    }
-
-    /// The base URL as the client addressed the gateway: `http://` + the request's `Host` when it is
-    /// one of our own loopback names (`localhost:PORT`, `[::1]:PORT`), else [`Self::base_url`]. A
-    /// client configured with `http://localhost:PORT/mcp/…` must find its resource named with the
-    /// authority it used (RFC 9728 §3.3, §7.3), while the issuer stays `http://127.0.0.1:PORT`.
-    pub fn addressed_base_url(&self, headers: &http::HeaderMap) -> String {
-        headers
-            .get(http::header::HOST)
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_ascii_lowercase)
-            .filter(|host| self.is_own_host(host))
-            .map_or_else(|| self.base_url(), |host| format!("http://{host}"))
-    }
-
-    /// Whether `host` (a `Host` header value) names this gateway: a loopback name and our port.
-    pub fn is_own_host(&self, host: &str) -> bool {
-        let host = host.to_ascii_lowercase();
-        let port = self.port;
-        host == format!("127.0.0.1:{port}")
-            || host == format!("localhost:{port}")
-            || host == format!("[::1]:{port}")
-    }
-}
-
-/// Everything a request handler may need.
-#[derive(Clone)]
-pub struct GatewayState {
-    pub vault: Vault,
-    pub local: LocalAuthority,
-    /// The local stdio servers of stdio connections (started on first use).
-    pub stdio: Arc<crate::stdio::StdioHost>,
-}
-
-impl GatewayState {
-    /// The state of a gateway on `local` over `vault`; stdio servers log next to its database.
-    pub fn new(vault: Vault, local: LocalAuthority) -> Self {
-        let data_dir = vault.store().path().parent().map_or_else(
-            || std::path::PathBuf::from("."),
-            std::path::Path::to_path_buf,
-        );
-        Self {
-            stdio: crate::stdio::StdioHost::new(&data_dir),
-            vault,
-            local,
-        }
-    }
-}
-
-impl axum::extract::FromRef<GatewayState> for LocalAuthority {
-    fn from_ref(state: &GatewayState) -> Self {
-        state.local
-    }
-}
+pub use guard::Refusal;
+pub use runtime::Runtime;
 
 #[derive(Debug, Error)]
 pub enum GatewayError {
@@ -114,35 +52,46 @@ pub async fn bind_loopback(port: u16) -> Result<TcpListener, GatewayError> {
 }
 
 /// The router with every route and layer, for `tower::ServiceExt::oneshot` tests.
-pub fn router(state: GatewayState) -> Router {
-    compose(state).0
+pub fn router(runtime: Runtime) -> Router {
+    compose(runtime).0
 }
 
 /// The router, the proxy whose open streams must be ended when the gateway stops (a graceful
 /// shutdown otherwise waits for every SSE stream a client keeps open), and the caller policy whose
 /// setting the app changes at run time.
-fn compose(state: GatewayState) -> (Router, Arc<Proxy>, CallerPolicy) {
-    let callers = CallerPolicy::new(state.vault.store().clone());
-    let (proxy_routes, proxy) = crate::proxy::router_with(&state, ProxyOptions::default());
+fn compose(runtime: Runtime) -> (Router, Arc<Proxy>, CallerPolicy) {
+    let callers = CallerPolicy::new(runtime.vault.store().clone());
+    let (proxy_routes, proxy) = crate::proxy::router_with(
+        &runtime.vault,
+        runtime.local,
+        runtime.upstream_oauth.clone(),
+        runtime.stdio.clone(),
+        ProxyOptions::default(),
+    );
+    let store = runtime.vault.store().clone();
     let router = Router::new()
         .route("/health", get(health::health))
-        .merge(crate::oauth::server::routes::router(&state))
+        .merge(crate::oauth::server::routes::router(
+            store.clone(),
+            runtime.local,
+        ))
         .merge(crate::oauth::server::authorize::router(
-            &state,
+            store,
+            runtime.local,
             Arc::new(tool_catalog::UpstreamToolCatalog::new(
-                state.vault.clone(),
-                proxy.upstream_oauth().clone(),
-                state.stdio.clone(),
+                runtime.vault.clone(),
+                runtime.upstream_oauth.clone(),
+                runtime.stdio.clone(),
             )),
         ))
         .merge(proxy_routes)
         .merge(crate::oauth::upstream::callback::router(
-            proxy.upstream_oauth().clone(),
-            state.local,
+            runtime.upstream_oauth.clone(),
+            runtime.local,
         ))
         .merge(crate::oauth::upstream::signin_page::router(
-            proxy.upstream_oauth().clone(),
-            state.local,
+            runtime.upstream_oauth.clone(),
+            runtime.local,
         ))
         // Inside the Host/Origin guard: a refused web page never costs a socket lookup.
         .layer(axum::middleware::from_fn_with_state(
@@ -150,7 +99,7 @@ fn compose(state: GatewayState) -> (Router, Arc<Proxy>, CallerPolicy) {
             caller_policy::enforce,
         ))
         .layer(axum::middleware::from_fn_with_state(
-            state.local,
+            runtime.local,
             guard::local_only,
         ))
         // The span names the path only: a query can carry an authorization code and state (the
@@ -171,15 +120,14 @@ fn compose(state: GatewayState) -> (Router, Arc<Proxy>, CallerPolicy) {
             PROXY_AUTHORIZATION,
             COOKIE,
         ]))
-        .with_state(state);
+        .with_state(runtime);
     (router, proxy, callers)
 }
 
 /// A gateway that is serving; dropping it does not stop it, [`RunningGateway::shutdown`] does.
 pub struct RunningGateway {
     address: SocketAddr,
-    vault: Vault,
-    upstream_oauth: Arc<crate::oauth::upstream::UpstreamOAuth>,
+    runtime: Runtime,
     /// The retention job's period in days; a new value purges at once with it.
     retention: watch::Sender<u32>,
     callers: CallerPolicy,
@@ -200,13 +148,19 @@ impl RunningGateway {
     }
 
     pub fn vault(&self) -> &Vault {
-        &self.vault
+        &self.runtime.vault
     }
 
     /// Role 2 state shared by the proxy and `/oauth/callback`: the app's deep-link handler completes
     /// sign-ins through it (`complete_signin`), so the proxy's token cache sees them at once.
     pub fn upstream_oauth(&self) -> &Arc<crate::oauth::upstream::UpstreamOAuth> {
-        &self.upstream_oauth
+        &self.runtime.upstream_oauth
+    }
+
+    /// What the gateway's handlers share: admin use cases that sign in or out take it, so they
+    /// use the same upstream OAuth state (and caches) as the proxy.
+    pub fn runtime(&self) -> &Runtime {
+        &self.runtime
     }
 
     /// Applies a new retention period (days) to the running retention job, which purges with it at
@@ -253,10 +207,9 @@ pub async fn start(
         port: address.port(),
     };
     let stop = CancellationToken::new();
-    let state = GatewayState::new(vault.clone(), local);
-    let stdio = state.stdio.clone();
-    let (app, proxy, callers) = compose(state);
-    let upstream_oauth = proxy.upstream_oauth().clone();
+    let runtime = Runtime::new(vault.clone(), local);
+    let stdio = runtime.stdio.clone();
+    let (app, proxy, callers) = compose(runtime.clone());
 
     let retention_stop = stop.clone();
     let (retention, retention_days) = watch::channel(retention_days);
@@ -282,8 +235,7 @@ pub async fn start(
     tracing::info!(%address, key_source = ?vault.key_source().kind, "gateway listening");
     Ok(RunningGateway {
         address,
-        vault,
-        upstream_oauth,
+        runtime,
         retention,
         callers,
         stop,

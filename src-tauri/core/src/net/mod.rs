@@ -5,9 +5,11 @@
 //!   role 2).
 //! - [`browser`]: opening the system browser on an authorization URL.
 //! - [`caller`]: who is at the other end of a loopback connection (OS account, process).
+//! - [`loopback`]: the gateway's own authority (`Host`, base URL) and loopback origins.
 
 pub mod browser;
 pub mod caller;
+pub mod loopback;
 pub mod outbound;
 #[cfg(test)]
 pub(crate) mod test_server;

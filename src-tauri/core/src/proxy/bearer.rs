@@ -251,7 +251,7 @@ mod tests {
 
     #[test]
     fn challenge_has_each_parameter_once() {
-        let local = crate::gateway::LocalAuthority { port: 8765 };
+        let local = crate::net::loopback::LocalAuthority { port: 8765 };
         let base = local.base_url();
         assert_eq!(
             challenge(&base, "a", None),

@@ -58,8 +58,9 @@ use axum::Router;
 use axum::routing::post;
 use tokio_util::sync::CancellationToken;
 
-use crate::gateway::{GatewayState, LocalAuthority};
+use crate::net::loopback::LocalAuthority;
 use crate::oauth::upstream::UpstreamOAuth;
+use crate::stdio::StdioHost;
 use crate::store::{GrantId, StoreEvent, grants};
 use crate::vault::Vault;
 
@@ -148,11 +149,6 @@ impl Proxy {
 
     pub fn usage(&self) -> &usage::Usage {
         &self.usage
-    }
-
-    /// Role 2 state: upstream OAuth tokens, sign-in and sign-out.
-    pub fn upstream_oauth(&self) -> &Arc<UpstreamOAuth> {
-        &self.oauth
     }
 
     /// How many streams are open.
@@ -249,19 +245,28 @@ impl Proxy {
     }
 }
 
-/// The proxy's routes with their own state, ready to `.merge` into the gateway's router.
-pub fn router<S: Clone + Send + Sync + 'static>(state: &GatewayState) -> Router<S> {
-    router_with(state, ProxyOptions::default()).0
+/// The proxy's routes with their own state, ready to `.merge` into the gateway's router; the
+/// upstream OAuth state and the stdio host are the runtime's, shared with the other routes.
+pub fn router<S: Clone + Send + Sync + 'static>(
+    vault: &Vault,
+    local: LocalAuthority,
+    oauth: Arc<UpstreamOAuth>,
+    stdio: Arc<StdioHost>,
+) -> Router<S> {
+    router_with(vault, local, oauth, stdio, ProxyOptions::default()).0
 }
 
 /// [`router`] with explicit options; also returns the proxy state (for tests and benchmarks).
 pub fn router_with<S: Clone + Send + Sync + 'static>(
-    state: &GatewayState,
+    vault: &Vault,
+    local: LocalAuthority,
+    oauth: Arc<UpstreamOAuth>,
+    stdio: Arc<StdioHost>,
     options: ProxyOptions,
 ) -> (Router<S>, Arc<Proxy>) {
     let proxy = Arc::new(Proxy {
-        vault: state.vault.clone(),
-        local: state.local,
+        vault: vault.clone(),
+        local,
         http: upstream_client(&options),
         options,
         sessions: sessions::Sessions::default(),
@@ -271,8 +276,8 @@ pub fn router_with<S: Clone + Send + Sync + 'static>(
         eras: era::Eras::default(),
         upstream_sessions: bridge::to_legacy::UpstreamSessions::default(),
         tool_annotations: tool_annotations::ToolAnnotations::default(),
-        oauth: UpstreamOAuth::new(&state.vault),
-        stdio: state.stdio.clone(),
+        oauth,
+        stdio,
         stop: CancellationToken::new(),
     });
     spawn_background(&proxy);

@@ -54,7 +54,7 @@ use super::resource::{parse_resource_params, slug_for};
 use super::review::{ConsentNotices, ToolListCache};
 use super::tool_catalog::ToolCatalog;
 use crate::crypto::token::{self, TokenHash, TokenKind};
-use crate::gateway::{GatewayState, LocalAuthority};
+use crate::net::loopback::LocalAuthority;
 use crate::store::authorization_requests::{self, CallerProcess, NewAuthorizationRequest};
 use crate::store::clients::{self, ClientRegistration};
 use crate::store::connections;
@@ -90,12 +90,13 @@ impl AuthorizeState {
 
 /// `GET /authorize` and `POST /authorize/decision`.
 pub fn router<S: Clone + Send + Sync + 'static>(
-    state: &GatewayState,
+    store: Store,
+    local: LocalAuthority,
     tools: Arc<dyn ToolCatalog>,
 ) -> Router<S> {
     router_with(AuthorizeState {
-        store: state.vault.store().clone(),
-        local: state.local,
+        store,
+        local,
         tools,
         cimd: Arc::new(CimdResolver::new()),
         tool_lists: ToolListCache::default(),

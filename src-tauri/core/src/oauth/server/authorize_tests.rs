@@ -16,7 +16,8 @@ use super::tool_catalog::{FixedToolCatalog, ToolSummary};
 use crate::clock::{MINUTE, ManualClock};
 use crate::crypto::KeyBackend;
 use crate::crypto::token::TokenHash;
-use crate::gateway::{GatewayState, LocalAuthority};
+use crate::gateway::Runtime;
+use crate::net::loopback::LocalAuthority;
 use crate::store::authorization_codes;
 use crate::store::clients::{ClientRegistration, RegistrationSource};
 use crate::store::connections::{
@@ -847,7 +848,7 @@ async fn the_gateway_router_serves_authorize_behind_its_guard() {
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("tempdir: {e}"));
     let vault = Vault::open(dir.path(), KeyBackend::File, Arc::new(ManualClock::new(0)))
         .unwrap_or_else(|e| panic!("vault: {e}"));
-    let app = crate::gateway::router(GatewayState::new(vault, LocalAuthority { port: PORT }));
+    let app = crate::gateway::router(Runtime::new(vault, LocalAuthority { port: PORT }));
     let request = |host: &str, caller: Option<PeerUser>| {
         let mut request =
             Request::get("/authorize?client_id=nope&redirect_uri=http://127.0.0.1/cb")

@@ -17,7 +17,7 @@ use http::header::{
 };
 use http::{HeaderMap, HeaderValue, Method, StatusCode};
 
-use crate::gateway::is_loopback_origin;
+use crate::net::loopback::is_loopback_origin;
 
 const ALLOWED_METHODS: &str = "GET, POST, OPTIONS";
 /// What browser clients send: JSON / form bodies, and the MCP SDK's protocol-version header on

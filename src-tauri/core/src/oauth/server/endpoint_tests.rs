@@ -21,7 +21,8 @@ use super::register::REGISTRATIONS_PER_MINUTE;
 use super::resource::ResourceUri;
 use crate::clock::{MINUTE, ManualClock, SECOND};
 use crate::crypto::KeyBackend;
-use crate::gateway::{GatewayState, LocalAuthority, router};
+use crate::gateway::{Runtime, router};
+use crate::net::loopback::LocalAuthority;
 use crate::store::authorization_codes::{self, NewAuthorizationCode};
 use crate::store::connections::{
     self, AuthKind, ConnectionSettings, ConnectionStatus, NewConnection, OAuthSettings, Transport,
@@ -79,7 +80,7 @@ fn gateway() -> Gateway {
     let vault = Vault::open(dir.path(), KeyBackend::File, Arc::new(clock.clone()))
         .unwrap_or_else(|e| panic!("a fresh vault opens: {e}"));
     let store = vault.store().clone();
-    let app = router(GatewayState::new(vault, LocalAuthority { port: PORT }));
+    let app = router(Runtime::new(vault, LocalAuthority { port: PORT }));
     Gateway {
         _dir: dir,
         app,

@@ -16,7 +16,7 @@ use super::client_metadata::MAX_REGISTRATION_BODY;
 use super::register::RegistrationLimits;
 use super::token::RefreshGrace;
 use super::{cors, metadata, register, revoke, token};
-use crate::gateway::{GatewayState, LocalAuthority};
+use crate::net::loopback::LocalAuthority;
 use crate::store::Store;
 
 /// Largest form body accepted by `/token` and `/revoke`, in bytes; a larger one is `invalid_request`.
@@ -51,11 +51,8 @@ impl AuthorizationServer {
 
 /// The metadata, `/register`, `/token` and `/revoke` routes, with their own state (generic over the
 /// state of the router they are merged into).
-pub fn router<S: Clone + Send + Sync + 'static>(state: &GatewayState) -> Router<S> {
-    routes(AuthorizationServer::new(
-        state.vault.store().clone(),
-        state.local,
-    ))
+pub fn router<S: Clone + Send + Sync + 'static>(store: Store, local: LocalAuthority) -> Router<S> {
+    routes(AuthorizationServer::new(store, local))
 }
 
 /// [`router`] for an already built [`AuthorizationServer`] (tests keep a handle on its store).

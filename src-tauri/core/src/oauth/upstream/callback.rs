@@ -16,7 +16,7 @@ use http::{HeaderMap, HeaderValue, StatusCode, header};
 
 use super::{CallbackQuery, UpstreamError, UpstreamOAuth};
 use crate::crypto::{TokenHash, constant_time_eq};
-use crate::gateway::LocalAuthority;
+use crate::net::loopback::LocalAuthority;
 use crate::oauth::server::consent_cookie;
 use crate::oauth::server::consent_page::escape;
 use crate::oauth::server::decision::signed_in_upstream;

@@ -31,7 +31,7 @@ use super::UpstreamOAuth;
 use super::callback::{from_own_page, page, secure, start_and_link};
 use crate::crypto::TokenKind;
 use crate::crypto::token::{constant_time_eq, generate};
-use crate::gateway::LocalAuthority;
+use crate::net::loopback::LocalAuthority;
 use crate::oauth::server::consent_cookie::cookie;
 use crate::oauth::server::consent_page::escape;
 use crate::oauth::server::decision::signed_in_upstream;
