@@ -99,7 +99,8 @@ pub async fn set_connection_enabled(
 /// Removes a connection; an OAuth one is signed out at its upstream first (RFC 7009, best effort).
 #[tauri::command]
 pub async fn remove_connection(slot: Slot<'_>, key: String) -> Result<ConnectionRemoved, IpcError> {
-    Ok(admin::remove_connection(&slot.vault()?.0, &key).await?)
+    let (oauth, _) = slot.oauth()?;
+    Ok(admin::remove_connection(&oauth, &key).await?)
 }
 
 #[tauri::command]
@@ -194,8 +195,8 @@ pub async fn decide_pending_request(
 /// Signs a connection out: RFC 7009 revocation at the upstream (best effort), local tokens deleted.
 #[tauri::command]
 pub async fn sign_out(slot: Slot<'_>, slug: String) -> Result<SignedOut, IpcError> {
-    let (vault, _) = slot.vault()?;
-    Ok(admin::sign_out(&vault, &slug).await?)
+    let (oauth, _) = slot.oauth()?;
+    Ok(admin::sign_out(&oauth, &slug).await?)
 }
 
 /// This program started as the stdio bridge, for clients that only start commands (Claude

@@ -4,19 +4,17 @@
 //! A link reaches the app two ways: as the argument of a second launch, which
 //! tauri-plugin-single-instance (with its `deep-link` feature) forwards to the running instance, which
 //! then exits; or as the argument that started the app (cold start), read once with `get_current()`.
-//! `dev.gatehouse:/oauth/callback?…` is parsed by the core ([`callback_query`]) and completed by the
-//! running gateway's [`UpstreamOAuth::complete_signin`] (state burned first, RFC 9207 `iss` checked,
-//! then the RFC 6749 §4.1.3 exchange). The store change it makes reaches the window as the usual
+//! `dev.gatehouse:/oauth/callback?…` is handed to [`admin::complete_deep_link`] with the running
+//! gateway's upstream OAuth state (state burned first, RFC 9207 `iss` checked, then the RFC 6749
+//! §4.1.3 exchange). The store change it makes reaches the window as the usual
 //! change event; the window is shown either way, and a failure also raises a desktop notification
 //! saying what failed (the browser shows nothing for a `dev.gatehouse:` link). Any other
 //! `dev.gatehouse:` link is ignored. A link may carry an authorization code and a state, so no log
 //! line ever contains a link or any part of its query.
-//!
-//! [`UpstreamOAuth::complete_signin`]: gatehouse_core::oauth::upstream::UpstreamOAuth::complete_signin
 
 use std::sync::Arc;
 
-use gatehouse_core::oauth::upstream::deep_link::{DeepLinkError, callback_query};
+use gatehouse_core::admin::{self, DeepLinkOutcome};
 use tauri::{AppHandle, Manager};
 use tauri_plugin_deep_link::DeepLinkExt;
 
@@ -47,38 +45,25 @@ pub fn listen(app: &AppHandle) {
 
 /// Completes a sign-in callback link on the running gateway; ignores anything else.
 fn open(app: &AppHandle, url: &str) {
-    let query = match callback_query(url) {
-        Ok(query) => query,
-        Err(DeepLinkError::NotACallback) => {
-            tracing::info!("deep link ignored: not a sign-in callback");
-            return;
-        }
-        Err(error) => {
-            tracing::warn!(%error, "deep link ignored");
-            crate::events::signin_finished(app, &format!("Sign-in failed: {error}"));
-            crate::tray::show_window(app);
-            return;
-        }
-    };
     let oauth = app
         .try_state::<Arc<GatewaySlot>>()
         .and_then(|slot| slot.oauth().ok())
         .map(|(oauth, _)| oauth);
-    let Some(oauth) = oauth else {
-        tracing::warn!("sign-in callback received, but the gateway is not running");
-        crate::tray::show_window(app);
-        return;
-    };
     let app = app.clone();
+    let url = url.to_owned();
     tauri::async_runtime::spawn(async move {
-        match oauth.complete_signin(&query).await {
-            Ok(done) => {
-                tracing::info!(connection = %done.connection_id, "sign-in completed through the deep link");
+        match admin::complete_deep_link(oauth.as_deref(), &url).await {
+            DeepLinkOutcome::Ignored => {
+                tracing::info!("deep link ignored: not a sign-in callback");
+                return;
             }
-            // The error names what failed (unknown state, iss mismatch...), never the code or state.
-            Err(error) => {
-                tracing::warn!(%error, "sign-in through the deep link failed");
-                crate::events::signin_finished(&app, &format!("Sign-in failed: {error}"));
+            DeepLinkOutcome::SignedIn { connection_id } => {
+                tracing::info!(connection = %connection_id, "sign-in completed through the deep link");
+            }
+            // The message names what failed (unknown state, iss mismatch...), never the code or state.
+            DeepLinkOutcome::Failed(message) => {
+                tracing::warn!(%message, "sign-in through the deep link failed");
+                crate::events::signin_finished(&app, &format!("Sign-in failed: {message}"));
             }
         }
         crate::events::connections_changed(&app);

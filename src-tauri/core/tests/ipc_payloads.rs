@@ -497,16 +497,24 @@ async fn no_ipc_payload_carries_a_secret() {
             .unwrap_or_else(|| panic!("a refused client cannot connect")),
     );
     payloads.error(
-        admin::sign_out(&env.vault, "keyed")
+        admin::sign_out(env.gateway.upstream_oauth(), "keyed")
             .await
             .expect_err("a header connection has no sign-out"),
     );
 
     // The destructive ones last.
-    payloads.add(&admin::sign_out(&env.vault, "m2m").await.unwrap());
+    payloads.add(
+        &admin::sign_out(env.gateway.upstream_oauth(), "m2m")
+            .await
+            .unwrap(),
+    );
     payloads.add(&admin::revoke_grants(&env.vault, std::slice::from_ref(&grant.id)).unwrap());
     payloads.add(&admin::forget_client(&env.vault, client.as_str()).unwrap());
-    payloads.add(&admin::remove_connection(&env.vault, "up").await.unwrap());
+    payloads.add(
+        &admin::remove_connection(env.gateway.upstream_oauth(), "up")
+            .await
+            .unwrap(),
+    );
     payloads.add_all(&admin::list_activity(&env.vault, admin::MAX_ACTIVITY).unwrap());
 
     // ------------------------------------------------------------------ every event

@@ -1038,7 +1038,7 @@ async fn insufficient_scope_asks_for_the_union_at_the_next_sign_in() {
 #[tokio::test]
 async fn deep_link_sign_in_completes_and_shares_the_registration_with_loopback() {
     use gatehouse_core::admin::{self, SigninCallback, SigninLaunch};
-    use gatehouse_core::oauth::upstream::deep_link::{DEEP_LINK_REDIRECT_URI, callback_query};
+    use gatehouse_core::oauth::upstream::deep_link::DEEP_LINK_REDIRECT_URI;
 
     let env = Env::new().await;
     let port = env.gateway.address().port();
@@ -1054,12 +1054,29 @@ async fn deep_link_sign_in_completes_and_shares_the_registration_with_loopback()
         link.starts_with(&format!("{DEEP_LINK_REDIRECT_URI}?")),
         "the AS sends the browser to the deep link: {link}"
     );
-    let query = callback_query(&link).unwrap_or_else(|e| panic!("{e}"));
-    env.gateway
-        .upstream_oauth()
-        .complete_signin(&query)
-        .await
-        .unwrap_or_else(|e| panic!("the deep-link callback completes the sign-in: {e}"));
+    // The app hands the link to admin with the running gateway's upstream OAuth state.
+    assert_eq!(
+        gatehouse_core::admin::complete_deep_link(None, &link).await,
+        gatehouse_core::admin::DeepLinkOutcome::Failed(
+            "the sign-in came back, but Gatehouse's gateway is not running".into()
+        ),
+        "without a gateway the link is refused, and not burned"
+    );
+    assert_eq!(
+        gatehouse_core::admin::complete_deep_link(
+            Some(env.gateway.upstream_oauth()),
+            "dev.gatehouse:/settings"
+        )
+        .await,
+        gatehouse_core::admin::DeepLinkOutcome::Ignored
+    );
+    assert_eq!(
+        gatehouse_core::admin::complete_deep_link(Some(env.gateway.upstream_oauth()), &link).await,
+        gatehouse_core::admin::DeepLinkOutcome::SignedIn {
+            connection_id: env.connection.to_string()
+        },
+        "the deep-link callback completes the sign-in"
+    );
     assert_eq!(env.row().status, ConnectionStatus::Connected);
     let form = env.world.token_forms.lock().unwrap()[0].clone();
     assert_eq!(
@@ -1306,7 +1323,7 @@ async fn a_sign_out_in_between_does_not_let_another_account_inherit_the_grants()
         env.call(&token).await.get("result").is_some(),
         "the grant works"
     );
-    gatehouse_core::admin::sign_out(&env.vault, "up")
+    gatehouse_core::admin::sign_out(env.gateway.upstream_oauth(), "up")
         .await
         .unwrap();
     assert_eq!(

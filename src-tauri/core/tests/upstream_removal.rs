@@ -68,7 +68,7 @@ async fn removing_a_signed_in_connection_revokes_its_upstream_tokens_first() {
     assert_eq!(live.len(), 2, "one access and one refresh token are live");
     assert_eq!(stored(&env, &env.connection), (true, true));
 
-    let removed = admin::remove_connection(&env.vault, "up")
+    let removed = admin::remove_connection(env.gateway.upstream_oauth(), "up")
         .await
         .unwrap_or_else(|e| panic!("removal must succeed: {e}"));
     assert_eq!(removed.slug, "up");
@@ -140,7 +140,7 @@ async fn removal_goes_ahead_when_revocation_fails_and_says_so() {
     let never = add_oauth_connection(&env.vault, "never", &url);
     *env.world.revoke_fails.lock().unwrap() = true;
 
-    admin::remove_connection(&env.vault, "up")
+    admin::remove_connection(env.gateway.upstream_oauth(), "up")
         .await
         .unwrap_or_else(|e| panic!("a failed revocation must not block removal: {e}"));
     assert!(revoke_calls(&env) >= 1, "the revocation was attempted");
@@ -156,7 +156,7 @@ async fn removal_goes_ahead_when_revocation_fails_and_says_so() {
     assert_eq!(reason.as_deref(), Some("revoke_failed"));
 
     let before = revoke_calls(&env);
-    admin::remove_connection(&env.vault, never.as_str())
+    admin::remove_connection(env.gateway.upstream_oauth(), never.as_str())
         .await
         .unwrap_or_else(|e| panic!("removing by id works: {e}"));
     assert_eq!(

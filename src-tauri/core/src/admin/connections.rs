@@ -373,7 +373,12 @@ pub fn set_connection_enabled(
 /// command line. An OAuth connection is signed out first, so its upstream tokens do not outlive it
 /// at the authorization server: RFC 7009 revocation (best effort, its outcome in the
 /// `upstream.signed_out` audit row), then the local tokens go with the connection's row.
-pub async fn remove_connection(vault: &Vault, key: &str) -> Result<ConnectionRemoved, AdminError> {
+/// `oauth` is the process's one upstream OAuth state (the running gateway's, in the app).
+pub async fn remove_connection(
+    oauth: &UpstreamOAuth,
+    key: &str,
+) -> Result<ConnectionRemoved, AdminError> {
+    let vault = oauth.vault();
     let key = key.trim().to_owned();
     let row = vault
         .store()
@@ -381,7 +386,7 @@ pub async fn remove_connection(vault: &Vault, key: &str) -> Result<ConnectionRem
         .await?
         .map_err(|key| not_found(&key))?;
     if row.settings.auth_kind == AuthKind::OAuth
-        && let Err(err) = UpstreamOAuth::new(vault).sign_out(&row.id).await
+        && let Err(err) = oauth.sign_out(&row.id).await
     {
         // Only the store or the cipher can fail here (revocation itself is best effort); the
         // removal below deletes the tokens all the same.

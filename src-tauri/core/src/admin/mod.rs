@@ -63,7 +63,8 @@ pub use stdio_connections::{
     server_log, split_command_line,
 };
 pub use upstream::{
-    AuthDetection, OAuthTemplateView, SignedOut, SigninCallback, SigninLaunch, SigninStarted,
-    SuggestedAuth, detect_auth, disconnect_connection, oauth_templates, sign_out, signin_progress,
-    start_signin, start_signin_in_browser,
+    AuthDetection, DeepLinkOutcome, OAuthTemplateView, SignedOut, SigninCallback, SigninLaunch,
+    SigninStarted, SuggestedAuth, complete_deep_link, detect_auth, disconnect_connection,
+    oauth_templates, sign_out, signin_progress, standalone_upstream_oauth, start_signin,
+    start_signin_in_browser,
 };

@@ -9,6 +9,7 @@ use tempfile::TempDir;
 use super::*;
 use crate::clock::{DAY, HOUR, MINUTE, ManualClock};
 use crate::crypto::{Aad, KeyBackend};
+use crate::oauth::upstream::UpstreamOAuth;
 use crate::store::access_tokens::{self, NewAccessToken};
 use crate::store::grants::{self, GrantStatus, NewGrant};
 use crate::store::refresh_tokens::{self, NewRefreshToken};
@@ -406,12 +407,14 @@ fn disable_and_remove_revoke_through_the_store() {
     assert_eq!(change.revoked_grants, 0);
 
     f.grant(&client, &view.id);
-    let removed = block_on(remove_connection(&f.vault, "gone")).expect("remove works");
+    let removed =
+        block_on(remove_connection(&UpstreamOAuth::new(&f.vault), "gone")).expect("remove works");
     assert_eq!(removed.revoked_grants, 1);
     assert_eq!(removed.slug, "gone");
     let err = get_connection(&f.vault, PORT, "gone").expect_err("it is gone");
     assert_eq!(err.kind(), AdminErrorKind::NotFound);
-    let err = block_on(remove_connection(&f.vault, "gone")).expect_err("removing twice fails");
+    let err = block_on(remove_connection(&UpstreamOAuth::new(&f.vault), "gone"))
+        .expect_err("removing twice fails");
     assert_eq!(err.kind(), AdminErrorKind::NotFound);
 }
 

@@ -17,7 +17,7 @@ use super::AdminError;
 use super::connections::find;
 use crate::clock::UnixMillis;
 use crate::net::outbound::Outbound;
-use crate::oauth::upstream::deep_link::DEEP_LINK_REDIRECT_URI;
+use crate::oauth::upstream::deep_link::{DEEP_LINK_REDIRECT_URI, DeepLinkError, callback_query};
 use crate::oauth::upstream::detection::{self, Detected};
 use crate::oauth::upstream::flow::{RevokeResult, SigninProgress, loopback_redirect_uri};
 use crate::oauth::upstream::{MAX_TOKEN_RESPONSE_BYTES, SigninStart, UpstreamError, UpstreamOAuth};
@@ -216,15 +216,22 @@ pub async fn start_signin_in_browser(
     Ok(started)
 }
 
+/// The upstream OAuth state of a process that does not serve the gateway (the command line): made
+/// once per process and handed to every use case that signs in or out, as the gateway's runtime
+/// hands its own to the app's.
+pub fn standalone_upstream_oauth(vault: &Vault) -> Arc<UpstreamOAuth> {
+    UpstreamOAuth::new(vault)
+}
+
 /// Where a started sign-in stands.
 pub async fn signin_progress(vault: &Vault, signin_id: &str) -> Result<SigninProgress, AdminError> {
     Ok(UpstreamOAuth::signin_progress(vault, signin_id).await?)
 }
 
 /// [`disconnect_connection`] as the window sees it.
-pub async fn sign_out(vault: &Vault, key: &str) -> Result<SignedOut, AdminError> {
-    let row = find(vault.store(), key)?;
-    let result = disconnect_connection(vault, row.id.as_str()).await?;
+pub async fn sign_out(oauth: &UpstreamOAuth, key: &str) -> Result<SignedOut, AdminError> {
+    let row = find(oauth.vault().store(), key)?;
+    let result = disconnect_connection(oauth, row.id.as_str()).await?;
     Ok(SignedOut {
         slug: row.slug,
         revocation: result.as_str().to_owned(),
@@ -232,14 +239,52 @@ pub async fn sign_out(vault: &Vault, key: &str) -> Result<SignedOut, AdminError>
 }
 
 /// Signs the connection out: revokes at the upstream (best effort, audited), deletes the tokens.
-pub async fn disconnect_connection(vault: &Vault, key: &str) -> Result<RevokeResult, AdminError> {
-    let row = find(vault.store(), key)?;
+/// `oauth` is the process's one upstream OAuth state (the running gateway's, in the app), so the
+/// proxy's cached token goes with the sign-out.
+pub async fn disconnect_connection(
+    oauth: &UpstreamOAuth,
+    key: &str,
+) -> Result<RevokeResult, AdminError> {
+    let row = find(oauth.vault().store(), key)?;
     if row.settings.auth_kind != AuthKind::OAuth {
         return Err(AdminError::invalid(
             "auth",
             "this connection does not use OAuth",
         ));
     }
-    let oauth = UpstreamOAuth::new(vault);
     Ok(oauth.sign_out(&row.id).await?)
+}
+
+/// What became of a `dev.gatehouse:` link handed to the app.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DeepLinkOutcome {
+    /// Not a sign-in callback: nothing was done.
+    Ignored,
+    /// The sign-in of this connection completed.
+    SignedIn { connection_id: String },
+    /// Why the sign-in did not complete, in words for the person; never the code or the state.
+    Failed(String),
+}
+
+/// Completes an upstream sign-in that came back through the deep link (RFC 8252 §7.1:
+/// `dev.gatehouse:/oauth/callback?…`) on the process's upstream OAuth state (`None`: the gateway
+/// is not running). The state is burned first, RFC 9207 `iss` is checked, then the RFC 6749
+/// §4.1.3 exchange is made.
+pub async fn complete_deep_link(oauth: Option<&UpstreamOAuth>, link: &str) -> DeepLinkOutcome {
+    let query = match callback_query(link) {
+        Ok(query) => query,
+        Err(DeepLinkError::NotACallback) => return DeepLinkOutcome::Ignored,
+        Err(error) => return DeepLinkOutcome::Failed(error.to_string()),
+    };
+    let Some(oauth) = oauth else {
+        return DeepLinkOutcome::Failed(
+            "the sign-in came back, but Gatehouse's gateway is not running".to_owned(),
+        );
+    };
+    match oauth.complete_signin(&query).await {
+        Ok(done) => DeepLinkOutcome::SignedIn {
+            connection_id: done.connection_id.to_string(),
+        },
+        Err(error) => DeepLinkOutcome::Failed(error.to_string()),
+    }
 }

@@ -442,7 +442,10 @@ pub fn connections(
             json,
         ),
         ConnectionsCommand::Signout { slug } => {
-            let result = runtime()?.block_on(admin::disconnect_connection(&vault, slug))?;
+            let result = runtime()?.block_on(admin::disconnect_connection(
+                &admin::standalone_upstream_oauth(&vault),
+                slug,
+            ))?;
             let summary = serde_json::json!({"slug": slug, "revocation": result.as_str()});
             emit(json, &summary, |out| {
                 writeln!(
@@ -486,7 +489,10 @@ pub fn connections(
         }
         ConnectionsCommand::Remove { slug } => {
             // An OAuth connection is signed out at the upstream first (RFC 7009, best effort).
-            let removed = runtime()?.block_on(admin::remove_connection(&vault, slug))?;
+            let removed = runtime()?.block_on(admin::remove_connection(
+                &admin::standalone_upstream_oauth(&vault),
+                slug,
+            ))?;
             emit(json, &removed, |out| {
                 writeln!(
                     out,

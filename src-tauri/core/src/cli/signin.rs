@@ -13,7 +13,6 @@ use super::admin::{emit, runtime};
 use crate::admin::{self, SigninCallback, SigninLaunch};
 use crate::config;
 use crate::net::browser::open_browser;
-use crate::oauth::upstream::UpstreamOAuth;
 use crate::oauth::upstream::flow::SigninProgress;
 use crate::vault::Vault;
 
@@ -53,7 +52,7 @@ pub fn signin(
              (or pass --port)"
         )));
     }
-    let oauth = UpstreamOAuth::new(vault);
+    let oauth = admin::standalone_upstream_oauth(vault);
     let started = rt.block_on(admin::start_signin(&oauth, port, slug, callback))?;
     let start = match started {
         SigninLaunch::Connected => {
