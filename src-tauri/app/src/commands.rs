@@ -7,6 +7,7 @@
 
 use std::sync::Arc;
 
+use gatehouse_core::admin::open_browser;
 use gatehouse_core::admin::{
     self, ActivityView, AuthDetection, ClientConfigPreview, ClientConfigWritten, ClientForgotten,
     ClientView, ConnectionChange, ConnectionChangesRequest, ConnectionRemoved, ConnectionView,
@@ -15,7 +16,6 @@ use gatehouse_core::admin::{
     OAuthTemplateView, PendingDecision, PendingRequestView, RequestDecided, ServerLog, Settings,
     SignedOut, SigninCallback, SigninStarted,
 };
-use gatehouse_core::net::browser::open_browser;
 use tauri::{AppHandle, State};
 
 use crate::gateway::GatewaySlot;

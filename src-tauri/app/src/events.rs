@@ -6,8 +6,7 @@
 use std::sync::Arc;
 
 use gatehouse_core::admin::Settings;
-use gatehouse_core::settings::Theme;
-use gatehouse_core::store::watch::{ChangeKind, Changed, ConsentRequested, Notice, POLL_PERIOD};
+use gatehouse_core::admin::{ChangeKind, Changed, ConsentRequested, Notice, POLL_PERIOD, Theme};
 use tauri::{AppHandle, Emitter, Manager};
 use tauri_plugin_notification::NotificationExt;
 

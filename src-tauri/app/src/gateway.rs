@@ -7,12 +7,11 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 
 use gatehouse_core::admin::{AdminError, IpcError};
+use gatehouse_core::admin::{StoredSettings, UpstreamOAuth};
 use gatehouse_core::clock::SystemClock;
 use gatehouse_core::crypto::KeyBackend;
 use gatehouse_core::gateway::{self, RunningGateway};
 use gatehouse_core::logging::LogGuard;
-use gatehouse_core::oauth::upstream::UpstreamOAuth;
-use gatehouse_core::settings::{self, StoredSettings};
 use gatehouse_core::{config, vault::Vault};
 use tauri::{AppHandle, Manager};
 
@@ -112,7 +111,7 @@ pub fn start(app: &AppHandle) {
 
 /// The saved settings, or the defaults (with a warning) when the file cannot be read.
 pub fn saved_settings(data_dir: &Path) -> StoredSettings {
-    settings::load(data_dir).unwrap_or_else(|error| {
+    gatehouse_core::admin::load_settings(data_dir).unwrap_or_else(|error| {
         tracing::warn!(%error, "using default settings");
         StoredSettings::default()
     })
@@ -120,7 +119,7 @@ pub fn saved_settings(data_dir: &Path) -> StoredSettings {
 
 fn launch(data_dir: &Path) -> Result<RunningGateway, String> {
     let saved = saved_settings(data_dir);
-    let port = settings::launch_port(&saved).map_err(|e| e.to_string())?;
+    let port = gatehouse_core::admin::launch_port(&saved).map_err(|e| e.to_string())?;
     let backend = KeyBackend::from_env().map_err(|e| e.to_string())?;
     let vault = Vault::open(data_dir, backend, Arc::new(SystemClock)).map_err(|e| e.to_string())?;
     tauri::async_runtime::block_on(async {

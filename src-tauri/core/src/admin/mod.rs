@@ -6,12 +6,19 @@
 //! The use cases are blocking (they run on the calling thread against the store's blocking API):
 //! the CLI calls them directly, the Tauri commands from a blocking task. Field names are snake_case,
 //! the same in IPC and in `gatehoused … --json`, because outside scripts read them.
+//!
+//! **The one door.** The shell (`src-tauri/app`) and the command line (`cli`) reach the core through
+//! this module, the gateway they serve, the bridge they run, and the process set-up (`config`,
+//! `logging`, `clock`, `crypto`'s key backend, `vault`); the few types from below that they need
+//! (the browser opener, the store's change notices, saved settings) are named at the end of this
+//! module. `tests/architecture.rs` checks it.
 
 mod activity;
 mod client_setup;
 mod clients;
 mod connection_input;
 mod connections;
+mod diagnostics;
 mod error;
 mod grants;
 mod ipc_types;
@@ -68,3 +75,13 @@ pub use upstream::{
     oauth_templates, sign_out, signin_progress, standalone_upstream_oauth, start_signin,
     start_signin_in_browser,
 };
+
+// What the shell and the command line take from below admin, named here (see "The one door").
+pub use crate::net::browser::open_browser;
+pub use crate::oauth::upstream::UpstreamOAuth;
+pub use crate::oauth::upstream::flow::SigninProgress;
+pub use crate::settings::{StoredSettings, Theme, launch_port, load as load_settings};
+pub use crate::store::StoreError;
+pub use crate::store::retention::DEFAULT_RETENTION_DAYS;
+pub use crate::store::watch::{ChangeKind, Changed, ConsentRequested, Notice, POLL_PERIOD};
+pub use diagnostics::record_diagnostic_write;

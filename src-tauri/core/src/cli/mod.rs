@@ -17,12 +17,11 @@ use std::path::PathBuf;
 use clap::{Parser, Subcommand};
 use thiserror::Error;
 
-use crate::admin::AdminError;
+use crate::admin::{AdminError, StoreError};
 use crate::clock::{SharedClock, SystemClock};
 use crate::config::{self, ConfigError};
 use crate::crypto::{KeyBackend, KeyError};
 use crate::gateway::GatewayError;
-use crate::store::StoreError;
 use crate::vault::{Vault, VaultError};
 
 #[derive(Debug, Parser)]
@@ -48,7 +47,7 @@ pub enum Command {
         #[arg(long)]
         port: Option<u16>,
         /// Days to keep revoked and expired records before the retention job deletes them
-        #[arg(long, default_value_t = crate::store::retention::DEFAULT_RETENTION_DAYS)]
+        #[arg(long, default_value_t = crate::admin::DEFAULT_RETENTION_DAYS)]
         retention_days: u32,
     },
     /// Speak MCP over stdio for a client that only starts commands (Claude Desktop), through the

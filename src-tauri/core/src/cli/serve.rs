@@ -18,9 +18,9 @@ pub fn serve(data_dir: &Path, port: Option<u16>, retention_days: u32) -> Result<
         let vault = open_vault(data_dir)?;
         let listener = gateway::bind_loopback(port).await?;
         let running = gateway::start(vault, listener, retention_days, shutdown_signal()).await?;
-        let saved = crate::settings::load(data_dir).unwrap_or_else(|error| {
+        let saved = crate::admin::load_settings(data_dir).unwrap_or_else(|error| {
             tracing::warn!(%error, "using default settings");
-            crate::settings::StoredSettings::default()
+            crate::admin::StoredSettings::default()
         });
         running.set_allow_other_os_users(saved.allow_other_os_users);
         {

@@ -10,10 +10,8 @@ use std::time::{Duration, Instant};
 
 use super::CliError;
 use super::admin::{emit, runtime};
-use crate::admin::{self, SigninCallback, SigninLaunch};
+use crate::admin::{self, SigninCallback, SigninLaunch, SigninProgress, open_browser};
 use crate::config;
-use crate::net::browser::open_browser;
-use crate::oauth::upstream::flow::SigninProgress;
 use crate::vault::Vault;
 
 pub fn signin(
