@@ -602,7 +602,11 @@ async fn cors_for_loopback_origins_only() {
                     .unwrap_or_else(|e| panic!("{e}")),
             )
             .await;
-        assert_eq!(reply.status, StatusCode::NO_CONTENT, "preflight on {path}");
+        assert!(
+            reply.status.is_success(),
+            "preflight on {path}: an ok status (Fetch, CORS-preflight fetch): {}",
+            reply.status
+        );
         assert_eq!(
             reply.header("access-control-allow-origin"),
             Some("http://localhost:6274"),

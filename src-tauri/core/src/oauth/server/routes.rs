@@ -82,6 +82,6 @@ pub fn routes<S: Clone + Send + Sync + 'static>(server: AuthorizationServer) -> 
             "/revoke",
             post(revoke::revoke).layer(DefaultBodyLimit::max(MAX_FORM_BODY)),
         )
-        .layer(axum::middleware::from_fn(cors::loopback_cors))
+        .layer(cors::loopback_cors())
         .with_state(server)
 }
