@@ -3,7 +3,8 @@
 //! The app and `gatehoused` resolve both the same way so that they can run side by side on one store:
 //! an explicit option first, then the environment (`GATEHOUSE_DATA_DIR`, `GATEHOUSE_PORT`), then the
 //! platform default. The default port is fixed and documented because the issuer, every resource URL
-//! and every client registration contain it (mcp-auth-checklist D5: keep the gateway port stable).
+//! and every client registration contain it (a new port is a new issuer, and every client would
+//! have to register again).
 
 use std::path::{Path, PathBuf};
 

@@ -5,7 +5,7 @@
 //! * **Slug**: `[a-z0-9][a-z0-9-]{0,62}`, the same rule the `resource` parameter is parsed with
 //!   (`is_valid_slug`), so every slug that can be added can also be authorized.
 //! * **Upstream URL**: absolute `https`, or `http` only to a loopback host (`127.0.0.1`, `localhost`,
-//!   `[::1]`): a header secret must never cross a network in clear (conventions, "Outbound HTTP").
+//!   `[::1]`): a header secret must never cross a network in clear.
 //!   No userinfo (it would sit unencrypted in the database) and no fragment.
 //! * **Header auth**: the header name is an HTTP token and not one the proxy owns (hop-by-hop,
 //!   framing, MCP session headers); `Authorization` is allowed because API keys usually go there. The

@@ -2,7 +2,7 @@
 //!
 //! - [`envelope`]: every secret the store keeps (upstream access and refresh tokens, client secrets,
 //!   API keys) is sealed with AES-256-GCM (NIST SP 800-38D) under one data key, with a fresh random
-//!   96-bit nonce per value and associated data naming its table, column and row (product §2), in a
+//!   96-bit nonce per value and associated data naming its table, column and row, in a
 //!   versioned envelope `0x01 | nonce | ciphertext | tag`.
 //! - [`key_source`]: where that data key lives: the OS keyring, a 0600 key file where no keyring
 //!   answers (and the UI says so), or a fixed key in tests.

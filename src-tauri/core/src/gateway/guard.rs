@@ -2,11 +2,11 @@
 //!
 //! The gateway listens on 127.0.0.1 only, but a browser can still be steered at it: a page on an
 //! attacker's domain that re-resolves to 127.0.0.1 (DNS rebinding) sends its own name as `Host`, and
-//! a page on any site sends its `Origin`. So, before anything else (mcp-auth-checklist §1.2: Origin/Host
-//! → authentication → protocol):
+//! a page on any site sends its `Origin`. So, before anything else (the order is Origin/Host →
+//! authentication → protocol, so an unauthenticated client always sees the 401 first):
 //! - `Host` must be the gateway's own loopback authority (`127.0.0.1:PORT`, `localhost:PORT`,
 //!   `[::1]:PORT`), else **421 Misdirected Request** (MCP Streamable HTTP §Security Warning: DNS
-//!   rebinding; checklist §3.1 "403 or 421").
+//!   rebinding).
 //! - `Origin`, when present, must be a loopback origin (any port: browser-based local clients such as
 //!   the MCP Inspector run on their own port), else **403** (MCP 2025-11-25 transports: a present but
 //!   disallowed `Origin` MUST get 403). Native clients send no `Origin` and pass.

@@ -44,7 +44,8 @@ pub enum GatewayError {
     LocalAddr(std::io::Error),
 }
 
-/// Binds 127.0.0.1 only (never 0.0.0.0: checklist §3.1). Port 0 picks a free port.
+/// Binds 127.0.0.1 only, never 0.0.0.0 (MCP 2025-11-25 basic/transports §Security Warning: a local
+/// server binds to localhost only). Port 0 picks a free port.
 pub async fn bind_loopback(port: u16) -> Result<TcpListener, GatewayError> {
     TcpListener::bind(SocketAddr::from((Ipv4Addr::LOCALHOST, port)))
         .await
@@ -103,7 +104,7 @@ fn compose(runtime: Runtime) -> (Router, Arc<Proxy>, CallerPolicy) {
             guard::local_only,
         ))
         // The span names the path only: a query can carry an authorization code and state (the
-        // upstream callback) that must not reach a log line (checklist §4.9).
+        // upstream callback) that must not reach a log line: no credential is ever logged.
         .layer(
             TraceLayer::new_for_http().make_span_with(|request: &http::Request<_>| {
                 tracing::debug_span!(

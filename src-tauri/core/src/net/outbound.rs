@@ -1,4 +1,5 @@
-//! Fetching URLs that come from outside (mcp-auth-checklist §4.8; CIMD §6.5; conventions 9).
+//! Fetching URLs that come from outside, guarded against SSRF (RFC 9728 §7.7; CIMD §6.5; the MCP
+//! security best practices §SSRF Mitigation).
 //!
 //! Every fetch goes through [`Outbound::send`], which:
 //! - accepts `https`, and `http` only to a loopback host when the policy allows loopback (a local
@@ -6,7 +7,7 @@
 //! - resolves the host first and refuses the fetch if **any** answer is not a public unicast address
 //!   ([`is_public_address`]), loopback excepted when the policy allows it; the request is then
 //!   pinned to the checked address with reqwest's `resolve()`, so a second DNS answer cannot swap it
-//!   (the time-of-check/time-of-use gap of BP26);
+//!   (the time-of-check/time-of-use gap the MCP security best practices warn of);
 //! - never follows a redirect (a 3xx is an error: the next hop would escape the check);
 //! - bounds the whole request by a timeout and the body by a size cap, read incrementally.
 //!
@@ -210,7 +211,8 @@ fn error_text(e: &reqwest::Error) -> String {
     }
 }
 
-/// Whether Gatehouse may fetch from `ip`: only public unicast addresses (CIMD §6.5; BP26 §SSRF).
+/// Whether Gatehouse may fetch from `ip`: only public unicast addresses (CIMD §6.5; MCP security
+/// best practices §SSRF Mitigation).
 pub fn is_public_address(ip: IpAddr) -> bool {
     match ip {
         IpAddr::V4(v4) => is_public_v4(v4),

@@ -1,6 +1,6 @@
 //! Access tokens: opaque, one hour, stored only as the SHA-256 of the token (`token_hash`).
 //!
-//! [`lookup`] is the proxy's hot path (product.md §3: checked against the store on every request, so
+//! [`lookup`] is the proxy's hot path (checked against the store on every request, so
 //! a revoke takes effect on the very next one). It is one query on primary keys: the token row, its
 //! grant and the grant's connection, returning everything [`AccessTokenRow::is_usable`] needs.
 

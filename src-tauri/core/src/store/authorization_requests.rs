@@ -1,4 +1,5 @@
-//! Authorization requests: a consent in progress (product.md §3 `/authorize`), valid 10 minutes.
+//! Authorization requests: a consent in progress (from `/authorize` to the person's decision),
+//! valid 10 minutes.
 //!
 //! The row keeps what `/authorize` received (redirect URI, scopes, `state`, PKCE challenge,
 //! resource) so the consent page's Approve/Deny can finish it, plus the SHA-256 of the consent form's

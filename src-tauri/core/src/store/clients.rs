@@ -4,7 +4,7 @@
 //! unverified. Redirect URIs are stored one per row in registration order (`client_redirect_uris`),
 //! already normalized by the OAuth layer, so exact matching is an indexed lookup.
 //!
-//! **Re-registration that shrinks the metadata revokes** (product.md §2): when [`upsert`] replaces a
+//! **Re-registration that shrinks the metadata revokes**: when [`upsert`] replaces a
 //! registration and the new one lacks a redirect URI, scope, grant type or response type the old one
 //! had, every grant of the client is revoked (`client_metadata_shrunk`) in the same transaction.
 //! Additions and cosmetic changes (name, URI, software version) revoke nothing; the OAuth layer

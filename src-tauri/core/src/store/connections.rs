@@ -1,10 +1,10 @@
-//! Connections: the upstream MCP servers (product.md §2).
+//! Connections: the upstream MCP servers.
 //!
 //! The *material* settings of a connection — upstream URL, transport and everything about how
 //! Gatehouse authenticates upstream — live in [`ConnectionSettings`]. Changing them bumps
 //! `config_version`, which every grant is bound to, and in the same transaction revokes the
-//! connection's grants (`connection_changed`) and drops its upstream credential (product.md §5: a
-//! material change purges them). Name and slug are not material. Disabling revokes
+//! connection's grants (`connection_changed`) and drops its upstream credential (a material change
+//! purges them). Name and slug are not material. Disabling revokes
 //! (`connection_disabled`); deleting revokes (`connection_deleted`) before the rows go, so there is
 //! no way through this module to lose a grant without the revocation path and its audit trail.
 //!

@@ -1,4 +1,4 @@
-//! Grants: the durable authorization of one client on one connection (product.md §2).
+//! Grants: the durable authorization of one client on one connection.
 //!
 //! A grant is bound to client + connection + redirect URI + scopes (+ tool allow-list) + the
 //! connection's `config_version` at the time of consent. Its life is `pending` (created when the

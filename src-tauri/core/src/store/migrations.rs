@@ -8,7 +8,7 @@
 //! rebuild with it on would cascade deletes), each followed by `PRAGMA foreign_key_check`, all in one
 //! transaction: either the database reaches the latest version or it stays where it was.
 //!
-//! Conventions in the schema (product.md §2):
+//! Conventions in the schema:
 //! * Tables are `STRICT`, so a wrong type is an error, not a silent conversion.
 //! * Ids are TEXT uuid v4 from Rust; times are INTEGER unix milliseconds from the injected clock.
 //! * `*_sealed` BLOBs hold AES-GCM envelopes made by `crate::crypto`; `*_hash` BLOBs hold the 32-byte
@@ -116,7 +116,7 @@ CREATE TABLE grants (
     CHECK ((status = 'revoked') = (revoked_at IS NOT NULL AND revoked_reason IS NOT NULL)),
     CHECK ((status = 'active') <= (activated_at IS NOT NULL))
 ) STRICT;
--- At most one active grant per binding (product.md §2); revoked and pending ones do not count.
+-- At most one active grant per binding; revoked and pending ones do not count.
 CREATE UNIQUE INDEX grants_one_active_binding
     ON grants (client_id, connection_id, redirect_uri) WHERE status = 'active';
 CREATE INDEX grants_by_connection ON grants (connection_id, status);
@@ -261,8 +261,8 @@ ALTER TABLE connections ADD COLUMN account_name TEXT;
 
 const V5_LEGACY_DISCOVERY: &str = r#"
 -- The per-connection opt-in to the 2025-03-26 discovery fallback for upstreams that publish no
--- protected resource metadata (mcp-auth-checklist §4.1): AS metadata at the MCP URL's origin, else
--- the default /authorize, /token and /register endpoints there.
+-- protected resource metadata (MCP 2025-03-26 authorization §2.3.3): AS metadata at the MCP URL's
+-- origin, else the default /authorize, /token and /register endpoints there.
 ALTER TABLE connections ADD COLUMN oauth_legacy_discovery INTEGER NOT NULL DEFAULT 0
     CHECK (oauth_legacy_discovery IN (0, 1));
 "#;

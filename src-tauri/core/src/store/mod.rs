@@ -7,7 +7,7 @@
 //!   connections, all on the same file. The proxy's token check (the hot path) only ever takes a
 //!   reader, so it never waits for a consent or a retention purge to finish.
 //! * **Nothing lost.** The writer runs with `synchronous=FULL`: a grant whose transaction committed
-//!   survives `kill -9` and power loss (product.md §7). Every write is one `BEGIN IMMEDIATE`
+//!   survives `kill -9` and power loss. Every write is one `BEGIN IMMEDIATE`
 //!   transaction, committed only when the closure returns `Ok`, rolled back otherwise.
 //! * **PRAGMAs per connection.** `foreign_keys`, `busy_timeout` and `query_only` are connection
 //!   settings in SQLite, so they are applied to every connection that is opened, and a test checks

@@ -1,4 +1,4 @@
-//! Retention: removing what is over and old (product.md §6: daily and at start, default 90 days).
+//! Retention: removing what is over and old (daily and at start, default 90 days).
 //!
 //! With `cutoff = now - retention`, [`purge`] deletes, in one transaction:
 //!

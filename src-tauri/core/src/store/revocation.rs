@@ -1,4 +1,4 @@
-//! The one revocation path (product.md §2).
+//! The one revocation path.
 //!
 //! Every reason a grant stops being valid — the user's revoke or bulk revoke, a connection disabled,
 //! deleted or materially changed, a client forgotten or re-registered with less metadata, a reused

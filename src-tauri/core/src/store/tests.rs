@@ -1385,7 +1385,8 @@ async fn reads_proceed_while_a_write_is_open() {
 }
 
 /// The hot-path and retention queries must be index searches, never full scans of the big tables
-/// (product.md §7: token validation with 1,000,000 tokens; cleanup of 1,000,000 rows in seconds).
+/// (the token check stays fast with 1,000,000 tokens in the store; cleanup of 1,000,000 rows takes
+/// seconds).
 #[test]
 fn hot_queries_use_indexes() {
     let f = fixture();

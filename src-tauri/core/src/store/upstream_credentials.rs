@@ -1,4 +1,5 @@
-//! Upstream credentials: what Gatehouse holds to call a connection's upstream (role 2, product.md §5).
+//! Upstream credentials: what Gatehouse holds to call a connection's upstream (role 2: Gatehouse as
+//! the upstream's OAuth client).
 //!
 //! One row per connection, keyed by the connection id (which is also the row id the crypto envelope
 //! binds to). Tokens and the DCR client information are stored sealed; the store never sees them in

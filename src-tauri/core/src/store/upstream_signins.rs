@@ -1,4 +1,5 @@
-//! Pending upstream sign-ins (role 2, mcp-auth-checklist §4.4-4.5).
+//! Pending upstream sign-ins (role 2: authorization code requests with PKCE awaiting their
+//! callback, OAuth 2.1 §4.1; the callback's `iss` checked per RFC 9207).
 //!
 //! One row per authorization request Gatehouse sent to an upstream authorization server, keyed by the
 //! SHA-256 of its `state`. The row records everything the callback must check or send: the connection

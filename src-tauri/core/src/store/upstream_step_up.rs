@@ -1,5 +1,6 @@
-//! Step-up scopes (role 2, mcp-auth-checklist §4.7): what an upstream's 403 `insufficient_scope`
-//! challenge asked for, kept so the next sign-in requests the union of the usual scopes and these.
+//! Step-up scopes (role 2, MCP 2026-07-28 authorization §Step-Up Authorization Flow): what an
+//! upstream's 403 `insufficient_scope` challenge asked for, kept so the next sign-in requests the
+//! union of the usual scopes and these.
 
 use rusqlite::{Connection, OptionalExtension, Transaction, params};
 

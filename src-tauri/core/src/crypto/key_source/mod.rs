@@ -1,5 +1,5 @@
-//! Where the [`DataKey`] lives (product §2: "The data key lives in the OS keyring; where no keyring
-//! works (headless Linux) a 0600 key file is used and the UI says so plainly").
+//! Where the [`DataKey`] lives: in the OS keyring; where no keyring works (headless Linux), in a
+//! 0600 key file, and the UI says so plainly.
 //!
 //! A [`KeySource`] loads the key or creates it on first start. Three exist:
 //!
