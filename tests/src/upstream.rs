@@ -1,4 +1,4 @@
-//! The real third-party upstream for role 2 (issue 4): an OAuth authorization server (`oidc-provider`,
+//! The real third-party upstream for role 2: an OAuth authorization server (`oidc-provider`,
 //! `tests/js/upstream/as.mjs`) guarding a real MCP server (the TypeScript SDK's, `mcp-server.mjs`), and
 //! Playwright signing in at that AS in Chromium (`signin.mjs`). All on 127.0.0.1, all pinned in
 //! `tests/package.json`. Plus the small HTTP pieces a test needs to act as an OAuth client itself.

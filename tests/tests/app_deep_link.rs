@@ -1,7 +1,8 @@
-//! Issue 4's deep-link proof with the real programs: the real app binary (under Xvfb and a private
-//! D-Bus session bus, which tauri-plugin-single-instance needs on Linux) in front of an OAuth-protected
-//! upstream (`oidc-provider` guarding the TypeScript SDK's MCP server). Run by `cargo xtask test`,
-//! which provides the display, the bus and `GATEHOUSE_APP_BIN`; ignored by a plain `cargo test`.
+//! The upstream sign-in through the deep link, with the real programs: the real app binary (under
+//! Xvfb and a private D-Bus session bus, which tauri-plugin-single-instance needs on Linux) in
+//! front of an OAuth-protected upstream (`oidc-provider` guarding the TypeScript SDK's MCP server).
+//! Run by `cargo xtask test`, which provides the display, the bus and `GATEHOUSE_APP_BIN`; ignored
+//! by a plain `cargo test`.
 //!
 //! The sign-in is started by `gatehoused connections signin --callback deep-link` against the app's
 //! data directory; Playwright signs in at the AS in Chromium and captures the redirect to

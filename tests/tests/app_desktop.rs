@@ -3,8 +3,8 @@
 //! that the tray icon registers with, a notification server, and the window manager's close
 //! request. Run by `cargo xtask test`; ignored by a plain `cargo test`.
 //!
-//! `the_tray_tells_the_gateway_and_its_clients_and_closing_keeps_it_running` is product.md §6's
-//! "Desktop habits": the tray names the gateway's address and how many clients are authorized
+//! `the_tray_tells_the_gateway_and_its_clients_and_closing_keeps_it_running` covers the
+//! desktop habits: the tray names the gateway's address and how many clients are authorized
 //! (and follows a real approval live), a consent request from a real MCP client raises a desktop
 //! notification naming the client as it reported itself and the connection, closing the window
 //! hides it while the gateway keeps serving, the tray's "Open Gatehouse" brings it back and its

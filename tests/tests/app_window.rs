@@ -9,22 +9,21 @@
 //! `start_at_login_adds_and_removes_the_login_entry` ticks "Start Gatehouse when I log in", saves,
 //! and finds the XDG autostart entry; unticking and saving removes it.
 //!
-//! `window_shows_a_real_grant_live_and_revokes_it` is issue 5's proof: a connection to the MCP
-//! reference server, the app's own gateway, the official TypeScript SDK client approved in Chromium;
-//! the grant's card appears in the open window without a reload, the revoke dialog shows the exact
-//! callback URI and client ID the store holds, "Revoke access" removes the card, and the client's
-//! next request gets 401. Screenshots of both tabs in light and dark themes go to
-//! `GATEHOUSE_ARTIFACTS`.
+//! `window_shows_a_real_grant_live_and_revokes_it`: a connection to the MCP reference server, the
+//! app's own gateway, the official TypeScript SDK client approved in Chromium; the grant's card
+//! appears in the open window without a reload, the revoke dialog shows the exact callback URI and
+//! client ID the store holds, "Revoke access" removes the card, and the client's next request gets
+//! 401. Screenshots of both tabs in light and dark themes go to `GATEHOUSE_ARTIFACTS`.
 //!
-//! `window_adds_an_oauth_connection_and_signs_in_through_the_browser` is issue 4 from the window:
-//! a real `oidc-provider` guarding the TypeScript SDK's MCP server; the Add connection dialog
-//! detects OAuth, the card's "Sign in…" opens the authorization URL with `$BROWSER` (a script that
-//! only records it), Playwright signs in at the AS in Chromium and lands on the app gateway's
-//! loopback callback, the card turns "Connected as …" live; "Sign out…" revokes at the AS; no
-//! upstream token or code is in anything the app wrote.
+//! `window_adds_an_oauth_connection_and_signs_in_through_the_browser` is the upstream sign-in from
+//! the window: a real `oidc-provider` guarding the TypeScript SDK's MCP server; the Add connection
+//! dialog detects OAuth, the card's "Sign in…" opens the authorization URL with `$BROWSER` (a
+//! script that only records it), Playwright signs in at the AS in Chromium and lands on the app
+//! gateway's loopback callback, the card turns "Connected as …" live; "Sign out…" revokes at the
+//! AS; no upstream token or code is in anything the app wrote.
 //!
-//! `window_connects_vscode_and_claude_desktop_and_undoes_it` is issue 11 from the window: the
-//! "Connect a client…" dialog writes a VS Code and a Claude Desktop config in a temporary HOME
+//! `window_connects_vscode_and_claude_desktop_and_undoes_it` is the client setup from the window:
+//! the "Connect a client…" dialog writes a VS Code and a Claude Desktop config in a temporary HOME
 //! (diff first, undo byte for byte), and the Claude Desktop entry starts the app as the bridge;
 //! with the app closed, that bridge starts the app and waits for its gateway.
 
@@ -977,12 +976,12 @@ fn opened_urls(log: &Path) -> Vec<String> {
         .collect()
 }
 
-/// Issue 4 from the window: add an OAuth-protected upstream through the Add connection dialog
-/// ("Detect sign-in" picks OAuth), sign in from its card (the app opens the authorization URL with
-/// `$BROWSER`, here a script that records it; Playwright then signs in at the real `oidc-provider`
-/// in Chromium and lands on the app gateway's loopback callback), see the card turn "Connected as …"
-/// live, sign out through the confirmation (revoked at the AS), and find no upstream token or code
-/// in anything the app wrote.
+/// The upstream sign-in from the window: add an OAuth-protected upstream through the Add connection
+/// dialog ("Detect sign-in" picks OAuth), sign in from its card (the app opens the authorization
+/// URL with `$BROWSER`, here a script that records it; Playwright then signs in at the real
+/// `oidc-provider` in Chromium and lands on the app gateway's loopback callback), see the card turn
+/// "Connected as …" live, sign out through the confirmation (revoked at the AS), and find no
+/// upstream token or code in anything the app wrote.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "needs the app binary, Xvfb, a D-Bus session, tauri-driver, node and Chromium: run through `cargo xtask test`"]
 async fn window_adds_an_oauth_connection_and_signs_in_through_the_browser() {
@@ -1305,12 +1304,12 @@ async fn window_adds_an_oauth_connection_and_signs_in_through_the_browser() {
     drop(auth_server);
 }
 
-/// Issue 11 from the window: "Connect a client…" on a connection card writes a VS Code config that
-/// the person already has (JSONC with a comment and another server) and a Claude Desktop config
-/// that does not exist yet, in a temporary HOME; each shows its diff first and leaves the file
-/// untouched until "Write"; "Undo" puts the VS Code file back byte for byte and removes the Claude
-/// Desktop file Gatehouse created. The Claude Desktop entry starts this app binary as the stdio
-/// bridge, which runs headless: with no gateway on its port it answers `initialize` with a
+/// Client setup from the window: "Connect a client…" on a connection card writes a VS Code config
+/// that the person already has (JSONC with a comment and another server) and a Claude Desktop
+/// config that does not exist yet, in a temporary HOME; each shows its diff first and leaves the
+/// file untouched until "Write"; "Undo" puts the VS Code file back byte for byte and removes the
+/// Claude Desktop file Gatehouse created. The Claude Desktop entry starts this app binary as the
+/// stdio bridge, which runs headless: with no gateway on its port it answers `initialize` with a
 /// JSON-RPC error that says to open the app.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "needs the app binary, Xvfb, a D-Bus session and tauri-driver: run through `cargo xtask test`"]

@@ -1,6 +1,7 @@
-//! `/authorize` and the consent decision over a real socket against `gatehoused serve`
-//! (mcp-auth-checklist §5.2 items 37-40, 43-44). The connection and client are written straight into
-//! the data dir's store while the gateway runs, as the admin CLI would.
+//! `/authorize` and the consent decision over a real socket against `gatehoused serve`: what the
+//! consent page shows, that it cannot be framed, the 303 to the exact callback and `state` echoed
+//! byte for byte. The connection and client are written straight into the data dir's store while
+//! the gateway runs, as the admin CLI would.
 
 use gatehouse_e2e::Gatehoused;
 
@@ -72,17 +73,17 @@ async fn consent_round_trip_over_a_socket() {
     assert_eq!(
         headers.get("x-frame-options").map(|v| v.as_bytes()),
         Some(&b"DENY"[..]),
-        "checklist 39"
+        "the consent page cannot be framed (clickjacking)"
     );
     assert!(
         headers
             .get("content-security-policy")
             .and_then(|v| v.to_str().ok())
             .is_some_and(|v| v.contains("frame-ancestors 'none'")),
-        "checklist 39"
+        "the consent page cannot be framed (clickjacking)"
     );
     assert!(
-        html.contains("&quot;E2E &lt;Client&gt;&quot;"),
+        html.contains("&quot;E2E &#60;Client&#62;&quot;"),
         "the escaped name in quotes"
     );
     assert!(
@@ -102,7 +103,7 @@ async fn consent_round_trip_over_a_socket() {
         .send()
         .await
         .unwrap_or_else(|e| panic!("POST decision: {e}"));
-    assert_eq!(response.status(), 303, "checklist 40");
+    assert_eq!(response.status(), 303, "303, never 307 (OAuth 2.1 §7.5.4)");
     let location = response
         .headers()
         .get("location")
@@ -115,6 +116,6 @@ async fn consent_round_trip_over_a_socket() {
     );
     assert!(
         location.contains("state=s%20t%26a%3Dte"),
-        "checklist 44: state echoed: {location}"
+        "state echoed byte for byte (OAuth 2.1 §4.1.2): {location}"
     );
 }

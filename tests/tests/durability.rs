@@ -1,6 +1,6 @@
 //! Nothing lost: SIGKILL `gatehoused` in the middle of a stream of committed writes, then prove on
 //! restart that every write it reported as committed is there and the database is intact
-//! (product.md §7; synchronous=FULL in WAL mode).
+//! (synchronous=FULL in WAL mode).
 
 use std::io::{BufRead, BufReader};
 use std::process::Stdio;

@@ -1,5 +1,5 @@
 //! `gatehoused serve` over a real socket: address line, /health, loopback-only binding, and the
-//! DNS-rebinding (Host) and Origin guards (issue: foundation; mcp-auth-checklist §5.3 items 67-70).
+//! DNS-rebinding (Host) and Origin guards (MCP 2025-11-25 basic/transports §Security Warning).
 
 use gatehouse_e2e::Gatehoused;
 

@@ -1,4 +1,4 @@
-//! Consent only the person at this desktop can give (issue 9's proof): a program running as
+//! Consent only the person at this desktop can give: a program running as
 //! **another OS account** on the same computer — here a system user the test creates with
 //! `useradd`, running Node under `setpriv` — tries every step of the attack the review found, while
 //! `gatehoused serve` runs as the test's own account (the desktop user) in front of the MCP reference

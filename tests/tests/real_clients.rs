@@ -1,4 +1,4 @@
-//! Issue 3's proof with the real programs: `gatehoused serve` in front of the MCP reference server, the
+//! Role 1 with the real programs: `gatehoused serve` in front of the MCP reference server, the
 //! official TypeScript SDK client and mcp-remote as clients, the consent clicked by Playwright in
 //! Chromium. Each client registers, is approved, lists and calls tools, reads a resource, gets a prompt,
 //! refreshes its token; after `gatehoused grants revoke` its next request gets 401. Plus: the consent
@@ -308,7 +308,7 @@ fn deny_sends_access_denied_to_the_client() {
     );
 }
 
-/// Issue 9: `GET /authorize` does nothing costly before a person looks. A web page in Chromium that
+/// `GET /authorize` does nothing costly before a person looks. A web page in Chromium that
 /// loads Gatehouse's authorization URL as 100 images (no `Origin` on image loads, so the Origin
 /// guard does not stop them) leaves at most one pending request and makes no upstream call.
 #[test]
@@ -397,7 +397,7 @@ fn authorize_loaded_as_images_keeps_one_pending_request_and_calls_no_upstream() 
     );
 }
 
-/// Issue 9: a person with Gatehouse open never needs the browser page. The real SDK client is sent
+/// A person with Gatehouse open never needs the browser page. The real SDK client is sent
 /// to `/authorize` (loaded once, as the desktop would show it), the request is listed and approved
 /// with `gatehoused requests`, and Gatehouse hands the code to the client's loopback callback
 /// itself: the client connects and works.
@@ -464,7 +464,7 @@ fn sdk_client_approved_from_the_command_line_without_the_browser_page() {
     assert_eq!(after, serde_json::json!([]), "nothing is pending any more");
 }
 
-/// Issue 10: a client configured with `http://localhost:PORT/mcp/<slug>` (not `127.0.0.1`) works end
+/// A client configured with `http://localhost:PORT/mcp/<slug>` (not `127.0.0.1`) works end
 /// to end with the real SDK: the 401 names the metadata on `localhost`, whose `resource` is the URL
 /// the client used (RFC 9728 §3.3; the SDK refuses any other), and the token works on `localhost`.
 #[test]

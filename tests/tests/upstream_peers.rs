@@ -1,4 +1,4 @@
-//! The real upstream for issue 4 works on its own, before Gatehouse is involved: `oidc-provider` as the
+//! The real upstream for role 2 works on its own, before Gatehouse is involved: `oidc-provider` as the
 //! authorization server (DCR, PKCE S256, resource indicators, refresh rotation, revocation,
 //! introspection) guarding the TypeScript SDK's MCP server, and Playwright signing in at it in Chromium.
 //! The test itself plays the OAuth client, so `upstream_real.rs` can rely on each piece.

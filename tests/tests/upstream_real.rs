@@ -1,4 +1,4 @@
-//! Issue 4's proof with the real programs: `gatehoused serve` in front of an OAuth-protected upstream
+//! Role 2 with the real programs: `gatehoused serve` in front of an OAuth-protected upstream
 //! (the TypeScript SDK's MCP server guarded by `oidc-provider`), the sign-in at the upstream driven by
 //! Playwright in Chromium through `$BROWSER`, a local SDK client authorized with Gatehouse (approve.mjs).
 //! Add by URL → detected as OAuth ("needs_auth") → sign in → the local client calls `whoami` through

@@ -1,6 +1,6 @@
-//! No secret crosses the IPC boundary (issue 4, Proof: "no upstream token value appears in ... any
-//! IPC payload"; conventions 7). Against a real gateway and the fake upstream world of `common`,
-//! with every kind of secret Gatehouse holds present at once:
+//! No secret crosses the IPC boundary: no token value, API key or client secret appears in any IPC
+//! payload, so the webview's JavaScript never holds one. Against a real gateway and the fake
+//! upstream world of `common`, with every kind of secret Gatehouse holds present at once:
 //!
 //! - a signed-in OAuth connection: real upstream access and refresh tokens (one rotated by a
 //!   refresh), sealed in the store;

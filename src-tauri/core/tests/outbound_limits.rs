@@ -1,4 +1,4 @@
-//! The outbound client's bounds (`net::outbound`; conventions 9; mcp-auth-checklist §4.8) against
+//! The outbound client's bounds (`net::outbound`: what an outside URL may cost Gatehouse) against
 //! real axum servers on 127.0.0.1:0: a response over the size cap is refused whether it announces
 //! its length or streams it, one at the cap is read, a server slower than the timeout is given up
 //! on, and a redirect is never followed.

@@ -1,9 +1,13 @@
 //! The proxy on `/mcp/<slug>` through the real gateway on a real socket, in front of a real (axum)
-//! MCP-like upstream on 127.0.0.1:0 that records every request it gets (conventions 5).
+//! MCP-like upstream on 127.0.0.1:0 that records every request it gets.
 //!
-//! Covers mcp-auth-checklist §5.1 items 1-9 and 14-16, §5.3 items 67-68, 71-80 and 83/90 as they
-//! apply to a proxy, plus revocation (next request and open streams), tool filtering (JSON and SSE),
-//! tools/call refusal, upstream down, and redirects not followed.
+//! Covers the protected resource (the 401 challenge, RFC 6750 §3.1 and RFC 9728 §5.1; tokens only
+//! in the header; expired, revoked, forged and wrong-audience tokens, RFC 8707; 403
+//! `insufficient_scope`; no token passthrough; a session id is not authentication) and the
+//! transport of both eras (Origin, Accept and Content-Type, notifications, sessions, protocol
+//! versions, batches, the GET stream, the modern header checks) as they apply to a proxy, plus
+//! revocation (next request and open streams), tool filtering (JSON and SSE), tools/call refusal,
+//! upstream down, and redirects not followed.
 
 use std::convert::Infallible;
 use std::sync::{Arc, Mutex};
@@ -485,7 +489,7 @@ async fn json_of(r: reqwest::Response) -> Value {
     r.json().await.unwrap_or_else(|e| panic!("json body: {e}"))
 }
 
-// ---------------------------------------------------------------- §5.1 protected resource
+// ---------------------------------------------------------------- the protected resource
 
 #[tokio::test]
 async fn missing_or_bad_credentials_get_the_challenge() {
@@ -495,7 +499,7 @@ async fn missing_or_bad_credentials_get_the_challenge() {
         env.gateway.base_url()
     );
 
-    // 1: no Authorization → 401 without an error code.
+    // No Authorization → 401 without an error code (RFC 6750 §3.1).
     let r = env
         .post("a", None, &init())
         .send()
@@ -513,7 +517,7 @@ async fn missing_or_bad_credentials_get_the_challenge() {
         "no error code without a token: {challenge}"
     );
 
-    // 2: Basic, empty Bearer.
+    // Basic, empty Bearer.
     for auth in ["Basic dXNlcjpwYXNz", "Bearer ", "Bearer not-a-token"] {
         let r = env
             .http
@@ -534,7 +538,7 @@ async fn missing_or_bad_credentials_get_the_challenge() {
         );
     }
 
-    // 3: a valid token in the query is never accepted.
+    // A valid token in the query is never accepted (OAuth 2.1 §5.1 dropped the query form).
     let (_, token) = env.all_tools_token();
     let r = env
         .http
@@ -547,7 +551,7 @@ async fn missing_or_bad_credentials_get_the_challenge() {
         .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(r.status(), 401, "query tokens are ignored");
 
-    // 8: a forged token with the right shape.
+    // A forged token with the right shape.
     let forged = gatehouse_core::crypto::token::generate(TokenKind::AccessToken)
         .expose_secret()
         .to_owned();
@@ -582,7 +586,7 @@ async fn expired_revoked_foreign_and_underscoped_tokens_are_refused() {
     let env = Env::new().await;
     let (grant, token) = env.all_tools_token();
 
-    // 4: expired.
+    // Expired.
     let expired = env.token(&grant, "a", "mcp:access", -1);
     let r = env
         .post("a", Some(&expired), &init())
@@ -596,7 +600,7 @@ async fn expired_revoked_foreign_and_underscoped_tokens_are_refused() {
             .contains("invalid_token")
     );
 
-    // 5: the token revoked (RFC 7009).
+    // The token revoked (RFC 7009).
     let revoked = env.token(&grant, "a", "mcp:access", 3_600_000);
     let hash = *TokenHash::of(&revoked).as_bytes();
     let store = env.vault.store();
@@ -611,7 +615,7 @@ async fn expired_revoked_foreign_and_underscoped_tokens_are_refused() {
         .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(r.status(), 401, "a revoked token stops at once");
 
-    // 7: wrong audience: a token for /mcp/b on /mcp/a and the other way round.
+    // Wrong audience (RFC 8707): a token for /mcp/b on /mcp/a and the other way round.
     let b = add_connection(&env.vault, "b", "http://127.0.0.1:9/mcp");
     let (_, token_b) = env.grant(&b, "b", None, "mcp:access");
     let r = env
@@ -638,7 +642,7 @@ async fn expired_revoked_foreign_and_underscoped_tokens_are_refused() {
         "the challenge names the slug that was called"
     );
 
-    // 9: a valid token without mcp:access → 403 insufficient_scope.
+    // A valid token without mcp:access → 403 insufficient_scope (RFC 6750 §3.1).
     let (_, weak) = env.grant(&env.connection.clone(), "a", None, "offline_access");
     let r = env
         .post("a", Some(&weak), &init())
@@ -654,7 +658,7 @@ async fn expired_revoked_foreign_and_underscoped_tokens_are_refused() {
         "{challenge}"
     );
 
-    // The good token works; after the grant is revoked the very next request is 401 (5, 6).
+    // The good token works; after the grant is revoked the very next request is 401.
     let r = env
         .post("a", Some(&token), &init())
         .send()
@@ -684,7 +688,8 @@ async fn no_passthrough_credential_injected_sessions_translated() {
     let env = Env::new().await;
     let (_, token) = env.all_tools_token();
     let sid = env.initialize(&token).await;
-    // 74: visible ASCII, ≥ 128 random bits, never the upstream's.
+    // The session id: visible ASCII, ≥ 128 random bits, never the upstream's (MCP 2025-11-25
+    // transports §Session Management).
     assert_ne!(
         sid, UPSTREAM_SESSION,
         "the upstream's session id never reaches the client"
@@ -712,7 +717,7 @@ async fn no_passthrough_credential_injected_sessions_translated() {
     let body = json_of(r).await;
     assert_eq!(body["result"]["content"][0]["text"], "hi", "{body}");
 
-    // 14: what reached the upstream.
+    // No token passthrough: what reached the upstream.
     let seen = env.upstream_requests();
     assert_eq!(seen.len(), 2, "initialize and the call");
     for (_, headers, _) in &seen {
@@ -766,7 +771,7 @@ async fn sessions_are_bound_to_their_grant() {
     let (_, other) = env.all_tools_token();
     let sid = env.initialize(&token).await;
 
-    // 16: the session id without a token → 401; with another grant's token → 404.
+    // A session id is not authentication: without a token → 401; with another grant's token → 404.
     let r = env
         .post("a", None, &call(&json!(1), "echo"))
         .header("mcp-session-id", &sid)
@@ -782,7 +787,7 @@ async fn sessions_are_bound_to_their_grant() {
         .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(r.status(), 404, "another client cannot ride the session");
 
-    // 76: unknown id → 404.
+    // Unknown id → 404.
     let r = env
         .post("a", Some(&token), &call(&json!(1), "echo"))
         .header("mcp-session-id", "gh_sid_made-up")
@@ -791,7 +796,7 @@ async fn sessions_are_bound_to_their_grant() {
         .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(r.status(), 404, "unknown session");
 
-    // 77: DELETE → upstream DELETE, 204; then 404.
+    // DELETE → upstream DELETE, 204; then 404.
     let r = env
         .http
         .delete(env.url("a"))
@@ -828,7 +833,7 @@ async fn transport_rules() {
     let env = Env::new().await;
     let (_, token) = env.all_tools_token();
 
-    // 67/68: Origin.
+    // Origin: a foreign one is refused, none passes.
     let r = env
         .post("a", Some(&token), &init())
         .header("origin", "https://evil.example")
@@ -843,7 +848,7 @@ async fn transport_rules() {
         .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(r.status(), 200, "no Origin is fine");
 
-    // 71: Accept and Content-Type.
+    // Accept and Content-Type.
     let r = env
         .http
         .post(env.url("a"))
@@ -867,7 +872,7 @@ async fn transport_rules() {
         .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(r.status(), 415, "text/plain body");
 
-    // 72: a notification → 202, empty.
+    // A notification → 202, empty.
     let r = env
         .post(
             "a",
@@ -883,7 +888,7 @@ async fn transport_rules() {
         "202 has no body"
     );
 
-    // 78: unknown protocol version → 400.
+    // Unknown protocol version → 400.
     let r = env
         .post("a", Some(&token), &call(&json!(1), "echo"))
         .header("mcp-protocol-version", "1999-01-01")
@@ -892,7 +897,7 @@ async fn transport_rules() {
         .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(r.status(), 400, "unsupported MCP-Protocol-Version");
 
-    // 79: a batch → 400.
+    // A batch → 400 (JSON-RPC batching was removed in 2025-06-18).
     let r = env
         .post(
             "a",
@@ -905,7 +910,7 @@ async fn transport_rules() {
         .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(r.status(), 400, "batches are refused");
 
-    // 80: GET without text/event-stream.
+    // GET without text/event-stream.
     let r = env
         .http
         .get(env.url("a"))
@@ -925,7 +930,7 @@ async fn transport_rules() {
         .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(r.status(), 413, "body cap");
 
-    // 83/90: a modern request with a stale session id and Last-Event-ID: both ignored, no session.
+    // A modern request with a stale session id and Last-Event-ID: both ignored, no session.
     let modern = json!({"jsonrpc":"2.0","id":5,"method":"tools/call","params":{
         "name":"echo","arguments":{"text":"hi"},
         "_meta":{"io.modelcontextprotocol/protocolVersion":"2026-07-28"}}});
@@ -966,7 +971,7 @@ async fn modern_requests_whose_headers_disagree_are_refused_before_the_upstream(
     };
     let before = env.upstream_requests().len();
 
-    // 84: MCP-Protocol-Version differs from _meta.
+    // MCP-Protocol-Version differs from _meta.
     let r = env
         .post("a", Some(&token), &modern("2026-07-28"))
         .header("mcp-protocol-version", "2025-11-25")
@@ -975,14 +980,10 @@ async fn modern_requests_whose_headers_disagree_are_refused_before_the_upstream(
         .send()
         .await
         .unwrap_or_else(|e| panic!("{e}"));
-    assert_eq!(r.status(), 400, "84: a version mismatch is a bad request");
-    assert_eq!(
-        json_of(r).await["error"]["code"],
-        -32020,
-        "84: HeaderMismatch"
-    );
+    assert_eq!(r.status(), 400, "a version mismatch is a bad request");
+    assert_eq!(json_of(r).await["error"]["code"], -32020, "HeaderMismatch");
 
-    // 85: Mcp-Name differs from params.name.
+    // Mcp-Name differs from params.name.
     let r = env
         .post("a", Some(&token), &modern("2026-07-28"))
         .header("mcp-protocol-version", "2026-07-28")
@@ -991,12 +992,12 @@ async fn modern_requests_whose_headers_disagree_are_refused_before_the_upstream(
         .send()
         .await
         .unwrap_or_else(|e| panic!("{e}"));
-    assert_eq!(r.status(), 400, "85: a name mismatch is a bad request");
+    assert_eq!(r.status(), 400, "a name mismatch is a bad request");
     let body = json_of(r).await;
-    assert_eq!(body["error"]["code"], -32020, "85: HeaderMismatch: {body}");
+    assert_eq!(body["error"]["code"], -32020, "HeaderMismatch: {body}");
     assert_eq!(body["id"], 9, "the error answers the request's id: {body}");
 
-    // 87: a version Gatehouse does not speak.
+    // A version Gatehouse does not speak.
     let r = env
         .post("a", Some(&token), &modern("2099-01-01"))
         .header("mcp-protocol-version", "2099-01-01")
@@ -1005,16 +1006,16 @@ async fn modern_requests_whose_headers_disagree_are_refused_before_the_upstream(
         .send()
         .await
         .unwrap_or_else(|e| panic!("{e}"));
-    assert_eq!(r.status(), 400, "87");
+    assert_eq!(r.status(), 400, "an unsupported version is a bad request");
     let body = json_of(r).await;
     assert_eq!(
         body["error"]["code"], -32022,
-        "87: UnsupportedProtocolVersion: {body}"
+        "UnsupportedProtocolVersion: {body}"
     );
     assert_eq!(
         body["error"]["data"]["supported"],
         json!(["2026-07-28"]),
-        "87: {body}"
+        "the versions Gatehouse speaks: {body}"
     );
 
     assert_eq!(
@@ -1267,7 +1268,7 @@ async fn batches_of_a_2025_03_26_session_are_checked_member_by_member_and_filter
     assert_eq!(env.upstream_requests().len(), before, "nothing forwarded");
 }
 
-// ---------------------------------------------------------------- upstream failures (D6)
+// ---------------------------------------------------------------- upstream failures, in band
 
 #[tokio::test]
 async fn upstream_failures_become_json_rpc_errors_never_401() {
@@ -1292,7 +1293,7 @@ async fn upstream_failures_become_json_rpc_errors_never_401() {
         assert_eq!(
             r.status(),
             200,
-            "{method}: an in-band error, never HTTP 401/403 (D6)"
+            "{method}: in band, never HTTP 401/403 (that would restart the client's OAuth)"
         );
         assert!(
             r.headers().get("www-authenticate").is_none(),
@@ -1744,7 +1745,7 @@ async fn an_open_upstream_that_starts_asking_for_oauth_needs_a_sign_in() {
         .send()
         .await
         .unwrap_or_else(|e| panic!("{e}"));
-    assert_eq!(r.status(), 200, "an in-band error (D6)");
+    assert_eq!(r.status(), 200, "an in-band error, never HTTP 401");
     let body = json_of(r).await;
     let message = body["error"]["message"].as_str().unwrap_or_default();
     assert!(

@@ -1,9 +1,10 @@
-//! Auto-detection of how an upstream signs in (issue 4: "401 with `resource_metadata` (or the
-//! well-known fallbacks) means OAuth"), through `admin::detect_auth`, the use case behind the
-//! window's "Detect sign-in" and `gatehoused connections add` without `--auth`. Every upstream is a
-//! real axum server on 127.0.0.1:0: OAuth servers (RFC 9728 metadata named by the challenge, at the
-//! path-inserted well-known, at the root one), API-key servers that answer 401 with no metadata
-//! anywhere, a 2025-03-26 server with and without the legacy opt-in, an open server and a 404.
+//! Auto-detection of how an upstream signs in (a 401 with `resource_metadata`, or metadata at the
+//! well-known fallbacks, means OAuth: RFC 9728 §5.1, §3.1), through `admin::detect_auth`, the use
+//! case behind the window's "Detect sign-in" and `gatehoused connections add` without `--auth`.
+//! Every upstream is a real axum server on 127.0.0.1:0: OAuth servers (RFC 9728 metadata named by
+//! the challenge, at the path-inserted well-known, at the root one), API-key servers that answer
+//! 401 with no metadata anywhere, a 2025-03-26 server with and without the legacy opt-in, an open
+//! server and a 404.
 
 mod common;
 

@@ -1,11 +1,18 @@
-//! Role 2 against real in-process servers on 127.0.0.1:0 (conventions 5): an upstream MCP server that
-//! answers 401 with a `resource_metadata` challenge and serves its PRM, and an authorization server
-//! with metadata, /register, /authorize (auto-approving), /token (PKCE check, refresh rotation),
-//! /revoke and /userinfo. Gatehouse runs as the real gateway on a real socket.
+//! Role 2 against real in-process servers on 127.0.0.1:0, not mocked traits: an upstream MCP server
+//! that answers 401 with a `resource_metadata` challenge and serves its PRM, and an authorization
+//! server with metadata, /register, /authorize (auto-approving), /token (PKCE check, refresh
+//! rotation), /revoke and /userinfo. Gatehouse runs as the real gateway on a real socket.
 //!
-//! mcp-auth-checklist §5.4: 91, 92, 93, 95, 96, 98, 100 (re-registration), 101, 102, 103, 104, 105,
-//! 106, 107, 109, 110, 111, 112, 115, 116, 119; plus invalid_grant → reauth_required → sign in again,
-//! the 50-concurrent single-flight refresh, and no token value in the database, the WAL or a DTO.
+//! Covered: discovery (the challenged PRM URL, else the path-inserted then the root well-known,
+//! RFC 9728 §3.1 and §5.1; a PRM naming another resource is set aside, RFC 9728 §3.3; the AS
+//! `issuer` must match, RFC 8414 §3.3; no S256 advertised, no sign-in), registration (DCR as a
+//! native app; a new authorization server means a new registration), the authorization request
+//! (PKCE S256, `state`, the RFC 8707 `resource`, the challenged scope or else the PRM's; only an
+//! https or loopback authorization endpoint is opened), the callback (`state` checked and used
+//! once, `iss` checked per RFC 9207), the code exchange, the upstream token on every upstream
+//! request and never the Gatehouse one, SSRF refusals and no redirect followed, and sign-out
+//! revoking at the AS (RFC 7009); plus invalid_grant → reauth_required → sign in again, the
+//! 50-concurrent single-flight refresh, and no token value in the database, the WAL or a DTO.
 
 mod common;
 
@@ -26,9 +33,10 @@ use sha2::{Digest, Sha256};
 
 // ---------------------------------------------------------------- tests
 
-/// Checklist §4.1 `[GH]` legacy fallback: only with the per-connection opt-in, an upstream without
-/// protected resource metadata is signed in to through its origin's default endpoints (or its
-/// RFC 8414 document there), with PKCE S256 and the RFC 8707 resource.
+/// The 2025-03-26 discovery fallback (MCP 2025-03-26 authorization §2.3.3): only with the
+/// per-connection opt-in, an upstream without protected resource metadata is signed in to through
+/// its origin's default endpoints (or its RFC 8414 document there), with PKCE S256 and the RFC 8707
+/// resource.
 #[tokio::test]
 async fn legacy_upstream_without_prm_needs_the_opt_in_then_signs_in_at_its_origin() {
     for with_metadata in [false, true] {
@@ -112,11 +120,14 @@ async fn discovery_registration_authorize_and_callback_end_to_end() {
             "/register",
             "/authorize"
         ],
-        "test 91: the challenged PRM URL, then AS metadata, then DCR, then authorize"
+        "the challenged PRM URL (RFC 9728 §5.1), then AS metadata, then DCR, then authorize"
     );
 
     let reg = env.world.registrations.lock().unwrap()[0].clone();
-    assert_eq!(reg["application_type"], "native", "test 98");
+    assert_eq!(
+        reg["application_type"], "native",
+        "DCR declares a native app (MCP 2026-07-28 client registration §Application Type)"
+    );
     assert_eq!(reg["token_endpoint_auth_method"], "none");
     assert_eq!(
         reg["grant_types"],
@@ -133,7 +144,7 @@ async fn discovery_registration_authorize_and_callback_end_to_end() {
     assert_eq!(reg["client_name"], "Gatehouse");
 
     let q = env.world.authorize_queries.lock().unwrap()[0].clone();
-    assert_eq!(q["response_type"], "code", "test 101");
+    assert_eq!(q["response_type"], "code", "OAuth 2.1 §4.1.1");
     assert!(q["client_id"].starts_with("dcr-client-"));
     assert_eq!(q["redirect_uri"], env.redirect_uri());
     assert_eq!(q["code_challenge"].len(), 43, "S256 of a 32-byte verifier");
@@ -142,7 +153,7 @@ async fn discovery_registration_authorize_and_callback_end_to_end() {
     assert_eq!(q["resource"], format!("{base}/mcp"), "canonical resource");
     assert_eq!(
         q["scope"], "mcp:tools",
-        "the challenged scope wins (test 102)"
+        "the challenged scope wins (MCP 2026-07-28 authorization §Scope Selection Strategy)"
     );
 
     let (status, page) = env.deliver(&callback).await;
@@ -153,7 +164,7 @@ async fn discovery_registration_authorize_and_callback_end_to_end() {
         "account from id_token claims: {page}"
     );
     let form = env.world.token_forms.lock().unwrap()[0].clone();
-    assert_eq!(form["grant_type"], "authorization_code", "test 109");
+    assert_eq!(form["grant_type"], "authorization_code", "OAuth 2.1 §4.1.3");
     assert_eq!(form["resource"], format!("{base}/mcp"));
     assert_eq!(form["redirect_uri"], env.redirect_uri());
     assert!(form.contains_key("code_verifier") && form.contains_key("client_id"));
@@ -162,7 +173,7 @@ async fn discovery_registration_authorize_and_callback_end_to_end() {
     assert_eq!(row.status, ConnectionStatus::Connected);
     assert_eq!(row.account_label.as_deref(), Some("ada@example.com"));
 
-    // Test 105: the same callback again is ignored: no second token request.
+    // The same callback again is ignored (a `state` is used once): no second token request.
     let (status, page) = env.deliver(&callback).await;
     assert_eq!(status, 400, "a second delivery is refused");
     assert!(page.contains("already used"), "{page}");
@@ -194,7 +205,7 @@ async fn proxy_injects_the_upstream_token_and_refreshes_once_for_fifty_waiters()
     let bearers = env.world.mcp_bearers.lock().unwrap().clone();
     assert!(
         bearers.last().unwrap().starts_with(AT_PREFIX),
-        "test 110: the upstream sees the upstream token, never the Gatehouse token"
+        "the upstream sees the upstream token, never the Gatehouse token"
     );
     assert!(!bearers.contains(&local), "no token passthrough");
 
@@ -212,7 +223,7 @@ async fn proxy_injects_the_upstream_token_and_refreshes_once_for_fifty_waiters()
     );
     env.world.refresh_calls.store(0, Ordering::SeqCst);
 
-    // Test 111: expired access token, 50 concurrent callers → exactly one refresh.
+    // Single-flight refresh: expired access token, 50 concurrent callers → exactly one refresh.
     env.expire_access_token();
     let proxy_tokens = UpstreamOAuth::new(&env.vault);
     let version = env.row().config_version;
@@ -282,7 +293,7 @@ async fn invalid_grant_turns_reauth_required_and_signing_in_again_restores() {
         .to_owned();
     assert!(
         message.contains("sign in again") || message.contains("Sign in again"),
-        "test 112: {answer}"
+        "a refused refresh is an in-band error that says to sign in again: {answer}"
     );
     assert!(message.contains("open Gatehouse"), "{message}");
     let row = env.row();
@@ -319,7 +330,7 @@ async fn invalid_grant_turns_reauth_required_and_signing_in_again_restores() {
 #[tokio::test]
 async fn callbacks_with_a_wrong_state_or_issuer_are_refused() {
     let env = Env::new().await;
-    // 104: wrong state → no token request.
+    // A wrong state → no token request.
     let callback = env.authorize().await;
     let mut tampered = url::Url::parse(&callback).unwrap();
     let pairs: Vec<(String, String)> = tampered
@@ -341,24 +352,26 @@ async fn callbacks_with_a_wrong_state_or_issuer_are_refused() {
     assert_eq!(status, 400);
     assert!(
         env.world.token_forms.lock().unwrap().is_empty(),
-        "test 104: no token request"
+        "a wrong state: no token request"
     );
 
-    // 106: iss mismatch → rejected; the upstream's error_description is not shown.
+    // An iss mismatch (RFC 9207 §2.4) → rejected; the upstream's error_description is not shown.
     *env.world.iss_mode.lock().unwrap() = "wrong";
     let (status, page) = env.deliver(&env.authorize().await).await;
     assert_eq!(status, 400);
     assert!(page.contains("another authorization server"), "{page}");
+    // What the page shows, after its style sheet (whose `.tool-description` says "script").
+    let shown = page.split("</style>").nth(1).unwrap_or(&page);
     assert!(
-        !page.contains("script") && !page.contains("access_denied"),
-        "test 106: {page}"
+        !shown.contains("script") && !shown.contains("access_denied"),
+        "nothing the mismatched response carried is shown: {page}"
     );
 
-    // 107: the AS advertises iss support but the callback has none.
+    // The AS advertises iss support but the callback has none (RFC 9207 §2.4).
     *env.world.iss_mode.lock().unwrap() = "missing";
     let (status, page) = env.deliver(&env.authorize().await).await;
     assert_eq!(status, 400);
-    assert!(page.contains("no iss"), "test 107: {page}");
+    assert!(page.contains("no iss"), "a missing iss is refused: {page}");
     assert!(
         env.world.token_forms.lock().unwrap().is_empty(),
         "no code was ever exchanged"
@@ -372,7 +385,7 @@ async fn discovery_refusals() {
     let redirect = env.redirect_uri();
     let start = || env.cli.start_signin(&env.connection, &redirect);
 
-    // 93: PRM for another resource.
+    // A PRM for another resource (RFC 9728 §3.3).
     *env.world.prm_resource.lock().unwrap() = Some("https://evil.example/mcp".into());
     let err = start().await.unwrap_err();
     assert!(
@@ -397,7 +410,7 @@ async fn discovery_refusals() {
             .unwrap_err()
             .to_string()
             .contains("issuer"),
-        "test 95"
+        "the metadata's issuer must be the one asked for (RFC 8414 §3.3)"
     );
     patch("code_challenge_methods_supported", json!(["plain"]));
     assert!(
@@ -407,7 +420,7 @@ async fn discovery_refusals() {
             .unwrap_err()
             .to_string()
             .contains("S256"),
-        "test 96"
+        "no S256 advertised, no sign-in"
     );
     patch("code_challenge_methods_supported", Value::Null);
     assert!(
@@ -417,7 +430,7 @@ async fn discovery_refusals() {
             .unwrap_err()
             .to_string()
             .contains("S256"),
-        "test 96: absent"
+        "no code_challenge_methods_supported at all, no sign-in"
     );
     for bad in ["javascript:alert(1)", "file:///etc/passwd"] {
         patch("authorization_endpoint", json!(bad));
@@ -427,7 +440,7 @@ async fn discovery_refusals() {
             .unwrap_err();
         assert!(
             err.to_string().contains("authorization endpoint"),
-            "test 103: {err}"
+            "only an https or loopback authorization endpoint is opened: {err}"
         );
     }
     assert!(
@@ -436,7 +449,7 @@ async fn discovery_refusals() {
     );
     env.world.metadata_patch.lock().unwrap().clear();
 
-    // 115: the PRM names an AS on the metadata address or the LAN.
+    // SSRF: the PRM names an AS on the metadata address or the LAN.
     for evil in [
         "http://169.254.169.254",
         "http://10.0.0.1",
@@ -449,17 +462,20 @@ async fn discovery_refusals() {
             .unwrap_err();
         assert!(
             err.to_string().contains("https") || err.to_string().contains("private"),
-            "test 115: {evil}: {err}"
+            "SSRF refused: {evil}: {err}"
         );
     }
-    // 116: a redirect from the metadata URL is not followed.
+    // A redirect from the metadata URL is not followed.
     let base = env.world.mcp_base.lock().unwrap().clone();
     *env.world.prm_as.lock().unwrap() = Some(format!("{base}/redirect-issuer"));
     let err = fresh()
         .start_signin(&env.connection, &redirect)
         .await
         .unwrap_err();
-    assert!(err.to_string().contains("redirect"), "test 116: {err}");
+    assert!(
+        err.to_string().contains("redirect"),
+        "redirects are never followed: {err}"
+    );
     assert!(
         env.world
             .log
@@ -481,12 +497,13 @@ async fn without_a_resource_metadata_hint_the_well_knowns_are_probed_in_order() 
     assert_eq!(log[0], "POST /mcp");
     assert_eq!(
         log[1], "/.well-known/oauth-protected-resource/mcp",
-        "test 92: path-inserted first"
+        "path-inserted first (RFC 9728 §3.1)"
     );
     let q = env.world.authorize_queries.lock().unwrap()[0].clone();
     assert_eq!(
         q["scope"], "mcp:tools mcp:read",
-        "test 102: PRM scopes_supported without a challenged scope"
+        "the PRM's scopes_supported without a challenged scope (MCP 2026-07-28 authorization \
+         §Scope Selection Strategy)"
     );
 }
 
@@ -530,7 +547,7 @@ async fn sign_out_revokes_at_the_upstream_and_leaves_no_token_anywhere() {
         "no token in a DTO"
     );
 
-    // 119: sign out → RFC 7009 at the AS, local tokens gone.
+    // Sign out → RFC 7009 at the AS, local tokens gone.
     let result = env.cli.sign_out(&env.connection).await.unwrap();
     assert_eq!(result, RevokeResult::Revoked);
     let revoked = env.world.revoked.lock().unwrap().clone();
@@ -804,7 +821,7 @@ async fn a_new_authorization_server_means_a_new_registration() {
     let env = Env::new().await;
     env.sign_in().await;
     assert_eq!(env.world.registrations.lock().unwrap().len(), 1);
-    // Test 100: the PRM now names AS2. Nothing registered at AS1 is used there.
+    // The PRM now names AS2. Nothing registered at AS1 is used there.
     let world2 = start_world().await;
     let issuer2 = world2.issuer.lock().unwrap().clone();
     *env.world.prm_as.lock().unwrap() = Some(issuer2.clone());
@@ -938,7 +955,7 @@ async fn consent_first_then_upstream_sign_in_then_the_code() {
     assert_eq!(r.status(), 200);
     let page = r.text().await.unwrap();
     let start = page.find("href=\"").unwrap() + 6;
-    let link = page[start..start + page[start..].find('"').unwrap()].replace("&amp;", "&");
+    let link = page[start..start + page[start..].find('"').unwrap()].replace("&#38;", "&");
     let forged = env
         .http
         .post(format!("{base}/oauth/upstream-signin"))
@@ -991,7 +1008,7 @@ async fn insufficient_scope_asks_for_the_union_at_the_next_sign_in() {
         .to_owned();
     assert!(
         message.contains("needs more permissions"),
-        "test 113: {answer}"
+        "a step-up the upstream asks for is an in-band error: {answer}"
     );
     assert_eq!(
         env.row().status_detail.as_deref(),
@@ -1354,7 +1371,7 @@ async fn a_sign_out_in_between_does_not_let_another_account_inherit_the_grants()
 
 /// RFC 9728 §3.3: metadata that names the origin (as the origin's well-known does) covers the MCP
 /// URL below it; the sign-in succeeds and sends the resource the metadata named, as the MCP SDKs
-/// do (issue: `connections add` accepted such a server and every sign-in then failed).
+/// do (a regression: `connections add` once accepted such a server and every sign-in then failed).
 #[tokio::test]
 async fn metadata_naming_the_origin_signs_in_with_that_resource() {
     let env = Env::new().await;

@@ -1,8 +1,9 @@
-//! `invalid_client` from the upstream token endpoint (issue 4: "`invalid_client` later leads to one
-//! re-registration"; mcp-auth-checklist §4.3). A DCR registration the authorization server forgot
-//! is replaced exactly once, at the next sign-in, whether the refusal came at a code exchange or at a
-//! refresh; a replacement refused before it ever worked stops the cycle with a clear error; a
-//! pre-registered client is never replaced. Registration counts are taken at the real in-process AS.
+//! `invalid_client` from the upstream token endpoint leads to one re-registration (RFC 6749 §5.2:
+//! the client is not known to the authorization server). A DCR registration the authorization
+//! server forgot is replaced exactly once, at the next sign-in, whether the refusal came at a code
+//! exchange or at a refresh; a replacement refused before it ever worked stops the cycle with a
+//! clear error; a pre-registered client is never replaced. Registration counts are taken at the
+//! real in-process AS.
 
 mod common;
 
@@ -273,8 +274,8 @@ async fn a_pre_registered_client_is_never_re_registered() {
     );
 }
 
-/// The registration response is read within `MAX_REGISTRATION_BYTES` (issue 4: "DCR ... with a
-/// response size guard"): an oversized answer is an error, nothing of it is kept, and the next
+/// The registration response is read within `MAX_REGISTRATION_BYTES` (a size guard on what an
+/// outside server sends): an oversized answer is an error, nothing of it is kept, and the next
 /// sign-in registers normally.
 #[tokio::test]
 async fn an_oversized_registration_response_is_refused_and_nothing_is_kept() {

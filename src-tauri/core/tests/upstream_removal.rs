@@ -1,4 +1,4 @@
-//! Removing an OAuth connection (issue 4, "Disconnect and delete revoke the upstream tokens"): the
+//! Removing an OAuth connection revokes its upstream tokens (RFC 7009), as disconnecting does: the
 //! one admin use case the window and the command line both call signs the connection out at its
 //! upstream first (RFC 7009, best effort), records the outcome in the audit log, and leaves no
 //! upstream token behind in the store. Against the real in-process AS of `common`.

@@ -1,6 +1,7 @@
-//! The upstream sign-in's `state` lives [`SIGNIN_TTL`] (issue 4: "`state` stored hashed with a
-//! TTL"): a callback just inside it completes the sign-in, one at the TTL is refused before any code
-//! is exchanged, and the CLI waiting on it hears "expired". Time moves with a `ManualClock`.
+//! The upstream sign-in's `state` is stored hashed and lives [`SIGNIN_TTL`] (a `state` is
+//! single-use and short-lived): a callback just inside it completes the sign-in, one at the TTL is
+//! refused before any code is exchanged, and the CLI waiting on it hears "expired". Time moves with
+//! a `ManualClock`.
 
 mod common;
 

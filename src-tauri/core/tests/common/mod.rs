@@ -1,8 +1,8 @@
-//! The upstream world of the role-2 tests (conventions 5: fakes are real servers): an upstream MCP
-//! server on 127.0.0.1:0 that answers 401 with a `resource_metadata` challenge and serves its PRM,
-//! and an authorization server with metadata, /register, /authorize (auto-approving), /token (PKCE
-//! check, refresh rotation), /revoke and /userinfo; every request is logged and counted. [`Env`]
-//! runs Gatehouse as the real gateway on a real socket beside them.
+//! The upstream world of the role-2 tests (fakes are real servers, not mocked traits): an upstream
+//! MCP server on 127.0.0.1:0 that answers 401 with a `resource_metadata` challenge and serves its
+//! PRM, and an authorization server with metadata, /register, /authorize (auto-approving), /token
+//! (PKCE check, refresh rotation), /revoke and /userinfo; every request is logged and counted.
+//! [`Env`] runs Gatehouse as the real gateway on a real socket beside them.
 //!
 //! Each test binary uses only part of this module, hence the `dead_code` allowance.
 #![allow(dead_code)]
@@ -77,15 +77,16 @@ pub struct World {
     pub issuer: Mutex<String>,
     /// Every path requested, in order, on both servers.
     pub log: Mutex<Vec<String>>,
-    /// Challenge without resource_metadata (test 92).
+    /// Challenge without resource_metadata (the well-knowns are probed instead).
     pub bare_challenge: Mutex<bool>,
-    /// Overrides the PRM `resource` (test 93).
+    /// Overrides the PRM `resource` (a PRM naming another resource).
     pub prm_resource: Mutex<Option<String>>,
-    /// Overrides the PRM's authorization server (tests 115-116).
+    /// Overrides the PRM's authorization server (SSRF and redirect refusals, a new AS).
     pub prm_as: Mutex<Option<String>>,
-    /// Keys merged into the AS metadata (tests 95, 96, 103).
+    /// Keys merged into the AS metadata (issuer mismatch, no S256, a bad authorization endpoint).
     pub metadata_patch: Mutex<serde_json::Map<String, Value>>,
-    /// Omits / changes `iss` in the redirect (106-107), or ("denied") refuses with the right `iss`.
+    /// Omits / changes `iss` in the redirect (RFC 9207 refusals), or ("denied") refuses with the
+    /// right `iss`.
     pub iss_mode: Mutex<&'static str>,
     pub expires_in: Mutex<i64>,
     /// Bytes of padding added to every registration response (the DCR size guard).
@@ -100,7 +101,7 @@ pub struct World {
     pub loopback_redirects_only: Mutex<bool>,
     pub authorize_queries: Mutex<Vec<HashMap<String, String>>>,
     pub codes: Mutex<HashMap<String, (String, String, String, String)>>,
-    /// tools/call needs a token granted with the `admin` scope (step-up, test 113).
+    /// tools/call needs a token granted with the `admin` scope (step-up).
     pub require_admin: Mutex<bool>,
     pub admin_tokens: Mutex<HashSet<String>>,
     pub token_forms: Mutex<Vec<HashMap<String, String>>>,
