@@ -217,3 +217,109 @@ fn the_reader_finds_plain_and_grouped_paths_and_skips_comments_and_tests() {
             .collect()
     );
 }
+
+/// Whether a line cites a document that lives outside the repository: the protocol checklist, the
+/// product brief or the coding conventions, which a reader of the repository cannot open.
+fn cites_a_document_outside_the_repository(line: &str) -> bool {
+    let lower = line.to_ascii_lowercase();
+    lower.contains("checklist")
+        || lower.contains("product.md")
+        || lower.contains("conventions.md")
+        || lower
+            .match_indices("conventions ")
+            .any(|(at, word)| lower[at + word.len()..].starts_with(|c: char| c.is_ascii_digit()))
+}
+
+fn source_files(dir: &Path, out: &mut Vec<PathBuf>) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            source_files(&path, out);
+        } else if path
+            .extension()
+            .and_then(|e| e.to_str())
+            .is_some_and(|e| ["rs", "ts", "tsx", "mjs", "js", "css", "html", "md"].contains(&e))
+        {
+            out.push(path);
+        }
+    }
+}
+
+/// Code, tests and the UI speak the domain: a rule is named by the RFC or MCP section it rests on,
+/// or stated in words, never by the number it has in a document outside the repository.
+#[test]
+fn no_references_to_documents_outside_the_repository() {
+    let core = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let roots = [
+        core.join("src"),
+        core.join("tests"),
+        core.join("../app/src"),
+        core.join("../../tests/tests"),
+        core.join("../../ui/src"),
+    ];
+    // oauth/ and proxy/ are checked once their references are renamed; this file names the
+    // documents it looks for.
+    let skipped = [
+        core.join("src/oauth"),
+        core.join("src/proxy"),
+        core.join("tests/architecture.rs"),
+    ];
+    let mut files = Vec::new();
+    for root in &roots {
+        source_files(root, &mut files);
+    }
+    files.retain(|file| !skipped.iter().any(|s| file.starts_with(s)));
+    files.sort();
+    assert!(files.len() > 100, "the sources were found: {}", files.len());
+    let mut hits = Vec::new();
+    for file in &files {
+        let text = std::fs::read_to_string(file).unwrap_or_default();
+        for (number, line) in text.lines().enumerate() {
+            if cites_a_document_outside_the_repository(line) {
+                hits.push(format!(
+                    "{}:{}: {}",
+                    file.display(),
+                    number + 1,
+                    line.trim()
+                ));
+            }
+        }
+    }
+    assert!(
+        hits.is_empty(),
+        "references to documents that are not in the repository (name the RFC or MCP section, or \
+         state the rule):\n{}",
+        hits.join("\n")
+    );
+}
+
+#[test]
+fn the_document_reference_check_knows_the_forms_and_lets_rfc_sections_pass() {
+    for cited in [
+        "// Binds 127.0.0.1 only (checklist §3.1).",
+        "//! Step-up (mcp-auth-checklist §4.7)",
+        "/// (product.md §7: a million tokens)",
+        "// see conventions.md item 3",
+        "// fakes are real servers (conventions 5)",
+        "\"Checklist 39\"",
+    ] {
+        assert!(
+            cites_a_document_outside_the_repository(cited),
+            "{cited} cites a document outside the repository"
+        );
+    }
+    for plain in [
+        "// RFC 9728 §3.3: the resource is the URL the client called.",
+        "// MCP 2025-11-25 basic/transports §Security Warning",
+        "//! Conventions in the schema:",
+        "// the product of two conventions",
+    ] {
+        assert!(
+            !cites_a_document_outside_the_repository(plain),
+            "{plain} cites nothing outside the repository"
+        );
+    }
+}
