@@ -7,17 +7,18 @@
 //! - Authorization: [`auth`] (a client of the gateway like any other, tokens sealed in the store).
 //! - The gateway restarting: a refused connection is retried for up to [`GATEWAY_WAIT`]; a session
 //!   the gateway no longer knows (404) is replaced by replaying the client's `initialize`.
-//! - The gateway not running: the bridge starts the app when it knows where it is (the app run as
-//!   the bridge starts itself; `gatehoused` a `gatehouse` beside it; `$GATEHOUSE_APP` overrides
-//!   both, and empty starts nothing)
-//!   and waits for its gateway; otherwise, or if it does not come up, each request gets a JSON-RPC
-//!   error saying to open the app.
+//! - The gateway not running (`launch`): the bridge starts the app when it knows where it is
+//!   (the app run as the bridge starts itself; `gatehoused` a `gatehouse` beside it;
+//!   `$GATEHOUSE_APP` overrides both, and empty starts nothing) and waits for its gateway;
+//!   otherwise, or if it does not come up, each request gets a JSON-RPC error saying to open the
+//!   app.
 //!
 //! - The session's own GET stream is opened after `initialize`, so what the server says outside an
 //!   answer (log messages, list changes) reaches the client as well.
 
 pub mod auth;
 pub mod bundle;
+mod launch;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -30,6 +31,8 @@ use tokio::sync::{Mutex, mpsc};
 
 use crate::vault::Vault;
 use auth::{AuthError, BridgeAuth};
+use launch::start_app_if_down;
+pub use launch::{APP_START_WAIT, app_beside, app_to_start};
 
 /// How long a request waits for a gateway that refuses connections (restarting) before the
 /// client is told it is not running.
@@ -360,92 +363,6 @@ impl Bridge {
     }
 }
 
-/// How long the bridge waits for an app it started to serve.
-pub const APP_START_WAIT: Duration = Duration::from_secs(30);
-
-async fn gateway_up(http: &reqwest::Client, base: &str) -> bool {
-    http.get(format!("{base}/health"))
-        .timeout(Duration::from_secs(2))
-        .send()
-        .await
-        .is_ok_and(|r| r.status().is_success())
-}
-
-/// When nothing answers at `base`, starts the Gatehouse app (`app`, with no arguments: its usual
-/// launch, which the single-instance rule keeps to one) detached from the bridge, and waits for
-/// its gateway. The client is told the app is not running only if it does not come up.
-async fn start_app_if_down(base: &str, app: &std::path::Path) {
-    let http = reqwest::Client::new();
-    if gateway_up(&http, base).await {
-        return;
-    }
-    eprintln!(
-        "gatehoused bridge: Gatehouse is not running; starting {}",
-        app.display()
-    );
-    let mut command = std::process::Command::new(app);
-    command
-        .stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null());
-    #[cfg(unix)]
-    {
-        use std::os::unix::process::CommandExt;
-        // Its own process group: the client stopping the bridge does not stop the app.
-        command.process_group(0);
-    }
-    #[cfg(windows)]
-    let spawned = {
-        use std::os::windows::process::CommandExt;
-        // No console, its own group, and out of the client's job object where the job allows it
-        // (a client that kills its job on exit would otherwise take the app with it).
-        const DETACHED_PROCESS: u32 = 0x0000_0008;
-        const CREATE_NEW_PROCESS_GROUP: u32 = 0x0000_0200;
-        const CREATE_BREAKAWAY_FROM_JOB: u32 = 0x0100_0000;
-        command.creation_flags(
-            DETACHED_PROCESS | CREATE_NEW_PROCESS_GROUP | CREATE_BREAKAWAY_FROM_JOB,
-        );
-        command.spawn().or_else(|_| {
-            command.creation_flags(DETACHED_PROCESS | CREATE_NEW_PROCESS_GROUP);
-            command.spawn()
-        })
-    };
-    #[cfg(not(windows))]
-    let spawned = command.spawn();
-    if let Err(err) = spawned {
-        eprintln!("gatehoused bridge: cannot start the app: {err}");
-        return;
-    }
-    let deadline = tokio::time::Instant::now() + APP_START_WAIT;
-    while tokio::time::Instant::now() < deadline {
-        if gateway_up(&http, base).await {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(250)).await;
-    }
-}
-
-/// The app to start when the gateway is down: `$GATEHOUSE_APP` when set (empty: start nothing),
-/// else `default`.
-pub fn app_to_start(default: Option<std::path::PathBuf>) -> Option<std::path::PathBuf> {
-    match std::env::var_os("GATEHOUSE_APP") {
-        Some(app) if app.is_empty() => None,
-        Some(app) => Some(app.into()),
-        None => default,
-    }
-}
-
-/// A `gatehouse` app program beside `program` (an installation ships both), if there is one.
-pub fn app_beside(program: &std::path::Path) -> Option<std::path::PathBuf> {
-    let name = if cfg!(windows) {
-        "gatehouse.exe"
-    } else {
-        "gatehouse"
-    };
-    let app = program.parent()?.join(name);
-    (app.is_file() && app != program).then_some(app)
-}
-
 /// `[--data-dir DIR] bridge SLUG [--port PORT]`: how a client config starts the bridge, whether
 /// the program is `gatehoused` or the app (which hands these arguments here before any window).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -505,37 +422,4 @@ pub fn run_standalone(args: &BridgeArgs, app: Option<&std::path::Path>) -> Resul
 }
 
 #[cfg(test)]
-mod tests {
-    use super::BridgeArgs;
-
-    fn args(line: &str) -> Vec<String> {
-        line.split_whitespace().map(str::to_owned).collect()
-    }
-
-    #[test]
-    fn bridge_arguments_are_recognised_and_nothing_else() {
-        assert_eq!(
-            BridgeArgs::parse(&args("--data-dir /d bridge notes --port 4000")),
-            Some(BridgeArgs {
-                data_dir: Some("/d".into()),
-                slug: "notes".into(),
-                port: Some(4000),
-            })
-        );
-        assert_eq!(
-            BridgeArgs::parse(&args("bridge notes")).map(|a| a.slug),
-            Some("notes".into())
-        );
-        for other in [
-            "",
-            "serve",
-            "bridge",
-            "bridge --port 1",
-            "bridge x --port",
-            "bridge x --port no",
-            "dev.gatehouse://callback?code=1",
-        ] {
-            assert_eq!(BridgeArgs::parse(&args(other)), None, "{other:?}");
-        }
-    }
-}
+mod tests;
