@@ -256,7 +256,13 @@ fn with<'a>(
 fn review_path(html: &str) -> Option<String> {
     let marker = "http-equiv=\"refresh\" content=\"0; url=";
     let start = html.find(marker)? + marker.len();
-    Some(html[start..].split('"').next()?.replace("&amp;", "&"))
+    Some(
+        html[start..]
+            .split('"')
+            .next()?
+            .replace("&#38;", "&")
+            .replace("&amp;", "&"),
+    )
 }
 
 /// The value of a hidden input in the consent page.
@@ -752,12 +758,12 @@ async fn oidc_scopes_are_down_scoped_and_names_escaped() {
     assert_eq!(status, StatusCode::OK, "down-scoped, not refused");
     assert!(!html.contains("<script"), "the client name is escaped");
     assert!(
-        html.contains("&quot;&lt;script&gt;alert(1)&lt;/script&gt;&quot;"),
+        html.contains("&quot;&#60;script&#62;alert(1)&#60;/script&#62;&quot;"),
         "and shown in quotes"
     );
     assert!(
         html.contains(
-            "The tool list could not be loaded: upstream &lt;down&gt;; approving allows all tools"
+            "The tool list could not be loaded: upstream &#60;down&#62;; approving allows all tools"
         ),
         "catalog failure explained"
     );

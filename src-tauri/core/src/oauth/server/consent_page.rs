@@ -1,8 +1,9 @@
 //! The consent page and the authorization error page: server-rendered HTML served by the gateway in the
 //! person's browser (product.md §3, mcp-auth-checklist §2.3 last item, §2.4).
 //!
-//! - Every interpolated value goes through [`escape`]; the client name, tool names and descriptions are
-//!   self-reported by the client or the upstream and are shown as text, never as markup.
+//! - The pages are askama templates (`src-tauri/core/templates/`), which escape every interpolated
+//!   value for HTML: the client name, tool names and descriptions are self-reported by the client or
+//!   the upstream and are shown as text, never as markup.
 //! - No script at all. The only inline content is one `<style>` element, allowed by
 //!   `style-src 'unsafe-inline'`; everything else is `default-src 'none'`.
 //! - Framing is refused twice: `frame-ancestors 'none'` and `X-Frame-Options: DENY` (OAuth 2.1 §7.10,
@@ -17,8 +18,7 @@
 //!   for private-use callbacks (`cursor:`), or `http:` for an `[::1]` callback (CSP host sources cannot
 //!   name IPv6 literals). The error page has no form and gets `form-action 'none'`.
 
-use std::fmt::Write as _;
-
+use askama::Template;
 use axum::response::{Html, IntoResponse, Response};
 use http::header::{
     CACHE_CONTROL, CONTENT_SECURITY_POLICY, PRAGMA, REFERRER_POLICY, X_CONTENT_TYPE_OPTIONS,
@@ -30,22 +30,6 @@ use url::Url;
 use super::policy::{SCOPE_MCP_ACCESS, SCOPE_OFFLINE_ACCESS};
 use super::tool_catalog::ToolSummary;
 use crate::store::authorization_requests::CallerProcess;
-
-/// Escapes text for HTML element content and double- or single-quoted attribute values.
-pub fn escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
-}
 
 /// What the consent page shows and submits.
 #[derive(Debug, Clone)]
@@ -74,190 +58,61 @@ pub struct ConsentPage {
     pub csrf_token: String,
 }
 
-const STYLE: &str = r#"
-:root { color-scheme: light dark; --fg: #1b1f24; --bg: #ffffff; --muted: #57606a; --box: #f6f8fa;
-  --border: #d0d7de; --accent: #0a58ca; --warn-bg: #fff8c5; --warn-fg: #5c4200; --deny: #b42318; }
-@media (prefers-color-scheme: dark) {
-  :root { --fg: #e6edf3; --bg: #0d1117; --muted: #9da7b3; --box: #161b22; --border: #3d444d;
-    --accent: #6cb6ff; --warn-bg: #3b2e00; --warn-fg: #f2cc60; --deny: #ff7b72; }
-}
-body { font: 16px/1.5 system-ui, -apple-system, "Segoe UI", sans-serif; color: var(--fg); background: var(--bg);
-  margin: 0; padding: 2rem 1rem; }
-main { max-width: 40rem; margin: 0 auto; }
-h1 { font-size: 1.5rem; margin: 0 0 1rem; }
-h2 { font-size: 1.1rem; margin: 1.5rem 0 .5rem; }
-.muted, .unverified { color: var(--muted); font-size: .9rem; }
-code, pre { font-family: ui-monospace, SFMono-Regular, Menlo, monospace; font-size: .9rem; }
-pre { background: var(--box); border: 1px solid var(--border); border-radius: 6px; padding: .5rem .75rem;
-  white-space: pre-wrap; word-break: break-all; margin: .25rem 0; }
-dl { margin: 0; } dt { font-weight: 600; margin-top: .75rem; } dd { margin: 0; word-break: break-all; }
-.warning { background: var(--warn-bg); color: var(--warn-fg); border-radius: 6px; padding: .5rem .75rem;
-  margin: .5rem 0; }
-fieldset { border: 1px solid var(--border); border-radius: 6px; padding: .5rem 1rem; }
-label { display: block; padding: .25rem 0; }
-.tool-description { display: block; margin-left: 1.6rem; }
-.actions { display: flex; gap: 1rem; margin-top: 1.5rem; }
-button { font: inherit; padding: .5rem 1.5rem; border-radius: 6px; border: 1px solid var(--border);
-  background: var(--box); color: var(--fg); cursor: pointer; }
-button[value="approve"] { background: var(--accent); border-color: var(--accent); color: var(--bg); }
-button[value="deny"] { color: var(--deny); }
-:focus-visible { outline: 3px solid var(--accent); outline-offset: 2px; }
-"#;
-
 impl ConsentPage {
     /// The page body.
     pub fn render(&self) -> String {
-        let mut html = String::with_capacity(8 * 1024);
-        let connection = escape(&self.connection_name);
-        let account = self
-            .account_label
-            .as_deref()
-            .map_or_else(|| String::from("you"), escape);
-        head(&mut html, "Authorize an MCP client");
-        html.push_str("<main>\n<h1>Authorize an MCP client</h1>\n<p>");
-        match self.client_name.as_deref() {
-            Some(name) => {
-                let _ = write!(
-                    html,
-                    "<strong>&quot;{}&quot;</strong> <span class=\"unverified\">(unverified — self-reported by the client)</span>",
-                    escape(name)
-                );
-            }
-            None => html.push_str("<strong>Unverified MCP client</strong>"),
-        }
-        let _ = write!(
-            html,
-            " wants to use <strong>{connection}</strong> on behalf of {account}.</p>\n<dl>\n\
-             <dt>Client ID</dt><dd><code>{}</code></dd>\n",
-            escape(&self.client_id)
-        );
-        match &self.caller {
-            Some(caller) => {
-                let _ = writeln!(
-                    html,
-                    "<dt>Program</dt><dd><code>{}</code> (pid {}) <span class=\"muted\">— seen on this \
-                     computer when the client registered; the name above is only what it reported</span></dd>",
-                    escape(caller.exe.as_deref().unwrap_or("executable not visible")),
-                    caller.pid
-                );
-            }
-            None => html.push_str(
-                "<dt>Program</dt><dd><span class=\"muted\">Not seen: Gatehouse did not see which program \
-                 registered this client.</span></dd>\n",
-            ),
-        }
-        if let Some(host) = &self.client_id_host {
-            let _ = writeln!(
-                html,
-                "<dt>Client ID host</dt><dd><code>{}</code> <span class=\"muted\">(the client's metadata \
-                 document was fetched from this host)</span></dd>",
-                escape(host)
-            );
-        }
-        let _ = write!(
-            html,
-            "<dt>Callback</dt><dd><pre><code>{}</code></pre>",
-            escape(&self.callback)
-        );
-        if !self.callback_host.is_empty() {
-            let _ = write!(
-                html,
-                "<span class=\"muted\">The authorization code is sent to the host <code>{}</code>.</span>",
-                escape(&self.callback_host)
-            );
-        }
-        html.push_str("</dd>\n</dl>\n");
-        for warning in &self.warnings {
-            let _ = writeln!(
-                html,
-                "<p class=\"warning\" role=\"note\">{}</p>",
-                escape(warning)
-            );
-        }
-
-        html.push_str("<h2>What this allows</h2>\n<ul>\n");
-        for scope in &self.scopes {
-            let text = match scope.as_str() {
-                SCOPE_MCP_ACCESS => format!(
-                    "Use every tool, resource and prompt of {connection} that you allow below, \
-                     until you revoke it in Gatehouse."
-                ),
-                SCOPE_OFFLINE_ACCESS => {
-                    String::from("Stay signed in: renew its access without asking you again.")
-                }
-                other => escape(other),
-            };
-            let _ = writeln!(
-                html,
-                "<li>{text} <span class=\"muted\">(<code>{}</code>)</span></li>",
-                escape(scope)
-            );
-        }
-        html.push_str("</ul>\n");
-
-        html.push_str("<form method=\"post\" action=\"/authorize/decision\">\n");
-        let _ = writeln!(
-            html,
-            "<input type=\"hidden\" name=\"request_id\" value=\"{}\">\n\
-             <input type=\"hidden\" name=\"csrf_token\" value=\"{}\">",
-            escape(&self.request_id),
-            escape(&self.csrf_token)
-        );
-        match &self.tools {
-            Ok(tools) if tools.is_empty() => {
-                let _ = writeln!(
-                    html,
-                    "<p>{connection} lists no tools right now; approving allows all tools it offers later.</p>\n\
-                     <input type=\"hidden\" name=\"all_tools\" value=\"yes\">"
-                );
-            }
-            Ok(tools) => {
-                let _ = writeln!(
-                    html,
-                    "<fieldset>\n<legend>Tools of {connection} this client may use</legend>"
-                );
-                for (i, tool) in tools.iter().enumerate() {
-                    let name = escape(&tool.name);
-                    let label = tool.title.as_deref().filter(|t| !t.is_empty()).map_or_else(
-                        || format!("<code>{name}</code>"),
-                        |t| format!("{} <code>{name}</code>", escape(t)),
-                    );
-                    let _ = write!(
-                        html,
-                        "<input type=\"hidden\" name=\"offered\" value=\"{name}\">\
-                         <label for=\"tool-{i}\"><input type=\"checkbox\" id=\"tool-{i}\" name=\"tool\" \
-                         value=\"{name}\" checked> {label}"
-                    );
-                    if let Some(description) = tool.description.as_deref().filter(|d| !d.is_empty())
-                    {
-                        let _ = write!(
-                            html,
-                            "<span class=\"tool-description muted\">{}</span>",
-                            escape(description)
-                        );
+        let connection = self.connection_name.as_str();
+        let scopes = self
+            .scopes
+            .iter()
+            .map(|scope| ScopeLine {
+                text: match scope.as_str() {
+                    SCOPE_MCP_ACCESS => format!(
+                        "Use every tool, resource and prompt of {connection} that you allow \
+                         below, until you revoke it in Gatehouse."
+                    ),
+                    SCOPE_OFFLINE_ACCESS => {
+                        "Stay signed in: renew its access without asking you again.".to_owned()
                     }
-                    html.push_str("</label>\n");
-                }
-                html.push_str("</fieldset>\n");
-            }
-            Err(error) => {
-                let _ = writeln!(
-                    html,
-                    "<p class=\"warning\" role=\"note\">The tool list could not be loaded: {}; approving allows all tools.</p>\n\
-                     <input type=\"hidden\" name=\"all_tools\" value=\"yes\">",
-                    escape(error)
-                );
-            }
-        }
-        html.push_str(
-            "<div class=\"actions\">\n\
-             <button type=\"submit\" name=\"decision\" value=\"approve\">Approve</button>\n\
-             <button type=\"submit\" name=\"decision\" value=\"deny\">Deny</button>\n\
-             </div>\n</form>\n\
-             <p class=\"muted\">Only approve if you just started connecting this client yourself. \
-             You can revoke it at any time in the Gatehouse app.</p>\n</main>\n</body>\n</html>\n",
-        );
-        html
+                    other => other.to_owned(),
+                },
+                code: scope,
+            })
+            .collect();
+        let tools = match &self.tools {
+            Ok(tools) if tools.is_empty() => ToolChoice::NoneListed,
+            Ok(tools) => ToolChoice::Listed(
+                tools
+                    .iter()
+                    .map(|tool| ToolRow {
+                        name: &tool.name,
+                        title: tool.title.as_deref().filter(|t| !t.is_empty()),
+                        description: tool.description.as_deref().filter(|d| !d.is_empty()),
+                    })
+                    .collect(),
+            ),
+            Err(error) => ToolChoice::Unavailable(error),
+        };
+        render(&ConsentTemplate {
+            client_name: self.client_name.as_deref(),
+            client_id: &self.client_id,
+            caller: self.caller.as_ref().map(|caller| {
+                (
+                    caller.exe.as_deref().unwrap_or("executable not visible"),
+                    caller.pid,
+                )
+            }),
+            client_id_host: self.client_id_host.as_deref(),
+            callback: &self.callback,
+            callback_host: &self.callback_host,
+            warnings: &self.warnings,
+            connection,
+            account: self.account_label.as_deref().unwrap_or("you"),
+            scopes,
+            tools,
+            request_id: &self.request_id,
+            csrf_token: &self.csrf_token,
+        })
     }
 
     /// The full response: 200, the page, and the security headers with `form-action` allowing the callback.
@@ -294,17 +149,14 @@ impl ErrorPage {
     }
 
     pub fn render(&self) -> String {
-        let mut html = String::with_capacity(2048);
-        head(&mut html, self.title);
-        let _ = write!(
-            html,
-            "<main>\n<h1>{}</h1>\n<p>{}</p>\n<p class=\"muted\">Nothing was sent back to the client. \
-             Start the connection again from the MCP client if you meant to authorize it.</p>\n</main>\n\
-             </body>\n</html>\n",
-            escape(self.title),
-            escape(&self.message)
-        );
-        html
+        render(&MessageTemplate {
+            title: self.title,
+            message: &self.message,
+            note: Some(
+                "Nothing was sent back to the client. Start the connection again from the MCP \
+                 client if you meant to authorize it.",
+            ),
+        })
     }
 }
 
@@ -325,19 +177,9 @@ pub struct ConsentLoadingPage {
 
 impl ConsentLoadingPage {
     pub fn render(&self) -> String {
-        let mut html = String::with_capacity(2048);
-        let path = escape(&self.review_path);
-        html.push_str(&format!(
-            "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n\
-             <meta http-equiv=\"refresh\" content=\"0; url={path}\">\n"
-        ));
-        let _ = write!(
-            html,
-            "<meta name=\"color-scheme\" content=\"light dark\">\n<title>Authorize an MCP client · Gatehouse</title>\n\
-             <style>{STYLE}</style>\n</head>\n<body>\n<main>\n<h1>Authorize an MCP client</h1>\n\
-             <p>Opening the request… <a href=\"{path}\">Continue</a></p>\n</main>\n</body>\n</html>\n"
-        );
-        html
+        render(&ConsentLoadingTemplate {
+            review_path: &self.review_path,
+        })
     }
 }
 
@@ -369,39 +211,22 @@ pub struct UpstreamSignInPage {
 
 impl UpstreamSignInPage {
     pub fn render(&self) -> String {
-        let mut html = String::with_capacity(2048);
-        head(&mut html, "Sign in to the upstream first");
-        let hidden = |name: &str, value: &str| {
-            format!(
-                "<input type=\"hidden\" name=\"{}\" value=\"{}\">",
-                escape(name),
-                escape(value)
-            )
-        };
-        let ids = format!(
-            "{}{}",
-            hidden("request_id", &self.request_id),
-            hidden("csrf_token", &self.csrf_token)
-        );
-        let choices: String = self
+        let ids = [
+            ("request_id", self.request_id.as_str()),
+            ("csrf_token", self.csrf_token.as_str()),
+        ];
+        let choices: Vec<(&str, &str)> = self
             .offered
             .iter()
-            .map(|t| hidden("offered", t))
-            .chain(self.tools.iter().map(|t| hidden("tool", t)))
-            .chain(self.all_tools.then(|| hidden("all_tools", "yes")))
+            .map(|t| ("offered", t.as_str()))
+            .chain(self.tools.iter().map(|t| ("tool", t.as_str())))
+            .chain(self.all_tools.then_some(("all_tools", "yes")))
             .collect();
-        let _ = write!(
-            html,
-            "<main>\n<h1>Sign in to {name} first</h1>\n<p>Gatehouse is not signed in to {name} yet, \
-             so this client cannot use it. Sign in, then come back to this tab and approve again.</p>\n\
-             <form method=\"post\" action=\"/oauth/upstream-signin\" target=\"_blank\">{ids}\
-             <button type=\"submit\">Sign in to {name}</button></form>\n\
-             <form method=\"post\" action=\"/authorize/decision\">{ids}{choices}\
-             <input type=\"hidden\" name=\"decision\" value=\"approve\">\
-             <button type=\"submit\">I signed in: approve again</button></form>\n</main>\n</body>\n</html>\n",
-            name = escape(&self.connection),
-        );
-        html
+        render(&UpstreamSignInFirstTemplate {
+            connection: &self.connection,
+            ids: &ids,
+            choices: &choices,
+        })
     }
 }
 
@@ -421,15 +246,77 @@ impl IntoResponse for UpstreamSignInPage {
     }
 }
 
-fn head(html: &mut String, title: &str) {
-    let _ = write!(
-        html,
-        "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n\
-         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n\
-         <meta name=\"color-scheme\" content=\"light dark\">\n<title>{} · Gatehouse</title>\n\
-         <style>{STYLE}</style>\n</head>\n<body>\n",
-        escape(title)
-    );
+/// One line of "What this allows": the scope in words (plain text) and its code.
+struct ScopeLine<'a> {
+    text: String,
+    code: &'a str,
+}
+
+/// A tool of the upstream, as the consent form offers it.
+struct ToolRow<'a> {
+    name: &'a str,
+    title: Option<&'a str>,
+    description: Option<&'a str>,
+}
+
+/// What the consent form offers about tools.
+enum ToolChoice<'a> {
+    /// The upstream lists none now: approving allows all it offers later.
+    NoneListed,
+    Listed(Vec<ToolRow<'a>>),
+    /// The list could not be loaded (why): approving allows all.
+    Unavailable(&'a str),
+}
+
+#[derive(Template)]
+#[template(path = "consent.html")]
+struct ConsentTemplate<'a> {
+    client_name: Option<&'a str>,
+    client_id: &'a str,
+    /// The program the OS saw and its pid.
+    caller: Option<(&'a str, u32)>,
+    client_id_host: Option<&'a str>,
+    callback: &'a str,
+    callback_host: &'a str,
+    warnings: &'a [String],
+    connection: &'a str,
+    account: &'a str,
+    scopes: Vec<ScopeLine<'a>>,
+    tools: ToolChoice<'a>,
+    request_id: &'a str,
+    csrf_token: &'a str,
+}
+
+/// A page with a title and a message (plain text, escaped by the template).
+#[derive(Template)]
+#[template(path = "message.html")]
+pub(crate) struct MessageTemplate<'a> {
+    pub title: &'a str,
+    pub message: &'a str,
+    /// A quieter line under the message.
+    pub note: Option<&'a str>,
+}
+
+#[derive(Template)]
+#[template(path = "consent_loading.html")]
+struct ConsentLoadingTemplate<'a> {
+    review_path: &'a str,
+}
+
+#[derive(Template)]
+#[template(path = "upstream_signin_first.html")]
+struct UpstreamSignInFirstTemplate<'a> {
+    connection: &'a str,
+    ids: &'a [(&'a str, &'a str)],
+    choices: &'a [(&'a str, &'a str)],
+}
+
+/// Renders a page; a template that cannot render (a formatting error: none of these has a
+/// fallible expression) gives a plain sentence rather than a panic.
+pub(crate) fn render(template: &impl Template) -> String {
+    template.render().unwrap_or_else(|_| {
+        "<!DOCTYPE html><title>Gatehouse</title><p>This page could not be shown.</p>".to_owned()
+    })
 }
 
 /// The CSP of every page this module renders, with `form_action` as the `form-action` source list.
@@ -506,7 +393,7 @@ mod tests {
     fn every_interpolated_value_is_escaped() {
         let html = page().render();
         assert!(
-            html.contains("<code>/usr/bin/&lt;claude&gt;</code> (pid 4242)"),
+            html.contains("<code>/usr/bin/&#60;claude&#62;</code> (pid 4242)"),
             "the program the OS saw is shown, escaped, beside the reported name"
         );
         for raw in [
@@ -525,12 +412,12 @@ mod tests {
             );
         }
         assert!(
-            html.contains("&quot;&lt;script&gt;alert(1)&lt;/script&gt;&quot;"),
+            html.contains("&quot;&#60;script&#62;alert(1)&#60;/script&#62;&quot;"),
             "the client name is shown, escaped, in quotes"
         );
         assert!(!html.contains("<script"), "the page has no script at all");
         assert!(
-            html.contains("value=\"x&quot;&gt;&lt;script&gt;\""),
+            html.contains("value=\"x&#34;&#62;&#60;script&#62;\""),
             "a tool name cannot break out of its attribute"
         );
     }

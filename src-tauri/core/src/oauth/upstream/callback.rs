@@ -18,7 +18,9 @@ use super::{CallbackQuery, UpstreamError, UpstreamOAuth};
 use crate::crypto::{TokenHash, constant_time_eq};
 use crate::net::loopback::LocalAuthority;
 use crate::oauth::server::consent_cookie;
-use crate::oauth::server::consent_page::escape;
+use askama::Template;
+
+use crate::oauth::server::consent_page::{MessageTemplate, render};
 use crate::oauth::server::decision::signed_in_upstream;
 use crate::store::connections;
 use crate::store::{AuthorizationRequestId, authorization_requests, grants};
@@ -165,19 +167,16 @@ pub(super) async fn start_and_link(
         .await
     {
         Ok(start) => {
-            let body = format!(
-                "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>Sign in · Gatehouse</title>\
-                 <style>body{{font:16px system-ui,sans-serif;max-width:36em;margin:4em auto;padding:0 1em}}</style>\
-                 </head><body><h1>Sign in upstream</h1><p><a href=\"{}\" rel=\"noreferrer\">Continue to the \
-                 sign-in page</a>. When it is done, {then}.</p></body></html>",
-                escape(&start.authorization_url)
-            );
+            let body = render(&ContinueTemplate {
+                authorization_url: &start.authorization_url,
+                then,
+            });
             secure(StatusCode::OK, Html(body).into_response())
         }
         Err(err) => page(
             StatusCode::BAD_GATEWAY,
             "Sign-in could not start",
-            &format!("{}.", escape(err.to_string().trim_end_matches('.'))),
+            &format!("{}.", err.to_string().trim_end_matches('.')),
         ),
     }
 }
@@ -190,14 +189,14 @@ async fn callback(
         Ok(done) => {
             let who = done
                 .account_label
-                .map(|l| format!(" as {}", escape(&l)))
+                .map(|l| format!(" as {l}"))
                 .unwrap_or_default();
             page(
                 StatusCode::OK,
-                &format!("Signed in to {}", escape(&done.connection_name)),
+                &format!("Signed in to {}", done.connection_name),
                 &format!(
                     "Gatehouse is signed in to {}{who}. You can close this tab.",
-                    escape(&done.connection_name)
+                    done.connection_name
                 ),
             )
         }
@@ -214,20 +213,30 @@ async fn callback(
                 "Sign-in did not complete",
                 &format!(
                     "{}. Open Gatehouse to try again.",
-                    escape(err.to_string().trim_end_matches('.'))
+                    err.to_string().trim_end_matches('.')
                 ),
             )
         }
     }
 }
 
+/// A page saying `message` under `title` (both plain text: the template escapes them).
 pub(super) fn page(status: StatusCode, title: &str, message: &str) -> Response {
-    let body = format!(
-        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>{title} · Gatehouse</title>\
-         <style>body{{font:16px system-ui,sans-serif;max-width:36em;margin:4em auto;padding:0 1em}}</style>\
-         </head><body><h1>{title}</h1><p>{message}</p></body></html>"
-    );
+    let body = render(&MessageTemplate {
+        title,
+        message,
+        note: None,
+    });
     secure(status, Html(body).into_response())
+}
+
+/// The link to the authorization server (`templates/upstream_continue.html`).
+#[derive(Template)]
+#[template(path = "upstream_continue.html")]
+struct ContinueTemplate<'a> {
+    authorization_url: &'a str,
+    /// What to do once signed in, as the end of a sentence.
+    then: &'a str,
 }
 
 pub(super) fn secure(status: StatusCode, mut response: Response) -> Response {

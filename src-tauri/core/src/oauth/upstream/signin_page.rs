@@ -33,7 +33,9 @@ use crate::crypto::TokenKind;
 use crate::crypto::token::{constant_time_eq, generate};
 use crate::net::loopback::LocalAuthority;
 use crate::oauth::server::consent_cookie::cookie;
-use crate::oauth::server::consent_page::escape;
+use askama::Template;
+
+use crate::oauth::server::consent_page::render;
 use crate::oauth::server::decision::signed_in_upstream;
 use crate::store::connections::{self, AuthKind};
 
@@ -111,13 +113,22 @@ fn missing() -> Response {
 fn already(name: &str) -> Response {
     page(
         StatusCode::OK,
-        &format!("Signed in to {}", escape(name)),
+        &format!("Signed in to {name}"),
         &format!(
             "Gatehouse is signed in to {}. Return to your MCP client and try again. To sign in as \
              someone else, use \"Sign in…\" in the Gatehouse window.",
-            escape(name)
+            name
         ),
     )
+}
+
+/// The page's form (`templates/upstream_signin.html`).
+#[derive(Template)]
+#[template(path = "upstream_signin.html")]
+struct SigninTemplate<'a> {
+    connection: &'a str,
+    action: &'a str,
+    csrf_token: &'a str,
 }
 
 async fn show(
@@ -132,19 +143,11 @@ async fn show(
     };
     let secret = generate(TokenKind::CsrfToken);
     let secret = secret.expose_secret();
-    let name = escape(&connection_name);
-    let body = format!(
-        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>Sign in to {name} · Gatehouse</title>\
-         <style>body{{font:16px system-ui,sans-serif;max-width:36em;margin:4em auto;padding:0 1em}}\
-         button{{font:inherit;padding:.5em 1em}}</style></head><body>\
-         <h1>Sign in to {name}</h1>\
-         <p>An MCP client asked to use {name} through Gatehouse, and Gatehouse is not signed in to it. \
-         Sign in at {name}'s own sign-in page; Gatehouse keeps the credential and never gives it to \
-         the client.</p>\
-         <form method=\"post\" action=\"{action}\"><input type=\"hidden\" name=\"csrf_token\" value=\"{secret}\">\
-         <button type=\"submit\">Sign in to {name}</button></form></body></html>",
-        action = escape(&path(&slug)),
-    );
+    let body = render(&SigninTemplate {
+        connection: &connection_name,
+        action: &path(&slug),
+        csrf_token: secret,
+    });
     let mut response = secure(StatusCode::OK, Html(body).into_response());
     if let Ok(value) = HeaderValue::from_str(&format!(
         "{COOKIE}={secret}; Path={}; Max-Age={MAX_AGE_SECONDS}; HttpOnly; SameSite=Strict",
