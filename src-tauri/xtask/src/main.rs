@@ -8,6 +8,7 @@
 //! `cargo xtask mcpb` (the Claude Desktop extension bundle, `artifacts/gatehouse.mcpb`).
 //! No dependencies: this crate must build before anything else is installed.
 
+mod bench;
 mod setup;
 mod steps;
 

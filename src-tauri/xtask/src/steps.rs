@@ -348,9 +348,25 @@ fn window_test(cargo: &str, root: &Path, bin_dir: &Path, artifacts: &Path) -> St
     .counted()
 }
 
-/// `cargo xtask bench`: tools/call latency and throughput, direct against a fast upstream and through
-/// the gateway, in one run (release build). It prints its method and numbers; it asserts nothing.
+/// `cargo xtask bench`: tools/call latency and throughput direct, through nginx, a bare relay and
+/// the gateway in one run, then streams, a million tokens and a cross-process revoke (release build;
+/// tests/src/bin/bench_proxy/). It prints its method and numbers; it asserts nothing.
 pub fn bench() -> Result<(), String> {
+    crate::bench::nginx()?;
+    // The gateway runs as its own process in the benchmark: the release `gatehoused` next to it.
+    command(
+        &cargo(),
+        &[
+            "build",
+            "--release",
+            "--package",
+            "gatehouse-core",
+            "--bin",
+            "gatehoused",
+        ],
+    )
+    .dir(root())
+    .status_ok()?;
     command(
         &cargo(),
         &[
@@ -363,6 +379,7 @@ pub fn bench() -> Result<(), String> {
         ],
     )
     .dir(root())
+    .env("GATEHOUSE_BIN_DIR", target_dir().join("release"))
     .status_ok()
 }
 

@@ -1,0 +1,174 @@
+//! The hops that run as their own processes (gatehoused, the bare relay), and what `/proc` says
+//! about a process's memory.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, ChildStdout, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+
+/// A server process that prints `listening on http://127.0.0.1:PORT` when ready; stopped with
+/// SIGTERM on drop.
+pub struct Hop {
+    child: Child,
+    /// Kept open so that a late write to stdout does not fail.
+    _stdout: BufReader<ChildStdout>,
+    pub base_url: String,
+    /// From spawn to the address line.
+    pub ready_after: Duration,
+}
+
+impl Hop {
+    pub fn spawn(mut command: Command) -> anyhow::Result<Hop> {
+        let started = Instant::now();
+        let mut child = command
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .with_context(|| format!("cannot start {:?}", command.get_program()))?;
+        let stdout = child.stdout.take().context("stdout is not piped")?;
+        let mut stdout = BufReader::new(stdout);
+        let mut line = String::new();
+        stdout.read_line(&mut line)?;
+        let ready_after = started.elapsed();
+        let base_url = line
+            .trim()
+            .strip_prefix("listening on ")
+            .with_context(|| {
+                format!(
+                    "{:?} printed {line:?} instead of its address",
+                    command.get_program()
+                )
+            })?
+            .to_owned();
+        Ok(Hop {
+            child,
+            _stdout: stdout,
+            base_url,
+            ready_after,
+        })
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+}
+
+impl Drop for Hop {
+    fn drop(&mut self) {
+        terminate(&mut self.child);
+    }
+}
+
+/// SIGTERM, then SIGKILL after 5 s (nginx's master ends its workers on SIGTERM; a SIGKILL would
+/// orphan them).
+pub fn terminate(child: &mut Child) {
+    #[cfg(unix)]
+    {
+        use nix::sys::signal::{Signal, kill};
+        use nix::unistd::Pid;
+        if let Ok(pid) = i32::try_from(child.id()) {
+            let _ = kill(Pid::from_raw(pid), Signal::SIGTERM);
+        }
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while Instant::now() < deadline {
+            if matches!(child.try_wait(), Ok(Some(_))) {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+}
+
+/// Where the release `gatehoused` is: `GATEHOUSE_BIN_DIR` (set by `cargo xtask bench`), else next to
+/// this program (both are built into target/release).
+pub fn gatehoused_path() -> anyhow::Result<PathBuf> {
+    let dir = match std::env::var_os("GATEHOUSE_BIN_DIR") {
+        Some(dir) => PathBuf::from(dir),
+        None => std::env::current_exe()?
+            .parent()
+            .context("this program has no directory")?
+            .to_path_buf(),
+    };
+    let path = dir.join(format!("gatehoused{}", std::env::consts::EXE_SUFFIX));
+    anyhow::ensure!(
+        path.is_file(),
+        "{} is missing: run `cargo xtask bench`, which builds it",
+        path.display()
+    );
+    Ok(path)
+}
+
+/// A `gatehoused` command on `data_dir`, its key in a file there (never the user's keyring).
+pub fn gatehoused(data_dir: &Path) -> anyhow::Result<Command> {
+    let mut command = Command::new(gatehoused_path()?);
+    command
+        .arg("--data-dir")
+        .arg(data_dir)
+        .env("GATEHOUSE_KEY_BACKEND", "file")
+        .env_remove("GATEHOUSE_PORT");
+    Ok(command)
+}
+
+/// A process's memory as the kernel counts it, in KiB, and its open file descriptors.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Memory {
+    /// Resident set (`VmRSS`).
+    pub rss: i64,
+    /// Anonymous resident memory (`RssAnon`): heap and stacks, without the mapped binary.
+    pub anon: i64,
+    /// Proportional set size (`Pss` of smaps_rollup): shared pages divided among their users.
+    pub pss: i64,
+    pub fds: i64,
+}
+
+/// Reads `/proc/<pid>/status`, `smaps_rollup` and `fd`; zeros where unreadable (not Linux).
+pub fn memory(pid: u32) -> Memory {
+    let field = |text: &str, name: &str| {
+        text.lines()
+            .find_map(|l| l.strip_prefix(name))
+            .and_then(|rest| rest.split_whitespace().next()?.parse().ok())
+            .unwrap_or(0)
+    };
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    let rollup = std::fs::read_to_string(format!("/proc/{pid}/smaps_rollup")).unwrap_or_default();
+    let fds = std::fs::read_dir(format!("/proc/{pid}/fd")).map_or(0, |d| d.count() as i64);
+    Memory {
+        rss: field(&status, "VmRSS:"),
+        anon: field(&status, "RssAnon:"),
+        pss: field(&rollup, "Pss:"),
+        fds,
+    }
+}
+
+/// [`memory`] of `pid` and its children together (nginx's master and workers).
+pub fn memory_tree(pid: u32) -> Memory {
+    let children =
+        std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children")).unwrap_or_default();
+    children
+        .split_whitespace()
+        .filter_map(|c| c.parse().ok())
+        .map(memory)
+        .fold(memory(pid), |sum, m| Memory {
+            rss: sum.rss + m.rss,
+            anon: sum.anon + m.anon,
+            pss: sum.pss + m.pss,
+            fds: sum.fds + m.fds,
+        })
+}
+
+impl std::fmt::Display for Memory {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "RSS {:.1} MiB (anon {:.1} MiB), PSS {:.1} MiB, {} fds",
+            self.rss as f64 / 1024.0,
+            self.anon as f64 / 1024.0,
+            self.pss as f64 / 1024.0,
+            self.fds
+        )
+    }
+}
