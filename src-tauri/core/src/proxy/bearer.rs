@@ -1,4 +1,4 @@
-//! The bearer guard in front of `/mcp/<slug>` (mcp-auth-checklist §1.2, §1.4, §1.5).
+//! The bearer guard in front of `/mcp/<slug>` (MCP 2026-07-28 authorization §Token Handling).
 //!
 //! Only `Authorization: Bearer <token>` counts (OAuth 2.1 §5.1 dropped the query form; tokens in a
 //! query or a body are ignored). A value that does not have the shape of a Gatehouse access token is
@@ -10,7 +10,7 @@
 //! Order: the gateway's Host/Origin guard runs first; then authentication (401) before any protocol
 //! check, so an unauthenticated client always sees the challenge first. One exception: a slug that
 //! names no connection gets 404, since there is no protected resource metadata to point a challenge
-//! at (the PRM for that slug is a 404 as well, checklist §1.3). Slugs are not secrets, so this reveals
+//! at (the PRM for that slug is a 404 as well). Slugs are not secrets, so this reveals
 //! nothing a client could not learn from the PRM.
 //!
 //! Challenges follow RFC 6750 §3 as profiled by MCP: `resource_metadata` (RFC 9728 §5.1) and `scope`

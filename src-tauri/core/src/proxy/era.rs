@@ -48,9 +48,9 @@ pub const MCP_NAME: http::HeaderName = http::HeaderName::from_static("mcp-name")
 pub enum Era {
     /// 2026-07-28 only: its `DiscoverResult` (capabilities, server info, instructions).
     Modern(Arc<Value>),
-    /// 2026-07-28 and, on the same endpoint, `initialize` sessions (a dual-era server, VER26
-    /// §Backward Compatibility: "A dual-era server MAY serve both eras concurrently"): each client
-    /// is forwarded in its own era.
+    /// 2026-07-28 and, on the same endpoint, `initialize` sessions (a dual-era server, MCP 2026-07-28
+    /// basic/versioning §Backward Compatibility: "A dual-era server MAY serve both eras
+    /// concurrently"): each client is forwarded in its own era.
     Dual,
     /// 2025-11-25 and earlier: `initialize` and sessions.
     Legacy,

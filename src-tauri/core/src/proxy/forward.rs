@@ -1,5 +1,5 @@
-//! Forwarding on `/mcp/<slug>`: Streamable HTTP, both eras (product.md §4; mcp-auth-checklist §1.6,
-//! §3.3-§3.6). This module takes the client's request apart and builds the upstream one;
+//! Forwarding on `/mcp/<slug>`: Streamable HTTP, both eras (MCP 2025-11-25 and 2026-07-28
+//! transports). This module takes the client's request apart and builds the upstream one;
 //! [`super::upstream`] knows where it goes and which credential it carries, and [`super::relay`]
 //! sends it and streams the answer back.
 //!
@@ -12,7 +12,8 @@
 //!   `Content-Type`, `MCP-Protocol-Version` and the translated session id pass back; upstream
 //!   `WWW-Authenticate` and `Set-Cookie` never do. SSE responses get `X-Accel-Buffering: no` and
 //!   `Cache-Control: no-cache`, and end when the grant is revoked.
-//! * **Upstream trouble is a JSON-RPC error** (D6): unreachable, no response start within the timeout,
+//! * **Upstream trouble is a JSON-RPC error**, never an HTTP 401/403 (that would restart the client's
+//!   OAuth with Gatehouse): unreachable, no response start within the timeout,
 //!   a redirect (never followed: it would carry the credential elsewhere), 401/403 (the connection is
 //!   marked `error` so the app shows it), 5xx.
 //! * **One parse, the same bytes**: the body is parsed once ([`jsonrpc::parse_body`]), an object that
@@ -21,7 +22,8 @@
 //!   unchanged.
 //! * **Eras**: a POST whose body has `params._meta["io.modelcontextprotocol/protocolVersion"]` is
 //!   2026-07-28 and stateless: its `Mcp-Session-Id` and `Last-Event-ID` are ignored and no session id
-//!   is minted or echoed for it (§3.5). `Mcp-Method` and `Mcp-Name` are required only there, but
+//!   is minted or echoed for it (Streamable HTTP §Earlier Streamable HTTP Revisions). `Mcp-Method`
+//!   and `Mcp-Name` are required only there, but
 //!   when a request of any era sends them they must agree with the body ([`modern::routing_headers`]):
 //!   they go upstream, so they must not name another method or tool. JSON-RPC batches pass on
 //!   2025-03-26 sessions only, each member checked and each listed response filtered
@@ -53,7 +55,8 @@ pub const MCP_PROTOCOL_VERSION: HeaderName = HeaderName::from_static("mcp-protoc
 pub const LAST_EVENT_ID: HeaderName = HeaderName::from_static("last-event-id");
 pub(super) const X_ACCEL_BUFFERING: HeaderName = HeaderName::from_static("x-accel-buffering");
 
-/// Protocol versions a legacy request may name (MCP-Protocol-Version; checklist §3.4: 400 otherwise).
+/// Protocol versions a legacy request may name (MCP-Protocol-Version; any other is a 400, 2025-11-25
+/// transports).
 pub const KNOWN_VERSIONS: &[&str] = &[
     "2024-11-05",
     "2025-03-26",
@@ -94,7 +97,8 @@ fn is_json_content_type(headers: &HeaderMap) -> bool {
         .is_some_and(|v| v.trim().eq_ignore_ascii_case("application/json"))
 }
 
-/// The allow-listed request headers (mcp-auth-checklist §1.6).
+/// The allow-listed request headers (no token passthrough, MCP security best practices §Token
+/// Passthrough).
 fn outbound_headers(inbound: &HeaderMap, modern: bool) -> HeaderMap {
     let mut out = HeaderMap::new();
     for (name, value) in inbound {

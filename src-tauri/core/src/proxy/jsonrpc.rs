@@ -8,7 +8,7 @@
 //! forwarded as they came, with no second parse or re-serialization.
 //!
 //! Upstream trouble (unreachable, slow, 5xx, 401/403, a redirect) never becomes an HTTP 401/403 on
-//! `/mcp/<slug>` (mcp-auth-checklist D6): that would send the local client back through OAuth with
+//! `/mcp/<slug>`: that would send the local client back through OAuth with
 //! Gatehouse, the wrong layer. A request gets HTTP 200 with a JSON-RPC error for its `id` that says what
 //! happened and what to do; a notification or a GET gets 502 with an id-less error.
 
@@ -21,7 +21,8 @@ use serde::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_json::map::Entry;
 use serde_json::{Map, Number, Value, json};
 
-/// `_meta` key whose presence marks a 2026-07-28 (stateless) request (mcp-auth-checklist §3.2).
+/// `_meta` key whose presence marks a 2026-07-28 (stateless) request: every such request names its
+/// protocol version there (2026-07-28 basic/index §_meta).
 pub const MODERN_META_KEY: &str = "io.modelcontextprotocol/protocolVersion";
 
 /// JSON-RPC 2.0 §5.1 codes and the implementation-defined range MCP uses.
@@ -362,7 +363,7 @@ mod tests {
         assert_eq!(
             answer_error(Some(&json!(1)), UPSTREAM_ERROR, "x").status(),
             StatusCode::OK,
-            "a request gets its error in-band (checklist D6)"
+            "a request gets its error in-band, never an HTTP 401/403"
         );
     }
 }

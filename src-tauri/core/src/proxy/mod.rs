@@ -1,4 +1,4 @@
-//! `/mcp/<slug>`: the MCP proxy (product.md §4; mcp-auth-checklist §1, §3).
+//! `/mcp/<slug>`: the MCP proxy, an OAuth protected resource that serves Streamable HTTP.
 //!
 //! Every request goes **guard → forward → filter**:
 //!
@@ -8,7 +8,8 @@
 //! 2. [`forward`]: the upstream request is built from an allow-list of MCP headers with the
 //!    connection's own credential injected (the client's `Authorization`, cookies and hop-by-hop
 //!    headers never leave); redirects are never followed; JSON and SSE responses stream back as they
-//!    arrive. Upstream failures become JSON-RPC errors, never HTTP 401/403 ([`jsonrpc`], D6).
+//!    arrive. Upstream failures become JSON-RPC errors, never HTTP 401/403, which would restart the
+//!    client's OAuth with Gatehouse ([`jsonrpc`]).
 //! 3. [`sessions`]: legacy `Mcp-Session-Id`s are translated and bound to the grant.
 //! 4. [`filter`]: the grant's tool allow-list cuts `tools/list` and refuses other `tools/call`s.
 //! 5. [`modern`]: a 2026-07-28 request's routing headers must agree with its body and its version
@@ -96,7 +97,7 @@ impl Default for ProxyOptions {
 }
 
 /// The outbound HTTP client for upstream MCP servers: no redirects (a redirect would carry the
-/// injected credential somewhere else; conventions 9), a connect timeout, no total timeout (streams
+/// injected credential somewhere else), a connect timeout, no total timeout (streams
 /// are long-lived; POSTs get a response-start timeout instead).
 pub fn upstream_client(options: &ProxyOptions) -> reqwest::Client {
     reqwest::Client::builder()

@@ -1,7 +1,7 @@
 //! Checks on a 2026-07-28 (stateless) request before it is forwarded: the routing headers must agree
 //! with the body, and the version must be one Gatehouse speaks (MCP 2026-07-28 Streamable HTTP
 //! §Protocol Version Header, §Standard Request Headers, §Server Validation, §Value Encoding;
-//! versioning §Unsupported versions; mcp-auth-checklist §3.5, tests 84-87).
+//! versioning §Unsupported versions).
 //!
 //! - `MCP-Protocol-Version` must be present and equal `params._meta["io.modelcontextprotocol/
 //!   protocolVersion"]`, else 400 `HeaderMismatch` (-32020).
@@ -254,7 +254,7 @@ mod tests {
         assert_eq!(
             validate(&h, &body),
             Ok(()),
-            "headers that agree with the body are fine (test 83)"
+            "headers that agree with the body are fine"
         );
         let list = request("tools/list", json!({}));
         let h = headers(&[
@@ -278,7 +278,7 @@ mod tests {
         assert_eq!(
             validate(&h, &body).map_err(|r| r.code),
             Err(HEADER_MISMATCH),
-            "test 84"
+            "a version header that differs from _meta"
         );
         let h = headers(&[("Mcp-Method", "tools/list")]);
         assert_eq!(
@@ -295,7 +295,7 @@ mod tests {
         assert_eq!(
             validate(&no_method, &body).map_err(|r| r.code),
             Err(HEADER_MISMATCH),
-            "test 85: no Mcp-Method"
+            "no Mcp-Method"
         );
         let wrong_name = headers(&[
             ("MCP-Protocol-Version", "2026-07-28"),
@@ -305,7 +305,7 @@ mod tests {
         assert_eq!(
             validate(&wrong_name, &body).map_err(|r| r.code),
             Err(HEADER_MISMATCH),
-            "test 85: values compare case-sensitively"
+            "values compare case-sensitively"
         );
         let resource = request("resources/read", json!({ "uri": "demo://a b" }));
         let encoded = format!("=?base64?{}?=", STANDARD.encode("demo://a b"));
@@ -317,7 +317,7 @@ mod tests {
         assert_eq!(
             validate(&h, &resource),
             Ok(()),
-            "test 85: a base64 sentinel decodes to the body value"
+            "a base64 sentinel decodes to the body value"
         );
         let twice = headers(&[
             ("MCP-Protocol-Version", "2026-07-28"),
@@ -443,8 +443,11 @@ mod tests {
             ("Mcp-Method", "tools/list"),
         ]);
         let refusal = validate(&h, &body).err();
-        let refusal = refusal.unwrap_or_else(|| panic!("test 87: 2099-01-01 must be refused"));
-        assert_eq!(refusal.code, UNSUPPORTED_PROTOCOL_VERSION, "test 87");
+        let refusal = refusal.unwrap_or_else(|| panic!("2099-01-01 must be refused"));
+        assert_eq!(
+            refusal.code, UNSUPPORTED_PROTOCOL_VERSION,
+            "an unsupported version"
+        );
         let error = refusal.body(Some(&json!(1)));
         assert_eq!(
             error["error"]["data"]["supported"],

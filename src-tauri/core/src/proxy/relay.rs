@@ -1,7 +1,7 @@
-//! Sending a request to the upstream and relaying its answer (product.md §4; checklist §3.3, §4.7):
-//! one forced refresh and one retry when an OAuth upstream answers 401, upstream trouble turned
-//! into JSON-RPC errors (D6), responses streamed back with the grant's revocation ending them, and
-//! a legacy client's disconnect not cancelling the upstream call.
+//! Sending a request to the upstream and relaying its answer: one forced refresh and one retry when
+//! an OAuth upstream answers 401, upstream trouble turned into JSON-RPC errors (never an HTTP
+//! 401/403, which would restart the client's OAuth with Gatehouse), responses streamed back with the
+//! grant's revocation ending them, and a legacy client's disconnect not cancelling the upstream call.
 
 use std::sync::Arc;
 
@@ -42,7 +42,8 @@ pub(super) fn timed_out(id: Option<&Value>) -> Response {
     )
 }
 
-/// An upstream status that must not reach the client as is (D6).
+/// An upstream status that must not reach the client as is: an HTTP 401/403 would restart the
+/// client's OAuth with Gatehouse, the wrong layer.
 pub(super) fn upstream_failure(
     proxy: &Proxy,
     upstream: &Upstream,
@@ -78,7 +79,7 @@ pub(super) async fn send(
         Ok(r) => r,
         Err(err) => return unreachable_upstream(id, &err),
     };
-    // An OAuth upstream that answers 401 gets one forced refresh and one retry (checklist §4.7).
+    // An OAuth upstream that answers 401 gets one forced refresh and one retry.
     let retry = bearer.as_ref().and_then(|_| request.try_clone());
     let execute = |request: reqwest::Request| {
         tokio::time::timeout(
@@ -178,7 +179,8 @@ pub(super) async fn send(
     if status == StatusCode::NOT_FOUND
         && let Some(local) = &exchange.local_session
     {
-        // The upstream forgot the session: so do we, and the client re-initializes (T25).
+        // The upstream forgot the session: so do we, and the client re-initializes (2025-11-25 transports
+        // §Session Management).
         proxy.sessions.close(local);
         return StatusCode::NOT_FOUND.into_response();
     }

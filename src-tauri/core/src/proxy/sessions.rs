@@ -1,11 +1,12 @@
 //! Legacy-era sessions (MCP 2025-03-26 … 2025-11-25 `Mcp-Session-Id`), translated at the proxy.
 //!
 //! The upstream's session id never reaches a client and a client's never reaches the upstream
-//! (mcp-auth-checklist §3.6): when an upstream response carries one, Gatehouse mints its own id
+//! (each side's session is its own): when an upstream response carries one, Gatehouse mints its own id
 //! ([`TokenKind::SessionId`]: 256 random bits, base64url, visible ASCII) bound to the grant and
-//! connection, and keeps the mapping in memory. A session id is never authentication (§1.4): the
-//! bearer guard runs first, and a known id presented under another grant's token is answered exactly
-//! like an unknown one, 404 (§3.4, test 16 and 76), so it does not reveal that the session exists.
+//! connection, and keeps the mapping in memory. A session id is never authentication (MCP security
+//! best practices §Session Hijacking): the bearer guard runs first, and a known id presented under
+//! another grant's token is answered exactly like an unknown one, 404 (MCP 2025-11-25 transports
+//! §Session Management), so it does not reveal that the session exists.
 //!
 //! The table is bounded: idle sessions expire, and when it is full the least recently used goes.
 //! Sessions of revoked grants are dropped when the revocation is announced.

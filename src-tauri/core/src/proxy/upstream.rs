@@ -128,7 +128,8 @@ impl Upstream {
 }
 
 /// The upstream OAuth access token for an OAuth connection (refreshed as needed), or the JSON-RPC
-/// error telling the user to sign in again (D6: never HTTP 401 to the client).
+/// error telling the user to sign in again (never HTTP 401 to the client: that would restart its
+/// OAuth with Gatehouse).
 pub(super) async fn bearer_for(
     proxy: &Proxy,
     upstream: &Upstream,

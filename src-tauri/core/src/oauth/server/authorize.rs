@@ -1,7 +1,7 @@
 //! `GET /authorize` (OAuth 2.1 §4.1.1): checks an authorization request, records it as a pending
 //! consent, and shows the consent page. The decision is [`super::decision`].
 //!
-//! # Order of checks (OAuth 2.1 §4.1.2.1, mcp-auth-checklist §2.3)
+//! # Order of checks (OAuth 2.1 §4.1.2.1)
 //! 1. `client_id` and `redirect_uri` — until both are known good, nothing is redirected: errors are an
 //!    HTML page (400). A URL-shaped `client_id` is a CIMD client ([`super::cimd`]): URL validated, document
 //!    fetched (or taken from the 10-minute cache) and persisted as a `cimd` client. `redirect_uri` must
@@ -25,13 +25,14 @@
 //! - **Binding.** The grant's redirect URI is the *registered* one that matched (port-agnostic for
 //!   loopback), so Claude Code's random ports do not pile up one active grant per port; the request row and
 //!   the code keep the exact requested URI, which the token endpoint compares byte for byte.
-//! - **Never auto-approve** (checklist 41-42): every request gets a new pending grant and a consent page,
-//!   even when the same binding already has an active grant; approving then reuses that grant.
+//! - **Never auto-approve** (OAuth 2.1 §7.3.1: a loopback redirect proves no identity): every request
+//!   gets a new pending grant and a consent page, even when the same binding already has an active
+//!   grant; approving then reuses that grant.
 //! - The upstream's tools are listed through [`ToolCatalog`] with a 10 s limit; a failure is shown on the
 //!   page and an approval then allows every tool.
 //!
 //! Not yet done here: running the upstream sign-in first when the connection has no working upstream
-//! credential (product.md §3), and a desktop notification when a consent page opens (product.md §6).
+//! credential, and a desktop notification when a consent page opens.
 
 use std::sync::Arc;
 

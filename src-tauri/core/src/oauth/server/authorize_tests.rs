@@ -1,5 +1,6 @@
 //! `GET /authorize` and `POST /authorize/decision` against a real store in a temporary directory,
-//! driven with `tower::ServiceExt::oneshot` (mcp-auth-checklist §5.2 items 18-26, 32-47).
+//! driven with `tower::ServiceExt::oneshot`: PKCE, redirect URI matching, CIMD clients, the consent
+//! page and its CSRF and framing defences, the decision's redirect and the `resource` parameter.
 
 use crate::net::caller::{PeerConnection, PeerUser};
 use std::sync::Arc;
@@ -340,12 +341,12 @@ async fn approve_issues_a_code_bound_to_the_request_and_activates_the_grant() {
         .unwrap_or_default();
     assert!(
         csp.contains("frame-ancestors 'none'"),
-        "checklist 39: {csp}"
+        "framing refused (OAuth 2.1 §7.10): {csp}"
     );
     assert_eq!(
         headers.get(header::X_FRAME_OPTIONS).map(|v| v.as_bytes()),
         Some(&b"DENY"[..]),
-        "checklist 39"
+        "framing refused (OAuth 2.1 §7.10)"
     );
     assert_eq!(
         headers.get(header::CACHE_CONTROL).map(|v| v.as_bytes()),
@@ -362,7 +363,7 @@ async fn approve_issues_a_code_bound_to_the_request_and_activates_the_grant() {
         "name=\"tool\" value=\"search\" checked",
         "name=\"tool\" value=\"delete\" checked",
     ] {
-        assert!(html.contains(text), "checklist 37: the page shows {text}");
+        assert!(html.contains(text), "the page shows {text}");
     }
     assert!(!html.contains(CHALLENGE), "the code challenge never leaks");
     assert_eq!(
@@ -387,7 +388,7 @@ async fn approve_issues_a_code_bound_to_the_request_and_activates_the_grant() {
     assert_eq!(
         status,
         StatusCode::SEE_OTHER,
-        "checklist 40: 303, never 307"
+        "303, never 307 (OAuth 2.1 §7.5.4)"
     );
     let url = location(&headers);
     assert!(
@@ -395,7 +396,11 @@ async fn approve_issues_a_code_bound_to_the_request_and_activates_the_grant() {
             .starts_with("http://localhost:53122/callback?code=gh_ac_"),
         "the code goes to the exact requested callback: {url}"
     );
-    assert_eq!(query(&url, "state").as_deref(), Some(state), "checklist 44");
+    assert_eq!(
+        query(&url, "state").as_deref(),
+        Some(state),
+        "state comes back byte for byte"
+    );
     assert_eq!(query(&url, "iss").as_deref(), Some(ISSUER), "RFC 9207");
     let code = query(&url, "code").unwrap_or_default();
     let hash = *TokenHash::of(&code).as_bytes();
@@ -449,7 +454,7 @@ async fn never_auto_approves_and_reuses_an_identical_active_grant() {
         assert_eq!(
             status,
             StatusCode::OK,
-            "checklists 41-42: round {round} shows consent again, never a silent redirect"
+            "round {round} shows consent again, never a silent redirect"
         );
         assert!(headers.get(header::LOCATION).is_none(), "no redirect");
         // What the browser submits with every box left ticked.
@@ -512,7 +517,7 @@ async fn deny_redirects_with_access_denied() {
     );
     assert!(
         html.contains("app link (cursor:)"),
-        "checklist 37: private-use warning"
+        "private-use scheme warning"
     );
     let request_id = hidden(&html, "request_id");
     let csrf = hidden(&html, "csrf_token");
@@ -523,7 +528,7 @@ async fn deny_redirects_with_access_denied() {
             ("decision", "deny"),
         ])
         .await;
-    assert_error_redirect(&response, "access_denied", "checklist 43");
+    assert_error_redirect(&response, "access_denied", "the person declined");
     assert_eq!(
         env.count("SELECT count(*) FROM authorization_requests WHERE status = 'denied'"),
         1,
@@ -546,7 +551,7 @@ async fn csrf_missing_wrong_or_stale_issues_nothing() {
     let missing = env
         .post(&[("request_id", &request_id), ("decision", "approve")])
         .await;
-    assert_error_page(&missing, "checklist 38: no CSRF token");
+    assert_error_page(&missing, "no CSRF token");
     let wrong = env
         .post(&[
             ("request_id", &request_id),
@@ -554,7 +559,7 @@ async fn csrf_missing_wrong_or_stale_issues_nothing() {
             ("decision", "approve"),
         ])
         .await;
-    assert_error_page(&wrong, "checklist 38: wrong CSRF token");
+    assert_error_page(&wrong, "wrong CSRF token");
 
     let foreign = {
         let body = format!("request_id={request_id}&csrf_token={csrf}&decision=approve");
@@ -579,7 +584,7 @@ async fn csrf_missing_wrong_or_stale_issues_nothing() {
             ("decision", "approve"),
         ])
         .await;
-    assert_error_page(&stale, "checklist 38: stale consent");
+    assert_error_page(&stale, "stale consent");
     assert_eq!(
         env.count("SELECT count(*) FROM authorization_codes"),
         0,
@@ -592,11 +597,11 @@ async fn client_and_redirect_errors_are_pages_never_redirects() {
     let env = env();
     let client = env.client(Some("C"), &["http://127.0.0.1/cb"]);
     let ok = env.get(&params(&client, "http://127.0.0.1:53122/cb")).await;
-    assert_eq!(ok.0, StatusCode::OK, "checklist 24: loopback any port");
+    assert_eq!(ok.0, StatusCode::OK, "loopback redirects match any port");
     let cases: Vec<(Vec<(&str, &str)>, &str)> = vec![
         (
             params("no-such-client", "http://127.0.0.1:5000/cb"),
-            "checklist 22: unknown client_id",
+            "unknown client_id",
         ),
         (
             with(params(&client, "x"), "client_id", None),
@@ -604,34 +609,31 @@ async fn client_and_redirect_errors_are_pages_never_redirects() {
         ),
         (
             params(&client, "http://127.0.0.1:5000/other"),
-            "checklist 23: different path",
+            "different path",
         ),
         (
             params(&client, "http://localhost:53122/cb"),
-            "checklist 25: host swap",
+            "localhost does not stand in for 127.0.0.1",
         ),
         (
             params(&client, "http://127.0.0.1:1@evil.com/cb"),
-            "checklist 26: userinfo",
+            "userinfo",
         ),
-        (
-            params(&client, "http://127.0.0.1:5000/cb#frag"),
-            "checklist 26: fragment",
-        ),
+        (params(&client, "http://127.0.0.1:5000/cb#frag"), "fragment"),
         (
             params(&client, "http://127.0.0.1:5000/cb?extra=1"),
-            "checklist 26: extra query",
+            "extra query",
         ),
         (
             params("http://evil.example/client", "http://127.0.0.1:5000/cb"),
-            "checklist 32: http CIMD client_id, no fetch",
+            "http CIMD client_id, no fetch",
         ),
         (
             params(
                 "https://evil.example/a/../client",
                 "http://127.0.0.1:5000/cb",
             ),
-            "checklist 32: dot segment CIMD client_id, no fetch",
+            "dot segment CIMD client_id, no fetch",
         ),
     ];
     for (p, why) in cases {
@@ -656,27 +658,27 @@ async fn errors_after_a_trusted_redirect_are_redirected() {
         (
             with(base.clone(), "code_challenge", None),
             "invalid_request",
-            "checklist 18",
+            "no code_challenge",
         ),
         (
             with(base.clone(), "code_challenge_method", Some("plain")),
             "invalid_request",
-            "checklist 19",
+            "code_challenge_method plain",
         ),
         (
             with(base.clone(), "code_challenge_method", None),
             "invalid_request",
-            "checklist 20",
+            "no method means plain",
         ),
         (
             with(base.clone(), "code_challenge", Some(too_short)),
             "invalid_request",
-            "checklist 21: 42 characters",
+            "a 42-character challenge",
         ),
         (
             with(base.clone(), "code_challenge", Some(with_plus)),
             "invalid_request",
-            "checklist 21: + / =",
+            "a challenge outside base64url",
         ),
         (
             with(base.clone(), "response_type", Some("token")),
@@ -686,7 +688,7 @@ async fn errors_after_a_trusted_redirect_are_redirected() {
         (
             with(base.clone(), "resource", Some("https://other.example/mcp")),
             "invalid_target",
-            "checklist 45",
+            "not a Gatehouse connection",
         ),
         (
             with(
@@ -695,12 +697,12 @@ async fn errors_after_a_trusted_redirect_are_redirected() {
                 Some("http://127.0.0.1:4849/mcp/docs#x"),
             ),
             "invalid_target",
-            "checklist 46: fragment",
+            "resource with a fragment",
         ),
         (
             with(base.clone(), "resource", None),
             "invalid_target",
-            "checklist 47: missing resource → invalid_target (documented)",
+            "missing resource → invalid_target (Gatehouse's policy)",
         ),
         (
             with(
@@ -730,7 +732,7 @@ async fn errors_after_a_trusted_redirect_are_redirected() {
     assert_error_redirect(
         &env.get(&two).await,
         "invalid_target",
-        "checklist 46: two resources",
+        "two resource parameters",
     );
     assert_eq!(
         env.count("SELECT count(*) FROM authorization_requests"),
@@ -825,7 +827,10 @@ async fn cimd_client_with_portless_loopback_callback_works_and_failures_are_not_
         *d = wrong;
     }
     let p = params(&url, "http://localhost:53122/callback");
-    assert_error_page(&env.get(&p).await, "checklist 33: client_id mismatch");
+    assert_error_page(
+        &env.get(&p).await,
+        "the document's client_id differs from its URL",
+    );
 
     if let Ok(mut d) = document.lock() {
         *d = good;
@@ -834,7 +839,7 @@ async fn cimd_client_with_portless_loopback_callback_works_and_failures_are_not_
     assert_eq!(
         status,
         StatusCode::OK,
-        "checklist 33: the failure was not cached; the fixed document works: {html}"
+        "the failure was not cached; the fixed document works: {html}"
     );
     assert!(html.contains("Client ID host"), "CIMD host shown");
     assert_eq!(
@@ -843,10 +848,7 @@ async fn cimd_client_with_portless_loopback_callback_works_and_failures_are_not_
         "the document is persisted as a cimd client"
     );
     let other_path = params(&url, "http://localhost:53122/elsewhere");
-    assert_error_page(
-        &env.get(&other_path).await,
-        "checklist 36: redirect not in the document",
-    );
+    assert_error_page(&env.get(&other_path).await, "redirect not in the document");
 }
 
 #[tokio::test]
@@ -963,7 +965,7 @@ async fn no_code_before_gatehouse_is_signed_in_upstream() {
     assert_eq!(env.count("SELECT count(*) FROM authorization_codes"), 1);
 }
 
-/// The desktop notification of product.md §6 starts here: a consent page that is shown announces
+/// The desktop notification that a client asks for consent starts here: a shown consent page announces
 /// the client's reported name and the connection once; a request refused before consent announces
 /// nothing.
 #[tokio::test]

@@ -1,7 +1,7 @@
 //! Client ID Metadata Documents (draft-ietf-oauth-client-id-metadata-document, "CIMD"): a client whose
 //! `client_id` is an https URL publishes its registration at that URL, and Gatehouse fetches it.
 //!
-//! Implements (mcp-auth-checklist §2.2, CIMD part):
+//! Implements, for a client that registers this way:
 //! - CIMD §3: the URL is validated **before any fetch**: https, a host, a path other than `/`, no `.` or
 //!   `..` segment (raw or percent-encoded), no fragment, no userinfo, and already in the form a URL parser
 //!   would write it (so nothing is rewritten between validation and fetch). A query is allowed.
@@ -13,8 +13,9 @@
 //! - CIMD §6.6: the body is read incrementally and refused beyond [`MAX_DOCUMENT_BYTES`].
 //! - CIMD §4.1: the document is a JSON object whose `client_id` equals the URL by simple string
 //!   comparison; `client_secret`, `client_secret_expires_at` or a `client_secret_*` auth method are
-//!   refused; `client_name` and `redirect_uris` must be present (CR26). The rest is validated exactly
-//!   like a DCR body ([`validate_registration`]): the same redirect-URI policy and scope down-scoping.
+//!   refused; `client_name` and `redirect_uris` must be present (MCP client registration). The rest
+//!   is validated exactly like a DCR body ([`validate_registration`]): the same redirect-URI policy and
+//!   scope down-scoping.
 //! - CIMD §4.4: successful documents are cached in memory as the response's `Cache-Control` says
 //!   (`max-age`, capped at [`MAX_CACHE_TTL`]; `no-store` / `no-cache` / `max-age=0`: not reused), else
 //!   for [`CACHE_TTL`], at most [`MAX_CACHED_DOCUMENTS`] at once. Failures are never cached. The
@@ -535,7 +536,7 @@ mod tests {
             assert_eq!(
                 validate_client_id_url(url).err(),
                 Some(expected.clone()),
-                "checklist 32: {url} must be refused with {expected:?}"
+                "CIMD §3: {url} must be refused with {expected:?}"
             );
         }
     }
@@ -561,7 +562,7 @@ mod tests {
             let ip: IpAddr = ip.parse().unwrap_or_else(|e| panic!("{ip}: {e}"));
             assert!(
                 !is_public_address(ip),
-                "checklist 35: {ip} must not be fetched"
+                "CIMD §6.5 (SSRF): {ip} must not be fetched"
             );
         }
         for ip in ["93.184.216.34", "2606:4700::6810:84e5", "1.1.1.1"] {
@@ -596,35 +597,35 @@ mod tests {
         assert_eq!(
             validate_document(CLAUDE, &other).err(),
             Some(CimdError::ClientIdMismatch),
-            "checklist 33: client_id must equal the URL"
+            "CIMD §4.1: client_id must equal the URL"
         );
         let mut secret = claude_document();
         secret["client_secret"] = json!("s");
         assert_eq!(
             validate_document(CLAUDE, &secret).err(),
             Some(CimdError::HasSecret),
-            "checklist 34: no client_secret"
+            "CIMD §4.1: no client_secret"
         );
         let mut expires = claude_document();
         expires["client_secret_expires_at"] = json!(0);
         assert_eq!(
             validate_document(CLAUDE, &expires).err(),
             Some(CimdError::HasSecret),
-            "checklist 34: no client_secret_expires_at"
+            "CIMD §4.1: no client_secret_expires_at"
         );
         let mut post = claude_document();
         post["token_endpoint_auth_method"] = json!("client_secret_post");
         assert_eq!(
             validate_document(CLAUDE, &post).err(),
             Some(CimdError::SecretAuthMethod),
-            "checklist 34: no shared-secret method"
+            "CIMD §4.1: no shared-secret method"
         );
         let mut no_name = claude_document();
         no_name.as_object_mut().map(|m| m.remove("client_name"));
         assert_eq!(
             validate_document(CLAUDE, &no_name).err(),
             Some(CimdError::Missing("client_name")),
-            "CR26: client_name required"
+            "MCP client registration: client_name required"
         );
         assert_eq!(
             validate_document(CLAUDE, &json!([1])).err(),
@@ -660,7 +661,7 @@ mod tests {
         assert_eq!(
             validate_document(CLAUDE, &invisible).err(),
             Some(CimdError::Missing("client_name")),
-            "CR26: a name that cleans to nothing is missing"
+            "a name that cleans to nothing is missing"
         );
     }
 

@@ -1,5 +1,6 @@
 //! The consent page and the authorization error page: server-rendered HTML served by the gateway in the
-//! person's browser (product.md §3, mcp-auth-checklist §2.3 last item, §2.4).
+//! person's browser, where each client is approved before it can use a connection (MCP security best
+//! practices §Confused Deputy Problem, §Consent UI Requirements).
 //!
 //! - The pages are askama templates (`src-tauri/core/templates/`), which escape every interpolated
 //!   value for HTML: the client name, tool names and descriptions are self-reported by the client or
@@ -7,7 +8,7 @@
 //! - No script at all. The only inline content is one `<style>` element, allowed by
 //!   `style-src 'unsafe-inline'`; everything else is `default-src 'none'`.
 //! - Framing is refused twice: `frame-ancestors 'none'` and `X-Frame-Options: DENY` (OAuth 2.1 §7.10,
-//!   checklist case 39). `Cache-Control: no-store` keeps the CSRF token out of caches.
+//!   against clickjacking). `Cache-Control: no-store` keeps the CSRF token out of caches.
 //! - `Referrer-Policy: same-origin`, not `no-referrer`: the page's query (state, code challenge) never
 //!   reaches another origin in `Referer`, but the consent form's POST keeps a real `Origin` header. Under
 //!   `no-referrer` browsers send `Origin: null` on a form POST (Fetch §"serializing a request origin"),
@@ -497,9 +498,13 @@ mod tests {
         };
         assert!(
             get(&CONTENT_SECURITY_POLICY).contains("frame-ancestors 'none'"),
-            "checklist 39"
+            "framing refused (OAuth 2.1 §7.10)"
         );
-        assert_eq!(get(&X_FRAME_OPTIONS), "DENY", "checklist 39");
+        assert_eq!(
+            get(&X_FRAME_OPTIONS),
+            "DENY",
+            "framing refused (OAuth 2.1 §7.10)"
+        );
         assert_eq!(
             get(&CACHE_CONTROL),
             "no-store",

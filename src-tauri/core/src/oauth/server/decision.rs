@@ -2,17 +2,18 @@
 //!
 //! - The request must exist, be pending and unexpired, and the form's CSRF token must hash to the one
 //!   stored with it (compared in constant time). Otherwise: an HTML error page, no code, no redirect
-//!   (checklist 38). A second POST of the same decision finds the request decided and gets that page.
+//!   (a forged or stale form issues nothing). A second POST of the same decision finds the request
+//!   decided and gets that page.
 //! - `Origin`, when sent, must be the gateway's own origin (the gateway guard already refused
 //!   non-loopback origins; this also refuses other local ports).
 //! - Deny: the request is marked denied and the browser is sent (303) to the callback with
-//!   `error=access_denied`, `state`, `iss` (checklist 43). The pending grant stays pending (retention
-//!   removes it).
+//!   `error=access_denied`, `state`, `iss` (OAuth 2.1 §4.1.2.1). The pending grant stays pending
+//!   (retention removes it).
 //! - Approve, in one transaction: the tool allow-list is set on the pending grant, the grant is activated
 //!   (an identical active grant is reused and the code bound to it; a different one on the same binding
 //!   is superseded), the request is marked approved, and a one-use code (only its SHA-256 stored, 60 s)
 //!   is bound to client, exact redirect URI, PKCE challenge, resource and scopes. Then **303** (never
-//!   307, checklist 40) to the callback with `code`, `state` (byte for byte, checklist 44) and `iss`.
+//!   307, OAuth 2.1 §7.5.4) to the callback with `code`, `state` (byte for byte) and `iss`.
 //!
 //! - The browser must hold the request's consent cookie and, when it sends `Sec-Fetch-Site`, say
 //!   `same-origin` ([`super::consent_cookie`]); the caller must be the desktop's OS account

@@ -1,6 +1,6 @@
 //! The metadata, registration, token and revocation endpoints driven through the whole gateway router
 //! (Host/Origin guard included) with `oneshot`, on a real store in a temporary directory and a manual
-//! clock. Numbers in test names refer to mcp-auth-checklist §5.2.
+//! clock.
 
 use crate::net::caller::{PeerConnection, PeerUser};
 use std::sync::Arc;
@@ -332,7 +332,7 @@ fn assert_no_store(reply: &Reply) {
 }
 
 #[tokio::test]
-async fn as_metadata_17() {
+async fn as_metadata_names_the_origin_and_s256_only() {
     let gw = gateway();
     for host in [format!("127.0.0.1:{PORT}"), format!("localhost:{PORT}")] {
         let reply = gw
@@ -373,7 +373,7 @@ async fn as_metadata_17() {
 }
 
 #[tokio::test]
-async fn protected_resource_metadata_11_12() {
+async fn protected_resource_metadata_names_the_endpoint_and_404s_unknown_slugs() {
     let gw = gateway();
     let github = gw.connection("github");
     let reply = gw
@@ -495,35 +495,47 @@ async fn dcr_accepts_real_client_payloads() {
     assert_eq!(
         secret_basic.status,
         StatusCode::CREATED,
-        "30: replaced, not refused"
+        "client_secret_basic is replaced by none, not refused (RFC 7591 §2)"
     );
     assert_eq!(
         secret_basic.json["token_endpoint_auth_method"], "none",
-        "30: effective value"
+        "the response shows the effective value"
     );
 }
 
 #[tokio::test]
-async fn dcr_refusals_27_29() {
+async fn dcr_refuses_bad_redirect_uris_and_malformed_metadata() {
     let gw = gateway();
     for uris in [
         json!(["http://evil.example/cb"]),
         json!(["javascript:alert(1)"]),
     ] {
         let reply = gw.register(&json!({"redirect_uris": uris})).await;
-        assert_eq!(reply.status, StatusCode::BAD_REQUEST, "27: {uris}");
-        assert_eq!(reply.error(), "invalid_redirect_uri", "27: {uris}");
+        assert_eq!(
+            reply.status,
+            StatusCode::BAD_REQUEST,
+            "a non-loopback http or script redirect is refused: {uris}"
+        );
+        assert_eq!(
+            reply.error(),
+            "invalid_redirect_uri",
+            "a non-loopback http or script redirect is refused: {uris}"
+        );
     }
     let reply = gw.register(&json!({"client_name": "x"})).await;
     assert_eq!(
         reply.error(),
         "invalid_redirect_uri",
-        "29: redirect_uris missing"
+        "redirect_uris missing"
     );
     let reply = gw
         .register(&json!({"redirect_uris": "http://localhost/cb"}))
         .await;
-    assert_eq!(reply.status, StatusCode::BAD_REQUEST, "29: not an array");
+    assert_eq!(
+        reply.status,
+        StatusCode::BAD_REQUEST,
+        "redirect_uris not an array"
+    );
     let not_json = gw
         .send(
             Gateway::request(Method::POST, "/register")
@@ -532,8 +544,16 @@ async fn dcr_refusals_27_29() {
                 .unwrap_or_else(|e| panic!("{e}")),
         )
         .await;
-    assert_eq!(not_json.status, StatusCode::BAD_REQUEST, "29: not JSON");
-    assert_eq!(not_json.error(), "invalid_client_metadata", "29");
+    assert_eq!(
+        not_json.status,
+        StatusCode::BAD_REQUEST,
+        "a body that is not JSON"
+    );
+    assert_eq!(
+        not_json.error(),
+        "invalid_client_metadata",
+        "a body that is not JSON"
+    );
 
     let huge = format!(
         "{{\"redirect_uris\":[\"{REDIRECT}\"],\"client_name\":\"{}\"}}",
@@ -550,17 +570,13 @@ async fn dcr_refusals_27_29() {
     assert_eq!(
         reply.status,
         StatusCode::PAYLOAD_TOO_LARGE,
-        "28: 1 MiB body"
+        "a 1 MiB body is refused before parsing"
     );
-    assert_eq!(
-        reply.error(),
-        "invalid_client_metadata",
-        "28: JSON error body"
-    );
+    assert_eq!(reply.error(), "invalid_client_metadata", "JSON error body");
 }
 
 #[tokio::test]
-async fn dcr_flood_is_throttled_31() {
+async fn dcr_flood_is_throttled() {
     let gw = gateway();
     let body = json!({"redirect_uris": [REDIRECT]});
     for i in 0..REGISTRATIONS_PER_MINUTE {
@@ -572,7 +588,11 @@ async fn dcr_flood_is_throttled_31() {
         );
     }
     let reply = gw.register(&body).await;
-    assert_eq!(reply.status, StatusCode::TOO_MANY_REQUESTS, "31: throttled");
+    assert_eq!(
+        reply.status,
+        StatusCode::TOO_MANY_REQUESTS,
+        "over the per-minute limit"
+    );
     assert!(reply.header("retry-after").is_some(), "says when to retry");
     assert_eq!(reply.error(), "too_many_requests", "JSON error body");
     gw.clock.advance(MINUTE);
@@ -662,7 +682,7 @@ async fn cors_for_loopback_origins_only() {
 }
 
 #[tokio::test]
-async fn code_exchange_48() {
+async fn code_exchange_issues_bearer_tokens_with_no_store() {
     let gw = gateway();
     let (code, reply) = gw.tokens().await;
     assert_no_store(&reply);
@@ -712,7 +732,7 @@ async fn code_exchange_48() {
 }
 
 #[tokio::test]
-async fn code_exchange_refusals_49_50_53_54_55_56() {
+async fn code_exchange_refusals() {
     let gw = gateway();
     let client = gw.client(&["authorization_code", "refresh_token"]).await;
     let other = gw.client(&["authorization_code", "refresh_token"]).await;
@@ -740,22 +760,22 @@ async fn code_exchange_refusals_49_50_53_54_55_56() {
         (
             base(&[("code_verifier", &wrong_verifier)]),
             "invalid_grant",
-            "49: wrong verifier",
+            "wrong verifier",
         ),
         (
             base(&[("code_verifier", "")]),
             "invalid_request",
-            "50: missing verifier",
+            "missing verifier",
         ),
         (
             base(&[("client_id", other.as_str())]),
             "invalid_grant",
-            "54: another client",
+            "another client",
         ),
         (
             base(&[("redirect_uri", "http://localhost:53124/callback")]),
             "invalid_grant",
-            "55: another redirect_uri",
+            "another redirect_uri",
         ),
         (
             base(&[("redirect_uri", "")]),
@@ -765,12 +785,12 @@ async fn code_exchange_refusals_49_50_53_54_55_56() {
         (
             base(&[("resource", "https://other.example/mcp")]),
             "invalid_target",
-            "56: resource outside the grant",
+            "resource outside the grant",
         ),
         (
             base(&[("resource", &format!("{ISSUER}/mcp/other"))]),
             "invalid_target",
-            "56: another connection",
+            "another connection's resource",
         ),
         (
             base(&[("code", "gh_ac_unknown")]),
@@ -799,11 +819,15 @@ async fn code_exchange_refusals_49_50_53_54_55_56() {
     let late = gw.code(&client, &connection, "mcp:access");
     gw.clock.advance(11 * MINUTE);
     let reply = gw.exchange(&late).await;
-    assert_eq!(reply.error(), "invalid_grant", "53: expired code");
+    assert_eq!(
+        reply.error(),
+        "invalid_grant",
+        "a code older than 10 minutes has expired"
+    );
 }
 
 #[tokio::test]
-async fn code_reuse_revokes_51_but_bad_replay_does_not_52() {
+async fn code_reuse_revokes_the_grant_but_a_bad_replay_does_not() {
     let gw = gateway();
     let (code, first) = gw.tokens().await;
     let (access, refresh) = (first.text("access_token"), first.text("refresh_token"));
@@ -822,45 +846,41 @@ async fn code_reuse_revokes_51_but_bad_replay_does_not_52() {
     assert_eq!(
         reply.error(),
         "invalid_grant",
-        "52: replay with a wrong verifier"
+        "replay with a wrong verifier"
     );
     assert!(
         gw.access_usable(&access),
-        "52: the first tokens are not revoked"
+        "a bad replay revokes nothing (no denial of service)"
     );
-    assert!(gw.refresh_usable(&refresh), "52: nor the refresh token");
+    assert!(gw.refresh_usable(&refresh), "nor the refresh token");
 
     replay[2].1 = &code.verifier;
     let reply = gw.form("/token", &replay).await;
-    assert_eq!(
-        reply.error(),
-        "invalid_grant",
-        "51: second valid redemption"
-    );
+    assert_eq!(reply.error(), "invalid_grant", "second valid redemption");
     assert_no_store(&reply);
     assert!(
         !gw.access_usable(&access),
-        "51: the first access token stops working"
+        "the first access token stops working"
     );
-    assert!(!gw.refresh_usable(&refresh), "51: and the refresh token");
+    assert!(!gw.refresh_usable(&refresh), "and the refresh token");
     assert_eq!(
         gw.grant_status(&code.grant),
         GrantStatus::Revoked,
-        "51: grant revoked"
+        "code reuse revokes the grant"
     );
 }
 
 #[tokio::test]
-async fn refresh_rotation_and_reuse_57_58() {
+async fn refresh_tokens_rotate_and_reuse_revokes_the_grant() {
     let gw = gateway();
     let (code, first) = gw.tokens().await;
     let (at1, rt1) = (first.text("access_token"), first.text("refresh_token"));
     let second = gw.refresh(&code.client_id, &rt1).await;
-    assert_eq!(second.status, StatusCode::OK, "57: {}", second.json);
+    assert_eq!(second.status, StatusCode::OK, "refresh: {}", second.json);
     assert_no_store(&second);
     let (at2, rt2) = (second.text("access_token"), second.text("refresh_token"));
-    assert_ne!(rt1, rt2, "57: rotated");
-    assert_ne!(at1, at2, "57: a new access token");
+    assert_ne!(rt1, rt2, "the refresh token rotates");
+    assert_ne!(at1, at2, "a new access token");
     assert_eq!(second.json["scope"], "mcp:access", "same scope");
 
     // A racing client presents RT1 again right away: the same pair, nothing revoked.
@@ -874,23 +894,27 @@ async fn refresh_rotation_and_reuse_57_58() {
     // After the window, RT1 again is theft.
     gw.clock.advance(REFRESH_REUSE_GRACE);
     let reuse = gw.refresh(&code.client_id, &rt1).await;
-    assert_eq!(reuse.error(), "invalid_grant", "58: reuse");
+    assert_eq!(
+        reuse.error(),
+        "invalid_grant",
+        "reuse of a rotated refresh token"
+    );
     assert_eq!(
         gw.grant_status(&code.grant),
         GrantStatus::Revoked,
-        "58: grant revoked"
+        "refresh-token reuse revokes the grant"
     );
-    assert!(!gw.refresh_usable(&rt2), "58: RT2 revoked");
+    assert!(!gw.refresh_usable(&rt2), "RT2 revoked");
     assert!(
         !gw.access_usable(&at1) && !gw.access_usable(&at2),
-        "58: every access token"
+        "every access token of the grant"
     );
     let after = gw.refresh(&code.client_id, &rt2).await;
-    assert_eq!(after.error(), "invalid_grant", "61: after revocation");
+    assert_eq!(after.error(), "invalid_grant", "refresh after revocation");
 }
 
 #[tokio::test]
-async fn old_refresh_token_fails_once_rotated_57() {
+async fn old_refresh_token_fails_once_rotated() {
     let gw = gateway();
     let (code, first) = gw.tokens().await;
     let rt1 = first.text("refresh_token");
@@ -913,7 +937,7 @@ async fn old_refresh_token_fails_once_rotated_57() {
 }
 
 #[tokio::test]
-async fn refresh_refusals_59_60_61() {
+async fn refresh_refusals() {
     let gw = gateway();
     let (code, first) = gw.tokens().await;
     let rt = first.text("refresh_token");
@@ -929,9 +953,17 @@ async fn refresh_refusals_59_60_61() {
             ],
         )
         .await;
-    assert_eq!(wider.error(), "invalid_scope", "59: wider scope");
+    assert_eq!(
+        wider.error(),
+        "invalid_scope",
+        "a scope wider than the grant's"
+    );
     let other = gw.client(&["authorization_code", "refresh_token"]).await;
-    assert_eq!(gw.refresh(&other, &rt).await.error(), "invalid_grant", "60");
+    assert_eq!(
+        gw.refresh(&other, &rt).await.error(),
+        "invalid_grant",
+        "another client's refresh token"
+    );
     assert!(gw.refresh_usable(&rt), "refusals change nothing");
     let bad_resource = gw
         .form(
@@ -949,12 +981,12 @@ async fn refresh_refusals_59_60_61() {
     assert_eq!(
         gw.refresh(&code.client_id, &rt).await.error(),
         "invalid_grant",
-        "61: expired refresh token"
+        "an expired refresh token"
     );
 }
 
 #[tokio::test]
-async fn malformed_token_requests_62() {
+async fn unsupported_grants_and_malformed_token_requests() {
     let gw = gateway();
     for grant_type in [
         "password",
@@ -965,7 +997,11 @@ async fn malformed_token_requests_62() {
         let reply = gw
             .form("/token", &[("grant_type", grant_type), ("client_id", "c")])
             .await;
-        assert_eq!(reply.error(), "unsupported_grant_type", "62: {grant_type}");
+        assert_eq!(
+            reply.error(),
+            "unsupported_grant_type",
+            "only authorization_code and refresh_token: {grant_type}"
+        );
         assert_no_store(&reply);
     }
     let missing = gw.form("/token", &[("client_id", "c")]).await;
@@ -1024,7 +1060,7 @@ async fn malformed_token_requests_62() {
 }
 
 #[tokio::test]
-async fn revocation_63_64_65() {
+async fn revocation_of_own_unknown_and_foreign_tokens() {
     let gw = gateway();
     let (code, first) = gw.tokens().await;
     let (access, refresh) = (first.text("access_token"), first.text("refresh_token"));
@@ -1036,7 +1072,11 @@ async fn revocation_63_64_65() {
             &[("token", "gh_rt_nothing"), ("client_id", client)],
         )
         .await;
-    assert_eq!(unknown.status, StatusCode::OK, "64: unknown token");
+    assert_eq!(
+        unknown.status,
+        StatusCode::OK,
+        "an unknown token still gets 200"
+    );
 
     let other = gw.client(&["authorization_code", "refresh_token"]).await;
     for hint in ["access_token", "refresh_token"] {
@@ -1051,13 +1091,17 @@ async fn revocation_63_64_65() {
                     ],
                 )
                 .await;
-            assert_eq!(reply.status, StatusCode::BAD_REQUEST, "65: refused");
-            assert_eq!(reply.error(), "invalid_client", "65");
+            assert_eq!(
+                reply.status,
+                StatusCode::BAD_REQUEST,
+                "another client's token is refused"
+            );
+            assert_eq!(reply.error(), "invalid_client", "another client's token");
         }
     }
     assert!(
         gw.access_usable(&access) && gw.refresh_usable(&refresh),
-        "65: still working"
+        "a refused revocation leaves the tokens working"
     );
 
     let reply = gw
@@ -1073,17 +1117,14 @@ async fn revocation_63_64_65() {
     assert_eq!(
         reply.status,
         StatusCode::OK,
-        "63: a wrong hint still finds it"
+        "a wrong hint still finds the token"
     );
-    assert!(!gw.refresh_usable(&refresh), "63: refresh token revoked");
-    assert!(
-        !gw.access_usable(&access),
-        "63: the grant's access tokens too"
-    );
+    assert!(!gw.refresh_usable(&refresh), "refresh token revoked");
+    assert!(!gw.access_usable(&access), "the grant's access tokens too");
     assert_eq!(
         gw.refresh(&code.client_id, &refresh).await.error(),
         "invalid_grant",
-        "63"
+        "a revoked refresh token no longer refreshes"
     );
     assert_eq!(gw.grant_status(&code.grant), GrantStatus::Revoked);
 }

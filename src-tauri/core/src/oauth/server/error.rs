@@ -19,11 +19,11 @@
 //! # Decisions
 //! - Descriptions are sanitized when set: characters outside the RFC 6749 set become `?`, and they are cut
 //!   at [`MAX_DESCRIPTION_LEN`]. Prefer `&'static str` descriptions; never put request input in one (the
-//!   inner cause goes to the log, conventions.md item 3).
+//!   inner cause goes to the log, never to the client).
 //! - Redirect parameters are percent-encoded with everything but RFC 3986 unreserved characters escaped
 //!   (space is `%20`, not `+`). Both `application/x-www-form-urlencoded` decoders (RFC 6749 Appendix B)
 //!   and plain percent-decoders (`decodeURIComponent`) then give back the exact bytes, so `state` round-trips
-//!   byte for byte whichever way the client parses it (mcp-auth-checklist case 44).
+//!   byte for byte whichever way the client parses it (OAuth 2.1 §4.1.2: `state` comes back unchanged).
 //! - `server_error` answers 500 and `temporarily_unavailable` 503 when sent as JSON; every other code 400.
 
 use std::borrow::Cow;

@@ -1,13 +1,14 @@
 //! Discovery documents.
 //!
-//! - RFC 8414 §2/§3 authorization server metadata at `/.well-known/oauth-authorization-server`
-//!   (mcp-auth-checklist §2.1). The issuer has no path and is always `http://127.0.0.1:PORT`, also when
+//! - RFC 8414 §2/§3 authorization server metadata at `/.well-known/oauth-authorization-server`.
+//!   The issuer has no path and is always `http://127.0.0.1:PORT`, also when
 //!   the request came through `localhost` or `[::1]`: an issuer is an identifier, and clients compare it
 //!   with the `iss` of the authorization response (RFC 9207). `/.well-known/openid-configuration` is
 //!   deliberately not served: Gatehouse is not an OpenID Provider (no id_token, no userinfo).
 //! - RFC 9728 §3 protected resource metadata, path-inserted, at
 //!   `/.well-known/oauth-protected-resource/mcp/<slug>` for every enabled connection; 404 for an unknown
-//!   or disabled slug and for the root document (checklist D4: one audience per connection). Its
+//!   or disabled slug and for the root document (each connection is its own audience, so no
+//!   gateway-wide document can describe them all). Its
 //!   `resource` names the authority the client used (`localhost:PORT`, `[::1]:PORT` or
 //!   `127.0.0.1:PORT`, RFC 9728 §3.3: identical to the URL the client built the well-known from), as
 //!   does the 401 challenge's `resource_metadata`; `authorization_servers` is always the one issuer.
@@ -88,7 +89,8 @@ pub async fn protected_resource(
     }))
 }
 
-/// `GET /.well-known/oauth-protected-resource`: no gateway-wide resource (checklist D4).
+/// `GET /.well-known/oauth-protected-resource`: no gateway-wide resource (each connection is its own
+/// audience).
 pub async fn no_root_resource() -> Response {
     not_found()
 }

@@ -3,7 +3,7 @@
 //! Implements:
 //! - RFC 7636 §4.2 / OAuth 2.1 §4.1.1: `code_challenge` syntax, `code_challenge_method` (absent means
 //!   `plain`).
-//! - OAuth 2.1 §4.1.2.1 and mcp-auth-checklist §2.3: a missing challenge, `plain` (explicit or by default)
+//! - OAuth 2.1 §4.1.2.1: a missing challenge, `plain` (explicit or by default)
 //!   or any other method is `invalid_request`.
 //! - RFC 7636 §4.1 / §4.6, OAuth 2.1 §4.1.3: `code_verifier` syntax (43-128 characters of
 //!   `[A-Za-z0-9-._~]`) and `BASE64URL-NOPAD(SHA256(ASCII(code_verifier))) == code_challenge`, compared in
@@ -16,8 +16,8 @@
 //!   tells the client at once instead of failing its token request a minute later.
 //! - `code_challenge_method` is compared case-sensitively (`S256`, RFC 7636 §4.3).
 //! - At the token endpoint ([`check_verifier`]): a missing `code_verifier` is `invalid_request` ("missing a
-//!   required parameter", OAuth 2.1 §3.2.4; mcp-auth-checklist case 50); a malformed or wrong one is
-//!   `invalid_grant` (RFC 7636 §4.6).
+//!   required parameter", OAuth 2.1 §3.2.4; some servers answer `invalid_grant` instead); a malformed or
+//!   wrong one is `invalid_grant` (RFC 7636 §4.6).
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -195,7 +195,7 @@ mod tests {
         assert_eq!(
             OAuthError::from(PkceError::MissingVerifier).error(),
             ErrorCode::InvalidRequest,
-            "documented choice for checklist case 50"
+            "a missing verifier is invalid_request, the documented choice"
         );
     }
 
@@ -233,12 +233,12 @@ mod tests {
         assert_eq!(
             validate_challenge(None, Some("S256")),
             Err(PkceError::MissingChallenge),
-            "checklist case 18"
+            "no code_challenge"
         );
         assert_eq!(
             validate_challenge(None, None),
             Err(PkceError::MissingChallenge),
-            "checklist case 18"
+            "no code_challenge"
         );
     }
 
@@ -247,12 +247,12 @@ mod tests {
         assert_eq!(
             validate_challenge(Some(RFC_CHALLENGE), Some("plain")),
             Err(PkceError::PlainNotAllowed),
-            "checklist case 19"
+            "an explicit plain method"
         );
         assert_eq!(
             validate_challenge(Some(RFC_CHALLENGE), None),
             Err(PkceError::PlainNotAllowed),
-            "checklist case 20: no method means plain (OAuth 2.1 §4.1.1)"
+            "no method means plain (OAuth 2.1 §4.1.1)"
         );
         assert_eq!(
             validate_challenge(Some(RFC_CHALLENGE), Some("s256")),
@@ -272,7 +272,7 @@ mod tests {
             assert_eq!(
                 OAuthError::from(e).error(),
                 ErrorCode::InvalidRequest,
-                "O21 §4.1.2.1: invalid_request"
+                "OAuth 2.1 §4.1.2.1: invalid_request"
             );
         }
     }
@@ -282,19 +282,16 @@ mod tests {
         let cases = [
             (
                 "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-c",
-                "42 characters (checklist case 21)",
+                "42 characters",
             ),
-            (
-                "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM=",
-                "padding (checklist case 21)",
-            ),
+            ("E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM=", "padding"),
             (
                 "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw+cM",
-                "+ is standard base64 (checklist case 21)",
+                "+ is standard base64",
             ),
             (
                 "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw/cM",
-                "/ is standard base64 (checklist case 21)",
+                "/ is standard base64",
             ),
             (
                 "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cMA",

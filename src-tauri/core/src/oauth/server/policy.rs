@@ -1,4 +1,4 @@
-//! Gatehouse's own scopes and lifetimes as an authorization server (mcp-auth-checklist §2.5, §2.7).
+//! Gatehouse's own scopes and lifetimes as an authorization server.
 //!
 //! Scopes are Gatehouse's, separate from any upstream scope (those stay private to role 2). There is
 //! one resource scope, [`SCOPE_MCP_ACCESS`]: "use this connection's tools, resources and prompts",
@@ -19,7 +19,7 @@ pub const SUPPORTED_SCOPES: &[&str] = &[SCOPE_MCP_ACCESS, SCOPE_OFFLINE_ACCESS];
 /// What the protected resource metadata and the 401 challenge list: the minimal baseline.
 pub const RESOURCE_SCOPES: &[&str] = &[SCOPE_MCP_ACCESS];
 
-/// Access tokens: opaque, checked against the store on every request (product.md §2).
+/// Access tokens: opaque, checked against the store on every request (a revoke works at once).
 pub const ACCESS_TOKEN_TTL: UnixMillis = 60 * MINUTE;
 /// Refresh tokens expire after this long without use; every refresh rotates them.
 pub const REFRESH_TOKEN_IDLE_TTL: UnixMillis = 30 * DAY;

@@ -1,7 +1,7 @@
 //! `POST /register`: RFC 7591 Dynamic Client Registration for public clients.
 //!
 //! - The body is capped at [`MAX_REGISTRATION_BODY`] before any parsing; a larger one is **413** with an
-//!   `invalid_client_metadata` body (mcp-auth-checklist §2.2, case 28). A body that is not JSON is 400
+//!   `invalid_client_metadata` body. A body that is not JSON is 400
 //!   `invalid_client_metadata`; the content type is not checked, the bytes must simply be JSON (the
 //!   gateway's Origin guard already keeps foreign web pages out).
 //! - Validation is [`validate_registration`]: public clients only (`token_endpoint_auth_method` forced

@@ -2,9 +2,9 @@
 //!
 //! Implements:
 //! - RFC 8707 §2: the value is an absolute URI without a fragment; an unacceptable one is `invalid_target`.
-//! - MCP 2026-07-28 authorization §Canonical Server URI (A26): lowercase scheme and host, no trailing slash;
-//!   compare case-insensitively on scheme and host (mcp-auth-checklist §1.1).
-//! - mcp-auth-checklist §2.3 `[GH]`: exactly one `resource` per request, since a multi-audience token
+//! - MCP 2026-07-28 authorization §Canonical Server URI: lowercase scheme and host, no trailing slash;
+//!   compare case-insensitively on scheme and host.
+//! - Gatehouse's rule: exactly one `resource` per request, since a multi-audience token
 //!   would cross connections (RFC 8707 §3).
 //!
 //! # Decisions
@@ -12,12 +12,13 @@
 //!   default port, dot segments resolved), then one trailing `/` removed from the path (`http://h:1/` becomes
 //!   `http://h:1`). The value identifies an audience, it is not a destination, so normalizing generously
 //!   is safe here (unlike redirect URIs).
-//! - Host aliases (mcp-auth-checklist D5): `127.0.0.1`, `localhost` and `[::1]` with the gateway's port are
-//!   one audience; [`slug_for`] accepts all three, and [`ResourceUri::for_connection`] gives the canonical
-//!   `http://127.0.0.1:PORT/mcp/<slug>` to bind grants and tokens to.
+//! - Host aliases: a client may call the gateway by any loopback name, so `127.0.0.1`, `localhost` and
+//!   `[::1]` with the gateway's port are one audience; [`slug_for`] accepts all three, and
+//!   [`ResourceUri::for_connection`] gives the canonical `http://127.0.0.1:PORT/mcp/<slug>` to bind
+//!   grants and tokens to.
 //! - A resource with userinfo or a query never names a connection (`None` from [`slug_for`]).
 //! - A missing `resource` is `Ok(None)`: whether that means `invalid_target` or the consent page's
-//!   connection picker is the endpoint's policy (mcp-auth-checklist case 47).
+//!   connection picker is the endpoint's policy (RFC 8707 §2.1 allows either).
 //! - Slugs are `[a-z0-9][a-z0-9-]{0,62}`; the path is case-sensitive, so `/mcp/Foo` names nothing.
 
 use std::fmt;
@@ -194,7 +195,7 @@ mod tests {
             assert_eq!(
                 slug(raw).as_deref(),
                 Some("github"),
-                "mcp-auth-checklist D5: {raw}"
+                "loopback aliases name the same connection: {raw}"
             );
         }
     }
@@ -204,7 +205,7 @@ mod tests {
         assert_eq!(
             one("HTTP://LOCALHOST:4849/mcp/github").as_str(),
             "http://localhost:4849/mcp/github",
-            "A26: scheme and host compared case-insensitively"
+            "MCP canonical server URI: scheme and host compared case-insensitively"
         );
         assert_eq!(
             slug("HTTP://127.0.0.1:4849/mcp/github").as_deref(),
@@ -244,11 +245,11 @@ mod tests {
     }
 
     #[test]
-    fn case_45_other_resources_name_no_connection() {
+    fn other_resources_name_no_connection() {
         assert_eq!(
             slug("https://other.example/mcp"),
             None,
-            "checklist case 45: not a Gatehouse connection"
+            "not a Gatehouse connection"
         );
         assert_eq!(
             slug("http://127.0.0.1:4850/mcp/github"),
@@ -310,7 +311,7 @@ mod tests {
     }
 
     #[test]
-    fn case_46_fragment_and_multiple_are_refused() {
+    fn fragment_and_multiple_resources_are_refused() {
         assert_eq!(
             parse_resource_params(&["http://127.0.0.1:4849/mcp/github#x"]),
             Err(ResourceError::Fragment),
@@ -339,7 +340,7 @@ mod tests {
     }
 
     #[test]
-    fn case_47_missing_resource_is_left_to_policy() {
+    fn missing_resource_is_left_to_policy() {
         assert_eq!(
             parse_resource_params(&[]),
             Ok(None),
@@ -377,7 +378,7 @@ mod tests {
         assert_eq!(
             resource.as_str(),
             "http://127.0.0.1:4849/mcp/github",
-            "product.md §2 local URL"
+            "the connection's local URL"
         );
         assert_eq!(
             one(resource.as_str()),

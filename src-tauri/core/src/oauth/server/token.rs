@@ -10,10 +10,10 @@
 //! else `invalid_grant`), a `code_verifier` (missing → `invalid_request`) whose S256 equals the stored
 //! challenge (else `invalid_grant`), and a `resource`, if sent, naming the code's resource (else
 //! `invalid_target`). A request failing those checks changes nothing: a replay with a wrong verifier
-//! does **not** revoke the first exchange's tokens (no denial of service; checklist case 52), and does
-//! not burn the code either. Only then is the code redeemed: the first valid redemption issues tokens;
-//! a second valid one revokes the grant (committed before answering `invalid_grant`; case 51); an
-//! expired or revoked code is `invalid_grant`.
+//! does **not** revoke the first exchange's tokens (no denial of service), and does not burn the code
+//! either. Only then is the code redeemed: the first valid redemption issues tokens; a second valid
+//! one revokes the grant (committed before answering `invalid_grant`; OAuth 2.1 §4.1.3); an expired or
+//! revoked code is `invalid_grant`.
 //!
 //! A refresh token (a new family) is issued when the client registered the `refresh_token` grant type
 //! or the grant's scopes include `offline_access`.

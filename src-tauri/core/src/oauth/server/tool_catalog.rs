@@ -1,5 +1,5 @@
 //! What the consent page asks of an upstream: the list of its tools, so the person can choose which ones
-//! a client may use (product.md §3, "a choice of which tools this client may use").
+//! a client may use.
 //!
 //! The authorization endpoint depends only on the [`ToolCatalog`] trait; the proxy provides the real
 //! implementation (an MCP `tools/list` against the upstream with the connection's credentials). When the

@@ -1,5 +1,5 @@
 //! Both protocol eras, bridged (MCP 2026-07-28 basic/versioning §Backward Compatibility with
-//! Initialization-Based Versions and its compatibility matrix; mcp-auth-checklist §0.2, §3.6).
+//! Initialization-Based Versions and its compatibility matrix).
 //!
 //! Without Gatehouse a modern (2026-07-28) client fails against a legacy (`initialize`, sessions)
 //! server and a legacy client fails against a modern-only one. Gatehouse knows each upstream's era
@@ -15,7 +15,7 @@
 //!
 //! Server-to-client requests do not cross the bridge: Gatehouse declares no sampling, elicitation or
 //! roots capability to either side's upstream on the client's behalf, so a well-behaved upstream does
-//! not send them (checklist §3.6: "withhold those capabilities upstream"); a 2026-07-28
+//! not send them; a 2026-07-28
 //! `InputRequiredResult` reaches a legacy client as it is.
 
 pub mod results;

@@ -155,7 +155,7 @@ impl Drop for CancelOnClose {
 /// A 2026-07-28 client that closes its stream cancels the request (Streamable HTTP §Cancellation);
 /// a legacy server learns it only from `notifications/cancelled` in its session (2025-11-25
 /// transports: a disconnect is not a cancellation), so that is sent when the client goes before
-/// the answer's end (mcp-auth-checklist §3.6, propagate cancellation by each side's era).
+/// the answer's end: cancellation reaches each side in that side's era.
 fn cancel_on_close(
     response: Response,
     crossing: &Crossing,

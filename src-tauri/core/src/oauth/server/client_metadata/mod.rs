@@ -7,9 +7,9 @@
 //! - RFC 7591 §3.2.2: `invalid_redirect_uri` and `invalid_client_metadata`.
 //! - RFC 7591 §2 and §5: `client_uri`, `logo_uri`, `tos_uri` and `policy_uri` are web pages (or an
 //!   image) that an AS may show to the person, so only http(s) URLs are accepted.
-//! - OAuth 2.1 §2.1 / §8.1 and mcp-auth-checklist §2.2: public clients only
+//! - OAuth 2.1 §2.1 / §8.1: public clients only
 //!   (`token_endpoint_auth_method` forced to `none`), `application_type` recorded.
-//! - mcp-auth-checklist §2.7 / BP26 §Scope Minimization: scopes outside the supported set are dropped.
+//! - MCP security best practices §Scope Minimization: scopes outside the supported set are dropped.
 //!
 //! # Decisions
 //! - **Structure vs value.** A body that is not an object, or a known field of the wrong JSON type
@@ -48,7 +48,7 @@ use url::Url;
 use super::error::{ErrorCode, OAuthError};
 use super::redirect_uri::{RedirectUri, RedirectUriError, RejectedUri, register_redirect_uris};
 
-/// Largest registration body accepted, in bytes (mcp-auth-checklist §2.2). The endpoint enforces it before
+/// Largest registration body accepted, in bytes (a Gatehouse limit). The endpoint enforces it before
 /// parsing JSON; larger bodies get 413.
 pub const MAX_REGISTRATION_BODY: usize = 16 * 1024;
 /// Longest `client_name`, `software_id` or `software_version` kept, in characters.
@@ -194,9 +194,9 @@ impl ValidatedClient {
     }
 }
 
-/// What a re-registration removed compared with the previous one (product.md §2: such a shrink revokes the
-/// affected grants). Redirect URIs are compared by their cosmetic key (host case, default port, loopback
-/// port and one trailing slash do not count as a change).
+/// What a re-registration removed compared with the previous one (such a shrink revokes the affected
+/// grants; a cosmetic change revokes nothing). Redirect URIs are compared by their cosmetic key (host
+/// case, default port, loopback port and one trailing slash do not count as a change).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Shrink {
     /// Redirect URIs of the old registration no longer present (the grants bound to them get revoked).

@@ -80,7 +80,7 @@ fn vs_code_registration() {
     assert_eq!(
         client.application_type,
         Some(ApplicationType::Native),
-        "O21 §8.1: client type recorded"
+        "OAuth 2.1 §8.1: client type recorded"
     );
     assert_eq!(client.redirect_uris.len(), 4, "several redirects, all kept");
     assert!(
@@ -250,7 +250,7 @@ fn all_redirect_uris_invalid_is_invalid_redirect_uri() {
     assert_eq!(
         e.error(),
         ErrorCode::InvalidRedirectUri,
-        "checklist case 27"
+        "a non-loopback http or script redirect is refused"
     );
     let description = e.description().unwrap_or_default();
     assert!(
@@ -357,7 +357,7 @@ fn auth_method_is_forced_to_none() {
     assert_eq!(
         client.token_endpoint_auth_method(),
         "none",
-        "checklist case 30: public clients only"
+        "public clients only"
     );
     assert_eq!(
         client.requested_token_endpoint_auth_method.as_deref(),
@@ -521,11 +521,7 @@ fn uris_are_kept_as_text_or_dropped() {
 
 #[test]
 fn body_limit_constant() {
-    assert_eq!(
-        MAX_REGISTRATION_BODY,
-        16 * 1024,
-        "mcp-auth-checklist §2.2: 16 KiB cap (case 28)"
-    );
+    assert_eq!(MAX_REGISTRATION_BODY, 16 * 1024, "16 KiB cap");
 }
 
 #[test]

@@ -7,7 +7,7 @@
 //! - RFC 8252 §7.1 (private-use URI schemes), §7.3 (loopback interface redirection: any port).
 //! - RFC 3986 §6.2.2.1 / §6.2.3 for the only normalizations applied (see below).
 //!
-//! # Registration policy (Gatehouse decision, product.md §3, mcp-auth-checklist §2.3)
+//! # Registration policy (Gatehouse decision within OAuth 2.1 §2.3)
 //! Accepted:
 //! - `https` with any host;
 //! - loopback `http` whose host is exactly `127.0.0.1`, `[::1]` or `localhost` (any letter case);
@@ -58,7 +58,7 @@ pub const DOTLESS_APP_SCHEMES: [&str; 6] = [
     // OAuth put in their callbacks (Cline: `vscode://saoudrizwan.claude-dev/…` on the desktop).
     "vscode",
     "vscode-insiders",
-    // Cursor: its MCP client registers `cursor://anysphere.cursor-mcp/oauth/callback` (product.md §3);
+    // Cursor: its MCP client registers `cursor://anysphere.cursor-mcp/oauth/callback`;
     // also `vscode.env.uriScheme` for such extensions running in Cursor.
     "cursor",
     // Windsurf: `vscode.env.uriScheme` for such extensions running in Windsurf.
@@ -276,7 +276,7 @@ impl RedirectUri {
     }
 
     /// Key under which two registrations count as the same redirect target when deciding whether a
-    /// re-registration removed one (product.md §2: cosmetic changes must not revoke). Looser than
+    /// re-registration removed one (a cosmetic change must not revoke a grant). Looser than
     /// [`RedirectUri::matches`] on purpose: a false "same" here keeps a grant, a false match there would
     /// send a code elsewhere. Ignores the loopback port (matching ignores it too) and one trailing `/` of
     /// the path.

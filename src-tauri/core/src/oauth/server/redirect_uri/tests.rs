@@ -34,7 +34,7 @@ fn any_matches(registered: &[RedirectUri], requested: &str) -> bool {
     registered.iter().any(|r| r.matches(requested))
 }
 
-// product.md §3: every client of the table registers and its real callback matches.
+// What real local MCP clients register: each one registers and its real callback matches.
 
 #[test]
 fn claude_code_portless_localhost_matches_random_port() {
@@ -257,10 +257,10 @@ fn dotless_private_use_schemes_are_refused_unless_a_real_client_uses_them() {
     );
 }
 
-// mcp-auth-checklist §5.2 cases 23-27.
+// Matching a requested redirect URI (OAuth 2.1 §2.3.1) and refusing registrations (OAuth 2.1 §2.3).
 
 #[test]
-fn case_23_different_path_does_not_match() {
+fn a_different_path_does_not_match() {
     assert!(
         !uri("http://127.0.0.1/cb").matches("http://127.0.0.1:53122/other"),
         "path must match"
@@ -272,10 +272,10 @@ fn case_23_different_path_does_not_match() {
 }
 
 #[test]
-fn case_24_loopback_any_port() {
+fn loopback_redirects_match_any_port() {
     assert!(
         uri("http://127.0.0.1/cb").matches("http://127.0.0.1:53122/cb"),
-        "O21 §2.3.1: any port"
+        "OAuth 2.1 §2.3.1: any port"
     );
     assert!(
         uri("http://[::1]/cb").matches("http://[::1]:53122/cb"),
@@ -288,7 +288,7 @@ fn case_24_loopback_any_port() {
 }
 
 #[test]
-fn case_25_host_swap_does_not_match() {
+fn localhost_does_not_stand_in_for_127_0_0_1() {
     assert!(
         !uri("http://127.0.0.1/cb").matches("http://localhost:53122/cb"),
         "localhost is not 127.0.0.1"
@@ -304,7 +304,7 @@ fn case_25_host_swap_does_not_match() {
 }
 
 #[test]
-fn case_26_userinfo_fragment_extra_query_never_match() {
+fn userinfo_fragment_or_extra_query_never_match() {
     let registered = uri("http://127.0.0.1/cb");
     assert!(
         !registered.matches("http://127.0.0.1:1@evil.com/cb"),
@@ -338,7 +338,7 @@ fn case_26_userinfo_fragment_extra_query_never_match() {
 }
 
 #[test]
-fn case_27_registration_refusals() {
+fn registration_refuses_non_loopback_http_and_script_schemes() {
     assert_eq!(
         refused("http://evil.example/cb"),
         RedirectUriError::PlainHttpNotLoopback,
@@ -374,7 +374,7 @@ fn case_27_registration_refusals() {
     assert_eq!(
         refused("https://app.example/cb#x"),
         RedirectUriError::Fragment,
-        "O21 §2.3: no fragment"
+        "OAuth 2.1 §2.3: no fragment"
     );
     assert_eq!(
         refused("https://app.example/cb#"),
