@@ -14,6 +14,7 @@
 //! module. `tests/architecture.rs` checks it.
 
 mod activity;
+mod client_import;
 mod client_setup;
 mod clients;
 mod connection_input;
@@ -35,12 +36,14 @@ mod bindings;
 mod tests;
 
 pub use activity::{ActivityView, MAX_ACTIVITY, list_activity};
+pub use client_import::{
+    ImportCandidate, ImportDone, ImportPlan, ImportPreview, ImportResult, import_candidates,
+    import_from_client, import_server, importable, plan_import, preview_import,
+};
 pub use client_setup::{
     ClientConfigPreview, ClientConfigWritten, DetectedClient, DetectedWorkspaceView,
-    ImportCandidate, ImportDone, ImportPlan, ImportPreview, ImportResult, bridge_command,
-    connect_client, detect_clients, import_candidates, import_from_client, import_server,
-    importable, list_client_apps, plan_import, preview_client_config, preview_client_connect,
-    preview_import, undo_client, undo_client_config, user_home, workspace_config,
+    bridge_command, connect_client, detect_clients, list_client_apps, preview_client_config,
+    preview_client_connect, undo_client, undo_client_config, user_home, workspace_config,
     write_client_config,
 };
 pub use clients::{
