@@ -67,6 +67,8 @@ pub enum Body<'a> {
     Json(&'a serde_json::Value),
     /// `application/x-www-form-urlencoded`.
     Form(&'a [(&'a str, &'a str)]),
+    /// Bytes already encoded; the headers given say what they are.
+    Bytes(&'a [u8]),
 }
 
 impl Outbound {
@@ -156,6 +158,7 @@ impl Outbound {
             Body::Empty => request,
             Body::Json(value) => request.json(value),
             Body::Form(pairs) => request.form(pairs),
+            Body::Bytes(bytes) => request.body(bytes.to_vec()),
         };
         let mut response = request
             .send()

@@ -29,9 +29,9 @@ use url::Url;
 use super::deep_link::DEEP_LINK_REDIRECT_URI;
 use super::reauth::union_scopes;
 use super::registration::{self, OAuthClient};
+use super::token_endpoint::{Grant, token_request};
 use super::{
     ServerMetadata, TokenResponse, UpstreamError, UpstreamOAuth, credential_for, read_credential,
-    token_request,
 };
 use crate::clock::{MINUTE, UnixMillis};
 use crate::crypto::Aad;
@@ -356,14 +356,13 @@ impl UpstreamOAuth {
             .cipher()
             .open_string(&signin.verifier_sealed, &verifier_aad(&hash_hex))?;
         let policy = Self::policy(&row);
-        let form = vec![
-            ("grant_type", "authorization_code".to_owned()),
-            ("code", code.to_owned()),
-            ("redirect_uri", signin.redirect_uri.clone()),
-            ("code_verifier", verifier.expose_secret().to_owned()),
-            ("resource", signin.resource.clone()),
-        ];
-        let tokens = match token_request(&policy, &signin.token_endpoint, &client, form).await {
+        let grant = Grant::AuthorizationCode {
+            code,
+            redirect_uri: &signin.redirect_uri,
+            verifier: verifier.expose_secret(),
+            resource: &signin.resource,
+        };
+        let tokens = match token_request(&policy, &signin.token_endpoint, &client, grant).await {
             Ok(t) => t,
             Err(super::TokenFailure::Refused { error, .. }) if error == "invalid_client" => {
                 return Err(registration::client_refused(&self.vault, &row.id, &client).await);
@@ -544,18 +543,15 @@ impl UpstreamOAuth {
                     "client credentials need a pre-registered client id and secret".into(),
                 )
             })?;
-        let mut form = vec![
-            ("grant_type", "client_credentials".to_owned()),
-            ("resource", endpoints.resource.clone()),
-        ];
-        if let Some(scope) = &endpoints.scope {
-            form.push(("scope", scope.clone()));
-        }
+        let grant = Grant::ClientCredentials {
+            scope: endpoints.scope.as_deref(),
+            resource: &endpoints.resource,
+        };
         match token_request(
             &Self::policy(row),
             &endpoints.metadata.token_endpoint,
             &client,
-            form,
+            grant,
         )
         .await
         {

@@ -41,10 +41,11 @@ pub mod refresh;
 pub mod registration;
 pub mod signin_page;
 pub mod signout;
+pub mod token_endpoint;
 
 use std::sync::Arc;
 
-use http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use http::StatusCode;
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::Value;
 
@@ -56,7 +57,7 @@ pub use registration::{OAuthClient, Template, templates};
 
 use crate::clock::{SECOND, UnixMillis};
 use crate::crypto::{Aad, CryptoError};
-use crate::net::outbound::{Body, Outbound, OutboundError};
+use crate::net::outbound::{Outbound, OutboundError};
 use crate::store::connections::{AuthKind, ConnectionRow};
 use crate::store::upstream_credentials::{self, UpstreamCredential};
 use crate::store::{ConnectionId, StoreError};
@@ -340,70 +341,6 @@ impl From<TokenFailure> for UpstreamError {
             TokenFailure::Other(e) => e,
         }
     }
-}
-
-/// POSTs a token request (RFC 6749 §4.1.3, §6, §4.4) and checks the answer (checklist §4.5).
-pub(crate) async fn token_request(
-    policy: &Outbound,
-    endpoint: &str,
-    client: &OAuthClient,
-    mut form: Vec<(&'static str, String)>,
-) -> Result<TokenResponse, TokenFailure> {
-    let mut headers = HeaderMap::new();
-    headers.insert(header::ACCEPT, HeaderValue::from_static("application/json"));
-    client.authenticate(&mut headers, &mut form);
-    let pairs: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
-    let fetched = policy
-        .send(Method::POST, endpoint, headers, Body::Form(&pairs))
-        .await
-        .map_err(|source| {
-            TokenFailure::Other(UpstreamError::Outbound {
-                what: "calling the token endpoint",
-                source,
-            })
-        })?;
-    let body: Value = serde_json::from_slice(&fetched.body).unwrap_or(Value::Null);
-    if !fetched.status.is_success() {
-        return Err(TokenFailure::Refused {
-            error: body
-                .get("error")
-                .and_then(Value::as_str)
-                .unwrap_or("")
-                .to_owned(),
-            text: oauth_error_text(&body, fetched.status),
-        });
-    }
-    let refused = |text: &str| TokenFailure::Refused {
-        error: "invalid_response".into(),
-        text: text.into(),
-    };
-    let access = body
-        .get("access_token")
-        .and_then(Value::as_str)
-        .filter(|s| !s.is_empty())
-        .ok_or_else(|| refused("the token response has no access_token"))?;
-    let token_type = body
-        .get("token_type")
-        .and_then(Value::as_str)
-        .unwrap_or("Bearer");
-    if !token_type.eq_ignore_ascii_case("bearer") {
-        return Err(refused("the token response is not a Bearer token"));
-    }
-    Ok(TokenResponse {
-        access_token: SecretString::from(access.to_owned()),
-        refresh_token: body
-            .get("refresh_token")
-            .and_then(Value::as_str)
-            .filter(|s| !s.is_empty())
-            .map(|s| SecretString::from(s.to_owned())),
-        expires_in: body.get("expires_in").and_then(Value::as_i64),
-        scope: body.get("scope").and_then(Value::as_str).map(str::to_owned),
-        token_type: "Bearer".into(),
-        id_token: body
-            .get("id_token")
-            .and_then(Value::as_str)
-            .map(str::to_owned),
-    })
 }
 
 pub(crate) fn access_aad(id: &ConnectionId) -> Aad<'_> {

@@ -25,9 +25,10 @@ use std::sync::{Arc, Mutex, PoisonError, RwLock, Weak};
 use secrecy::{ExposeSecret, SecretString};
 
 use super::registration;
+use super::token_endpoint::{Grant, token_request};
 use super::{
     SIGN_IN_AGAIN, TokenFailure, UpstreamError, UpstreamOAuth, access_aad, credential_for,
-    read_credential, token_request,
+    read_credential,
 };
 use crate::clock::{SECOND, UnixMillis};
 use crate::store::ConnectionId;
@@ -253,13 +254,12 @@ impl UpstreamTokens {
             None => registration::stored_dcr(&owner.vault, credential.as_ref(), &issuer, None)?
                 .ok_or(UpstreamError::ReauthRequired)?,
         };
-        let form = vec![
-            ("grant_type", "refresh_token".to_owned()),
-            ("refresh_token", refresh_token.expose_secret().to_owned()),
-            ("resource", endpoints.resource.clone()),
-        ];
+        let grant = Grant::RefreshToken {
+            refresh_token: refresh_token.expose_secret(),
+            resource: &endpoints.resource,
+        };
         let policy = UpstreamOAuth::policy(&row);
-        match token_request(&policy, &endpoints.metadata.token_endpoint, &client, form).await {
+        match token_request(&policy, &endpoints.metadata.token_endpoint, &client, grant).await {
             Ok(tokens) => {
                 tracing::info!(connection = %id, "upstream token refreshed");
                 self.save(owner, &row, credential, &issuer, &tokens).await

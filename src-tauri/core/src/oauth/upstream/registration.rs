@@ -41,7 +41,7 @@
 use std::collections::BTreeMap;
 
 use http::{HeaderMap, HeaderValue, Method, header};
-use secrecy::{ExposeSecret, SecretString};
+use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
@@ -82,34 +82,6 @@ pub struct OAuthClient {
     pub client_secret: Option<SecretString>,
     pub auth: ClientAuth,
     pub origin: ClientOrigin,
-}
-
-impl OAuthClient {
-    /// Adds the client authentication to a token / revocation request.
-    pub fn authenticate(&self, headers: &mut HeaderMap, form: &mut Vec<(&'static str, String)>) {
-        match (&self.client_secret, self.auth) {
-            (Some(secret), ClientAuth::ClientSecretBasic) => {
-                use base64::Engine as _;
-                let enc = |s: &str| {
-                    url::form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>()
-                };
-                let pair = format!("{}:{}", enc(&self.client_id), enc(secret.expose_secret()));
-                let value = format!(
-                    "Basic {}",
-                    base64::engine::general_purpose::STANDARD.encode(pair)
-                );
-                if let Ok(mut v) = HeaderValue::from_str(&value) {
-                    v.set_sensitive(true);
-                    headers.insert(header::AUTHORIZATION, v);
-                }
-            }
-            (Some(secret), _) => {
-                form.push(("client_id", self.client_id.clone()));
-                form.push(("client_secret", secret.expose_secret().to_owned()));
-            }
-            (None, _) => form.push(("client_id", self.client_id.clone())),
-        }
-    }
 }
 
 /// A provider template: endpoints and default scopes for a pre-registered client.

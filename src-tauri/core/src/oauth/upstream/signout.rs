@@ -2,12 +2,11 @@
 //! upstream's `revocation_endpoint` (best effort; the result goes to the audit log), then the local
 //! tokens are deleted. The registration is kept for the next sign-in.
 
-use http::{HeaderMap, Method};
 use secrecy::ExposeSecret;
 
 use super::registration::{self};
+use super::token_endpoint::{RevokedKind, revoke};
 use super::{UpstreamError, UpstreamOAuth, read_credential};
-use crate::net::outbound::Body;
 use crate::store::ConnectionId;
 use crate::store::audit::{self, AuditKind, AuditSubject};
 use crate::store::connections::{self, ConnectionRow, ConnectionStatus};
@@ -114,16 +113,16 @@ impl UpstreamOAuth {
         let policy = Self::policy(row);
         let cipher = self.vault.cipher();
         let mut all_ok = true;
-        for (sealed, aad, hint) in [
+        for (sealed, aad, kind) in [
             (
                 &credential.refresh_token_sealed,
                 super::refresh_aad(&row.id),
-                "refresh_token",
+                RevokedKind::RefreshToken,
             ),
             (
                 &credential.access_token_sealed,
                 super::access_aad(&row.id),
-                "access_token",
+                RevokedKind::AccessToken,
             ),
         ] {
             let Some(sealed) = sealed else { continue };
@@ -131,18 +130,7 @@ impl UpstreamOAuth {
                 all_ok = false;
                 continue;
             };
-            let mut form = vec![
-                ("token", token.expose_secret().to_owned()),
-                ("token_type_hint", hint.to_owned()),
-            ];
-            let mut headers = HeaderMap::new();
-            client.authenticate(&mut headers, &mut form);
-            let pairs: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
-            let ok = policy
-                .send(Method::POST, &endpoint, headers, Body::Form(&pairs))
-                .await
-                .is_ok_and(|f| f.status.is_success());
-            all_ok &= ok;
+            all_ok &= revoke(&policy, &endpoint, &client, token.expose_secret(), kind).await;
         }
         if all_ok {
             RevokeResult::Revoked
