@@ -417,94 +417,9 @@ pub fn set_caller(
 }
 
 #[cfg(test)]
-mod set_pending_tools_tests {
-    use super::super::test_support::fixture;
-    use super::*;
-
-    #[test]
-    fn sets_tools_of_a_pending_grant_only() {
-        let f = fixture();
-        let connection = f.connection("docs");
-        let client = f.client();
-        let id = f.pending_grant(&client, &connection, "mcp:access");
-        let tools = vec![String::from("search"), String::from("fetch")];
-        let now = f.clock_now();
-        f.store
-            .write_blocking(|tx| set_pending_tools(tx, &id, Some(&tools)))
-            .unwrap_or_else(|e| panic!("a pending grant takes a tool list: {e}"));
-        assert_eq!(
-            f.grant(&id).tools,
-            Some(vec![String::from("fetch"), String::from("search")]),
-            "stored sorted, like create_pending"
-        );
-        f.store
-            .write_blocking(|tx| activate(tx, &id, now).map(|_| ()))
-            .unwrap_or_else(|e| panic!("activation works: {e}"));
-        let result = f
-            .store
-            .write_blocking(|tx| set_pending_tools(tx, &id, None));
-        assert!(
-            matches!(result, Err(StoreError::GrantState { .. })),
-            "an active grant's tools never change: {result:?}"
-        );
-        assert!(
-            f.grant(&id).tools.is_some(),
-            "the active grant kept its list"
-        );
-    }
-}
+#[path = "grants_set_pending_tools_tests.rs"]
+mod set_pending_tools_tests;
 
 #[cfg(test)]
-mod token_state_tests {
-    use super::super::test_support::fixture;
-    use super::*;
-    use crate::clock::HOUR;
-
-    #[test]
-    fn token_state_sees_live_tokens_and_forgets_revoked_ones() {
-        let f = fixture();
-        let connection = f.connection("tokens");
-        let client = f.client();
-        let grant = f.active_grant(&client, &connection);
-        let read = |f: &super::super::test_support::Fixture| {
-            let grant = grant.clone();
-            f.store
-                .read_blocking(move |c| token_state(c, &grant))
-                .expect("reading the token state must work")
-        };
-        assert_eq!(
-            read(&f),
-            GrantTokenState {
-                issued: false,
-                access_expires_at: None,
-                refresh_expires_at: None
-            },
-            "a grant without tokens has nothing issued"
-        );
-        let now = f.clock_now();
-        f.artefacts(&grant);
-        let state = read(&f);
-        assert!(state.issued, "tokens were issued");
-        assert_eq!(
-            state.access_expires_at,
-            Some(now + HOUR),
-            "the access token's expiry must show"
-        );
-        assert!(
-            state.refresh_expires_at.is_some_and(|at| at > now + HOUR),
-            "the refresh token's expiry must show: {state:?}"
-        );
-        f.store
-            .revoke_grants(std::slice::from_ref(&grant), RevocationReason::UserRevoked)
-            .expect("revoking must work");
-        assert_eq!(
-            read(&f),
-            GrantTokenState {
-                issued: true,
-                access_expires_at: None,
-                refresh_expires_at: None
-            },
-            "revoked tokens are issued but no longer count as live"
-        );
-    }
-}
+#[path = "grants_token_state_tests.rs"]
+mod token_state_tests;
