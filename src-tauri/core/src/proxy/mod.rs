@@ -28,8 +28,9 @@
 //!
 //! **Revocations from another process** (`gatehoused grants revoke` while the app serves) are not
 //! broadcast to this process: they take effect on the next request of that grant (the store check),
-//! and its already-open streams are closed by a poll of the open streams' grants every
-//! [`ProxyOptions::stream_recheck_every`].
+//! and its already-open streams are ended once a [`CommitProbe`](crate::store::commits::CommitProbe)
+//! sees a commit (polled every [`ProxyOptions::commit_poll_every`], 100 ms) and the open streams'
+//! grants are re-read; a full re-check also runs every [`ProxyOptions::stream_recheck_every`].
 //!
 //! [`catalog`] is the consent page's upstream tool lister; it shares the outbound client.
 
@@ -79,8 +80,11 @@ pub struct ProxyOptions {
     pub max_filtered_response: usize,
     /// How often `last_used_at` is written.
     pub usage_flush_every: Duration,
-    /// How often the grants of open streams are re-checked in the store (cross-process revokes).
+    /// How often the grants of open streams are re-checked in the store even with no commit seen.
     pub stream_recheck_every: Duration,
+    /// How often the store is asked whether anyone committed (cross-process revokes end the
+    /// grant's open streams within about this long).
+    pub commit_poll_every: Duration,
 }
 
 impl Default for ProxyOptions {
@@ -92,6 +96,7 @@ impl Default for ProxyOptions {
             max_filtered_response: 16 * 1024 * 1024,
             usage_flush_every: Duration::from_secs(30),
             stream_recheck_every: Duration::from_secs(5),
+            commit_poll_every: Duration::from_millis(100),
         }
     }
 }
@@ -214,6 +219,13 @@ impl Streams {
                 token.cancel();
             }
         }
+    }
+
+    fn is_empty(&self) -> bool {
+        self.by_grant
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .is_empty()
     }
 
     fn grants(&self) -> Vec<GrantId> {
@@ -356,19 +368,43 @@ fn spawn_background(proxy: &Arc<Proxy>) {
         }
     });
 
-    // Revocations from another process (the CLI): poll the grants of open streams.
+    // Revocations from another process (the CLI): while streams are open, look for any commit
+    // every `commit_poll_every` (a pragma read, no table) and re-check their grants when there was
+    // one; and every `stream_recheck_every` in any case.
     let weak = Arc::downgrade(proxy);
-    let every = proxy.options.stream_recheck_every;
+    let (every, backstop) = (
+        proxy.options.commit_poll_every,
+        proxy.options.stream_recheck_every,
+    );
+    let store = proxy.vault.store().clone();
     runtime.spawn(async move {
+        let mut probe = match store.commit_probe().await {
+            Ok(probe) => Some(probe),
+            Err(err) => {
+                tracing::warn!(error = %err, "no commit probe: open streams are re-checked on the backstop period only");
+                None
+            }
+        };
         let mut tick = tokio::time::interval(every);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut last_full = tokio::time::Instant::now();
         loop {
             tokio::select! {
                 _ = tick.tick() => {},
                 () = stop.cancelled() => break,
             }
             let Some(proxy) = weak.upgrade() else { break };
-            recheck_streams(&proxy).await;
+            let committed = match probe.as_mut() {
+                Some(probe) => probe.moved().await.unwrap_or(true),
+                None => false,
+            };
+            if proxy.streams.is_empty() {
+                continue;
+            }
+            if committed || last_full.elapsed() >= backstop {
+                last_full = tokio::time::Instant::now();
+                recheck_streams(&proxy).await;
+            }
         }
     });
 }

@@ -31,6 +31,7 @@ pub mod authorization_codes;
 pub mod authorization_requests;
 pub mod bridge_credentials;
 pub mod clients;
+pub mod commits;
 pub mod connections;
 pub mod grants;
 mod ids;
