@@ -1,10 +1,11 @@
 //! `GET /oauth/callback` on the gateway's loopback port: where the upstream authorization server
-//! sends the browser back (RFC 8252 §7.3). It completes the sign-in ([`UpstreamOAuth::complete_signin`])
-//! and shows a small page. Everything shown is escaped (the connection's name, the account from the
-//! id_token, the authorization server's `error` and `error_description`); after an `iss` mismatch
-//! nothing the response carried (`error_description`, `error_uri`) is shown (RFC 9207; checklist
-//! §4.5). The page has a strict CSP (`default-src 'none'`, inline style only), no script, cannot be
-//! framed (`frame-ancestors 'none'`, `X-Frame-Options: DENY`), and is not cached.
+//! sends the browser back (RFC 8252 §7.3). It completes the sign-in
+//! ([`UpstreamOAuth::complete_signin`]) and shows a small page. Everything shown is escaped (the
+//! connection's name, the account from the id_token, the authorization server's `error` and
+//! `error_description`); after an `iss` mismatch nothing the response carried (`error_description`,
+//! `error_uri`) is shown (RFC 9207 §2.4). The page has a strict CSP (`default-src 'none'`, inline
+//! style only), no script, cannot be framed (`frame-ancestors 'none'`, `X-Frame-Options: DENY`),
+//! and is not cached.
 
 use std::sync::Arc;
 

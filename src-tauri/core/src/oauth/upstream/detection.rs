@@ -1,9 +1,9 @@
-//! Auto-detection for adding a connection (issue 4, "Adding and signing in"): how an upstream wants
-//! Gatehouse to sign in, from an unauthenticated probe ([`super::discovery::probe`]). A 401 alone
-//! does not mean OAuth (an API-key server answers 401 too): it is OAuth only with protected resource
-//! metadata in sight, named by the challenge (RFC 9728 §5.1), found at the RFC 9728 §3.1
-//! well-knowns, or, for a connection with the 2025-03-26 opt-in, the legacy fallback. Anything else
-//! that wants credentials is most likely a header.
+//! Auto-detection for adding a connection: how an upstream wants Gatehouse to sign in, from an
+//! unauthenticated probe ([`super::discovery::probe`]). A 401 alone does not mean OAuth (an API-key
+//! server answers 401 too): it is OAuth only with protected resource metadata in sight, named by
+//! the challenge (RFC 9728 §5.1), found at the RFC 9728 §3.1 well-knowns, or, for a connection with
+//! the 2025-03-26 opt-in, the legacy fallback. Anything else that wants credentials is most likely
+//! a header.
 
 use url::Url;
 

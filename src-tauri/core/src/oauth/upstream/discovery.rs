@@ -1,4 +1,4 @@
-//! Finding the upstream's authorization server (mcp-auth-checklist §4.1-4.2).
+//! Finding the upstream's authorization server (RFC 9728, RFC 8414, OpenID Connect Discovery).
 //!
 //! 1. **Probe** ([`super::probe`]): an unauthenticated `initialize` POST to the MCP URL (and, when
 //!    that is answered, `notifications/initialized` and `tools/list` in its session, for servers that
@@ -205,8 +205,8 @@ pub fn bearer_challenge(headers: &HeaderMap) -> Option<Challenge> {
         })
 }
 
-/// The canonical form of a resource URI (RFC 8707; checklist §4.4): lowercase scheme and host (the
-/// URL parser does that), no fragment, no trailing slash.
+/// The canonical form of a resource URI (RFC 8707 §2; MCP 2026-07-28 authorization §Canonical Server
+/// URI): lowercase scheme and host (the URL parser does that), no fragment, no trailing slash.
 pub fn canonical_resource(raw: &str) -> Option<String> {
     let mut url = Url::parse(raw.trim()).ok()?;
     url.set_fragment(None);
@@ -265,7 +265,8 @@ pub(super) fn origin(url: &Url) -> String {
     url.origin().ascii_serialization()
 }
 
-/// The PRM URLs to try, in order (checklist §4.1).
+/// The PRM URLs to try, in order: the challenge's `resource_metadata` (RFC 9728 §5.1) alone, else
+/// the RFC 9728 §3.1 well-knowns, path-inserted first, then root.
 pub fn resource_metadata_urls(mcp_url: &Url, challenge: Option<&Challenge>) -> Vec<String> {
     if let Some(url) = challenge.and_then(|c| c.resource_metadata.clone()) {
         return vec![url];
@@ -280,7 +281,8 @@ pub fn resource_metadata_urls(mcp_url: &Url, challenge: Option<&Challenge>) -> V
     urls
 }
 
-/// The AS metadata URLs to try, in order (checklist §4.2).
+/// The AS metadata URLs to try, in order: RFC 8414 §3.1 path-inserted, then OpenID Connect Discovery
+/// path-inserted and appended (MCP 2026-07-28 §Authorization Server Metadata Discovery).
 pub fn server_metadata_urls(issuer: &str) -> Option<Vec<String>> {
     let url = Url::parse(issuer).ok()?;
     let base = origin(&url);
@@ -357,7 +359,7 @@ pub fn validate_server_metadata(
 }
 
 /// Every endpoint must be https (or http to loopback for a local upstream): never `javascript:`,
-/// `file:`, `data:` ... (checklist §4.4, test 103).
+/// `file:`, `data:` ... (MCP security best practices §OAuth Authorization URL Validation).
 pub fn check_endpoints(policy: &Outbound, m: &ServerMetadata) -> Result<(), DiscoveryError> {
     let check = |url: &str, what: &'static str| {
         policy
@@ -544,7 +546,7 @@ mod tests {
                 "https://mcp.example.com/.well-known/oauth-protected-resource/v1/mcp",
                 "https://mcp.example.com/.well-known/oauth-protected-resource"
             ],
-            "test 92: path-inserted first, then root"
+            "RFC 9728 §3.1 well-knowns: path-inserted first, then root"
         );
         assert_eq!(
             server_metadata_urls("https://as.example/t1").unwrap(),
@@ -553,7 +555,7 @@ mod tests {
                 "https://as.example/.well-known/openid-configuration/t1",
                 "https://as.example/t1/.well-known/openid-configuration"
             ],
-            "test 94"
+            "an issuer with a path: OAuth path-inserted, OpenID path-inserted, OpenID appended"
         );
         assert_eq!(
             server_metadata_urls("https://as.example/").unwrap(),
@@ -620,7 +622,7 @@ mod tests {
         assert_eq!(
             validate_server_metadata(&policy, "https://as.example/", &map(good.clone())),
             Err(DiscoveryError::IssuerMismatch("https://as.example/".into())),
-            "test 95: exact issuer match"
+            "the issuer must match exactly (RFC 8414 §3.3)"
         );
         for methods in [json!(null), json!(["plain"])] {
             let mut m = map(good.clone());
@@ -628,7 +630,7 @@ mod tests {
             assert_eq!(
                 validate_server_metadata(&policy, "https://as.example", &m),
                 Err(DiscoveryError::NoS256),
-                "test 96"
+                "metadata without S256 in code_challenge_methods_supported is refused"
             );
         }
         for bad in [
@@ -641,7 +643,7 @@ mod tests {
             assert_eq!(
                 validate_server_metadata(&policy, "https://as.example", &m),
                 Err(DiscoveryError::UnsafeEndpoint("authorization endpoint")),
-                "test 103: {bad}"
+                "an unsafe authorization endpoint is refused: {bad}"
             );
         }
     }

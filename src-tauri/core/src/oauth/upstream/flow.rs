@@ -1,4 +1,4 @@
-//! Signing in to an upstream (mcp-auth-checklist §4.4-4.6, §4.6 revocation).
+//! Signing in to an upstream (OAuth 2.1 §4.1 with PKCE, RFC 8707 resource, RFC 9207 `iss`).
 //!
 //! [`UpstreamOAuth::start_signin`] builds the authorization URL: PKCE S256 with a fresh 32-byte
 //! verifier, a 256-bit `state` of which only the SHA-256 is stored (10 min TTL) together with the
@@ -189,7 +189,8 @@ impl UpstreamOAuth {
         )
         .await?;
 
-        // Step-up (checklist §4.7): the union of the usual scopes and those a 403 asked for.
+        // Step-up (MCP 2026-07-28 authorization §Step-Up Authorization Flow): the union of the
+        // usual scopes and those a 403 asked for.
         let (step_id, version) = (row.id.clone(), row.config_version);
         let step_up = self
             .vault

@@ -1,4 +1,4 @@
-//! Role 2: Gatehouse as an OAuth client of upstream MCP servers (product.md §5; mcp-auth-checklist §4).
+//! Role 2: Gatehouse as an OAuth client of upstream MCP servers.
 //!
 //! - [`discovery`]: probe → RFC 9728 → RFC 8414 / OpenID metadata, cached 5 min per (URL, version),
 //!   with the 2025-03-26 fallback for PRM-less upstreams where the connection opted in; and the
@@ -20,10 +20,11 @@
 //! two form posts and parsing a token response) are a few dozen lines; RFC 9728 discovery, RFC 9207,
 //! RFC 7009 and the templates are not in `oauth2` anyway.
 //!
-//! Not done here (named so nobody assumes otherwise): CIMD as Gatehouse's own client identity toward
-//! upstreams (checklist §4.3 item 2; DCR is used instead), a retry of DCR with alternative redirect
-//! URIs after `invalid_redirect_uri` (test 99: the error is shown), honouring
-//! `client_secret_expires_at`, and the optional `no-store` check on token responses. The app's deep link calls [`UpstreamOAuth::complete_signin`] through
+//! Not done here (named so nobody assumes otherwise): CIMD as Gatehouse's own client identity
+//! toward upstreams (a Client ID Metadata Document Gatehouse hosts for itself; DCR is used
+//! instead), a retry of DCR with alternative redirect URIs after `invalid_redirect_uri` (the error
+//! is shown), honouring `client_secret_expires_at`, and the optional `no-store` check on token
+//! responses. The app's deep link calls [`UpstreamOAuth::complete_signin`] through
 //! `RunningGateway::upstream_oauth()` with the query [`deep_link::callback_query`] parsed.
 //!
 //! Token values never leave this module except as [`SecretString`] to the proxy, never reach a log
@@ -312,7 +313,7 @@ impl UpstreamOAuth {
     }
 
     /// Drops cached discovery for an MCP URL (an upstream 401 may carry a new `resource_metadata`:
-    /// RFC 9728 §5.2; checklist test 114), so the next refresh or sign-in discovers afresh.
+    /// RFC 9728 §5.2), so the next refresh or sign-in discovers afresh.
     pub fn forget_discovery(&self, mcp_url: &str) {
         self.discovery.forget(mcp_url);
     }

@@ -1,7 +1,7 @@
-//! When the upstream wants a new sign-in (mcp-auth-checklist §4.6, §4.7): a refused refresh or a
-//! repeated 401 marks the connection `reauth_required` and drops its tokens; a 403
-//! `insufficient_scope` records the challenged scopes for the next sign-in (step-up, with a cap on
-//! attempts that add nothing new).
+//! When the upstream wants a new sign-in (OAuth 2.1 §4.3; MCP 2026-07-28 authorization §Step-Up
+//! Authorization Flow): a refused refresh or a repeated 401 marks the connection `reauth_required`
+//! and drops its tokens; a 403 `insufficient_scope` records the challenged scopes for the next
+//! sign-in (step-up, with a cap on attempts that add nothing new).
 
 use super::{SIGN_IN_AGAIN, UpstreamError, UpstreamOAuth};
 use crate::store::ConnectionId;
@@ -75,9 +75,10 @@ pub(super) fn union_scopes(base: Option<&str>, extra: Option<&str>) -> Option<St
 }
 
 impl UpstreamOAuth {
-    /// Records a 403 `insufficient_scope` challenge (checklist §4.7): the scopes are requested at the
-    /// next sign-in, and the message for the local client says so. After [`STEP_UP_ATTEMPTS`]
-    /// challenges that add nothing new, the denial is treated as permanent.
+    /// Records a 403 `insufficient_scope` challenge (MCP 2026-07-28 authorization §Step-Up
+    /// Authorization Flow): the scopes are requested at the next sign-in, and the message for the
+    /// local client says so. After [`STEP_UP_ATTEMPTS`] challenges that add nothing new, the denial
+    /// is treated as permanent.
     pub async fn step_up(
         &self,
         row_id: &ConnectionId,

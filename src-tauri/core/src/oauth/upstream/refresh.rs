@@ -1,4 +1,5 @@
-//! Staying signed in (mcp-auth-checklist §4.6): the proxy's source of upstream access tokens.
+//! Staying signed in (OAuth 2.1 §4.3: refresh, rotation): the proxy's source of upstream access
+//! tokens.
 //!
 //! [`UpstreamTokens::access_token`] answers from memory while the token has more than
 //! [`REFRESH_AHEAD`] to live (keyed by `config_version`, so a material change never reuses a token
@@ -7,7 +8,7 @@
 //! or another, is seen on the next request). Otherwise it takes the connection's async mutex and **re-checks**
 //! before refreshing, so however many requests wait, one refresh goes out per connection; the others
 //! get its result. A concurrent refresh with the same rotated token would look like reuse to the AS
-//! and revoke the grant (O21 §4.3.1).
+//! and revoke the grant (OAuth 2.1 §4.3.1).
 //!
 //! The refresh sends `resource` (RFC 8707). A rotated refresh token replaces the old one in the same
 //! transaction as the new access token, before the new access token is used. `invalid_grant` means
@@ -322,7 +323,8 @@ impl UpstreamTokens {
     }
 }
 
-/// What the proxy tells a local client when the upstream needs the user (D6: a JSON-RPC error, not 401).
+/// What the proxy tells a local client when the upstream needs the user (a JSON-RPC error, never
+/// HTTP 401: that would restart the client's OAuth with Gatehouse).
 pub fn client_message(connection_name: &str, err: &UpstreamError) -> String {
     match err {
         UpstreamError::ReauthRequired => format!(

@@ -1,4 +1,4 @@
-//! Who Gatehouse is at the upstream authorization server (mcp-auth-checklist §4.3).
+//! Who Gatehouse is at the upstream authorization server (MCP 2026-07-28 client registration).
 //!
 //! In order: a **pre-registered** client id (and sealed secret) the user entered, bound to the
 //! connection's issuer (never sent to another AS); else a **client metadata document URL** (OAuth
@@ -11,14 +11,14 @@
 //! else a **DCR** registration (RFC 7591) kept sealed in
 //! the connection's `upstream_credentials.dcr_client_json_sealed` together with the issuer and redirect
 //! URIs it was made for, and reused while the issuer matches and the sign-in's redirect URI is one of
-//! them (a new AS or a new port means a new registration; test 100); else an error asking for a client
+//! them (a new AS or a new port means a new registration); else an error asking for a client
 //! id. Provider **templates** ([`Template`]) are data (`templates.json`), not code: they fill the
 //! endpoints and default scopes of a pre-registered client.
 //!
-//! The DCR body is what CR26 requires of a native app: `application_type: "native"`, the redirect
-//! URIs, `token_endpoint_auth_method: "none"`, the authorization-code and refresh grants,
-//! `response_types: ["code"]`, `client_name: "Gatehouse"`. The response is read within
-//! [`MAX_REGISTRATION_BYTES`].
+//! The DCR body is what MCP 2026-07-28 client registration §Application Type requires of a native
+//! app: `application_type: "native"`, the redirect URIs, `token_endpoint_auth_method: "none"`, the
+//! authorization-code and refresh grants, `response_types: ["code"]`, `client_name: "Gatehouse"`.
+//! The response is read within [`MAX_REGISTRATION_BYTES`].
 //!
 //! **Both callbacks in one registration.** A sign-in may come back to the gateway's loopback callback
 //! (RFC 8252 §7.3) or to the app's deep link (§7.1, [`super::deep_link::DEEP_LINK_REDIRECT_URI`]).
@@ -402,8 +402,9 @@ pub async fn ensure_client(
         .read(move |conn| upstream_credentials::get(conn, &id))
         .await?;
     if let Some(client) = preregistered(vault, row, metadata)? {
-        // A pre-registered client is bound to the issuer it was first used with (CR26
-        // §Authorization Server Binding): say so rather than silently trying it elsewhere.
+        // A pre-registered client is bound to the issuer it was first used with (MCP 2026-07-28
+        // client registration §Authorization Server Binding): say so rather than silently trying it
+        // elsewhere.
         if let Some(bound) = credential.as_ref().and_then(|c| c.issuer.as_deref())
             && bound != metadata.issuer
         {

@@ -1,6 +1,6 @@
-//! Signing a connection out (mcp-auth-checklist §4.6, test 119): RFC 7009 token revocation at the
-//! upstream's `revocation_endpoint` (best effort; the result goes to the audit log), then the local
-//! tokens are deleted. The registration is kept for the next sign-in.
+//! Signing a connection out: RFC 7009 token revocation at the upstream's `revocation_endpoint`
+//! (best effort; the result goes to the audit log), then the local tokens are deleted. The
+//! registration is kept for the next sign-in.
 
 use secrecy::ExposeSecret;
 
