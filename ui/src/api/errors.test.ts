@@ -4,6 +4,7 @@ import { describeIpcError, isIpcError, toIpcError } from "./errors";
 describe("IPC errors", () => {
   it("recognises only objects whose tag the backend can send", () => {
     expect(isIpcError({ type: "GatewayNotRunning", data: { reason: "port taken" } })).toBe(true);
+    expect(isIpcError({ type: "Upstream", data: { message: "invalid_grant" } })).toBe(true);
     expect(isIpcError({ type: "Store" })).toBe(false);
     expect(isIpcError({ type: 3 })).toBe(false);
     expect(isIpcError("Internal")).toBe(false);
@@ -24,5 +25,8 @@ describe("IPC errors", () => {
       describeIpcError({ type: "GatewayNotRunning", data: { reason: "cannot listen on 127.0.0.1:47474" } }),
     ).toBe("The gateway is not running: cannot listen on 127.0.0.1:47474");
     expect(describeIpcError({ type: "Internal", data: { message: "store locked" } })).toContain("store locked");
+    expect(describeIpcError({ type: "Upstream", data: { message: "invalid_client: unknown client" } })).toBe(
+      "The upstream server said: invalid_client: unknown client",
+    );
   });
 });

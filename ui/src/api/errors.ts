@@ -5,6 +5,7 @@ const BACKEND_TAGS: ReadonlySet<string> = new Set([
   "NotFound",
   "Conflict",
   "GatewayNotRunning",
+  "Upstream",
   "Internal",
   TRANSPORT_ERROR,
 ]);
@@ -39,6 +40,8 @@ export function describeIpcError(error: IpcError): string {
       return error.data.message;
     case "GatewayNotRunning":
       return `The gateway is not running: ${error.data.reason}`;
+    case "Upstream":
+      return `The upstream server said: ${error.data.message}`;
     case "Internal":
       return `Something failed inside Gatehouse (${error.data.message}); details are in the log.`;
   }

@@ -21,6 +21,10 @@ pub enum IpcError {
     /// The gateway did not start (port taken, data directory unreadable, wrong data key...).
     #[error("the gateway is not running: {reason}")]
     GatewayNotRunning { reason: String },
+    /// An upstream (its authorization server, or the MCP server itself) failed or refused: the
+    /// message says what, in its own safe words (never a token, a code or a secret).
+    #[error("{message}")]
+    Upstream { message: String },
     /// Something failed inside the core; the details are in the log, not here.
     #[error("internal error: {message}")]
     Internal { message: String },
@@ -121,6 +125,12 @@ impl From<AdminError> for IpcError {
                 message: err.to_string(),
             },
             AdminError::Conflict(message) => IpcError::Conflict { message },
+            AdminError::Upstream(err) => {
+                tracing::warn!(error = %err, "upstream refused or failed");
+                IpcError::Upstream {
+                    message: err.to_string(),
+                }
+            }
             other => {
                 tracing::error!(error = %other, "admin command failed");
                 IpcError::Internal {
@@ -128,5 +138,29 @@ impl From<AdminError> for IpcError {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::oauth::upstream::UpstreamError;
+
+    #[test]
+    fn an_upstream_refusal_reaches_the_window_as_upstream_with_its_words() {
+        let err: IpcError =
+            AdminError::from(UpstreamError::TokenRefused("invalid_grant: expired".into())).into();
+        assert_eq!(
+            err,
+            IpcError::Upstream {
+                message: UpstreamError::TokenRefused("invalid_grant: expired".into()).to_string()
+            }
+        );
+        let store: IpcError =
+            AdminError::from(UpstreamError::Store(StoreError::Background("x".into()))).into();
+        assert!(
+            matches!(store, IpcError::Internal { .. }),
+            "a store failure under an upstream call stays internal: {store:?}"
+        );
     }
 }
