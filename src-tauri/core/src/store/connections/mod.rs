@@ -7,9 +7,14 @@
 //! purges them). Name and slug are not material. Disabling revokes
 //! (`connection_disabled`); deleting revokes (`connection_deleted`) before the rows go, so there is
 //! no way through this module to lose a grant without the revocation path and its audit trail.
+//! Edits, enabling and the reported status are in `edit`; the account a connection acts for in
+//! `account`; this module holds the row, its creation, reading and deletion.
 //!
 //! Secrets (`header_value_sealed`, `oauth.client_secret_sealed`) arrive sealed by `crate::crypto`,
 //! bound to the connection id, which is why [`NewConnection::id`] is chosen by the caller.
+
+mod account;
+mod edit;
 
 use rusqlite::{Connection, OptionalExtension, Row, Transaction, params};
 
@@ -17,8 +22,10 @@ use super::audit::{self, AuditKind, AuditSubject};
 use super::ids::ConnectionId;
 use super::revocation::{self, RevocationOutcome, RevocationReason};
 use super::text::text_enum;
-use super::{Store, StoreError, StoreEvent, is_unique_violation};
+use super::{Store, StoreError, is_unique_violation};
 use crate::clock::UnixMillis;
+pub use account::{last_account, set_account_label, set_account_name, set_last_account};
+pub use edit::{ConnectionEdit, ConnectionUpdate, set_enabled, set_status, update};
 
 text_enum! {
     /// How Gatehouse talks to the upstream.
@@ -180,23 +187,6 @@ impl ConnectionRow {
             .as_deref()
             .or(self.account_name.as_deref())
     }
-}
-
-/// An edit; `None` leaves a field as it is.
-#[derive(Debug, Clone, Default)]
-pub struct ConnectionEdit {
-    pub slug: Option<String>,
-    pub name: Option<String>,
-    pub settings: Option<ConnectionSettings>,
-}
-
-/// What [`update`] did.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ConnectionUpdate {
-    pub material: bool,
-    pub config_version: i64,
-    /// Present when the change was material.
-    pub revocation: Option<RevocationOutcome>,
 }
 
 const COLUMNS: &str = "id, slug, name, upstream_url, transport, auth_kind, header_name, header_value_sealed, \
@@ -362,208 +352,6 @@ pub fn list(conn: &Connection) -> Result<Vec<ConnectionRow>, StoreError> {
     Ok(rows)
 }
 
-/// Applies `edit`. A material change bumps `config_version`, resets the status to what a fresh
-/// connection of that auth kind has, deletes the upstream credential and revokes the grants.
-pub fn update(
-    tx: &Transaction,
-    id: &ConnectionId,
-    edit: &ConnectionEdit,
-    now: UnixMillis,
-) -> Result<ConnectionUpdate, StoreError> {
-    let current = get(tx, id)?.ok_or_else(|| not_found(id))?;
-    let slug = edit.slug.as_ref().unwrap_or(&current.slug);
-    let name = edit.name.as_ref().unwrap_or(&current.name);
-    let settings = edit.settings.as_ref().unwrap_or(&current.settings);
-    let material = *settings != current.settings;
-    let config_version = current.config_version + i64::from(material);
-    let (status, status_detail, account_label) = if material {
-        // As for a new connection: only OAuth has a sign-in to wait for; a header or no
-        // authentication is usable at once, and the proxy reports what the upstream thinks of it.
-        let fresh = match settings.auth_kind {
-            AuthKind::None | AuthKind::Header => ConnectionStatus::Connected,
-            AuthKind::OAuth => ConnectionStatus::NeedsAuth,
-        };
-        (fresh, None, None)
-    } else {
-        (
-            current.status,
-            current.status_detail.clone(),
-            current.account_label.clone(),
-        )
-    };
-    let o = &settings.oauth;
-    tx.prepare_cached(
-        "UPDATE connections SET
-            slug = ?2, name = ?3, upstream_url = ?4, transport = ?5, auth_kind = ?6, header_name = ?7,
-            header_value_sealed = ?8, oauth_source = ?9, oauth_issuer = ?10,
-            oauth_authorization_endpoint = ?11, oauth_token_endpoint = ?12,
-            oauth_registration_endpoint = ?13, oauth_revocation_endpoint = ?14,
-            oauth_userinfo_endpoint = ?15, oauth_client_id = ?16, oauth_client_secret_sealed = ?17,
-            oauth_scopes = ?18, oauth_resource = ?19, oauth_template = ?20, config_version = ?21,
-            status = ?22, status_detail = ?23, account_label = ?24, updated_at = ?25,
-            oauth_grant = ?26, oauth_legacy_discovery = ?27, stdio_command = ?28,
-            stdio_env_sealed = ?29
-         WHERE id = ?1",
-    )?
-    .execute(params![
-        id,
-        slug,
-        name,
-        settings.upstream_url,
-        settings.transport,
-        settings.auth_kind,
-        settings.header_name,
-        settings.header_value_sealed,
-        o.source,
-        o.issuer,
-        o.authorization_endpoint,
-        o.token_endpoint,
-        o.registration_endpoint,
-        o.revocation_endpoint,
-        o.userinfo_endpoint,
-        o.client_id,
-        o.client_secret_sealed,
-        o.scopes,
-        o.resource,
-        o.template,
-        config_version,
-        status,
-        status_detail,
-        account_label,
-        now,
-        o.grant,
-        o.legacy_discovery,
-        stdio_json(settings)?,
-        settings.stdio.as_ref().and_then(|c| c.env_sealed.as_deref()),
-    ])
-    .map_err(|e| slug_conflict(e, slug))?;
-
-    let revocation = if material {
-        super::upstream_credentials::delete(tx, id)?;
-        Some(revocation::revoke_for_connection_in(
-            tx,
-            id,
-            RevocationReason::ConnectionChanged,
-            now,
-        )?)
-    } else {
-        None
-    };
-    let detail = serde_json::json!({ "material": material, "config_version": config_version });
-    audit::append(
-        tx,
-        now,
-        AuditKind::ConnectionUpdated,
-        &AuditSubject {
-            connection_id: Some(id),
-            detail: Some(&detail),
-            ..AuditSubject::default()
-        },
-    )?;
-    Ok(ConnectionUpdate {
-        material,
-        config_version,
-        revocation,
-    })
-}
-
-/// Enables or disables a connection; disabling revokes its grants.
-pub fn set_enabled(
-    tx: &Transaction,
-    id: &ConnectionId,
-    enabled: bool,
-    now: UnixMillis,
-) -> Result<Option<RevocationOutcome>, StoreError> {
-    let changed = tx
-        .prepare_cached("UPDATE connections SET enabled = ?2, updated_at = ?3 WHERE id = ?1")?
-        .execute(params![id, enabled, now])?;
-    if changed == 0 {
-        return Err(not_found(id));
-    }
-    if enabled {
-        return Ok(None);
-    }
-    revocation::revoke_for_connection_in(tx, id, RevocationReason::ConnectionDisabled, now)
-        .map(Some)
-}
-
-/// Records what the upstream side last reported (not a material change).
-pub fn set_status(
-    tx: &Transaction,
-    id: &ConnectionId,
-    status: ConnectionStatus,
-    status_detail: Option<&str>,
-    now: UnixMillis,
-) -> Result<(), StoreError> {
-    let changed = tx
-        .prepare_cached(
-            "UPDATE connections SET status = ?2, status_detail = ?3, updated_at = ?4 WHERE id = ?1",
-        )?
-        .execute(params![id, status, status_detail, now])?;
-    if changed == 0 {
-        return Err(not_found(id));
-    }
-    Ok(())
-}
-
-/// Records the upstream account ("on behalf of ...").
-pub fn set_account_label(
-    tx: &Transaction,
-    id: &ConnectionId,
-    account_label: Option<&str>,
-    now: UnixMillis,
-) -> Result<(), StoreError> {
-    let changed = tx
-        .prepare_cached("UPDATE connections SET account_label = ?2, updated_at = ?3 WHERE id = ?1")?
-        .execute(params![id, account_label, now])?;
-    if changed == 0 {
-        return Err(not_found(id));
-    }
-    Ok(())
-}
-
-/// The upstream account the connection last acted as: the current one, else the one it acted as
-/// before its last sign-out (what its grants were approved for).
-pub fn last_account(conn: &Connection, id: &ConnectionId) -> Result<Option<String>, StoreError> {
-    Ok(conn
-        .prepare_cached(
-            "SELECT coalesce(account_label, last_account_label) FROM connections WHERE id = ?1",
-        )?
-        .query_row([id], |row| row.get(0))
-        .optional()?
-        .flatten())
-}
-
-/// Remembers the current account as the last one (before a sign-out clears it), or sets it.
-pub fn set_last_account(
-    tx: &Transaction,
-    id: &ConnectionId,
-    account: Option<&str>,
-) -> Result<(), StoreError> {
-    tx.prepare_cached(
-        "UPDATE connections SET last_account_label = coalesce(?2, account_label, last_account_label)
-         WHERE id = ?1",
-    )?
-    .execute(params![id, account])?;
-    Ok(())
-}
-
-/// Records the account the user named (not a material change: grants stay).
-pub fn set_account_name(
-    tx: &Transaction,
-    id: &ConnectionId,
-    account_name: Option<&str>,
-    now: UnixMillis,
-) -> Result<(), StoreError> {
-    let changed = tx
-        .prepare_cached("UPDATE connections SET account_name = ?2, updated_at = ?3 WHERE id = ?1")?
-        .execute(params![id, account_name, now])?;
-    if changed == 0 {
-        return Err(not_found(id));
-    }
-    Ok(())
-}
-
 /// Revokes the connection's grants, then deletes it with its credential and (cascading) its grants.
 pub fn delete(
     tx: &Transaction,
@@ -590,44 +378,9 @@ pub fn delete(
 }
 
 impl Store {
-    /// [`update`] in its own transaction; broadcasts the revocation, if any. Blocking.
-    pub fn update_connection(
-        &self,
-        id: &ConnectionId,
-        edit: &ConnectionEdit,
-    ) -> Result<ConnectionUpdate, StoreError> {
-        let now = self.now();
-        self.write_with_events_blocking(|tx| {
-            let update = update(tx, id, edit, now)?;
-            let events = events_of(update.revocation.as_ref());
-            Ok((update, events))
-        })
-    }
-
-    /// [`set_enabled`] in its own transaction; broadcasts the revocation, if any. Blocking.
-    pub fn set_connection_enabled(
-        &self,
-        id: &ConnectionId,
-        enabled: bool,
-    ) -> Result<Option<RevocationOutcome>, StoreError> {
-        let now = self.now();
-        self.write_with_events_blocking(|tx| {
-            let outcome = set_enabled(tx, id, enabled, now)?;
-            let events = events_of(outcome.as_ref());
-            Ok((outcome, events))
-        })
-    }
-
     /// [`delete`] in its own transaction; broadcasts the revocation. Blocking.
     pub fn delete_connection(&self, id: &ConnectionId) -> Result<RevocationOutcome, StoreError> {
         let now = self.now();
         self.write_with_events_blocking(|tx| revocation::with_event(delete(tx, id, now)?))
     }
-}
-
-fn events_of(outcome: Option<&RevocationOutcome>) -> Vec<StoreEvent> {
-    outcome
-        .and_then(RevocationOutcome::event)
-        .into_iter()
-        .collect()
 }
