@@ -17,6 +17,7 @@ mod activity;
 mod client_import;
 mod client_setup;
 mod clients;
+mod connection_auth;
 mod connection_input;
 mod connections;
 mod diagnostics;
