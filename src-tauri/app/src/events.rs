@@ -12,8 +12,9 @@ use tauri_plugin_notification::NotificationExt;
 
 use crate::gateway::GatewaySlot;
 
-pub const CHANGED: &str = "gatehouse://changed";
-pub const CONSENT_REQUESTED: &str = "gatehouse://consent-requested";
+/// The event names of the IPC surface (`admin::ipc_surface`).
+pub const CHANGED: &str = gatehouse_core::admin::CHANGED_EVENT;
+pub const CONSENT_REQUESTED: &str = gatehouse_core::admin::CONSENT_REQUESTED_EVENT;
 
 /// Starts forwarding store changes to the window (nothing to watch when the gateway is down).
 pub fn start(app: &AppHandle) {

@@ -318,3 +318,89 @@ fn the_document_reference_check_knows_the_forms_and_lets_rfc_sections_pass() {
         );
     }
 }
+
+/// A command's name, its arguments (name, Rust type without spaces) and its answer's type.
+type Signature = (String, Vec<(String, String)>, String);
+
+/// The app's commands (`src-tauri/app/src/commands.rs`, registered in `lib.rs`) are exactly the
+/// IPC surface declared in `admin::ipc_surface`, from which the window's TypeScript is generated:
+/// the same names, the same arguments (Tauri's own `State` and `AppHandle` aside) with
+/// the same types, same answers.
+#[test]
+fn the_apps_commands_are_the_declared_ipc_surface() {
+    let app = Path::new(env!("CARGO_MANIFEST_DIR")).join("../app/src");
+    let source = std::fs::read_to_string(app.join("commands.rs")).unwrap_or_default();
+    let squash = |s: &str| s.split_whitespace().collect::<String>();
+    let mut found = Vec::new();
+    let mut rest = source.as_str();
+    while let Some(at) = rest.find("#[tauri::command]") {
+        rest = &rest[at + "#[tauri::command]".len()..];
+        let Some(fn_at) = rest.find("fn ") else { break };
+        let after = &rest[fn_at + 3..];
+        let name: String = after
+            .chars()
+            .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+            .collect();
+        let open = after.find('(').unwrap_or(0);
+        let close = after.find(") ->").unwrap_or(open);
+        let args: Vec<(String, String)> = after[open + 1..close]
+            .split(',')
+            .filter_map(|arg| arg.split_once(':'))
+            .map(|(n, t)| (n.trim().to_owned(), squash(t)))
+            .filter(|(_, t)| !t.starts_with("Slot<") && t != "AppHandle")
+            .collect();
+        let body = after.find('{').unwrap_or(after.len());
+        let ret = squash(&after[close + 4..body]);
+        let ret = ret
+            .strip_prefix("Result<")
+            .and_then(|r| r.strip_suffix(",IpcError>"))
+            .map_or(ret.clone(), str::to_owned);
+        found.push((name, args, ret));
+    }
+    let declared: Vec<Signature> = gatehouse_core::admin::ipc_commands()
+        .into_iter()
+        .map(|c| {
+            (
+                c.name.to_owned(),
+                c.args
+                    .iter()
+                    .map(|a| (a.name.to_owned(), squash(a.ty.rust)))
+                    .collect(),
+                squash(c.returns.rust),
+            )
+        })
+        .collect();
+    assert!(found.len() > 20, "the app's commands were read: {found:?}");
+    let mut declared_sorted = declared.clone();
+    declared_sorted.sort();
+    found.sort();
+    assert_eq!(
+        found, declared_sorted,
+        "commands.rs and admin::ipc_surface disagree"
+    );
+
+    let lib = std::fs::read_to_string(app.join("lib.rs")).unwrap_or_default();
+    let registered: Vec<String> = lib
+        .split("generate_handler![")
+        .nth(1)
+        .and_then(|r| r.split(']').next())
+        .unwrap_or_default()
+        .split(',')
+        .map(|s| s.trim().trim_start_matches("commands::").to_owned())
+        .filter(|s| !s.is_empty())
+        .collect();
+    let mut registered = registered;
+    registered.sort();
+    let mut names: Vec<String> = declared.iter().map(|(n, _, _)| n.clone()).collect();
+    names.sort();
+    assert_eq!(
+        registered, names,
+        "generate_handler! registers every declared command"
+    );
+
+    let events = std::fs::read_to_string(app.join("events.rs")).unwrap_or_default();
+    assert!(
+        !events.contains("\"gatehouse://"),
+        "the app names its events through admin::ipc_surface, not by literal"
+    );
+}

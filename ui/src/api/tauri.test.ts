@@ -16,7 +16,7 @@ describe("tauriApi", () => {
   it("asks for the gateway status with the gateway_status command", async () => {
     invoke.mockResolvedValue(SAMPLE_GATEWAY_STATUS);
     await expect(tauriApi.getGatewayStatus()).resolves.toEqual(SAMPLE_GATEWAY_STATUS);
-    expect(invoke).toHaveBeenCalledWith("gateway_status", undefined);
+    expect(invoke).toHaveBeenCalledWith("gateway_status", {});
   });
 
   it("passes a tagged IPC error through unchanged", async () => {

@@ -42,10 +42,11 @@ export type IpcError = BackendError | { type: "Transport"; data: string };
 
 export const TRANSPORT_ERROR = "Transport";
 
-/** The Tauri event carrying `Changed` (`{ what: ChangeKind }`). */
-export const CHANGED_EVENT = "gatehouse://changed";
-/** The Tauri event carrying `ConsentRequested` (the app also raises a desktop notification). */
-export const CONSENT_REQUESTED_EVENT = "gatehouse://consent-requested";
+/**
+ * The Tauri events carrying `Changed` (`{ what: ChangeKind }`) and `ConsentRequested` (the app also
+ * raises a desktop notification), as the backend declares them.
+ */
+export { CHANGED_EVENT, CONSENT_REQUESTED_EVENT } from "./bindings/ipc";
 
 /**
  * Everything the UI may ask of the backend. Tauri and the in-memory fake both implement it.

@@ -1,5 +1,6 @@
 //! Keeps `ui/src/api/bindings/` equal to what ts-rs generates from the DTOs listed in
-//! [`super::ipc_types`]. Run `cargo xtask bindings` (which sets `GATEHOUSE_UPDATE_BINDINGS=1`)
+//! [`super::ipc_types`], and `ipc.ts` equal to the command and event maps of
+//! [`super::ipc_surface`]. Run `cargo xtask bindings` (which sets `GATEHOUSE_UPDATE_BINDINGS=1`)
 //! after changing a DTO.
 
 use std::path::PathBuf;
@@ -20,6 +21,10 @@ fn generated() -> Vec<(String, String)> {
         )*};
     }
     with_ipc_types!(add);
+    files.push((
+        "ipc.ts".to_owned(),
+        super::ipc_surface::typescript(&super::ipc_type_names()),
+    ));
     files
 }
 

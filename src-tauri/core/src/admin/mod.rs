@@ -23,6 +23,7 @@ mod connections;
 mod diagnostics;
 mod error;
 mod grants;
+mod ipc_surface;
 mod ipc_types;
 mod pending;
 mod requests;
@@ -58,6 +59,10 @@ pub use connections::{
 };
 pub use error::{AdminError, AdminErrorKind, IpcError};
 pub use grants::{CallerView, GrantView, GrantsRevoked, TokenHealth, list_grants, revoke_grants};
+pub use ipc_surface::{
+    CHANGED_EVENT, CONSENT_REQUESTED_EVENT, IpcArg, IpcCommand, IpcEvent, IpcType, camel_case,
+    ipc_commands, ipc_events, typescript as ipc_typescript,
+};
 pub use ipc_types::ipc_type_names;
 pub use pending::{
     Delivery, PendingDecision, PendingRequestView, RequestDecided, decide_pending_request,
