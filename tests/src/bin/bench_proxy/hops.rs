@@ -33,7 +33,8 @@ pub async fn run(http: &reqwest::Client, paths: &[Target; 4], plan: &Plan) -> an
          process: bearer check against the store, header allow-list, credential injection, \
          streaming relay). C client tasks share one keep-alive client and each send N sequential \
          POSTs after a warm-up of 200; latency is send to last byte, throughput is requests / wall \
-         time of the round. Each of {} rounds runs the four paths one after the other, the order \
+         time of the round; hop CPU is the user + system time of the hop's process (nginx: master \
+         and workers) during the rounds, from /proc/<pid>/stat in 10 ms ticks, per request. Each of {} rounds runs the four paths one after the other, the order \
          rotated each round so that drift hits all alike; percentiles pool the rounds. Client, \
          upstream and hop share the machine's cores, so every path pays for the load generator.",
         plan.nginx_version, plan.nginx_workers, plan.rounds
@@ -62,19 +63,31 @@ pub async fn run(http: &reqwest::Client, paths: &[Target; 4], plan: &Plan) -> an
             s[0].requests, plan.rounds
         );
         println!(
-            "  {:<12} {:>9} {:>9} {:>10} {:>10} {:>10} {:>9}",
-            "path", "p50 ms", "p99 ms", "+p50 ms", "+p99 ms", "req/s", "of direct"
+            "  {:<12} {:>9} {:>9} {:>10} {:>10} {:>10} {:>9} {:>13}",
+            "path",
+            "p50 ms",
+            "p99 ms",
+            "+p50 ms",
+            "+p99 ms",
+            "req/s",
+            "of direct",
+            "hop CPU us/req"
         );
         for (path, x) in paths.iter().zip(&s) {
+            let cpu = match path.hop_pid {
+                Some(_) => format!("{:.1}", x.hop_cpu_us),
+                None => "-".to_owned(),
+            };
             println!(
-                "  {:<12} {:>9.3} {:>9.3} {:>10.3} {:>10.3} {:>10.0} {:>8.1}%",
+                "  {:<12} {:>9.3} {:>9.3} {:>10.3} {:>10.3} {:>10.0} {:>8.1}% {:>13}",
                 path.name,
                 x.p50,
                 x.p99,
                 x.p50 - direct.p50,
                 x.p99 - direct.p99,
                 x.rps,
-                100.0 * x.rps / direct.rps
+                100.0 * x.rps / direct.rps,
+                cpu
             );
         }
         let (nginx, gatehouse) = (s[1], s[3]);

@@ -8,6 +8,7 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use serde_json::json;
 
+use crate::procs::cpu_ticks;
 use crate::world::{BULK, token_text};
 
 /// Which bearer token a request carries.
@@ -36,37 +37,45 @@ pub struct Target {
     pub name: &'static str,
     pub url: String,
     pub auth: Auth,
+    /// The hop's process (with its children), whose CPU time a round counts; `None` for direct.
+    pub hop_pid: Option<u32>,
 }
 
-/// Latencies (µs) and wall time of one or more rounds.
+/// Latencies (µs), wall time and the hop's CPU ticks of one or more rounds.
 #[derive(Debug, Default)]
 pub struct Samples {
     latencies: Vec<f64>,
     wall: Duration,
+    hop_cpu_ticks: u64,
 }
 
-/// What a path did: latency percentiles in ms and throughput in requests/s.
+/// What a path did: latency percentiles in ms, throughput in requests/s, and the hop process's CPU
+/// time per request in µs.
 #[derive(Debug, Clone, Copy)]
 pub struct Summary {
     pub requests: usize,
     pub p50: f64,
     pub p99: f64,
     pub rps: f64,
+    pub hop_cpu_us: f64,
 }
 
 impl Samples {
     pub fn add(&mut self, other: Samples) {
         self.latencies.extend(other.latencies);
         self.wall += other.wall;
+        self.hop_cpu_ticks += other.hop_cpu_ticks;
     }
 
     pub fn summary(&mut self) -> Summary {
         self.latencies.sort_by(f64::total_cmp);
+        let requests = self.latencies.len();
         Summary {
-            requests: self.latencies.len(),
+            requests,
             p50: pct(&self.latencies, 50.0) / 1000.0,
             p99: pct(&self.latencies, 99.0) / 1000.0,
-            rps: self.latencies.len() as f64 / self.wall.as_secs_f64(),
+            rps: requests as f64 / self.wall.as_secs_f64(),
+            hop_cpu_us: self.hop_cpu_ticks as f64 * 10_000.0 / requests as f64,
         }
     }
 }
@@ -94,6 +103,7 @@ pub async fn round(
     clients: usize,
     n: usize,
 ) -> anyhow::Result<Samples> {
+    let cpu_before = target.hop_pid.map_or(0, cpu_ticks);
     let start = Instant::now();
     let mut tasks = Vec::new();
     for c in 0..clients {
@@ -134,8 +144,13 @@ pub async fn round(
     for t in tasks {
         latencies.extend(t.await??);
     }
+    let wall = start.elapsed();
     Ok(Samples {
         latencies,
-        wall: start.elapsed(),
+        wall,
+        hop_cpu_ticks: target
+            .hop_pid
+            .map_or(0, cpu_ticks)
+            .saturating_sub(cpu_before),
     })
 }

@@ -16,7 +16,8 @@
 //! Sizes (environment, defaults in brackets, about five minutes on 2 cores):
 //! `GATEHOUSE_BENCH_N` requests per client per round at 1 client, a quarter of it at 16 [5000]
 //! (also the first argument, as before); `GATEHOUSE_BENCH_ROUNDS` [5]; `GATEHOUSE_BENCH_STREAMS`
-//! [1000]; `GATEHOUSE_BENCH_TOKENS` [1000000]; `GATEHOUSE_BENCH_REVOKES` [5].
+//! [1000] and `GATEHOUSE_BENCH_STREAM_CYCLES` through the gateway [2]; `GATEHOUSE_BENCH_TOKENS`
+//! [1000000]; `GATEHOUSE_BENCH_REVOKES` [5]. A size of 0 skips its section.
 
 mod hops;
 mod load;
@@ -39,10 +40,18 @@ use gatehouse_core::vault::Vault;
 use crate::load::{Auth, Target};
 use crate::procs::{Hop, memory};
 
+/// The gateway under test: its `/mcp/<slug>` URL, its process and its data directory.
+pub struct Gateway<'a> {
+    pub url: &'a str,
+    pub pid: u32,
+    pub data_dir: &'a std::path::Path,
+}
+
 struct Sizes {
     n: usize,
     rounds: usize,
     streams: usize,
+    stream_cycles: usize,
     tokens: u64,
     revokes: u64,
 }
@@ -69,6 +78,7 @@ impl Sizes {
             n,
             rounds: size("GATEHOUSE_BENCH_ROUNDS", 5)?,
             streams: size("GATEHOUSE_BENCH_STREAMS", 1_000)?,
+            stream_cycles: size("GATEHOUSE_BENCH_STREAM_CYCLES", 2)?,
             tokens: size("GATEHOUSE_BENCH_TOKENS", 1_000_000)?,
             revokes: size("GATEHOUSE_BENCH_REVOKES", 5)?,
         })
@@ -94,7 +104,7 @@ async fn run(sizes: &Sizes) -> anyhow::Result<()> {
     // (which inherits this limit).
     let nofile = rlimit::increase_nofile_limit(4 * sizes.streams as u64 + 1024)?;
     println!(
-        "bench_proxy: {} build, {cpus} CPUs, open files limit {nofile}; sizes: N={} rounds={} streams={} tokens={} revokes={}",
+        "bench_proxy: {} build, {cpus} CPUs, open files limit {nofile}; sizes: N={} rounds={} streams={}x{} tokens={} revokes={}",
         if cfg!(debug_assertions) {
             "DEBUG"
         } else {
@@ -103,6 +113,7 @@ async fn run(sizes: &Sizes) -> anyhow::Result<()> {
         sizes.n,
         sizes.rounds,
         sizes.streams,
+        sizes.stream_cycles,
         sizes.tokens,
         sizes.revokes
     );
@@ -136,21 +147,25 @@ async fn run(sizes: &Sizes) -> anyhow::Result<()> {
             name: "direct",
             url: upstream.url.clone(),
             auth: Auth::None,
+            hop_pid: None,
         },
         Target {
             name: "nginx",
             url: format!("{}/mcp", nginx.base_url),
             auth: Auth::None,
+            hop_pid: Some(nginx.pid()),
         },
         Target {
             name: "bare relay",
             url: format!("{}/mcp", relay.base_url),
             auth: Auth::None,
+            hop_pid: Some(relay.pid()),
         },
         Target {
             name: "Gatehouse",
             url: gateway_url.clone(),
             auth: Auth::OneOf(Arc::new(vec![world.few[0].clone()])),
+            hop_pid: Some(gateway.pid()),
         },
     ];
     let plan = hops::Plan {
@@ -176,26 +191,30 @@ async fn run(sizes: &Sizes) -> anyhow::Result<()> {
                 pid: gateway.pid(),
                 url: &gateway_url,
                 token: Some(&world.few[0]),
-                cycles: 2,
+                cycles: sizes.stream_cycles,
             },
         ];
         streams::run(&holders, &upstream, sizes.streams).await?;
     }
     drop(nginx);
+    let under_test = Gateway {
+        url: &gateway_url,
+        pid: gateway.pid(),
+        data_dir: data.path(),
+    };
     if sizes.tokens > 0 {
         tokens::run(
             &http,
-            &gateway_url,
+            &under_test,
             &world,
             sizes.tokens,
             sizes.n,
             sizes.rounds,
-            data.path(),
         )
         .await?;
     }
     if !world.revocable.is_empty() {
-        revoke::run(&gateway_url, data.path(), &world.revocable).await?;
+        revoke::run(&under_test, &world.revocable).await?;
     }
     drop(gateway);
     Ok(())

@@ -144,20 +144,42 @@ pub fn memory(pid: u32) -> Memory {
     }
 }
 
-/// [`memory`] of `pid` and its children together (nginx's master and workers).
-pub fn memory_tree(pid: u32) -> Memory {
+/// `pid` and its children (nginx's master and workers).
+fn tree(pid: u32) -> impl Iterator<Item = u32> {
     let children =
         std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children")).unwrap_or_default();
-    children
+    let children: Vec<u32> = children
         .split_whitespace()
         .filter_map(|c| c.parse().ok())
-        .map(memory)
-        .fold(memory(pid), |sum, m| Memory {
-            rss: sum.rss + m.rss,
-            anon: sum.anon + m.anon,
-            pss: sum.pss + m.pss,
-            fds: sum.fds + m.fds,
+        .collect();
+    std::iter::once(pid).chain(children)
+}
+
+/// CPU time (user + system, every thread, finished ones included) of `pid` and its children, from
+/// `/proc/<pid>/stat`, in clock ticks of 10 ms (Linux's USER_HZ); 0 where unreadable.
+pub fn cpu_ticks(pid: u32) -> u64 {
+    tree(pid)
+        .map(|p| {
+            let stat = std::fs::read_to_string(format!("/proc/{p}/stat")).unwrap_or_default();
+            // Fields after the parenthesised command name: state is field 3, utime 14, stime 15.
+            let after = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
+            let fields: Vec<&str> = after.split_whitespace().collect();
+            let field = |n: usize| fields.get(n - 3).and_then(|f| f.parse::<u64>().ok());
+            field(14).unwrap_or(0) + field(15).unwrap_or(0)
         })
+        .sum()
+}
+
+/// [`memory`] of `pid` and its children together (nginx's master and workers).
+pub fn memory_tree(pid: u32) -> Memory {
+    let mut all = tree(pid);
+    let first = all.next().map(memory).unwrap_or_default();
+    all.map(memory).fold(first, |sum, m| Memory {
+        rss: sum.rss + m.rss,
+        anon: sum.anon + m.anon,
+        pss: sum.pss + m.pss,
+        fds: sum.fds + m.fds,
+    })
 }
 
 impl std::fmt::Display for Memory {

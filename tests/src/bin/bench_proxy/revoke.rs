@@ -1,10 +1,10 @@
 //! Section 2c: how long an open stream lives on after its grant is revoked from another process.
 
-use std::path::Path;
 use std::time::{Duration, Instant};
 
 use rand::Rng;
 
+use crate::Gateway;
 use crate::procs::gatehoused;
 use crate::streams::open_stream;
 use crate::world::Access;
@@ -17,7 +17,8 @@ const PHASE_SPREAD: Duration = Duration::from_secs(5);
 /// How long to wait for a stream to close before calling it open.
 const GIVE_UP: Duration = Duration::from_secs(30);
 
-pub async fn run(url: &str, data_dir: &Path, grants: &[Access]) -> anyhow::Result<()> {
+pub async fn run(gateway: &Gateway<'_>, grants: &[Access]) -> anyhow::Result<()> {
+    let url = gateway.url;
     println!();
     println!("== 2c. A revoke from another process reaching an open stream ==");
     println!(
@@ -44,7 +45,7 @@ pub async fn run(url: &str, data_dir: &Path, grants: &[Access]) -> anyhow::Resul
         let pause = rand::thread_rng().gen_range(Duration::ZERO..PHASE_SPREAD);
         tokio::time::sleep(pause).await;
         let started = Instant::now();
-        let revoke = tokio::process::Command::from(gatehoused(data_dir)?)
+        let revoke = tokio::process::Command::from(gatehoused(gateway.data_dir)?)
             .args(["grants", "revoke", access.grant.as_str()])
             .output()
             .await?;

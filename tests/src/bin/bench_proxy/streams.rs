@@ -148,8 +148,8 @@ pub async fn run(holders: &[Holder<'_>], upstream: &Upstream, count: usize) -> a
          after all are open, and 2 s after they are closed. Per stream = (with - before) / {count}: \
          the streams' client and upstream connections, tasks and buffers inside the hop; nothing of \
          the clients is counted. nginx (same configuration as section 1; proxy_buffering off) is \
-         the floor; Gatehouse runs a second cycle, so memory kept after a close shows whether the \
-         next streams reuse it (allocator) or add to it (a leak)."
+         the floor; Gatehouse runs more than one cycle, so memory kept after a close shows whether \
+         the next streams reuse it (allocator) or add to it (a leak)."
     );
     println!(
         "  {:<10} {:>5} {:>7} {:>6} {:>10} {:>10} {:>10} {:>10} {:>9} {:>8}",

@@ -2,6 +2,7 @@
 
 use std::sync::Arc;
 
+use crate::Gateway;
 use crate::load::{Auth, Samples, Target, round};
 use crate::world::World;
 
@@ -11,19 +12,18 @@ const BATCH: u64 = 50_000;
 fn line(label: &str, s: &mut Samples) {
     let s = s.summary();
     println!(
-        "  {label:<44} {:>8} {:>9.3} {:>9.3} {:>9.0}",
-        s.requests, s.p50, s.p99, s.rps
+        "  {label:<36} {:>8} {:>9.3} {:>9.3} {:>9.0} {:>14.1}",
+        s.requests, s.p50, s.p99, s.rps, s.hop_cpu_us
     );
 }
 
 pub async fn run(
     http: &reqwest::Client,
-    url: &str,
+    gateway: &Gateway<'_>,
     world: &World,
     count: u64,
     n: usize,
     rounds: usize,
-    data_dir: &std::path::Path,
 ) -> anyhow::Result<()> {
     println!();
     println!("== 2b. The token check with {count} access tokens in the store ==");
@@ -39,13 +39,15 @@ pub async fn run(
     );
     let few = Target {
         name: "few tokens",
-        url: url.to_owned(),
+        url: gateway.url.to_owned(),
         auth: Auth::OneOf(Arc::new(world.few.clone())),
+        hop_pid: Some(gateway.pid),
     };
     let bulk = Target {
         name: "bulk tokens",
-        url: url.to_owned(),
+        url: gateway.url.to_owned(),
         auth: Auth::Bulk(count),
+        hop_pid: Some(gateway.pid),
     };
     round(http, &few, 1, 200.min(n)).await?;
     let mut before = Samples::default();
@@ -53,7 +55,7 @@ pub async fn run(
         before.add(round(http, &few, 1, n).await?);
     }
     let took = world.insert_bulk(count, BATCH).await?;
-    let db_size: u64 = std::fs::read_dir(data_dir)?
+    let db_size: u64 = std::fs::read_dir(gateway.data_dir)?
         .filter_map(Result::ok)
         .filter(|e| e.file_name().to_string_lossy().contains(".sqlite"))
         .filter_map(|e| e.metadata().ok())
@@ -72,8 +74,13 @@ pub async fn run(
         with_few.add(round(http, &few, 1, n).await?);
     }
     println!(
-        "  {:<44} {:>8} {:>9} {:>9} {:>9}",
-        "store holds / token picked among", "requests", "p50 ms", "p99 ms", "req/s"
+        "  {:<36} {:>8} {:>9} {:>9} {:>9} {:>14}",
+        "store holds / token picked among",
+        "requests",
+        "p50 ms",
+        "p99 ms",
+        "req/s",
+        "gw CPU us/req"
     );
     let few_n = world.few.len() + world.revocable.len();
     line(
