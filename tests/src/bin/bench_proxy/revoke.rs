@@ -9,9 +9,9 @@ use crate::procs::gatehoused;
 use crate::streams::open_stream;
 use crate::world::Access;
 
-/// The spread of the random pause before each revoke: the gateway's re-check period of open streams
-/// today (`ProxyOptions::stream_recheck_every`, 5 s), so revokes land anywhere in it. Kept here, not
-/// read from the product, so that replacing the poll does not break the benchmark.
+/// The spread of the random pause before each revoke: at least the period of any timer the gateway
+/// re-checks open streams on (`ProxyOptions::stream_recheck_every` was 5 s), so revokes land at
+/// random phases of it. A constant here, so that the product's options can change freely.
 const PHASE_SPREAD: Duration = Duration::from_secs(5);
 
 /// How long to wait for a stream to close before calling it open.
@@ -28,9 +28,8 @@ pub async fn run(gateway: &Gateway<'_>, grants: &[Access]) -> anyhow::Result<()>
          would while the gateway serves), and the client waits for its stream to end. Times are \
          from the revoke command's start; 'after exit' is from the moment it exited (its \
          transaction committed). The next POST with the revoked grant's token shows whether the \
-         per-request check saw the revoke. The pause spreads the revokes over the period of the \
-         gateway's re-check of open streams (a 5 s poll when this benchmark was written), so the \
-         times sample where that timer stands.",
+         per-request check saw the revoke. The pause spreads the revokes over 5 s, so that a \
+         periodic check in the gateway is met at random phases rather than always at the same one.",
         grants.len(),
         PHASE_SPREAD.as_millis()
     );
