@@ -52,7 +52,13 @@ fn is_test_file(path: &Path) -> bool {
         .file_name()
         .and_then(|n| n.to_str())
         .unwrap_or_default();
-    name == "tests.rs"
+    // A module's test folder (`store/tests/…`) holds tests too.
+    let in_test_folder = path
+        .components()
+        .skip_while(|c| c.as_os_str() != "src")
+        .any(|c| c.as_os_str() == "tests");
+    in_test_folder
+        || name == "tests.rs"
         || name.ends_with("_tests.rs")
         || name == "test_support.rs"
         || name == "test_server.rs"
