@@ -12,6 +12,7 @@ use serde_json::json;
 use super::*;
 use crate::clock::ManualClock;
 use crate::crypto::KeyBackend;
+use crate::store::ConnectionId;
 use crate::store::connections::{
     self, AuthKind, ConnectionSettings, ConnectionStatus, NewConnection, OAuthSettings, Transport,
 };
