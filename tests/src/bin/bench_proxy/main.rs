@@ -1,7 +1,7 @@
 //! `cargo xtask bench`: what a hop through Gatehouse costs next to one well-built hop (nginx), and
-//! how the gateway holds up at scale (issue 12, "Speed and memory"). Not a test: it prints each
-//! section's method and its numbers, and the issue's targets as met / not met; nothing fails on a
-//! number.
+//! how the gateway holds up at scale: many open streams, many tokens, a revoke from elsewhere. Not a
+//! test: it prints each section's method and its numbers, and the speed targets as met / not met;
+//! nothing fails on a number.
 //!
 //! Processes: this one runs the upstream (axum) and the clients; nginx, the bare relay (this program
 //! started again as `bench_proxy relay URL`) and the gateway (`gatehoused serve`, release) each run

@@ -94,7 +94,7 @@ pub async fn run(gateway: &Gateway<'_>, grants: &[Access]) -> anyhow::Result<()>
     closes.sort_by(f64::total_cmp);
     if let (Some(min), Some(max)) = (closes.first(), closes.last()) {
         println!(
-            "  closed {} of {}: min {min:.0} ms, median {:.0} ms, max {max:.0} ms (issue target: under 1000 ms: {})",
+            "  closed {} of {}: min {min:.0} ms, median {:.0} ms, max {max:.0} ms (target: under 1000 ms: {})",
             closes.len(),
             grants.len(),
             closes[closes.len() / 2],
