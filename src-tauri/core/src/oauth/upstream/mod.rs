@@ -14,18 +14,19 @@
 //! - [`deep_link`]: the app's `dev.gatehouse:/oauth/callback` (RFC 8252 §7.1) parsed into the same
 //!   [`CallbackQuery`].
 //!
-//! Hand-written on reqwest (through [`crate::net::outbound`]) rather than the `oauth2` crate: every
-//! request must go through the SSRF-checked, DNS-pinned, size-capped outbound client, the pending state
-//! must live in the encrypted store rather than in memory, and the parts `oauth2` would save (building
-//! two form posts and parsing a token response) are a few dozen lines; RFC 9728 discovery, RFC 9207,
-//! RFC 7009 and the templates are not in `oauth2` anyway.
+//! The token steps (code exchange, refresh, client credentials, RFC 7009 revocation) go through the
+//! `oauth2` crate in [`token_endpoint`], with the SSRF-checked, DNS-pinned, size-capped outbound
+//! client of [`crate::net::outbound`] as its HTTP client. Discovery (RFC 9728, RFC 8414), the
+//! authorization request with its pending state in the encrypted store, RFC 9207 `iss` checking,
+//! registration and the provider templates are Gatehouse's own: the crate has none of them, and
+//! the pending state must live in the store rather than in memory.
 //!
 //! Not done here (named so nobody assumes otherwise): CIMD as Gatehouse's own client identity
 //! toward upstreams (a Client ID Metadata Document Gatehouse hosts for itself; DCR is used
 //! instead), a retry of DCR with alternative redirect URIs after `invalid_redirect_uri` (the error
 //! is shown), honouring `client_secret_expires_at`, and the optional `no-store` check on token
-//! responses. The app's deep link calls [`UpstreamOAuth::complete_signin`] through
-//! `RunningGateway::upstream_oauth()` with the query [`deep_link::callback_query`] parsed.
+//! responses. The app's deep link reaches [`UpstreamOAuth::complete_signin`] through
+//! `admin::complete_deep_link` with the runtime's upstream OAuth state.
 //!
 //! Token values never leave this module except as [`SecretString`] to the proxy, never reach a log
 //! line, an audit row or a DTO, and are stored only sealed (AAD `upstream_credentials/<column>/<id>`).
