@@ -354,13 +354,27 @@ pub(crate) fn same_endpoint(a: SocketAddr, b: SocketAddr) -> bool {
 }
 
 #[cfg(target_os = "linux")]
+#[path = "caller_sock_diag.rs"]
+mod sock_diag;
+
+#[cfg(target_os = "linux")]
 mod linux {
     use std::net::SocketAddr;
 
     use super::{SocketRow, parse_socket_row, same_endpoint};
 
-    /// The peer's socket: local end = the peer address, remote end = ours.
+    /// The peer's socket: local end = the peer address, remote end = ours. Asked of the kernel by
+    /// an exact sock_diag query (a hash lookup of the one socket); the `/proc/net/tcp` tables,
+    /// which the kernel builds by walking every TCP socket, only when netlink is not available.
     pub(super) fn find_socket(remote: SocketAddr, local: SocketAddr) -> Option<SocketRow> {
+        match super::sock_diag::find_socket(remote, local) {
+            Ok(found) => found,
+            Err(_) => find_socket_in_proc(remote, local),
+        }
+    }
+
+    /// [`find_socket`] by reading `/proc/net/tcp` and `/proc/net/tcp6`.
+    pub(super) fn find_socket_in_proc(remote: SocketAddr, local: SocketAddr) -> Option<SocketRow> {
         ["/proc/net/tcp", "/proc/net/tcp6"]
             .into_iter()
             .filter_map(|table| std::fs::read_to_string(table).ok())

@@ -125,3 +125,42 @@ async fn a_closed_peer_is_unknown_not_the_desktop_user() {
     );
     assert!(!peer.user().await.is_desktop(), "unknown fails closed");
 }
+
+/// The exact sock_diag query finds the same socket as the `/proc/net/tcp` scan (owner and inode),
+/// and reports a four-tuple nobody holds as absent, not as an error.
+#[cfg(target_os = "linux")]
+#[tokio::test]
+async fn the_sock_diag_query_agrees_with_the_proc_table() {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind loopback");
+    let address = listener.local_addr().expect("local addr");
+    let _client = tokio::net::TcpStream::connect(address)
+        .await
+        .expect("connect");
+    let (server_side, remote) = listener.accept().await.expect("accept");
+    let local = server_side.local_addr().expect("local addr");
+    let (exact, scanned, nobody) = tokio::task::spawn_blocking(move || {
+        (
+            sock_diag::find_socket(remote, local),
+            linux::find_socket_in_proc(remote, local),
+            sock_diag::find_socket("127.0.0.1:1".parse().expect("literal"), local),
+        )
+    })
+    .await
+    .expect("join");
+    let exact = exact
+        .expect("netlink answers on Linux")
+        .expect("the peer's socket is found");
+    let scanned = scanned.expect("the /proc table has it too");
+    assert_eq!(
+        (exact.local, exact.remote, exact.uid, exact.inode),
+        (scanned.local, scanned.remote, scanned.uid, scanned.inode)
+    );
+    assert!(exact.inode != 0, "a real socket has an inode");
+    assert!(
+        matches!(nobody, Ok(None)),
+        "no socket with that four-tuple: {:?}",
+        nobody.map(|r| r.map(|r| r.inode))
+    );
+}
