@@ -31,8 +31,9 @@
 //! - The upstream's tools are listed through [`ToolCatalog`] with a 10 s limit; a failure is shown on the
 //!   page and an approval then allows every tool.
 //!
-//! Not yet done here: running the upstream sign-in first when the connection has no working upstream
-//! credential, and a desktop notification when a consent page opens.
+//! Elsewhere: the upstream sign-in offered when the connection has no working upstream credential
+//! is the decision's (`decision.rs`, the upstream sign-in page), and the desktop notification when
+//! a consent page opens is the review's (`review.rs`, once a minute per client and connection).
 
 use std::sync::Arc;
 
