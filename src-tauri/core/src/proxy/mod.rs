@@ -394,13 +394,15 @@ fn spawn_background(proxy: &Arc<Proxy>) {
                 () = stop.cancelled() => break,
             }
             let Some(proxy) = weak.upgrade() else { break };
+            // No open stream, nothing to end: the probe is not even read (a commit seen later
+            // only costs one re-check then).
+            if proxy.streams.is_empty() {
+                continue;
+            }
             let committed = match probe.as_mut() {
                 Some(probe) => probe.moved().await.unwrap_or(true),
                 None => false,
             };
-            if proxy.streams.is_empty() {
-                continue;
-            }
             if committed || last_full.elapsed() >= backstop {
                 last_full = tokio::time::Instant::now();
                 recheck_streams(&proxy).await;

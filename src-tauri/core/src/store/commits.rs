@@ -8,6 +8,7 @@
 //! grants revoke` while the app serves) well within a second, where in-process revocations arrive
 //! as [`StoreEvent`](super::StoreEvent)s.
 
+use std::path::Path;
 use std::sync::{Arc, Mutex};
 
 use rusqlite::{Connection, OpenFlags};
@@ -31,27 +32,31 @@ impl CommitProbe {
     }
 }
 
-fn data_version(conn: &Connection) -> Result<i64, StoreError> {
+/// The data version as `conn` sees it now.
+pub(super) fn data_version(conn: &Connection) -> Result<i64, StoreError> {
     Ok(conn.query_row("PRAGMA data_version", [], |row| row.get(0))?)
+}
+
+/// A read-only connection of its own on the database at `path`, and the data version it sees.
+pub(super) fn probe_connection(path: &Path) -> Result<(Connection, i64), StoreError> {
+    let conn = Connection::open_with_flags(
+        path,
+        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )?;
+    conn.busy_timeout(BUSY_TIMEOUT)?;
+    let seen = data_version(&conn)?;
+    Ok((conn, seen))
 }
 
 impl Store {
     /// A probe for commits made after this call, on a read-only connection of its own.
     pub async fn commit_probe(&self) -> Result<CommitProbe, StoreError> {
         let path = self.path().to_path_buf();
-        run_blocking(move || {
-            let conn = Connection::open_with_flags(
-                &path,
-                OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-            )?;
-            conn.busy_timeout(BUSY_TIMEOUT)?;
-            let seen = data_version(&conn)?;
-            Ok(CommitProbe {
-                conn: Arc::new(Mutex::new(conn)),
-                seen,
-            })
+        let (conn, seen) = run_blocking(move || probe_connection(&path)).await?;
+        Ok(CommitProbe {
+            conn: Arc::new(Mutex::new(conn)),
+            seen,
         })
-        .await
     }
 }
 

@@ -21,12 +21,12 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use rusqlite::{Connection, OpenFlags};
+use rusqlite::Connection;
 use serde::Serialize;
 use tokio::sync::broadcast::error::RecvError;
 use ts_rs::TS;
 
-use super::{BUSY_TIMEOUT, Store, StoreError, StoreEvent};
+use super::{Store, StoreError, StoreEvent};
 
 /// How often the data version is polled for changes made by other processes.
 pub const POLL_PERIOD: Duration = Duration::from_secs(1);
@@ -93,12 +93,7 @@ const FINGERPRINTS: [(ChangeKind, &str); 4] = [
 
 impl Probe {
     fn open(path: &Path) -> Result<Probe, StoreError> {
-        let conn = Connection::open_with_flags(
-            path,
-            OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-        )?;
-        conn.busy_timeout(BUSY_TIMEOUT)?;
-        let data_version = data_version(&conn)?;
+        let (conn, data_version) = super::commits::probe_connection(path)?;
         let seen = FINGERPRINTS.map(|(kind, _)| (kind, Vec::new()));
         let mut probe = Probe {
             conn,
@@ -132,17 +127,13 @@ impl Probe {
 
     /// Changed kinds when the data version moved; nothing (and no table read) otherwise.
     fn poll(&mut self, force: bool) -> Result<BTreeSet<ChangeKind>, StoreError> {
-        let version = data_version(&self.conn)?;
+        let version = super::commits::data_version(&self.conn)?;
         if !force && version == self.data_version {
             return Ok(BTreeSet::new());
         }
         self.data_version = version;
         self.changes()
     }
-}
-
-fn data_version(conn: &Connection) -> Result<i64, StoreError> {
-    Ok(conn.query_row("PRAGMA data_version", [], |row| row.get(0))?)
 }
 
 impl Store {

@@ -18,7 +18,7 @@
 //! endpoint is handed to the crate as https and the request goes out on http to the same loopback
 //! address; the outbound rules still decide whether that loopback address may be reached at all.
 
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
 
 use http::header::{CONTENT_TYPE, HeaderValue};
@@ -37,7 +37,7 @@ use serde_json::Value;
 
 use super::registration::{ClientAuth, OAuthClient};
 use super::{TokenFailure, TokenResponse, UpstreamError, oauth_error_text};
-use crate::net::outbound::{Body, Outbound, OutboundError};
+use crate::net::outbound::{Body, Outbound, OutboundError, is_loopback_host};
 
 /// Which grant a token request makes.
 pub(crate) enum Grant<'a> {
@@ -165,7 +165,7 @@ fn bad_endpoint(what: &'static str) -> TokenFailure {
 /// crate's error for a non-JSON refusal does not carry it).
 struct Http<'p> {
     policy: &'p Outbound,
-    status: Arc<Mutex<Option<StatusCode>>>,
+    status: Mutex<Option<StatusCode>>,
     /// Send an `https://` request on `http://` (a loopback revocation endpoint; module doc).
     loopback_http: bool,
 }
@@ -271,7 +271,7 @@ pub(crate) async fn token_request(
     let oauth = client_of(client).set_token_uri(token_url);
     let http = Http {
         policy,
-        status: Arc::default(),
+        status: Mutex::default(),
         loopback_http: false,
     };
     let what = "calling the token endpoint";
@@ -384,7 +384,7 @@ pub(crate) async fn revoke(
     let oauth: Client<EndpointSet, EndpointNotSet> = client_of(client).set_revocation_url(url);
     let http = Http {
         policy,
-        status: Arc::default(),
+        status: Mutex::default(),
         loopback_http,
     };
     match oauth.revoke_token(token) {
@@ -395,15 +395,7 @@ pub(crate) async fn revoke(
 
 /// `http://` on a loopback host (`localhost`, `127.0.0.0/8`, `[::1]`).
 fn is_loopback_http(endpoint: &str) -> bool {
-    url::Url::parse(endpoint).is_ok_and(|url| {
-        url.scheme() == "http"
-            && match url.host() {
-                Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
-                Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
-                Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
-                None => false,
-            }
-    })
+    url::Url::parse(endpoint).is_ok_and(|url| url.scheme() == "http" && is_loopback_host(&url))
 }
 
 #[cfg(test)]
