@@ -161,8 +161,7 @@ impl CallerPolicy {
 /// The middleware: resolves the peer's account when the route needs it and refuses what the policy
 /// does not admit.
 pub async fn enforce(State(policy): State<CallerPolicy>, request: Request, next: Next) -> Response {
-    let path = request.uri().path().to_owned();
-    let class = RouteClass::of(&path);
+    let class = RouteClass::of(request.uri().path());
     if class == RouteClass::Open {
         return next.run(request).await;
     }
@@ -173,8 +172,9 @@ pub async fn enforce(State(policy): State<CallerPolicy>, request: Request, next:
     if policy.admits(class, &user) {
         return next.run(request).await;
     }
+    let path = request.uri().path();
     tracing::warn!(caller = %user.describe(), %path, "request refused: not the desktop user");
-    policy.audit_refusal(&user, class, &path).await;
+    policy.audit_refusal(&user, class, path).await;
     refusal(class)
 }
 

@@ -67,10 +67,9 @@ pub fn check(headers: &HeaderMap, uri: &http::Uri, local: &LocalAuthority) -> Re
     let host = headers
         .get(HOST)
         .and_then(|v| v.to_str().ok())
-        .map(str::to_owned)
-        .or_else(|| uri.authority().map(|a| a.as_str().to_owned()))
+        .or_else(|| uri.authority().map(|a| a.as_str()))
         .ok_or(Refusal::ForeignHost)?;
-    if !local.is_own_host(&host) {
+    if !local.is_own_host(host) {
         return Err(Refusal::ForeignHost);
     }
     if let Some(origin) = headers.get(ORIGIN) {

@@ -33,11 +33,15 @@ impl LocalAuthority {
 
     /// Whether `host` (a `Host` header value) names this gateway: a loopback name and our port.
     pub fn is_own_host(&self, host: &str) -> bool {
-        let host = host.to_ascii_lowercase();
-        let port = self.port;
-        host == format!("127.0.0.1:{port}")
-            || host == format!("localhost:{port}")
-            || host == format!("[::1]:{port}")
+        // Per request (the Host guard): compared in place, without building the three names.
+        let Some((name, port)) = host.rsplit_once(':') else {
+            return false;
+        };
+        let own_port = port.parse::<u16>().is_ok_and(|p| p == self.port)
+            && !port.starts_with(['+', '0'])
+            && !port.is_empty();
+        own_port
+            && (name == "127.0.0.1" || name.eq_ignore_ascii_case("localhost") || name == "[::1]")
     }
 }
 
@@ -58,5 +62,41 @@ pub fn is_loopback_origin(origin: &str) -> bool {
         Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
         Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
         None => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// RFC 9110 §7.2: `Host` is `uri-host [ ":" port ]`; the gateway answers only to its own
+    /// loopback names with its own port, written as the decimal it listens on.
+    #[test]
+    fn only_our_loopback_names_with_our_port_are_our_host() {
+        let local = LocalAuthority { port: 8765 };
+        for own in [
+            "127.0.0.1:8765",
+            "localhost:8765",
+            "LocalHost:8765",
+            "[::1]:8765",
+        ] {
+            assert!(local.is_own_host(own), "{own} is ours");
+        }
+        for foreign in [
+            "127.0.0.1",
+            "localhost",
+            "127.0.0.1:8766",
+            "127.0.0.1:08765",
+            "127.0.0.1:+8765",
+            "127.0.0.1:",
+            "127.0.0.2:8765",
+            "evil.example:8765",
+            "localhost.evil.example:8765",
+            "127.0.0.1:8765:8765",
+            "[::2]:8765",
+            "",
+        ] {
+            assert!(!local.is_own_host(foreign), "{foreign:?} is not ours");
+        }
     }
 }

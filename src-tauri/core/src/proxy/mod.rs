@@ -3,8 +3,9 @@
 //! Every request goes **guard → forward → filter**:
 //!
 //! 1. [`bearer`]: the Gatehouse access token in `Authorization: Bearer` is checked against the store
-//!    on every request (a revoke works on the very next request) and must be for this slug's
-//!    connection; otherwise a 401/403 challenge pointing at the slug's protected resource metadata.
+//!    on every request (a revoke works on the very next request; the row is read again only after a
+//!    commit) and must be for this slug's connection; otherwise a 401/403 challenge pointing at the
+//!    slug's protected resource metadata.
 //! 2. [`forward`]: the upstream request is built from an allow-list of MCP headers with the
 //!    connection's own credential injected (the client's `Authorization`, cookies and hop-by-hop
 //!    headers never leave); redirects are never followed; JSON and SSE responses stream back as they
@@ -126,6 +127,8 @@ pub struct Proxy {
     pub(crate) options: ProxyOptions,
     pub(crate) sessions: sessions::Sessions,
     pub(crate) usage: Arc<usage::Usage>,
+    /// Token rows valid until the next commit to the store (see [`bearer`]).
+    pub(crate) tokens: bearer::TokenCache,
     pub(crate) streams: Streams,
     pub(crate) upstreams: upstream::Upstreams,
     /// Each upstream's protocol era, once found.
@@ -284,6 +287,7 @@ pub fn router_with<S: Clone + Send + Sync + 'static>(
         options,
         sessions: sessions::Sessions::default(),
         usage: Arc::new(usage::Usage::default()),
+        tokens: bearer::TokenCache::default(),
         streams: Streams::default(),
         upstreams: upstream::Upstreams::default(),
         eras: era::Eras::default(),

@@ -185,7 +185,8 @@ pub(super) async fn send(
         return StatusCode::NOT_FOUND.into_response();
     }
 
-    let upstream_headers = response.headers().clone();
+    // Only these pass back (a header value clone is a reference count, not a copy).
+    let upstream_headers = response.headers();
     let content_type = upstream_headers.get(header::CONTENT_TYPE).cloned();
     let is_sse = content_type
         .as_ref()
@@ -203,17 +204,19 @@ pub(super) async fn send(
     if let Some(v) = upstream_headers.get(MCP_PROTOCOL_VERSION) {
         out.insert(MCP_PROTOCOL_VERSION, v.clone());
     }
+    let upstream_session = upstream_headers
+        .get(MCP_SESSION_ID)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
     if exchange.sessions_allowed
-        && let Some(upstream_session) = upstream_headers
-            .get(MCP_SESSION_ID)
-            .and_then(|v| v.to_str().ok())
+        && let Some(upstream_session) = upstream_session
     {
         let local = match &exchange.local_session {
             Some(local) => local.clone(),
             None => proxy.sessions.open(
                 &exchange.authorized.token.grant_id,
                 connection_id,
-                upstream_session.to_owned(),
+                upstream_session,
                 exchange.url_elicitation,
             ),
         };

@@ -48,7 +48,7 @@ pub mod upstream_step_up;
 pub mod watch;
 
 #[cfg(test)]
-mod test_support;
+pub(crate) mod test_support;
 #[cfg(test)]
 mod tests;
 
@@ -149,6 +149,7 @@ struct Inner {
     writer: Mutex<Connection>,
     readers: ReadPool,
     events: broadcast::Sender<StoreEvent>,
+    wal_index: commits::WalIndex,
 }
 
 impl std::fmt::Debug for Store {
@@ -186,6 +187,8 @@ impl Store {
         }
 
         let (events, _) = broadcast::channel(EVENT_CAPACITY);
+        // After the migration's commit, so the WAL index exists.
+        let wal_index = commits::WalIndex::open(path);
         tracing::debug!(path = %path.display(), "store opened");
         Ok(Store {
             inner: Arc::new(Inner {
@@ -194,6 +197,7 @@ impl Store {
                 writer: Mutex::new(writer),
                 readers: ReadPool::new(readers),
                 events,
+                wal_index,
             }),
         })
     }

@@ -105,7 +105,7 @@ fn is_json_content_type(headers: &HeaderMap) -> bool {
 /// The allow-listed request headers (no token passthrough, MCP security best practices §Token
 /// Passthrough).
 fn outbound_headers(inbound: &HeaderMap, modern: bool) -> HeaderMap {
-    let mut out = HeaderMap::new();
+    let mut out = HeaderMap::with_capacity(8);
     for (name, value) in inbound {
         let n = name.as_str();
         let pass = match n {
@@ -127,7 +127,7 @@ fn session_header(headers: &HeaderMap) -> Option<&str> {
 
 /// Runs the bearer guard, or answers with its challenge.
 async fn guard(proxy: &Proxy, headers: &HeaderMap, slug: &str) -> Result<Authorized, Response> {
-    match bearer::authorize(&proxy.vault, headers, slug).await {
+    match bearer::authorize(proxy.vault.store(), &proxy.tokens, headers, slug).await {
         Ok(ok) => {
             proxy
                 .usage
