@@ -178,10 +178,16 @@ pub async fn mcp(State(w): State<Arc<World>>, headers: HeaderMap, body: String) 
                 .into_response();
         }
         let id = v.get("id").cloned().unwrap_or(Value::Null);
-        let result = if v.get("method").and_then(Value::as_str) == Some("tools/list") {
-            json!({"ok": true, "tools": [{"name": "echo", "inputSchema": {"type": "object"}}]})
-        } else {
-            json!({"ok": true})
+        let result = match v.get("method").and_then(Value::as_str) {
+            Some("initialize") => json!({
+                "protocolVersion": "2025-06-18",
+                "capabilities": {"tools": {}},
+                "serverInfo": {"name": "oauth-upstream", "version": "1"}
+            }),
+            Some("tools/list") => {
+                json!({"ok": true, "tools": [{"name": "echo", "inputSchema": {"type": "object"}}]})
+            }
+            _ => json!({"ok": true}),
         };
         return axum::Json(json!({"jsonrpc":"2.0","id":id,"result":result})).into_response();
     }
