@@ -1,14 +1,16 @@
-//! What `cargo xtask bench` needs before it runs: Debian's nginx (the benchmark's floor hop).
+//! What `cargo xtask bench` needs before it runs: Debian's nginx (the benchmark's floor hop), and
+//! the release app for its whole-app section.
 //!
 //! The benchmark starts its own nginx in the foreground on a free port with a generated
 //! configuration, so the package's service must not run: while the package installs, a
 //! `policy-rc.d` that answers 101 ("action forbidden", Debian's invoke-rc.d policy interface) keeps
 //! it from starting, unless the machine already has one; a service that starts anyway is stopped.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use crate::steps::command;
+use crate::{cargo, root, target_dir};
 
 const POLICY_RC_D: &str = "/usr/sbin/policy-rc.d";
 
@@ -80,4 +82,33 @@ fn found(program: &str) -> bool {
     let on_path = std::env::var_os("PATH")
         .is_some_and(|paths| std::env::split_paths(&paths).any(|dir| dir.join(program).is_file()));
     on_path || Path::new("/usr/sbin").join(program).is_file()
+}
+
+/// The release app for the whole-app section: the UI built first (`npm ci` when needed, then
+/// `npm run build`), then `cargo build --release --package gatehouse --bin gatehouse`, whose default
+/// `custom-protocol` feature embeds ui/dist as a release build does. `Ok(None)` when
+/// `GATEHOUSE_BENCH_APP_LAUNCHES=0` skips the section; Err says why the app could not be built.
+pub fn app() -> Result<Option<PathBuf>, String> {
+    if std::env::var("GATEHOUSE_BENCH_APP_LAUNCHES").is_ok_and(|n| n.trim() == "0") {
+        return Ok(None);
+    }
+    crate::setup::ui()?;
+    command(
+        &cargo(),
+        &[
+            "build",
+            "--release",
+            "--package",
+            "gatehouse",
+            "--bin",
+            "gatehouse",
+        ],
+    )
+    .dir(root())
+    .status_ok()?;
+    Ok(Some(target_dir().join("release").join(if cfg!(windows) {
+        "gatehouse.exe"
+    } else {
+        "gatehouse"
+    })))
 }

@@ -127,6 +127,13 @@ fn node_modules(dir: &Path) -> Result<(), String> {
     Ok(())
 }
 
+/// The UI's packages and its build (ui/dist), without the system packages: what the benchmark's
+/// release app embeds.
+pub fn ui() -> Result<(), String> {
+    node_modules(&root().join("ui"))?;
+    build_ui()
+}
+
 fn build_ui() -> Result<(), String> {
     command("npm", &["run", "build"])
         .dir(root().join("ui"))

@@ -349,7 +349,8 @@ fn window_test(cargo: &str, root: &Path, bin_dir: &Path, artifacts: &Path) -> St
 }
 
 /// `cargo xtask bench`: tools/call latency and throughput direct, through nginx, a bare relay and
-/// the gateway in one run, then streams, a million tokens and a cross-process revoke (release build;
+/// the gateway in one run, then streams, a million tokens, a cross-process revoke, and the release app
+/// launched on Xvfb: launch to gateway ready, idle PSS with its WebKit processes (release builds;
 /// tests/src/bin/bench_proxy/). It prints its method and numbers; it asserts nothing.
 pub fn bench() -> Result<(), String> {
     crate::bench::nginx()?;
@@ -367,7 +368,10 @@ pub fn bench() -> Result<(), String> {
     )
     .dir(root())
     .status_ok()?;
-    command(
+    // The whole-app section: a machine that cannot build the app still gets the other sections,
+    // and the section prints why it was skipped.
+    let app = crate::bench::app();
+    let mut bench = command(
         &cargo(),
         &[
             "run",
@@ -379,8 +383,18 @@ pub fn bench() -> Result<(), String> {
         ],
     )
     .dir(root())
-    .env("GATEHOUSE_BIN_DIR", target_dir().join("release"))
-    .status_ok()
+    .env("GATEHOUSE_BIN_DIR", target_dir().join("release"));
+    match app {
+        Ok(Some(app)) => bench = bench.env("GATEHOUSE_APP_BIN", app),
+        Ok(None) => {}
+        Err(why) => {
+            bench = bench.env(
+                "GATEHOUSE_APP_UNAVAILABLE",
+                format!("the release app did not build ({why})"),
+            );
+        }
+    }
+    bench.status_ok()
 }
 
 /// `cargo xtask mcpb`: the Claude Desktop extension bundle (release `gatehoused` inside), written

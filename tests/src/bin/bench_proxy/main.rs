@@ -11,14 +11,20 @@
 //!
 //! Sections: 1. direct / nginx / relay / Gatehouse at 1 and 16 clients; 2a. SSE streams held open
 //! and the gateway's memory per stream; 2b. the token check with a million tokens in the store;
-//! 2c. a revoke from another process reaching an open stream.
+//! 2c. a revoke from another process reaching an open stream; 3. the whole app (the release
+//! `gatehouse` that `cargo xtask bench` builds and names in `GATEHOUSE_APP_BIN`) with its window
+//! open on Xvfb: launch to gateway ready, and the idle PSS of the app and its WebKit processes.
+//! Where the app cannot run (no app build, no Xvfb or D-Bus), section 3 says why and the rest runs.
 //!
 //! Sizes (environment, defaults in brackets, about five minutes on 2 cores):
 //! `GATEHOUSE_BENCH_N` requests per client per round at 1 client, a quarter of it at 16 [5000]
 //! (also the first argument, as before); `GATEHOUSE_BENCH_ROUNDS` [5]; `GATEHOUSE_BENCH_STREAMS`
 //! [1000] and `GATEHOUSE_BENCH_STREAM_CYCLES` through the gateway [2]; `GATEHOUSE_BENCH_TOKENS`
-//! [1000000]; `GATEHOUSE_BENCH_REVOKES` [5]. A size of 0 skips its section.
+//! [1000000]; `GATEHOUSE_BENCH_REVOKES` [5]; `GATEHOUSE_BENCH_APP_LAUNCHES` [5]. A size of 0
+//! skips its section (N=0 skips section 1; section 2b also sends N requests per round).
 
+mod app;
+mod desktop;
 mod hops;
 mod load;
 mod nginx;
@@ -54,6 +60,7 @@ struct Sizes {
     stream_cycles: usize,
     tokens: u64,
     revokes: u64,
+    app_launches: usize,
 }
 
 fn size<T: std::str::FromStr>(name: &str, default: T) -> anyhow::Result<T> {
@@ -81,6 +88,7 @@ impl Sizes {
             stream_cycles: size("GATEHOUSE_BENCH_STREAM_CYCLES", 2)?,
             tokens: size("GATEHOUSE_BENCH_TOKENS", 1_000_000)?,
             revokes: size("GATEHOUSE_BENCH_REVOKES", 5)?,
+            app_launches: size("GATEHOUSE_BENCH_APP_LAUNCHES", 5)?,
         })
     }
 }
@@ -104,7 +112,7 @@ async fn run(sizes: &Sizes) -> anyhow::Result<()> {
     // (which inherits this limit).
     let nofile = rlimit::increase_nofile_limit(4 * sizes.streams as u64 + 1024)?;
     println!(
-        "bench_proxy: {} build, {cpus} CPUs, open files limit {nofile}; sizes: N={} rounds={} streams={}x{} tokens={} revokes={}",
+        "bench_proxy: {} build, {cpus} CPUs, open files limit {nofile}; sizes: N={} rounds={} streams={}x{} tokens={} revokes={} app launches={}",
         if cfg!(debug_assertions) {
             "DEBUG"
         } else {
@@ -115,7 +123,8 @@ async fn run(sizes: &Sizes) -> anyhow::Result<()> {
         sizes.streams,
         sizes.stream_cycles,
         sizes.tokens,
-        sizes.revokes
+        sizes.revokes,
+        sizes.app_launches
     );
     println!(
         "Anything else running on this machine (a compile) shows up in these numbers; compare runs \
@@ -174,7 +183,9 @@ async fn run(sizes: &Sizes) -> anyhow::Result<()> {
         nginx_workers: nginx.workers,
         nginx_version: nginx.version.clone(),
     };
-    hops::run(&http, &paths, &plan).await?;
+    if sizes.n > 0 {
+        hops::run(&http, &paths, &plan).await?;
+    }
     drop(relay);
 
     if sizes.streams > 0 {
@@ -217,5 +228,9 @@ async fn run(sizes: &Sizes) -> anyhow::Result<()> {
         revoke::run(&under_test, &world.revocable).await?;
     }
     drop(gateway);
+    if sizes.app_launches > 0 {
+        let launches = sizes.app_launches;
+        tokio::task::spawn_blocking(move || app::run(launches)).await?;
+    }
     Ok(())
 }

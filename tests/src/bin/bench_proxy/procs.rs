@@ -170,6 +170,40 @@ pub fn cpu_ticks(pid: u32) -> u64 {
         .sum()
 }
 
+/// `pid` and everything it started, recursively, from every thread's `children` list (WebKit may
+/// start its processes from a thread other than the main one).
+pub fn descendants(pid: u32) -> Vec<u32> {
+    let mut all = vec![pid];
+    let mut next = 0;
+    while let Some(&parent) = all.get(next) {
+        next += 1;
+        let Ok(tasks) = std::fs::read_dir(format!("/proc/{parent}/task")) else {
+            continue;
+        };
+        for task in tasks.flatten() {
+            let children =
+                std::fs::read_to_string(task.path().join("children")).unwrap_or_default();
+            all.extend(
+                children
+                    .split_whitespace()
+                    .filter_map(|c| c.parse::<u32>().ok()),
+            );
+        }
+    }
+    all
+}
+
+/// The program's file name from its argv[0] (`comm` cuts names at 15 characters).
+pub fn program_name(pid: u32) -> String {
+    let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+    let argv0 = cmdline.split(|&b| b == 0).next().unwrap_or_default();
+    let argv0 = String::from_utf8_lossy(argv0);
+    match argv0.rsplit('/').next().filter(|n| !n.is_empty()) {
+        Some(name) => name.to_owned(),
+        None => format!("pid {pid}"),
+    }
+}
+
 /// [`memory`] of `pid` and its children together (nginx's master and workers).
 pub fn memory_tree(pid: u32) -> Memory {
     let mut all = tree(pid);
