@@ -262,6 +262,7 @@ fn no_references_to_documents_outside_the_repository() {
     let roots = [
         core.join("src"),
         core.join("tests"),
+        core.join("../testkit/src"),
         core.join("../app/src"),
         core.join("../../tests/tests"),
         core.join("../../ui/src"),

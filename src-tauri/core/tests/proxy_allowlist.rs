@@ -1,10 +1,8 @@
 //! The tool allow-list of a grant: `tools/list` filtered (JSON and SSE), `tools/call` of another
 //! tool refused, and 2025-03-26 batches checked member by member and filtered.
 
-mod common;
-
-use common::proxy_world::*;
 use gatehouse_core::proxy;
+use gatehouse_testkit::proxy::*;
 use serde_json::{Value, json};
 
 #[tokio::test]
@@ -144,7 +142,7 @@ async fn batches_of_a_2025_03_26_session_are_checked_member_by_member_and_filter
     );
     assert_eq!(answers[1]["result"]["content"][0]["text"], "batched");
     let raw = env
-        .seen
+        .upstream
         .raw_bodies
         .lock()
         .unwrap_or_else(|e| e.into_inner())

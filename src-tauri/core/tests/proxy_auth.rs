@@ -4,12 +4,10 @@
 //! refused, 403 `insufficient_scope` for a token without `mcp:access`; and a session id that is not
 //! authentication (bound to its grant).
 
-mod common;
-
-use common::proxy_world::*;
 use gatehouse_core::crypto::{TokenHash, TokenKind};
 use gatehouse_core::store::RevocationReason;
 use gatehouse_core::store::access_tokens;
+use gatehouse_testkit::proxy::*;
 use secrecy::ExposeSecret;
 use serde_json::json;
 
@@ -138,7 +136,7 @@ async fn expired_revoked_foreign_and_underscoped_tokens_are_refused() {
     assert_eq!(r.status(), 401, "a revoked token stops at once");
 
     // Wrong audience (RFC 8707): a token for /mcp/b on /mcp/a and the other way round.
-    let b = add_connection(&env.vault, "b", "http://127.0.0.1:9/mcp");
+    let b = add_header_connection(&env.vault, "b", "http://127.0.0.1:9/mcp", SECRET);
     let (_, token_b) = env.grant(&b, "b", None, "mcp:access");
     let r = env
         .post("a", Some(&token_b), &init())

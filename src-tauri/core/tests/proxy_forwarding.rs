@@ -4,17 +4,15 @@
 //! going away does not cancel the upstream call; the catalog lists the upstream's tools with the
 //! credential; and a grant's last use is recorded off the request path.
 
-mod common;
-
 use std::sync::Arc;
 use std::time::Duration;
 
-use common::proxy_world::*;
 use futures_util::StreamExt;
 use gatehouse_core::proxy;
 use gatehouse_core::store::GrantId;
 use gatehouse_core::store::connections::{self, ConnectionStatus};
 use gatehouse_core::store::grants;
+use gatehouse_testkit::proxy::*;
 use serde_json::json;
 
 #[tokio::test]
@@ -142,7 +140,7 @@ async fn upstream_failures_become_json_rpc_errors_never_401() {
         );
     }
     assert_eq!(
-        *env.seen
+        *env.upstream
             .elsewhere_hits
             .lock()
             .unwrap_or_else(|e| e.into_inner()),
@@ -233,7 +231,7 @@ async fn a_legacy_client_disconnecting_does_not_cancel_the_upstream_call() {
     let mut finished = 0;
     for _ in 0..50 {
         finished = *env
-            .seen
+            .upstream
             .slow_finished
             .lock()
             .unwrap_or_else(|e| e.into_inner());

@@ -2,18 +2,16 @@
 //! from another process (seen by the poll), and a shutdown ends open streams instead of waiting for
 //! them.
 
-mod common;
-
 use std::sync::Arc;
 use std::time::Duration;
 
-use common::proxy_world::*;
 use futures_util::StreamExt;
 use gatehouse_core::clock::SystemClock;
 use gatehouse_core::crypto::KeyBackend;
 use gatehouse_core::proxy;
 use gatehouse_core::store::RevocationReason;
 use gatehouse_core::vault::Vault;
+use gatehouse_testkit::proxy::*;
 
 #[tokio::test]
 async fn revocation_closes_an_open_get_stream() {
@@ -137,7 +135,9 @@ async fn shutdown_ends_open_streams_instead_of_waiting_for_them() {
         "the stream is open before the shutdown"
     );
 
-    let Env { gateway, _dir, .. } = env;
+    let Env {
+        gateway, dir: _dir, ..
+    } = env;
     let stopped = tokio::time::timeout(Duration::from_secs(10), gateway.shutdown()).await;
     assert!(
         stopped.is_ok_and(|r| r.is_ok()),

@@ -3,9 +3,7 @@
 //! agreeing with the body) in both eras; and bodies that name a member twice (RFC 7493 §2.3),
 //! refused before the tool filter and the upstream.
 
-mod common;
-
-use common::proxy_world::*;
+use gatehouse_testkit::proxy::*;
 use serde_json::json;
 
 #[tokio::test]
@@ -309,7 +307,7 @@ async fn repeated_members_are_refused_so_the_filter_and_the_upstream_read_one_me
         .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(r.status(), 200, "an allowed call is forwarded");
     let raw_seen = env
-        .seen
+        .upstream
         .raw_bodies
         .lock()
         .unwrap_or_else(|e| e.into_inner())

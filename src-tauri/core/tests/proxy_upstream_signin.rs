@@ -2,10 +2,8 @@
 //! 9728 §5.1) turns the connection into one that needs a sign-in, and a client that takes URL
 //! elicitations (MCP 2025-11-25 Elicitation, URL mode) is sent to Gatehouse's sign-in page.
 
-mod common;
-
-use common::proxy_world::*;
 use gatehouse_core::store::connections::{self, AuthKind, ConnectionStatus};
+use gatehouse_testkit::proxy::*;
 use serde_json::json;
 
 /// An upstream reached without credentials that starts asking for OAuth (a 401 naming protected

@@ -2,13 +2,10 @@
 //! MCP server on 127.0.0.1:0 that answers 401 with a `resource_metadata` challenge and serves its
 //! PRM, and an authorization server with metadata, /register, /authorize (auto-approving), /token
 //! (PKCE check, refresh rotation), /revoke and /userinfo; every request is logged and counted.
-//! [`Env`] runs Gatehouse as the real gateway on a real socket beside them. [`proxy_world`] is the
-//! proxy tests' world: a recording MCP upstream with Gatehouse in front of it.
+//! [`Env`] runs Gatehouse as the real gateway on a real socket beside them.
 //!
 //! Each test binary uses only part of this module, hence the `dead_code` allowance.
 #![allow(dead_code)]
-
-pub mod proxy_world;
 
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicUsize, Ordering};
