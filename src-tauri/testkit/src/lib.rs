@@ -7,11 +7,12 @@
 //!   functions (a header or OAuth connection, a client registration, an active grant and its access
 //!   token), for tests that write more of them.
 //! - [`upstream`]: fake upstream MCP servers, axum on `127.0.0.1:0`, that record what reaches them.
-//! - [`proxy`]: the world the proxy tests run in (the world with its fake upstream, and the
-//!   requests those tests make).
+//! - [`proxy`], [`eras`]: the worlds the proxy and protocol-era tests run in (the world with its
+//!   fake upstream, and the requests those tests make).
 
 pub mod clients;
 pub mod connections;
+pub mod eras;
 pub mod proxy;
 pub mod tokens;
 pub mod upstream;

@@ -2,7 +2,9 @@
 //! reaches them, so a test sees what Gatehouse sent on the client's behalf (and on its own).
 //!
 //! - [`recording`]: a dual-era MCP server that records every request (the proxy tests).
+//! - [`eras`]: one MCP server for each protocol era, modern-only and legacy-only.
 
+pub mod eras;
 pub mod recording;
 
 use axum::Router;
