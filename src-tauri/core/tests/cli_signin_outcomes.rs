@@ -3,12 +3,10 @@
 //! to the running gateway with `error=access_denied`), when nobody finishes in the browser before
 //! `--timeout`, and at once when no gateway is listening to receive the browser.
 
-mod common;
-
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use common::*;
+use gatehouse_testkit::signin::*;
 
 const EXE: &str = env!("CARGO_BIN_EXE_gatehoused");
 
@@ -27,7 +25,7 @@ fn cli(data_dir: &Path, port: u16, args: &[&str]) -> tokio::process::Command {
 #[tokio::test]
 async fn a_refused_sign_in_ends_the_command_with_the_reason() {
     let env = Env::new().await;
-    *env.world.iss_mode.lock().unwrap() = "denied";
+    *env.upstream.iss_mode.lock().unwrap() = "denied";
     let port = env.gateway.address().port();
     let (script, seen) = recording_browser(env.dir.path());
     let child = cli(

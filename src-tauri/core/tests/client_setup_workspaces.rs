@@ -3,17 +3,15 @@
 //! `mcp.json`). The folders come from VS Code's own recent list (`state.vscdb`), in a temporary
 //! HOME laid out as on Linux.
 
-mod common;
-
 use std::path::Path;
 use std::sync::Arc;
 
-use common::add_oauth_connection;
 use gatehouse_core::admin;
 use gatehouse_core::clients::{Home, Os};
 use gatehouse_core::clock::SystemClock;
 use gatehouse_core::crypto::KeyBackend;
 use gatehouse_core::vault::Vault;
+use gatehouse_testkit::connections::add_oauth_connection;
 
 const PORT: u16 = 47474;
 

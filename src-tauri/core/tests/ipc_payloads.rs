@@ -1,6 +1,6 @@
 //! No secret crosses the IPC boundary: no token value, API key or client secret appears in any IPC
 //! payload, so the webview's JavaScript never holds one. Against a real gateway and the fake
-//! upstream world of `common`, with every kind of secret Gatehouse holds present at once:
+//! sign-in world of `gatehouse_testkit::signin`, with every kind of secret Gatehouse holds present at once:
 //!
 //! - a signed-in OAuth connection: real upstream access and refresh tokens (one rotated by a
 //!   refresh), sealed in the store;
@@ -16,14 +16,11 @@
 //! list the TypeScript bindings come from: a new DTO fails it until a sample of it is checked here
 //! (or it is named as an input the window only sends).
 
-mod common;
-
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use base64::Engine as _;
-use common::*;
 use gatehouse_core::admin::{
     self, ConnectionChanges, NewConnectionInput, OAuthInput, SigninCallback, SigninLaunch,
     UpstreamAuth,
@@ -35,6 +32,7 @@ use gatehouse_core::store::refresh_tokens::{self, NewRefreshToken};
 use gatehouse_core::store::upstream_credentials;
 use gatehouse_core::store::watch::{Changed, Notice};
 use gatehouse_core::store::{ClientId, ConnectionId, GrantId, RefreshFamilyId, connections};
+use gatehouse_testkit::signin::*;
 use secrecy::{ExposeSecret, SecretString};
 use serde::Serialize;
 
@@ -124,7 +122,7 @@ async fn no_ipc_payload_carries_a_secret() {
     assert_eq!(env.call(&local_access).await["result"]["ok"], true);
 
     // A header connection and a client_credentials connection with a pre-registered secret.
-    let url = format!("{}/mcp", env.world.mcp_base.lock().unwrap());
+    let url = format!("{}/mcp", env.upstream.mcp_base.lock().unwrap());
     let keyed = admin::add_connection(
         &env.vault,
         port,
@@ -188,7 +186,9 @@ async fn no_ipc_payload_carries_a_secret() {
 
     // A consent request (the window hears of it as an event).
     let client = ClientId::generate();
-    store.upsert_client(&registration(&client)).unwrap();
+    store
+        .upsert_client(&registration(&client, "Test Client"))
+        .unwrap();
     let consent = env
         .http
         .get(format!("{}/authorize", env.gateway.base_url()))
@@ -228,7 +228,7 @@ async fn no_ipc_payload_carries_a_secret() {
         needles.push(local);
     }
     let upstream_tokens: Vec<String> = {
-        let w = &env.world;
+        let w = &env.upstream;
         let mut all: Vec<String> = w.access.lock().unwrap().iter().cloned().collect();
         all.extend(w.refresh.lock().unwrap().iter().cloned());
         all.extend(w.mcp_bearers.lock().unwrap().iter().cloned());
@@ -484,12 +484,12 @@ async fn no_ipc_payload_carries_a_secret() {
         )
         .expect_err("a reserved header name is refused"),
     );
-    env.world
+    env.upstream
         .refused_clients
         .lock()
         .unwrap()
         .insert("m2m".into());
-    *env.world.refuse_all_clients.lock().unwrap() = true;
+    *env.upstream.refuse_all_clients.lock().unwrap() = true;
     payloads.error(
         admin::start_signin(&env.cli, port, "m2m", SigninCallback::Loopback)
             .await

@@ -5,10 +5,10 @@
 //! the credentials of the old one; RFC 9728 §5.2: the 401 that follows carries the
 //! `resource_metadata` to read afresh).
 //!
-//! The world of `common` (real servers on 127.0.0.1:0, a real gateway, a real SQLite store) gives
+//! The sign-in world of `gatehouse_testkit::signin` (real servers on 127.0.0.1:0, a real gateway, a real SQLite store) gives
 //! the upstream MCP server and AS #1; this file adds AS #2, the same fake AS on its own socket with
 //! its own log, whose token endpoint also tells the upstream to accept what it issues. Switching the
-//! upstream's protected resource metadata (`World::prm_as`) to AS #2 and making the upstream refuse
+//! upstream's protected resource metadata (`OAuthUpstream::prm_as`) to AS #2 and making the upstream refuse
 //! the current access token must:
 //!
 //! 1. send no token request (so neither the refresh token nor the DCR client) to AS #1 or AS #2;
@@ -26,8 +26,6 @@
 //! `UpstreamOAuth` each time). A third test changes the AS without any 401: the access token simply
 //! expires, and the refresh finds the new AS on its own.
 
-mod common;
-
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
@@ -37,13 +35,13 @@ use axum::extract::{Form, State};
 use axum::http::HeaderMap;
 use axum::response::Response;
 use axum::routing::{get, post};
-use common::*;
 use gatehouse_core::clock::{Clock, HOUR, ManualClock, SystemClock};
 use gatehouse_core::oauth::upstream::UpstreamOAuth;
 use gatehouse_core::store::StoreEvent;
 use gatehouse_core::store::audit::{self, AuditKind};
 use gatehouse_core::store::connections::ConnectionStatus;
 use gatehouse_core::store::upstream_credentials::{self, UpstreamCredential};
+use gatehouse_testkit::signin::*;
 use serde_json::{Value, json};
 
 /// Where AS #2's counters start, so its tokens and client ids never look like AS #1's.
@@ -57,12 +55,12 @@ fn locked<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 
 #[derive(Clone)]
 struct SecondAs {
-    own: Arc<World>,
+    own: Arc<OAuthUpstream>,
     /// The upstream MCP server's world: it accepts the access tokens in its `access` set.
-    upstream: Arc<World>,
+    upstream: Arc<OAuthUpstream>,
 }
 
-/// AS #2's token endpoint: `common::token` on its own world; then the upstream, which now trusts
+/// AS #2's token endpoint: `gatehouse_testkit`'s `token` on its own state; then the upstream, which now trusts
 /// AS #2, accepts every access token AS #2 has issued.
 async fn second_token(
     State(s): State<SecondAs>,
@@ -76,9 +74,9 @@ async fn second_token(
 }
 
 /// A second authorization server on its own socket: metadata, /register, /authorize, /token,
-/// /revoke, /userinfo, every request logged in its own [`World`].
-async fn start_second_as(upstream: &Arc<World>) -> Arc<World> {
-    let own = Arc::new(World::default());
+/// /revoke, /userinfo, every request logged in its own [`OAuthUpstream`].
+async fn start_second_as(upstream: &Arc<OAuthUpstream>) -> Arc<OAuthUpstream> {
+    let own = Arc::new(OAuthUpstream::default());
     *locked(&own.iss_mode) = "ok";
     *locked(&own.expires_in) = 3600;
     own.counter.store(SECOND_AS_FIRST, Ordering::SeqCst);
@@ -115,9 +113,9 @@ enum SignInPath {
 struct Setup {
     env: Env,
     /// The upstream MCP server and AS #1.
-    first: Arc<World>,
+    first: Arc<OAuthUpstream>,
     /// AS #2.
-    second: Arc<World>,
+    second: Arc<OAuthUpstream>,
     path: SignInPath,
 }
 
@@ -127,7 +125,7 @@ impl Setup {
     }
 
     async fn on(env: Env, path: SignInPath) -> Self {
-        let first = env.world.clone();
+        let first = env.upstream.clone();
         let second = start_second_as(&first).await;
         Self {
             env,
@@ -137,7 +135,7 @@ impl Setup {
         }
     }
 
-    fn issuer(w: &World) -> String {
+    fn issuer(w: &OAuthUpstream) -> String {
         locked(&w.issuer).clone()
     }
 
@@ -491,7 +489,8 @@ async fn cli_sign_in_an_as_change_needs_a_new_sign_in_that_registers_at_the_new_
 #[tokio::test]
 async fn an_expiring_token_does_not_carry_the_refresh_token_to_the_new_as() {
     let clock = ManualClock::new(SystemClock.now());
-    let env = Env::in_world_with_clock(start_world().await, Arc::new(clock.clone())).await;
+    let env =
+        Env::in_front_of_with_clock(start_oauth_upstream().await, Arc::new(clock.clone())).await;
     let setup = Setup::on(env, SignInPath::App).await;
     setup.signed_in_at_first().await;
     let first_client = locked(&setup.first.authorize_queries)[0]["client_id"].clone();

@@ -3,10 +3,8 @@
 //! and the authorization server's `error` / `error_description`. Each carries markup here; the page
 //! must show it escaped, never as markup, and must forbid script and framing in its headers.
 
-mod common;
-
-use common::*;
 use gatehouse_core::admin::{self, ConnectionChanges};
+use gatehouse_testkit::signin::*;
 use serde_json::json;
 
 const NAME_MARKUP: &str = "<script>alert(1)</script>\"><img src=x onerror=alert(2)>";
@@ -84,7 +82,8 @@ async fn the_signed_in_page_escapes_the_connection_name_and_the_account() {
         },
     )
     .unwrap_or_else(|e| panic!("any printable name is a valid name: {e}"));
-    *env.world.id_token_claims.lock().unwrap() = Some(json!({"sub": "1", "email": ACCOUNT_MARKUP}));
+    *env.upstream.id_token_claims.lock().unwrap() =
+        Some(json!({"sub": "1", "email": ACCOUNT_MARKUP}));
 
     let callback = env.authorize().await;
     let (status, headers, page) = fetch_page(&env, &callback).await;
@@ -109,7 +108,7 @@ async fn the_signed_in_page_escapes_the_connection_name_and_the_account() {
 #[tokio::test]
 async fn a_refusal_from_the_right_issuer_shows_its_description_escaped() {
     let env = Env::new().await;
-    *env.world.iss_mode.lock().unwrap() = "denied";
+    *env.upstream.iss_mode.lock().unwrap() = "denied";
     let callback = env.authorize().await;
     let (status, headers, page) = fetch_page(&env, &callback).await;
     assert_eq!(status, 400, "{page}");
@@ -120,13 +119,13 @@ async fn a_refusal_from_the_right_issuer_shows_its_description_escaped() {
     assert_no_markup(&page);
     assert_locked_down(&headers);
     assert!(
-        env.world.token_forms.lock().unwrap().is_empty(),
+        env.upstream.token_forms.lock().unwrap().is_empty(),
         "a refusal exchanges no code"
     );
 
     // With another issuer's iss, nothing the response carried is shown (RFC 9207), and the error
     // page is as locked down as the others.
-    *env.world.iss_mode.lock().unwrap() = "wrong";
+    *env.upstream.iss_mode.lock().unwrap() = "wrong";
     let callback = env.authorize().await;
     let (status, headers, page) = fetch_page(&env, &callback).await;
     assert_eq!(status, 400, "{page}");

@@ -6,14 +6,12 @@
 //! 401 with no metadata anywhere, a 2025-03-26 server with and without the legacy opt-in, an open
 //! server and a 404.
 
-mod common;
-
 use axum::Router;
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use axum::routing::{get, post};
-use common::*;
 use gatehouse_core::admin::{self, AuthDetection, SuggestedAuth};
+use gatehouse_testkit::signin::*;
 use serde_json::json;
 
 async fn detect(url: &str, legacy: bool) -> AuthDetection {
@@ -42,7 +40,7 @@ async fn api_key_server(challenge: Option<&'static str>, catch_all_json: bool) -
 #[tokio::test]
 async fn oauth_is_detected_only_with_protected_resource_metadata_in_sight() {
     // Named by the challenge (RFC 9728 §5.1).
-    let world = start_world().await;
+    let world = start_oauth_upstream().await;
     let url = format!("{}/mcp", world.mcp_base.lock().unwrap());
     let found = detect(&url, false).await;
     assert_eq!(found.suggested, SuggestedAuth::OAuth, "{found:?}");
@@ -130,7 +128,7 @@ async fn a_401_without_metadata_anywhere_suggests_a_header() {
 
 #[tokio::test]
 async fn the_legacy_opt_in_makes_a_metadata_less_401_oauth() {
-    let world = start_legacy_world(false).await;
+    let world = start_legacy_oauth_upstream(false).await;
     let url = format!("{}/mcp", world.mcp_base.lock().unwrap());
     let without = detect(&url, false).await;
     assert_eq!(

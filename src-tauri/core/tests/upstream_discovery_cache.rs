@@ -3,14 +3,12 @@
 //! upstream answers 401 (RFC 9728 §5.2: the new challenge may name new metadata). Fetches are counted
 //! at the fake upstream and AS; time moves with an injected `ManualClock`, never by sleeping.
 
-mod common;
-
 use std::sync::Arc;
 
-use common::*;
 use gatehouse_core::clock::{Clock, MINUTE, ManualClock, SystemClock};
 use gatehouse_core::oauth::upstream::discovery::CACHE_TTL;
 use gatehouse_core::store::connections::ConnectionEdit;
+use gatehouse_testkit::signin::*;
 
 /// How often discovery's three requests reached the fake servers so far.
 #[derive(Debug, PartialEq, Eq, Clone, Copy)]
@@ -21,7 +19,7 @@ struct Fetches {
 }
 
 fn fetches(env: &Env) -> Fetches {
-    let log = env.world.log.lock().unwrap();
+    let log = env.upstream.log.lock().unwrap();
     let count = |path: &str| log.iter().filter(|p| *p == path).count();
     Fetches {
         probes: count("POST /mcp"),
@@ -43,7 +41,7 @@ const TWO_DISCOVERIES: Fetches = Fetches {
 };
 
 async fn env_on(clock: &ManualClock) -> Env {
-    Env::in_world_with_clock(start_world().await, Arc::new(clock.clone())).await
+    Env::in_front_of_with_clock(start_oauth_upstream().await, Arc::new(clock.clone())).await
 }
 
 #[tokio::test]
@@ -128,7 +126,7 @@ async fn an_upstream_401_drops_the_cached_discovery() {
 
     // The upstream rejects the access token: the proxy drops the cached discovery, so the
     // refresh that follows discovers afresh (no time has passed: only the 401 explains it).
-    env.world.access.lock().unwrap().clear();
+    env.upstream.access.lock().unwrap().clear();
     assert_eq!(
         env.call(&local).await["result"]["ok"],
         true,
@@ -141,7 +139,7 @@ async fn an_upstream_401_drops_the_cached_discovery() {
         "the 401 dropped the cache: {after_401:?}"
     );
 
-    env.world.access.lock().unwrap().clear();
+    env.upstream.access.lock().unwrap().clear();
     let _ = env.call(&local).await;
     assert_eq!(
         fetches(&env).resource_metadata,

@@ -14,19 +14,17 @@
 //! revoking at the AS (RFC 7009); plus invalid_grant → reauth_required → sign in again, the
 //! 50-concurrent single-flight refresh, and no token value in the database, the WAL or a DTO.
 
-mod common;
-
 use std::collections::HashSet;
 use std::sync::Mutex;
 use std::sync::atomic::Ordering;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use common::*;
 use gatehouse_core::oauth::upstream::flow::RevokeResult;
 use gatehouse_core::oauth::upstream::{CallbackQuery, UpstreamError, UpstreamOAuth};
 use gatehouse_core::store::connections::{self, ConnectionStatus};
 use gatehouse_core::store::{ClientId, upstream_credentials};
+use gatehouse_testkit::signin::*;
 use secrecy::ExposeSecret;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
@@ -40,7 +38,7 @@ use sha2::{Digest, Sha256};
 #[tokio::test]
 async fn legacy_upstream_without_prm_needs_the_opt_in_then_signs_in_at_its_origin() {
     for with_metadata in [false, true] {
-        let env = Env::in_world(start_legacy_world(with_metadata).await).await;
+        let env = Env::in_front_of(start_legacy_oauth_upstream(with_metadata).await).await;
         let refused = env
             .cli
             .start_signin(&env.connection, &env.redirect_uri())
@@ -53,7 +51,7 @@ async fn legacy_upstream_without_prm_needs_the_opt_in_then_signs_in_at_its_origi
             "the error says what to turn on, and how: {refused}"
         );
         assert!(
-            env.world.registrations.lock().unwrap().is_empty(),
+            env.upstream.registrations.lock().unwrap().is_empty(),
             "nothing was registered without the opt-in"
         );
 
@@ -73,8 +71,8 @@ async fn legacy_upstream_without_prm_needs_the_opt_in_then_signs_in_at_its_origi
             .unwrap();
 
         env.sign_in().await;
-        let base = env.world.mcp_base.lock().unwrap().clone();
-        let log = env.world.log.lock().unwrap().clone();
+        let base = env.upstream.mcp_base.lock().unwrap().clone();
+        let log = env.upstream.log.lock().unwrap().clone();
         if !with_metadata {
             assert!(
                 log.iter()
@@ -82,17 +80,17 @@ async fn legacy_upstream_without_prm_needs_the_opt_in_then_signs_in_at_its_origi
                 "the origin's RFC 8414 document was looked for first: {log:?}"
             );
         }
-        let query = env.world.authorize_queries.lock().unwrap()[0].clone();
+        let query = env.upstream.authorize_queries.lock().unwrap()[0].clone();
         assert_eq!(query["code_challenge_method"], "S256");
         assert_eq!(query["resource"], format!("{base}/mcp"));
-        let form = env.world.token_forms.lock().unwrap()[0].clone();
+        let form = env.upstream.token_forms.lock().unwrap()[0].clone();
         assert_eq!(
             form["resource"],
             format!("{base}/mcp"),
             "RFC 8707 on the token request"
         );
         assert_eq!(
-            env.world.registrations.lock().unwrap().len(),
+            env.upstream.registrations.lock().unwrap().len(),
             1,
             "DCR at {base}/register"
         );
@@ -109,8 +107,8 @@ async fn legacy_upstream_without_prm_needs_the_opt_in_then_signs_in_at_its_origi
 async fn discovery_registration_authorize_and_callback_end_to_end() {
     let env = Env::new().await;
     let callback = env.authorize().await;
-    let base = env.world.mcp_base.lock().unwrap().clone();
-    let log = env.world.log.lock().unwrap().clone();
+    let base = env.upstream.mcp_base.lock().unwrap().clone();
+    let log = env.upstream.log.lock().unwrap().clone();
     assert_eq!(
         log[..5],
         [
@@ -123,7 +121,7 @@ async fn discovery_registration_authorize_and_callback_end_to_end() {
         "the challenged PRM URL (RFC 9728 §5.1), then AS metadata, then DCR, then authorize"
     );
 
-    let reg = env.world.registrations.lock().unwrap()[0].clone();
+    let reg = env.upstream.registrations.lock().unwrap()[0].clone();
     assert_eq!(
         reg["application_type"], "native",
         "DCR declares a native app (MCP 2026-07-28 client registration §Application Type)"
@@ -143,7 +141,7 @@ async fn discovery_registration_authorize_and_callback_end_to_end() {
     );
     assert_eq!(reg["client_name"], "Gatehouse");
 
-    let q = env.world.authorize_queries.lock().unwrap()[0].clone();
+    let q = env.upstream.authorize_queries.lock().unwrap()[0].clone();
     assert_eq!(q["response_type"], "code", "OAuth 2.1 §4.1.1");
     assert!(q["client_id"].starts_with("dcr-client-"));
     assert_eq!(q["redirect_uri"], env.redirect_uri());
@@ -163,7 +161,7 @@ async fn discovery_registration_authorize_and_callback_end_to_end() {
         page.contains("ada@example.com"),
         "account from id_token claims: {page}"
     );
-    let form = env.world.token_forms.lock().unwrap()[0].clone();
+    let form = env.upstream.token_forms.lock().unwrap()[0].clone();
     assert_eq!(form["grant_type"], "authorization_code", "OAuth 2.1 §4.1.3");
     assert_eq!(form["resource"], format!("{base}/mcp"));
     assert_eq!(form["redirect_uri"], env.redirect_uri());
@@ -178,7 +176,7 @@ async fn discovery_registration_authorize_and_callback_end_to_end() {
     assert_eq!(status, 400, "a second delivery is refused");
     assert!(page.contains("already used"), "{page}");
     assert_eq!(
-        env.world.token_forms.lock().unwrap().len(),
+        env.upstream.token_forms.lock().unwrap().len(),
         1,
         "no second exchange"
     );
@@ -186,7 +184,7 @@ async fn discovery_registration_authorize_and_callback_end_to_end() {
     // The DCR client is reused for the next sign-in (same issuer, same redirect URI).
     env.sign_in().await;
     assert_eq!(
-        env.world.registrations.lock().unwrap().len(),
+        env.upstream.registrations.lock().unwrap().len(),
         1,
         "registered once"
     );
@@ -202,7 +200,7 @@ async fn proxy_injects_the_upstream_token_and_refreshes_once_for_fifty_waiters()
         answer["result"]["ok"], true,
         "the call goes through: {answer}"
     );
-    let bearers = env.world.mcp_bearers.lock().unwrap().clone();
+    let bearers = env.upstream.mcp_bearers.lock().unwrap().clone();
     assert!(
         bearers.last().unwrap().starts_with(AT_PREFIX),
         "the upstream sees the upstream token, never the Gatehouse token"
@@ -210,18 +208,18 @@ async fn proxy_injects_the_upstream_token_and_refreshes_once_for_fifty_waiters()
     assert!(!bearers.contains(&local), "no token passthrough");
 
     // Through the gateway: an upstream 401 (the AS forgot the access token) → one refresh, one retry.
-    env.world.access.lock().unwrap().clear();
+    env.upstream.access.lock().unwrap().clear();
     let answer = env.call(&local).await;
     assert_eq!(
         answer["result"]["ok"], true,
         "refreshed and retried: {answer}"
     );
     assert_eq!(
-        env.world.refresh_calls.load(Ordering::SeqCst),
+        env.upstream.refresh_calls.load(Ordering::SeqCst),
         1,
         "one refresh for the 401"
     );
-    env.world.refresh_calls.store(0, Ordering::SeqCst);
+    env.upstream.refresh_calls.store(0, Ordering::SeqCst);
 
     // Single-flight refresh: expired access token, 50 concurrent callers → exactly one refresh.
     env.expire_access_token();
@@ -244,13 +242,13 @@ async fn proxy_injects_the_upstream_token_and_refreshes_once_for_fifty_waiters()
         got.insert(t.await.unwrap().unwrap());
     }
     assert_eq!(
-        env.world.refresh_calls.load(Ordering::SeqCst),
+        env.upstream.refresh_calls.load(Ordering::SeqCst),
         1,
         "exactly one refresh at the AS"
     );
     assert_eq!(got.len(), 1, "every waiter got the refreshed token");
     let form = env
-        .world
+        .upstream
         .token_forms
         .lock()
         .unwrap()
@@ -270,7 +268,7 @@ async fn proxy_injects_the_upstream_token_and_refreshes_once_for_fifty_waiters()
         .await
         .unwrap();
     assert_eq!(
-        env.world.refresh_calls.load(Ordering::SeqCst),
+        env.upstream.refresh_calls.load(Ordering::SeqCst),
         2,
         "the stored token is the rotated one"
     );
@@ -284,8 +282,8 @@ async fn invalid_grant_turns_reauth_required_and_signing_in_again_restores() {
     assert_eq!(env.call(&local).await["result"]["ok"], true);
     let mut events = env.vault.store().subscribe();
     // The upstream revokes everything.
-    env.world.access.lock().unwrap().clear();
-    env.world.refresh.lock().unwrap().clear();
+    env.upstream.access.lock().unwrap().clear();
+    env.upstream.refresh.lock().unwrap().clear();
     let answer = env.call(&local).await;
     let message = answer["error"]["message"]
         .as_str()
@@ -351,12 +349,12 @@ async fn callbacks_with_a_wrong_state_or_issuer_are_refused() {
     let (status, _) = env.deliver(tampered.as_str()).await;
     assert_eq!(status, 400);
     assert!(
-        env.world.token_forms.lock().unwrap().is_empty(),
+        env.upstream.token_forms.lock().unwrap().is_empty(),
         "a wrong state: no token request"
     );
 
     // An iss mismatch (RFC 9207 §2.4) → rejected; the upstream's error_description is not shown.
-    *env.world.iss_mode.lock().unwrap() = "wrong";
+    *env.upstream.iss_mode.lock().unwrap() = "wrong";
     let (status, page) = env.deliver(&env.authorize().await).await;
     assert_eq!(status, 400);
     assert!(page.contains("another authorization server"), "{page}");
@@ -368,12 +366,12 @@ async fn callbacks_with_a_wrong_state_or_issuer_are_refused() {
     );
 
     // The AS advertises iss support but the callback has none (RFC 9207 §2.4).
-    *env.world.iss_mode.lock().unwrap() = "missing";
+    *env.upstream.iss_mode.lock().unwrap() = "missing";
     let (status, page) = env.deliver(&env.authorize().await).await;
     assert_eq!(status, 400);
     assert!(page.contains("no iss"), "a missing iss is refused: {page}");
     assert!(
-        env.world.token_forms.lock().unwrap().is_empty(),
+        env.upstream.token_forms.lock().unwrap().is_empty(),
         "no code was ever exchanged"
     );
     assert_eq!(env.row().status, ConnectionStatus::NeedsAuth);
@@ -386,16 +384,16 @@ async fn discovery_refusals() {
     let start = || env.cli.start_signin(&env.connection, &redirect);
 
     // A PRM for another resource (RFC 9728 §3.3).
-    *env.world.prm_resource.lock().unwrap() = Some("https://evil.example/mcp".into());
+    *env.upstream.prm_resource.lock().unwrap() = Some("https://evil.example/mcp".into());
     let err = start().await.unwrap_err();
     assert!(
         matches!(err, UpstreamError::Discovery(_)) && err.to_string().contains("another resource"),
         "{err}"
     );
-    *env.world.prm_resource.lock().unwrap() = None;
+    *env.upstream.prm_resource.lock().unwrap() = None;
 
     let patch = |k: &str, v: Value| {
-        let mut m = env.world.metadata_patch.lock().unwrap();
+        let mut m = env.upstream.metadata_patch.lock().unwrap();
         m.clear();
         m.insert(k.into(), v);
     };
@@ -444,10 +442,10 @@ async fn discovery_refusals() {
         );
     }
     assert!(
-        env.world.authorize_queries.lock().unwrap().is_empty(),
+        env.upstream.authorize_queries.lock().unwrap().is_empty(),
         "nothing was launched"
     );
-    env.world.metadata_patch.lock().unwrap().clear();
+    env.upstream.metadata_patch.lock().unwrap().clear();
 
     // SSRF: the PRM names an AS on the metadata address or the LAN.
     for evil in [
@@ -455,7 +453,7 @@ async fn discovery_refusals() {
         "http://10.0.0.1",
         "https://169.254.169.254/latest",
     ] {
-        *env.world.prm_as.lock().unwrap() = Some(evil.into());
+        *env.upstream.prm_as.lock().unwrap() = Some(evil.into());
         let err = fresh()
             .start_signin(&env.connection, &redirect)
             .await
@@ -466,8 +464,8 @@ async fn discovery_refusals() {
         );
     }
     // A redirect from the metadata URL is not followed.
-    let base = env.world.mcp_base.lock().unwrap().clone();
-    *env.world.prm_as.lock().unwrap() = Some(format!("{base}/redirect-issuer"));
+    let base = env.upstream.mcp_base.lock().unwrap().clone();
+    *env.upstream.prm_as.lock().unwrap() = Some(format!("{base}/redirect-issuer"));
     let err = fresh()
         .start_signin(&env.connection, &redirect)
         .await
@@ -477,7 +475,7 @@ async fn discovery_refusals() {
         "redirects are never followed: {err}"
     );
     assert!(
-        env.world
+        env.upstream
             .log
             .lock()
             .unwrap()
@@ -485,21 +483,21 @@ async fn discovery_refusals() {
             .any(|p| p == "/redirect"),
         "the redirecting metadata URL was asked"
     );
-    *env.world.prm_as.lock().unwrap() = None;
+    *env.upstream.prm_as.lock().unwrap() = None;
 }
 
 #[tokio::test]
 async fn without_a_resource_metadata_hint_the_well_knowns_are_probed_in_order() {
     let env = Env::new().await;
-    *env.world.bare_challenge.lock().unwrap() = true;
+    *env.upstream.bare_challenge.lock().unwrap() = true;
     env.authorize().await;
-    let log = env.world.log.lock().unwrap().clone();
+    let log = env.upstream.log.lock().unwrap().clone();
     assert_eq!(log[0], "POST /mcp");
     assert_eq!(
         log[1], "/.well-known/oauth-protected-resource/mcp",
         "path-inserted first (RFC 9728 §3.1)"
     );
-    let q = env.world.authorize_queries.lock().unwrap()[0].clone();
+    let q = env.upstream.authorize_queries.lock().unwrap()[0].clone();
     assert_eq!(
         q["scope"], "mcp:tools mcp:read",
         "the PRM's scopes_supported without a challenged scope (MCP 2026-07-28 authorization \
@@ -518,13 +516,13 @@ async fn sign_out_revokes_at_the_upstream_and_leaves_no_token_anywhere() {
 
     // Security: no upstream token value in the database file, its WAL, or any DTO.
     let tokens: Vec<String> = env
-        .world
+        .upstream
         .token_forms
         .lock()
         .unwrap()
         .iter()
         .filter_map(|f| f.get("refresh_token").cloned())
-        .chain(env.world.mcp_bearers.lock().unwrap().iter().cloned())
+        .chain(env.upstream.mcp_bearers.lock().unwrap().iter().cloned())
         .collect();
     assert!(!tokens.is_empty());
     let db = gatehouse_core::config::database_path(env.dir.path());
@@ -550,7 +548,7 @@ async fn sign_out_revokes_at_the_upstream_and_leaves_no_token_anywhere() {
     // Sign out → RFC 7009 at the AS, local tokens gone.
     let result = env.cli.sign_out(&env.connection).await.unwrap();
     assert_eq!(result, RevokeResult::Revoked);
-    let revoked = env.world.revoked.lock().unwrap().clone();
+    let revoked = env.upstream.revoked.lock().unwrap().clone();
     assert!(
         revoked.iter().any(|t| t.starts_with(RT_PREFIX))
             && revoked.iter().any(|t| t.starts_with(AT_PREFIX))
@@ -594,7 +592,7 @@ async fn a_material_change_purges_tokens_and_voids_pending_sign_ins() {
     assert_eq!(status, 502, "{page}");
     assert!(page.contains("changed"), "{page}");
     assert!(
-        env.world.token_forms.lock().unwrap().is_empty(),
+        env.upstream.token_forms.lock().unwrap().is_empty(),
         "no exchange for a stale sign-in"
     );
 
@@ -627,7 +625,7 @@ async fn a_material_change_purges_tokens_and_voids_pending_sign_ins() {
 async fn the_cli_detects_oauth_and_signs_in_through_the_running_gateway() {
     let env = Env::new().await;
     let exe = env!("CARGO_BIN_EXE_gatehoused");
-    let url = format!("{}/mcp", env.world.mcp_base.lock().unwrap());
+    let url = format!("{}/mcp", env.upstream.mcp_base.lock().unwrap());
     let port = env.gateway.address().port().to_string();
     let cli = |args: &[&str]| {
         let mut c = tokio::process::Command::new(exe);
@@ -705,7 +703,7 @@ async fn the_cli_detects_oauth_and_signs_in_through_the_running_gateway() {
     );
     assert!(String::from_utf8_lossy(&out.stdout).contains("revoked"));
     assert!(
-        !env.world.revoked.lock().unwrap().is_empty(),
+        !env.upstream.revoked.lock().unwrap().is_empty(),
         "RFC 7009 revoke reached the AS"
     );
 }
@@ -713,7 +711,7 @@ async fn the_cli_detects_oauth_and_signs_in_through_the_running_gateway() {
 #[tokio::test]
 async fn client_credentials_for_machine_to_machine() {
     let env = Env::new().await;
-    let url = format!("{}/mcp", env.world.mcp_base.lock().unwrap());
+    let url = format!("{}/mcp", env.upstream.mcp_base.lock().unwrap());
     let input = gatehouse_core::admin::NewConnectionInput {
         slug: "m2m".into(),
         name: "Machine".into(),
@@ -745,12 +743,12 @@ async fn client_credentials_for_machine_to_machine() {
     let view = gatehouse_core::admin::get_connection(&env.vault, port, "m2m").unwrap();
     assert_eq!(view.status, "connected");
     assert_eq!(
-        env.world.refresh_calls.load(Ordering::SeqCst),
+        env.upstream.refresh_calls.load(Ordering::SeqCst),
         1,
         "one client_credentials call"
     );
     let form = env
-        .world
+        .upstream
         .token_forms
         .lock()
         .unwrap()
@@ -784,7 +782,7 @@ async fn client_credentials_for_machine_to_machine() {
         .await
         .unwrap();
     assert!(token.expose_secret().starts_with(AT_PREFIX));
-    assert_eq!(env.world.refresh_calls.load(Ordering::SeqCst), 2);
+    assert_eq!(env.upstream.refresh_calls.load(Ordering::SeqCst), 2);
     let db = std::fs::read(gatehouse_core::config::database_path(env.dir.path())).unwrap();
     assert!(
         !String::from_utf8_lossy(&db).contains(M2M_SECRET),
@@ -820,11 +818,11 @@ async fn no_secret_reaches_the_log() {
 async fn a_new_authorization_server_means_a_new_registration() {
     let env = Env::new().await;
     env.sign_in().await;
-    assert_eq!(env.world.registrations.lock().unwrap().len(), 1);
+    assert_eq!(env.upstream.registrations.lock().unwrap().len(), 1);
     // The PRM now names AS2. Nothing registered at AS1 is used there.
-    let world2 = start_world().await;
+    let world2 = start_oauth_upstream().await;
     let issuer2 = world2.issuer.lock().unwrap().clone();
-    *env.world.prm_as.lock().unwrap() = Some(issuer2.clone());
+    *env.upstream.prm_as.lock().unwrap() = Some(issuer2.clone());
     let fresh = UpstreamOAuth::new(&env.vault);
     let start = fresh
         .start_signin(&env.connection, &env.redirect_uri())
@@ -837,7 +835,7 @@ async fn a_new_authorization_server_means_a_new_registration() {
         "Gatehouse registered at AS2"
     );
     assert_eq!(
-        env.world.registrations.lock().unwrap().len(),
+        env.upstream.registrations.lock().unwrap().len(),
         1,
         "and not again at AS1"
     );
@@ -903,7 +901,7 @@ async fn consent_first_then_upstream_sign_in_then_the_code() {
     let client = ClientId::generate();
     env.vault
         .store()
-        .upsert_client(&registration(&client))
+        .upsert_client(&registration(&client, "Test Client"))
         .unwrap();
     let challenge = URL_SAFE_NO_PAD.encode(Sha256::digest(
         b"local-verifier-local-verifier-local-verifier",
@@ -912,7 +910,7 @@ async fn consent_first_then_upstream_sign_in_then_the_code() {
     let (_, consent, cookie) = open_consent(
         &env.http,
         &base,
-        &[
+        env.http.get(format!("{base}/authorize")).query(&[
             ("response_type", "code"),
             ("client_id", client.as_str()),
             ("redirect_uri", "http://127.0.0.1/callback"),
@@ -920,7 +918,7 @@ async fn consent_first_then_upstream_sign_in_then_the_code() {
             ("code_challenge_method", "S256"),
             ("state", "local-state"),
             ("resource", resource.as_str()),
-        ],
+        ]),
     )
     .await;
     let form = vec![
@@ -986,7 +984,7 @@ async fn consent_first_then_upstream_sign_in_then_the_code() {
 #[tokio::test]
 async fn insufficient_scope_asks_for_the_union_at_the_next_sign_in() {
     let env = Env::new().await;
-    *env.world.require_admin.lock().unwrap() = true;
+    *env.upstream.require_admin.lock().unwrap() = true;
     env.sign_in().await;
     let local = env.local_token();
     let call = || {
@@ -1017,7 +1015,7 @@ async fn insufficient_scope_asks_for_the_union_at_the_next_sign_in() {
 
     env.sign_in().await;
     let q = env
-        .world
+        .upstream
         .authorize_queries
         .lock()
         .unwrap()
@@ -1035,7 +1033,7 @@ async fn insufficient_scope_asks_for_the_union_at_the_next_sign_in() {
     );
 
     // A denial that persists is treated as permanent after a few attempts.
-    env.world.admin_tokens.lock().unwrap().clear();
+    env.upstream.admin_tokens.lock().unwrap().clear();
     for _ in 0..3 {
         let _ = call().await.unwrap();
     }
@@ -1095,14 +1093,14 @@ async fn deep_link_sign_in_completes_and_shares_the_registration_with_loopback()
         "the deep-link callback completes the sign-in"
     );
     assert_eq!(env.row().status, ConnectionStatus::Connected);
-    let form = env.world.token_forms.lock().unwrap()[0].clone();
+    let form = env.upstream.token_forms.lock().unwrap()[0].clone();
     assert_eq!(
         form["redirect_uri"], DEEP_LINK_REDIRECT_URI,
         "RFC 6749 §4.1.3: the exchange names the redirect URI the code was issued to"
     );
 
     env.sign_in().await;
-    let registrations = env.world.registrations.lock().unwrap().clone();
+    let registrations = env.upstream.registrations.lock().unwrap().clone();
     assert_eq!(
         registrations.len(),
         1,
@@ -1120,9 +1118,9 @@ async fn deep_link_sign_in_completes_and_shares_the_registration_with_loopback()
 #[tokio::test]
 async fn an_as_refusing_the_deep_link_still_registers_the_loopback_callback() {
     let env = Env::new().await;
-    *env.world.loopback_redirects_only.lock().unwrap() = true;
+    *env.upstream.loopback_redirects_only.lock().unwrap() = true;
     env.sign_in().await;
-    let registrations = env.world.registrations.lock().unwrap().clone();
+    let registrations = env.upstream.registrations.lock().unwrap().clone();
     assert_eq!(registrations.len(), 2, "{registrations:?}");
     assert_eq!(
         registrations[1]["redirect_uris"],
@@ -1140,7 +1138,7 @@ async fn the_account_is_the_upstreams_answer_else_the_users_name() {
 
     let env = Env::new().await;
     let port = env.gateway.address().port();
-    *env.world.anonymous.lock().unwrap() = true;
+    *env.upstream.anonymous.lock().unwrap() = true;
     let named = ConnectionChanges {
         account_name: Some("ops robot".into()),
         ..ConnectionChanges::default()
@@ -1160,7 +1158,7 @@ async fn the_account_is_the_upstreams_answer_else_the_users_name() {
         "nothing came from the upstream"
     );
 
-    *env.world.anonymous.lock().unwrap() = false;
+    *env.upstream.anonymous.lock().unwrap() = false;
     env.sign_in().await;
     let view = admin::get_connection(&env.vault, port, "up").unwrap();
     assert_eq!(
@@ -1245,7 +1243,7 @@ async fn signing_in_as_another_account_revokes_the_grants_of_the_previous_one() 
     );
 
     // Another account: the grants approved for ada end.
-    *env.world.id_token_claims.lock().unwrap() =
+    *env.upstream.id_token_claims.lock().unwrap() =
         Some(json!({"sub": "2", "email": "eve@example.com"}));
     env.sign_in().await;
     assert_eq!(env.row().account_label.as_deref(), Some("eve@example.com"));
@@ -1286,13 +1284,13 @@ async fn a_consent_page_cannot_sign_a_signed_in_connection_in_again() {
     let client = ClientId::generate();
     env.vault
         .store()
-        .upsert_client(&registration(&client))
+        .upsert_client(&registration(&client, "Test Client"))
         .unwrap();
     let resource = format!("{base}/mcp/up");
     let (_, consent, cookie) = open_consent(
         &env.http,
         &base,
-        &[
+        env.http.get(format!("{base}/authorize")).query(&[
             ("response_type", "code"),
             ("client_id", client.as_str()),
             ("redirect_uri", "http://127.0.0.1/callback"),
@@ -1303,10 +1301,10 @@ async fn a_consent_page_cannot_sign_a_signed_in_connection_in_again() {
             ("code_challenge_method", "S256"),
             ("state", "s"),
             ("resource", resource.as_str()),
-        ],
+        ]),
     )
     .await;
-    let before = env.world.authorize_queries.lock().unwrap().len();
+    let before = env.upstream.authorize_queries.lock().unwrap().len();
     let r = env
         .http
         .post(format!("{base}/oauth/upstream-signin"))
@@ -1324,7 +1322,7 @@ async fn a_consent_page_cannot_sign_a_signed_in_connection_in_again() {
         "a signed-in connection is never re-signed from a consent page"
     );
     assert_eq!(
-        env.world.authorize_queries.lock().unwrap().len(),
+        env.upstream.authorize_queries.lock().unwrap().len(),
         before,
         "no upstream sign-in was started"
     );
@@ -1349,7 +1347,7 @@ async fn a_sign_out_in_between_does_not_let_another_account_inherit_the_grants()
         "signed out: no account shown"
     );
 
-    *env.world.id_token_claims.lock().unwrap() =
+    *env.upstream.id_token_claims.lock().unwrap() =
         Some(json!({"sub": "2", "email": "eve@example.com"}));
     env.sign_in().await;
     let revoked: i64 = env
@@ -1375,15 +1373,15 @@ async fn a_sign_out_in_between_does_not_let_another_account_inherit_the_grants()
 #[tokio::test]
 async fn metadata_naming_the_origin_signs_in_with_that_resource() {
     let env = Env::new().await;
-    let origin = env.world.mcp_base.lock().unwrap().clone();
-    *env.world.prm_resource.lock().unwrap() = Some(format!("{origin}/"));
+    let origin = env.upstream.mcp_base.lock().unwrap().clone();
+    *env.upstream.prm_resource.lock().unwrap() = Some(format!("{origin}/"));
     env.sign_in().await;
     assert_eq!(env.row().status, ConnectionStatus::Connected);
-    let sent = env.world.authorize_queries.lock().unwrap()[0]
+    let sent = env.upstream.authorize_queries.lock().unwrap()[0]
         .get("resource")
         .cloned();
     assert_eq!(sent.as_deref(), Some(origin.as_str()), "RFC 8707 resource");
-    let exchanged = env.world.token_forms.lock().unwrap()[0]
+    let exchanged = env.upstream.token_forms.lock().unwrap()[0]
         .get("resource")
         .cloned();
     assert_eq!(exchanged.as_deref(), Some(origin.as_str()));

@@ -5,22 +5,20 @@
 //! clear error; a pre-registered client is never replaced. Registration counts are taken at the
 //! real in-process AS.
 
-mod common;
-
-use common::*;
 use gatehouse_core::admin::{self, NewConnectionInput, OAuthInput, UpstreamAuth};
 use gatehouse_core::oauth::upstream::UpstreamError;
 use gatehouse_core::store::ConnectionId;
 use gatehouse_core::store::audit::{self, AuditKind};
 use gatehouse_core::store::connections::ConnectionStatus;
+use gatehouse_testkit::signin::*;
 
 fn registrations(env: &Env) -> usize {
-    env.world.registrations.lock().unwrap().len()
+    env.upstream.registrations.lock().unwrap().len()
 }
 
 /// The client id the authorization server saw on the last authorization request.
 fn last_client(env: &Env) -> String {
-    env.world
+    env.upstream
         .authorize_queries
         .lock()
         .unwrap()
@@ -37,7 +35,7 @@ async fn sign_in_to(env: &Env, id: &ConnectionId) -> (u16, String) {
 }
 
 fn grant_types(env: &Env) -> Vec<String> {
-    env.world
+    env.upstream
         .token_forms
         .lock()
         .unwrap()
@@ -54,7 +52,7 @@ async fn invalid_client_at_the_code_exchange_registers_once_more_then_stops() {
     let first = last_client(&env);
 
     // The AS forgot the first registration: this sign-in fails, and says what comes next.
-    env.world
+    env.upstream
         .refused_clients
         .lock()
         .unwrap()
@@ -82,11 +80,11 @@ async fn invalid_client_at_the_code_exchange_registers_once_more_then_stops() {
 
     // It worked, so it is an ordinary registration now: forgotten later, it is replaced once more.
     // This time the AS refuses every client, the fresh one too: Gatehouse stops registering.
-    env.world.refused_clients.lock().unwrap().insert(second);
+    env.upstream.refused_clients.lock().unwrap().insert(second);
     let (status, page) = sign_in_to(&env, &env.connection).await;
     assert_eq!(status, 502, "{page}");
     assert_eq!(registrations(&env), 2);
-    *env.world.refuse_all_clients.lock().unwrap() = true;
+    *env.upstream.refuse_all_clients.lock().unwrap() = true;
     let (status, page) = sign_in_to(&env, &env.connection).await;
     assert_eq!(status, 502, "{page}");
     assert_eq!(registrations(&env), 3, "exactly one more registration");
@@ -95,7 +93,7 @@ async fn invalid_client_at_the_code_exchange_registers_once_more_then_stops() {
         "a refused fresh registration is a clear error: {page}"
     );
 
-    let authorizations = env.world.authorize_queries.lock().unwrap().len();
+    let authorizations = env.upstream.authorize_queries.lock().unwrap().len();
     for _ in 0..2 {
         let err = env
             .cli
@@ -114,7 +112,7 @@ async fn invalid_client_at_the_code_exchange_registers_once_more_then_stops() {
         "no registration again and again, however often the user tries"
     );
     assert_eq!(
-        env.world.authorize_queries.lock().unwrap().len(),
+        env.upstream.authorize_queries.lock().unwrap().len(),
         authorizations,
         "and no browser is sent to the AS for a sign-in that cannot work"
     );
@@ -126,14 +124,14 @@ async fn invalid_client_at_refresh_means_sign_in_again_which_registers_anew() {
     env.sign_in().await;
     let local = env.local_token();
     assert_eq!(env.call(&local).await["result"]["ok"], true);
-    env.world
+    env.upstream
         .refused_clients
         .lock()
         .unwrap()
         .insert(last_client(&env));
 
     // The upstream rejects the access token: one refresh, refused with invalid_client.
-    env.world.access.lock().unwrap().clear();
+    env.upstream.access.lock().unwrap().clear();
     let answer = env.call(&local).await;
     assert!(
         answer["error"]["message"]
@@ -160,8 +158,8 @@ async fn invalid_client_at_refresh_means_sign_in_again_which_registers_anew() {
 
     // The AS now refuses every client: the refresh again means sign in again, which registers one
     // more time (the second registration had worked) and then stops.
-    *env.world.refuse_all_clients.lock().unwrap() = true;
-    env.world.access.lock().unwrap().clear();
+    *env.upstream.refuse_all_clients.lock().unwrap() = true;
+    env.upstream.access.lock().unwrap().clear();
     let _ = env.call(&local).await;
     assert_eq!(env.row().status, ConnectionStatus::ReauthRequired);
     let (status, page) = sign_in_to(&env, &env.connection).await;
@@ -181,7 +179,7 @@ async fn invalid_client_at_refresh_means_sign_in_again_which_registers_anew() {
 #[tokio::test]
 async fn a_pre_registered_client_is_never_re_registered() {
     let env = Env::new().await;
-    let url = format!("{}/mcp", env.world.mcp_base.lock().unwrap());
+    let url = format!("{}/mcp", env.upstream.mcp_base.lock().unwrap());
     let port = env.gateway.address().port();
     let input = NewConnectionInput {
         slug: "pre".into(),
@@ -207,7 +205,7 @@ async fn a_pre_registered_client_is_never_re_registered() {
     };
 
     // Refused at the code exchange: an error naming what to check, never a registration.
-    env.world
+    env.upstream
         .refused_clients
         .lock()
         .unwrap()
@@ -223,10 +221,10 @@ async fn a_pre_registered_client_is_never_re_registered() {
     }
 
     // Refused at a refresh: sign in again, with the reason in the audit log.
-    env.world.refused_clients.lock().unwrap().clear();
+    env.upstream.refused_clients.lock().unwrap().clear();
     let (status, _) = sign_in_to(&env, &id).await;
     assert_eq!(status, 200);
-    env.world
+    env.upstream
         .refused_clients
         .lock()
         .unwrap()
@@ -282,7 +280,7 @@ async fn an_oversized_registration_response_is_refused_and_nothing_is_kept() {
     use gatehouse_core::oauth::upstream::registration::MAX_REGISTRATION_BYTES;
 
     let env = Env::new().await;
-    *env.world.register_padding.lock().unwrap() = MAX_REGISTRATION_BYTES;
+    *env.upstream.register_padding.lock().unwrap() = MAX_REGISTRATION_BYTES;
     let err = env
         .cli
         .start_signin(&env.connection, &env.redirect_uri())
@@ -295,7 +293,7 @@ async fn an_oversized_registration_response_is_refused_and_nothing_is_kept() {
         "the error names the guard: {err}"
     );
     assert!(
-        env.world.authorize_queries.lock().unwrap().is_empty(),
+        env.upstream.authorize_queries.lock().unwrap().is_empty(),
         "no browser was sent anywhere"
     );
     let id = env.connection.clone();
@@ -307,7 +305,7 @@ async fn an_oversized_registration_response_is_refused_and_nothing_is_kept() {
         .and_then(|c| c.dcr_client_json_sealed);
     assert!(kept.is_none(), "nothing of the oversized answer is stored");
 
-    *env.world.register_padding.lock().unwrap() = 0;
+    *env.upstream.register_padding.lock().unwrap() = 0;
     let before = registrations(&env);
     env.sign_in().await;
     assert_eq!(

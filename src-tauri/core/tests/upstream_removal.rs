@@ -1,15 +1,13 @@
 //! Removing an OAuth connection revokes its upstream tokens (RFC 7009), as disconnecting does: the
 //! one admin use case the window and the command line both call signs the connection out at its
 //! upstream first (RFC 7009, best effort), records the outcome in the audit log, and leaves no
-//! upstream token behind in the store. Against the real in-process AS of `common`.
+//! upstream token behind in the store. Against the real in-process AS of `gatehouse_testkit::upstream::oauth`.
 
-mod common;
-
-use common::*;
 use gatehouse_core::admin;
 use gatehouse_core::store::audit::{self, AuditEvent, AuditKind};
 use gatehouse_core::store::connections;
 use gatehouse_core::store::{ConnectionId, upstream_credentials};
+use gatehouse_testkit::signin::*;
 
 /// The audit rows about `id`, oldest first.
 fn audit_of(env: &Env, id: &ConnectionId) -> Vec<AuditEvent> {
@@ -24,7 +22,7 @@ fn audit_of(env: &Env, id: &ConnectionId) -> Vec<AuditEvent> {
 }
 
 fn revoke_calls(env: &Env) -> usize {
-    env.world
+    env.upstream
         .log
         .lock()
         .unwrap()
@@ -57,12 +55,12 @@ async fn removing_a_signed_in_connection_revokes_its_upstream_tokens_first() {
         "the connection works before it is removed"
     );
     let live: Vec<String> = env
-        .world
+        .upstream
         .access
         .lock()
         .unwrap()
         .iter()
-        .chain(env.world.refresh.lock().unwrap().iter())
+        .chain(env.upstream.refresh.lock().unwrap().iter())
         .cloned()
         .collect();
     assert_eq!(live.len(), 2, "one access and one refresh token are live");
@@ -79,7 +77,7 @@ async fn removing_a_signed_in_connection_revokes_its_upstream_tokens_first() {
         2,
         "RFC 7009: one revocation request per token"
     );
-    let revoked = env.world.revoked.lock().unwrap().clone();
+    let revoked = env.upstream.revoked.lock().unwrap().clone();
     for token in &live {
         assert!(
             revoked.contains(token),
@@ -87,7 +85,8 @@ async fn removing_a_signed_in_connection_revokes_its_upstream_tokens_first() {
         );
     }
     assert!(
-        env.world.access.lock().unwrap().is_empty() && env.world.refresh.lock().unwrap().is_empty(),
+        env.upstream.access.lock().unwrap().is_empty()
+            && env.upstream.refresh.lock().unwrap().is_empty(),
         "nothing Gatehouse held is still valid at the authorization server"
     );
     assert_eq!(
@@ -136,9 +135,9 @@ async fn removing_a_signed_in_connection_revokes_its_upstream_tokens_first() {
 async fn removal_goes_ahead_when_revocation_fails_and_says_so() {
     let env = Env::new().await;
     env.sign_in().await;
-    let url = format!("{}/mcp", env.world.mcp_base.lock().unwrap());
+    let url = format!("{}/mcp", env.upstream.mcp_base.lock().unwrap());
     let never = add_oauth_connection(&env.vault, "never", &url);
-    *env.world.revoke_fails.lock().unwrap() = true;
+    *env.upstream.revoke_fails.lock().unwrap() = true;
 
     admin::remove_connection(env.gateway.upstream_oauth(), "up")
         .await

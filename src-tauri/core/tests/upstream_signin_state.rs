@@ -3,15 +3,13 @@
 //! refused before any code is exchanged, and the CLI waiting on it hears "expired". Time moves with
 //! a `ManualClock`.
 
-mod common;
-
 use std::sync::Arc;
 
-use common::*;
 use gatehouse_core::clock::{Clock, ManualClock, SystemClock};
 use gatehouse_core::oauth::upstream::flow::{SIGNIN_TTL, SigninProgress};
 use gatehouse_core::oauth::upstream::{SigninStart, UpstreamOAuth};
 use gatehouse_core::store::connections::ConnectionStatus;
+use gatehouse_testkit::signin::*;
 
 /// Starts a sign-in and lets the AS approve it: the start and the callback URL.
 async fn approved(env: &Env) -> (SigninStart, String) {
@@ -28,7 +26,8 @@ async fn approved(env: &Env) -> (SigninStart, String) {
 #[tokio::test]
 async fn a_state_older_than_its_ttl_is_refused_before_any_exchange() {
     let clock = ManualClock::new(SystemClock.now());
-    let env = Env::in_world_with_clock(start_world().await, Arc::new(clock.clone())).await;
+    let env =
+        Env::in_front_of_with_clock(start_oauth_upstream().await, Arc::new(clock.clone())).await;
 
     let (start, callback) = approved(&env).await;
     assert_eq!(start.expires_at, clock.now() + SIGNIN_TTL);
@@ -44,7 +43,7 @@ async fn a_state_older_than_its_ttl_is_refused_before_any_exchange() {
     assert_eq!(status, 400, "{page}");
     assert!(page.contains("expired"), "the page says why: {page}");
     assert!(
-        env.world.token_forms.lock().unwrap().is_empty(),
+        env.upstream.token_forms.lock().unwrap().is_empty(),
         "an expired state never reaches the token endpoint"
     );
     assert_eq!(env.row().status, ConnectionStatus::NeedsAuth);

@@ -5,17 +5,15 @@
 //! issue's proof of single-flight refresh through the real gateway: 50 concurrent MCP requests on an
 //! expired upstream token cause exactly one refresh at the authorization server.
 
-mod common;
-
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
-use common::*;
 use gatehouse_core::clock::{HOUR, MINUTE, ManualClock};
 use gatehouse_core::oauth::upstream::flow::CallbackQuery;
+use gatehouse_testkit::signin::*;
 
 fn bearers(env: &Env) -> Vec<String> {
-    env.world.mcp_bearers.lock().unwrap().clone()
+    env.upstream.mcp_bearers.lock().unwrap().clone()
 }
 
 fn query(callback: &str, name: &str) -> Option<String> {
@@ -36,7 +34,7 @@ async fn a_sign_out_elsewhere_stops_the_cached_token_at_the_next_request() {
 
     // The AS keeps accepting the token (its revocation endpoint fails), so only Gatehouse itself
     // can stop using it.
-    *env.world.revoke_fails.lock().unwrap() = true;
+    *env.upstream.revoke_fails.lock().unwrap() = true;
     env.cli
         .sign_out(&env.connection)
         .await
@@ -90,11 +88,12 @@ async fn a_sign_in_elsewhere_is_used_at_the_next_request() {
 #[tokio::test]
 async fn fifty_concurrent_requests_on_an_expired_token_refresh_once() {
     let clock = ManualClock::new(1_780_000_000_000);
-    let env = Env::in_world_with_clock(start_world().await, Arc::new(clock.clone())).await;
+    let env =
+        Env::in_front_of_with_clock(start_oauth_upstream().await, Arc::new(clock.clone())).await;
     env.sign_in().await;
     let local = env.local_token();
     assert_eq!(env.call(&local).await["result"]["ok"], true);
-    env.world.refresh_calls.store(0, Ordering::SeqCst);
+    env.upstream.refresh_calls.store(0, Ordering::SeqCst);
 
     // The upstream token lives an hour (the fake AS's expires_in); the local token an hour too.
     clock.advance(HOUR - MINUTE);
@@ -126,7 +125,7 @@ async fn fifty_concurrent_requests_on_an_expired_token_refresh_once() {
         );
     }
     assert_eq!(
-        env.world.refresh_calls.load(Ordering::SeqCst),
+        env.upstream.refresh_calls.load(Ordering::SeqCst),
         1,
         "50 concurrent requests on an expiring upstream token: exactly one refresh at the AS"
     );

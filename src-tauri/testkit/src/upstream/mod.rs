@@ -1,10 +1,13 @@
-//! Fake upstreams: axum servers on `127.0.0.1:0` that answer as MCP servers do and record what
-//! reaches them, so a test sees what Gatehouse sent on the client's behalf (and on its own).
+//! Fake upstreams: axum servers on `127.0.0.1:0` that answer as MCP servers and authorization
+//! servers do and record what reaches them, so a test sees what Gatehouse sent on the client's
+//! behalf (and on its own).
 //!
 //! - [`recording`]: a dual-era MCP server that records every request (the proxy tests).
 //! - [`eras`]: one MCP server for each protocol era, modern-only and legacy-only.
+//! - [`oauth`]: an MCP server behind OAuth and its authorization server (the sign-in tests).
 
 pub mod eras;
+pub mod oauth;
 pub mod recording;
 
 use axum::Router;
