@@ -14,117 +14,46 @@
 
 #![cfg(unix)]
 
-use std::path::Path;
-use std::sync::Arc;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use gatehouse_core::admin::{NewStdioConnectionInput, add_stdio_connection};
-use gatehouse_core::clock::SystemClock;
-use gatehouse_core::crypto::{KeyBackend, TokenHash, TokenKind};
-use gatehouse_core::gateway::{self, RunningGateway};
-use gatehouse_core::store::access_tokens::{self, NewAccessToken};
-use gatehouse_core::store::clients::{ClientRegistration, RegistrationSource};
-use gatehouse_core::store::grants::{self, NewGrant};
-use gatehouse_core::store::{ClientId, ConnectionId, GrantId};
-use gatehouse_core::vault::Vault;
-use secrecy::ExposeSecret;
+use gatehouse_core::store::ConnectionId;
+use gatehouse_testkit::World;
 use serde_json::{Value, json};
 
-struct World {
-    _dir: tempfile::TempDir,
-    gateway: RunningGateway,
-    record: std::path::PathBuf,
-    token: String,
-    http: reqwest::Client,
-}
+/// What the script writes down, in the world's temporary directory (beside the store, in `data`).
+const RECORD: &str = "record.jsonl";
 
-fn registration(id: &ClientId) -> ClientRegistration {
-    ClientRegistration {
-        client_id: id.clone(),
-        client_name: Some("Cancelling client".into()),
-        client_uri: None,
-        software_id: None,
-        software_version: None,
-        redirect_uris: vec!["http://127.0.0.1/callback".into()],
-        scope: Some("mcp:access".into()),
-        grant_types: vec!["authorization_code".into()],
-        response_types: vec!["code".into()],
-        token_endpoint_auth_method: "none".into(),
-        application_type: Some("native".into()),
-        registration_source: RegistrationSource::Dcr,
-        metadata: json!({"client_name": "Cancelling client"}),
-    }
-}
-
-async fn world() -> World {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let vault = Vault::open(
-        &dir.path().join("data"),
-        KeyBackend::File,
-        Arc::new(SystemClock),
-    )
-    .expect("vault");
-    let record = dir.path().join("record.jsonl");
+/// Gatehouse with connection `slow` (the script, recording what it gets to [`RECORD`]), and an
+/// access token for it; the record's path.
+async fn world() -> (World, String, PathBuf) {
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/slow_stdio_server.py");
-    let view = add_stdio_connection(
-        &vault,
-        1,
-        &NewStdioConnectionInput {
-            slug: "slow".into(),
-            name: "Slow".into(),
-            program: "python3".into(),
-            args: vec![script.display().to_string(), record.display().to_string()],
-            cwd: None,
-            env: vec![],
-        },
-    )
-    .expect("stdio connection");
-    let connection = ConnectionId::parse(&view.id).expect("id");
-    let listener = gateway::bind_loopback(0).await.expect("bind");
-    let gateway = gateway::start(vault.clone(), listener, 30, std::future::pending())
-        .await
-        .expect("gateway");
-    let client = ClientId::generate();
-    vault
-        .store()
-        .upsert_client(&registration(&client))
-        .expect("client");
-    let store = vault.store();
-    let grant = GrantId::new();
-    let new = NewGrant {
-        id: grant.clone(),
-        client_id: client.clone(),
-        connection_id: connection,
-        redirect_uri: "http://127.0.0.1/callback".into(),
-        scopes: "mcp:access".into(),
-        tools: None,
-    };
-    let now = store.now();
-    store
-        .write_blocking(|tx| grants::create_pending(tx, &new, now))
-        .expect("grant");
-    store.activate_grant(&grant).expect("active");
-    let token = gatehouse_core::crypto::token::generate(TokenKind::AccessToken)
-        .expose_secret()
-        .to_owned();
-    let access = NewAccessToken {
-        token_hash: *TokenHash::of(&token).as_bytes(),
-        grant_id: grant,
-        client_id: client,
-        resource: format!("{}/mcp/slow", gateway.base_url()),
-        scopes: "mcp:access".into(),
-        expires_at: store.now() + 3_600_000,
-    };
-    store
-        .write_blocking(|tx| access_tokens::insert(tx, &access, now))
-        .expect("token");
-    World {
-        _dir: dir,
-        gateway,
-        record,
-        token,
-        http: reqwest::Client::new(),
-    }
+    let world = World::builder()
+        .data_folder("data")
+        .client_name("Cancelling client")
+        .connection(move |vault| {
+            let dir = vault
+                .data_dir()
+                .parent()
+                .expect("the data folder is in the temp dir");
+            let record = dir.join(RECORD);
+            let input = NewStdioConnectionInput {
+                slug: "slow".into(),
+                name: "Slow".into(),
+                program: "python3".into(),
+                args: vec![script.display().to_string(), record.display().to_string()],
+                cwd: None,
+                env: vec![],
+            };
+            let view = add_stdio_connection(vault, 1, &input).expect("stdio connection");
+            ConnectionId::parse(&view.id).expect("id")
+        })
+        .start(())
+        .await;
+    let (_, token) = world.grant(&world.connection, "slow", None, "mcp:access");
+    let record = world.dir.path().join(RECORD);
+    (world, token, record)
 }
 
 /// The JSON-RPC answer in a Streamable HTTP response: the JSON body, or the SSE event that has a
@@ -171,7 +100,7 @@ async fn until(what: &str, path: &Path, test: impl Fn(&[Value]) -> bool) -> Vec<
 
 #[tokio::test]
 async fn a_modern_client_closing_its_stream_cancels_the_call_in_the_stdio_server() {
-    let w = world().await;
+    let (w, token, record) = world().await;
     let url = format!("{}/mcp/slow", w.gateway.base_url());
     let modern = |id: u64, tool: &str| {
         json!({"jsonrpc": "2.0", "id": id, "method": "tools/call", "params": {
@@ -181,7 +110,7 @@ async fn a_modern_client_closing_its_stream_cancels_the_call_in_the_stdio_server
     let send = |body: Value, tool: &'static str| {
         w.http
             .post(&url)
-            .bearer_auth(&w.token)
+            .bearer_auth(&token)
             .header("accept", "application/json, text/event-stream")
             .header("mcp-protocol-version", "2026-07-28")
             .header("mcp-method", "tools/call")
@@ -202,7 +131,7 @@ async fn a_modern_client_closing_its_stream_cancels_the_call_in_the_stdio_server
         let response = waiting.await.expect("the slow call's headers");
         response.text().await
     });
-    let lines = until("the slow call reaching the process", &w.record, |l| {
+    let lines = until("the slow call reaching the process", &record, |l| {
         l.iter().any(|v| v["call"] == "slow")
     })
     .await;
@@ -221,7 +150,7 @@ async fn a_modern_client_closing_its_stream_cancels_the_call_in_the_stdio_server
 
     let lines = until(
         "notifications/cancelled reaching the process",
-        &w.record,
+        &record,
         |l| l.iter().any(|v| v.get("cancelled").is_some()),
     )
     .await;
