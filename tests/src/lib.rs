@@ -141,46 +141,6 @@ pub fn free_port() -> u16 {
         .unwrap_or_else(|e| panic!("cannot find a free port: {e}"))
 }
 
-/// What a browser does with Gatehouse's `GET /authorize`: loads it, keeps the consent cookie, and
-/// follows the refresh to the review (the consent page). Returns the review's status and page and
-/// the `Cookie` header value the decision must carry. `request` is the `GET /authorize` to send.
-pub async fn open_consent(
-    http: &reqwest::Client,
-    base: &str,
-    request: reqwest::RequestBuilder,
-) -> (u16, String, String) {
-    let Ok(r) = request.send().await else {
-        return (0, String::new(), String::new());
-    };
-    let cookie = r
-        .headers()
-        .get_all("set-cookie")
-        .iter()
-        .filter_map(|v| v.to_str().ok()?.split(';').next().map(str::to_owned))
-        .collect::<Vec<_>>()
-        .join("; ");
-    let loading = r.text().await.unwrap_or_default();
-    let marker = "http-equiv=\"refresh\" content=\"0; url=";
-    let Some(start) = loading.find(marker).map(|i| i + marker.len()) else {
-        return (200, loading, cookie);
-    };
-    let path = loading[start..].split('"').next().unwrap_or_default();
-    match http
-        .get(format!("{base}{path}"))
-        .header("cookie", &cookie)
-        .header("sec-fetch-site", "same-origin")
-        .send()
-        .await
-    {
-        Ok(r) => (
-            r.status().as_u16(),
-            r.text().await.unwrap_or_default(),
-            cookie,
-        ),
-        Err(_) => (0, String::new(), cookie),
-    }
-}
-
 pub mod app;
 pub mod desktop;
 pub mod peers;

@@ -61,7 +61,7 @@ async fn consent_round_trip_over_a_socket() {
             ("state", state),
         ]);
     let (status, html, cookie) =
-        gatehouse_e2e::open_consent(&client, &gateway.base_url, request).await;
+        gatehouse_testkit::browser::open_consent(&client, &gateway.base_url, request).await;
     assert_eq!(status, 200, "the consent page is shown");
     let headers = client
         .get(format!("{}/authorize/review", gateway.base_url))

@@ -193,7 +193,8 @@ async fn another_os_account_can_neither_consent_nor_sign_in_nor_use_a_stolen_tok
         .and_then(|r| r.build().ok())
         .map(|r| r.url().to_string())
         .unwrap_or_default();
-    let (status, page, cookie) = gatehouse_e2e::open_consent(&http, &base, authorize).await;
+    let (status, page, cookie) =
+        gatehouse_testkit::browser::open_consent(&http, &base, authorize).await;
     assert_eq!(
         status, 200,
         "the desktop user's browser sees the consent page"
@@ -250,7 +251,7 @@ async fn another_os_account_can_neither_consent_nor_sign_in_nor_use_a_stolen_tok
     assert!(!token.is_empty(), "the desktop user gets a token: {tokens}");
 
     // A second consent is pending; the attacker holds a copy of its form and cookie.
-    let (_, page, cookie) = gatehouse_e2e::open_consent(
+    let (_, page, cookie) = gatehouse_testkit::browser::open_consent(
         &http,
         &base,
         http.get(format!("{base}/authorize"))

@@ -324,17 +324,12 @@ fn authorize_loaded_as_images_keeps_one_pending_request_and_calls_no_upstream() 
     // An upstream that only counts what reaches it.
     let hits = Arc::new(AtomicUsize::new(0));
     let upstream = runtime.block_on(async {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .unwrap_or_else(|e| panic!("bind: {e}"));
-        let address = listener.local_addr().unwrap_or_else(|e| panic!("{e}"));
         let counted = hits.clone();
         let app = axum::Router::new().fallback(move || {
             counted.fetch_add(1, Ordering::SeqCst);
             async { axum::Json(serde_json::json!({"jsonrpc":"2.0","id":1,"result":{"tools":[]}})) }
         });
-        tokio::spawn(async move { axum::serve(listener, app).await });
-        format!("http://{address}/mcp")
+        format!("{}/mcp", gatehouse_testkit::upstream::serve(app).await)
     });
     let data = tempfile::tempdir().unwrap_or_else(|e| panic!("tempdir: {e}"));
     let gateway = Gatehoused::serve(data.path());
