@@ -44,6 +44,7 @@ pub mod era;
 pub mod filter;
 pub mod forward;
 pub mod jsonrpc;
+pub mod local_http;
 pub mod modern;
 pub mod own_call;
 pub mod param_headers;
@@ -124,6 +125,8 @@ pub struct Proxy {
     pub(crate) vault: Vault,
     pub(crate) local: LocalAuthority,
     pub(crate) http: reqwest::Client,
+    /// Plain HTTP to upstreams on this machine, without reqwest's per-request work.
+    pub(crate) local_http: local_http::LocalHttp,
     pub(crate) options: ProxyOptions,
     pub(crate) sessions: sessions::Sessions,
     pub(crate) usage: Arc<usage::Usage>,
@@ -152,6 +155,19 @@ impl Drop for Proxy {
 }
 
 impl Proxy {
+    /// Sends a request to an upstream: through [`local_http`] when it is plain HTTP on this
+    /// machine, else through reqwest.
+    pub(crate) async fn execute(
+        &self,
+        request: reqwest::Request,
+    ) -> Result<reqwest::Response, local_http::CallError> {
+        if local_http::LocalHttp::serves(request.url()) {
+            self.local_http.execute(request).await
+        } else {
+            Ok(self.http.execute(request).await?)
+        }
+    }
+
     pub fn sessions(&self) -> &sessions::Sessions {
         &self.sessions
     }
@@ -284,6 +300,7 @@ pub fn router_with<S: Clone + Send + Sync + 'static>(
         vault: vault.clone(),
         local,
         http: upstream_client(&options),
+        local_http: local_http::LocalHttp::new(&options),
         options,
         sessions: sessions::Sessions::default(),
         usage: Arc::new(usage::Usage::default()),

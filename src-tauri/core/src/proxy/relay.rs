@@ -25,7 +25,7 @@ use crate::oauth::upstream::refresh::client_message;
 use crate::store::ConnectionId;
 use crate::store::connections::AuthKind;
 
-pub(super) fn unreachable_upstream(id: Option<&Value>, err: &reqwest::Error) -> Response {
+pub(super) fn unreachable_upstream(id: Option<&Value>, err: &dyn std::fmt::Display) -> Response {
     tracing::info!(error = %err, "upstream unreachable");
     jsonrpc::answer_error(
         id,
@@ -82,10 +82,7 @@ pub(super) async fn send(
     // An OAuth upstream that answers 401 gets one forced refresh and one retry.
     let retry = bearer.as_ref().and_then(|_| request.try_clone());
     let execute = |request: reqwest::Request| {
-        tokio::time::timeout(
-            proxy.options.response_start_timeout,
-            proxy.http.execute(request),
-        )
+        tokio::time::timeout(proxy.options.response_start_timeout, proxy.execute(request))
     };
     let mut response = match execute(request).await {
         Ok(Ok(r)) => r,
