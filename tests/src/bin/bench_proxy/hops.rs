@@ -30,8 +30,9 @@ pub async fn run(http: &reqwest::Client, paths: &[Target; 4], plan: &Plan) -> an
          and proxy_request_buffering off, worker_processes {} (one per CPU, as many as gatehoused's \
          tokio workers), access_log off; a bare axum+reqwest relay with no checks (this program \
          started again as its own process); and Gatehouse (`gatehoused serve`, release, its own \
-         process: bearer check against the store, header allow-list, credential injection, \
-         streaming relay). C client tasks share one keep-alive client and each send N sequential \
+         process: bearer check (the token's row read from the store once, then kept until the \
+         store's next commit), header allow-list, credential injection, streaming relay over \
+         hyper's client for a loopback upstream). C client tasks share one keep-alive client and each send N sequential \
          POSTs after a warm-up of 200; latency is send to last byte, throughput is requests / wall \
          time of the round; hop CPU is the user + system time of the hop's process (nginx: master \
          and workers) during the rounds, from /proc/<pid>/stat in 10 ms ticks, per request. Each of {} rounds runs the four paths one after the other, the order \

@@ -34,7 +34,10 @@ pub async fn run(
          through the store's own insert (`access_tokens::insert`, SHA-256 of each token as the \
          product hashes it, {BATCH} rows per transaction, another handle on the SQLite file the \
          gateway serves), and the same requests run again, alternating rounds between a token \
-         picked among the {count} and one among the first few.",
+         picked among the {count} and one among the first few. The gateway keeps a token's row \
+         until the store's next commit, so the few-token rounds mostly answer from that cache \
+         and the bulk rounds (a random token among {count}, rarely seen twice) from the store's \
+         index.",
         world.few.len()
     );
     let few = Target {
