@@ -47,7 +47,9 @@ pub fn run(launches: usize) {
          (every thread's children, recursively) is sampled every 0.5 s until its total PSS stays \
          within 1 MiB over 3 s; PSS is `Pss:` of /proc/<pid>/smaps_rollup, shared pages divided \
          among every process on the machine that maps them (another WebKit program running lowers \
-         these numbers). WebKit renders in software on Xvfb. Each launch is then stopped (SIGTERM, \
+         these numbers); it is split into anonymous (heap, stacks, buffers), file-backed (the \
+         binary and shared libraries: code, read-only data) and shared memory by `Pss_Anon:`, \
+         `Pss_File:` and `Pss_Shmem:` of the same file. WebKit renders in software on Xvfb. Each launch is then stopped (SIGTERM, \
          then SIGKILL for anything of its tree left). Goals on the medians."
     );
     if let Err(error) = measure(launches) {
@@ -107,7 +109,22 @@ fn measure(launches: usize) -> anyhow::Result<()> {
             mib(p.memory.rss),
             mib(p.memory.anon)
         );
+        println!(
+            "    {:<35} PSS {:>6.1} MiB anonymous, {:>6.1} MiB file-backed, {:>4.1} MiB shared memory",
+            "",
+            mib(p.split.anon),
+            mib(p.split.file),
+            mib(p.split.shmem)
+        );
     }
+    let sum = |part: fn(&PssSplit) -> i64| shown.processes.iter().map(|p| part(&p.split)).sum();
+    println!(
+        "    {:<35} PSS {:>6.1} MiB anonymous, {:>6.1} MiB file-backed, {:>4.1} MiB shared memory",
+        "all processes",
+        mib(sum(|s| s.anon)),
+        mib(sum(|s| s.file)),
+        mib(sum(|s| s.shmem))
+    );
     let total = shown.pss();
     let bytes = total as f64 * 1024.0;
     println!(
@@ -137,6 +154,35 @@ struct Process {
     pid: u32,
     name: String,
     memory: Memory,
+    split: PssSplit,
+}
+
+/// A process's PSS by kind of page, KiB: `Pss_Anon:`, `Pss_File:` and `Pss_Shmem:` of
+/// /proc/<pid>/smaps_rollup (0 where unreadable).
+#[derive(Default)]
+struct PssSplit {
+    anon: i64,
+    file: i64,
+    shmem: i64,
+}
+
+impl PssSplit {
+    fn of(pid: u32) -> PssSplit {
+        let rollup =
+            std::fs::read_to_string(format!("/proc/{pid}/smaps_rollup")).unwrap_or_default();
+        let field = |name: &str| -> i64 {
+            rollup
+                .lines()
+                .find_map(|l| l.strip_prefix(name))
+                .and_then(|rest| rest.split_whitespace().next()?.parse().ok())
+                .unwrap_or(0)
+        };
+        PssSplit {
+            anon: field("Pss_Anon:"),
+            file: field("Pss_File:"),
+            shmem: field("Pss_Shmem:"),
+        }
+    }
 }
 
 struct Launch {
@@ -258,6 +304,7 @@ fn idle(running: &mut Running, log: &Path) -> anyhow::Result<(Vec<Process>, Opti
                 pid,
                 name: program_name(pid),
                 memory: memory(pid),
+                split: PssSplit::of(pid),
             })
             .collect();
         let both = [WEB_PROCESS, NETWORK_PROCESS]
