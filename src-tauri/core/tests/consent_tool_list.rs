@@ -13,15 +13,8 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{any, post};
-use gatehouse_core::clock::SystemClock;
-use gatehouse_core::crypto::{Aad, KeyBackend};
 use gatehouse_core::proxy::{self, catalog};
-use gatehouse_core::store::ConnectionId;
-use gatehouse_core::store::connections::{
-    self, AuthKind, ConnectionRow, ConnectionSettings, ConnectionStatus, NewConnection,
-    OAuthSettings, Transport,
-};
-use gatehouse_core::vault::Vault;
+use gatehouse_testkit::{World, connections, upstream};
 use secrecy::SecretString;
 use serde_json::{Value, json};
 
@@ -151,89 +144,42 @@ async fn elsewhere(State(seen): State<Arc<Seen>>) -> StatusCode {
     StatusCode::OK
 }
 
-struct World {
-    _dir: tempfile::TempDir,
-    vault: Vault,
-    http: reqwest::Client,
-    base: String,
-    seen: Arc<Seen>,
+/// The upstreams' router: `/{kind}/mcp` for each kind, and `/elsewhere`, the redirect's target.
+fn upstreams(seen: Arc<Seen>) -> Router {
+    Router::new()
+        .route(
+            "/{kind}/mcp",
+            post(upstream_post)
+                .get(upstream_get)
+                .delete(upstream_delete),
+        )
+        .route("/elsewhere", any(elsewhere))
+        .with_state(seen)
 }
 
-impl World {
-    async fn new() -> Self {
-        let seen = Arc::new(Seen::default());
-        let app = Router::new()
-            .route(
-                "/{kind}/mcp",
-                post(upstream_post)
-                    .get(upstream_get)
-                    .delete(upstream_delete),
-            )
-            .route("/elsewhere", any(elsewhere))
-            .with_state(seen.clone());
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .unwrap_or_else(|e| panic!("bind upstream: {e}"));
-        let addr = listener
-            .local_addr()
-            .unwrap_or_else(|e| panic!("upstream addr: {e}"));
-        tokio::spawn(async move { axum::serve(listener, app).await });
-        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("tempdir: {e}"));
-        let vault = Vault::open(dir.path(), KeyBackend::File, Arc::new(SystemClock))
-            .unwrap_or_else(|e| panic!("vault: {e}"));
-        Self {
-            _dir: dir,
-            vault,
-            http: proxy::upstream_client(&proxy::ProxyOptions::default()),
-            base: format!("http://{addr}"),
-            seen,
-        }
-    }
+/// The upstreams on 127.0.0.1:0 and a store with one connection to upstream `kind`, with
+/// [`SECRET`] in `X-Tenant-Key` when `header`.
+async fn world(kind: &str, header: bool) -> World<Arc<Seen>> {
+    let seen = Arc::new(Seen::default());
+    let url = format!(
+        "{}/{kind}/mcp",
+        upstream::serve(upstreams(seen.clone())).await
+    );
+    let slug = kind.to_owned();
+    let builder = World::builder().without_client();
+    let builder = if header {
+        builder.connection(move |vault| {
+            connections::add_header_connection_in(vault, &slug, &url, "X-Tenant-Key", SECRET)
+        })
+    } else {
+        builder.connection(move |vault| connections::add_open_connection(vault, &slug, &url))
+    };
+    builder.start(seen).await
+}
 
-    /// A connection to upstream `kind`, with [`SECRET`] in `X-Tenant-Key` when `header`.
-    async fn connection(&self, kind: &str, header: bool) -> ConnectionRow {
-        let id = ConnectionId::new();
-        let sealed = header.then(|| {
-            self.vault.cipher().seal_str(
-                SECRET,
-                &Aad {
-                    table: "connections",
-                    column: "header_value_sealed",
-                    row_id: id.as_str(),
-                },
-            )
-        });
-        let new = NewConnection {
-            id: id.clone(),
-            slug: kind.into(),
-            name: format!("Upstream {kind}"),
-            settings: ConnectionSettings {
-                upstream_url: format!("{}/{kind}/mcp", self.base),
-                transport: Transport::StreamableHttp,
-                auth_kind: if header {
-                    AuthKind::Header
-                } else {
-                    AuthKind::None
-                },
-                header_name: header.then(|| "X-Tenant-Key".to_owned()),
-                header_value_sealed: sealed,
-                oauth: OAuthSettings::default(),
-                stdio: None,
-            },
-            enabled: true,
-            status: ConnectionStatus::Connected,
-        };
-        let store = self.vault.store();
-        let now = store.now();
-        store
-            .write_blocking(|tx| connections::insert(tx, &new, now))
-            .unwrap_or_else(|e| panic!("connection: {e}"));
-        store
-            .read(move |c| connections::get(c, &id))
-            .await
-            .unwrap_or_else(|e| panic!("{e}"))
-            .unwrap_or_else(|| panic!("the connection just added"))
-    }
+/// The client the consent page lists tools with.
+fn catalog_http() -> reqwest::Client {
+    proxy::upstream_client(&proxy::ProxyOptions::default())
 }
 
 fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
@@ -242,9 +188,9 @@ fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
 
 #[tokio::test]
 async fn pages_across_json_and_sse_with_the_credential_on_every_request() {
-    let world = World::new().await;
-    let row = world.connection("paged", true).await;
-    let tools = catalog::list_upstream_tools(&world.vault, &world.http, &row)
+    let world = world("paged", true).await;
+    let (row, http) = (world.row(), catalog_http());
+    let tools = catalog::list_upstream_tools(&world.vault, &http, &row)
         .await
         .unwrap_or_else(|e| panic!("{e}"));
     let names: Vec<&str> = tools.iter().map(|(n, _, _)| n.as_str()).collect();
@@ -260,7 +206,7 @@ async fn pages_across_json_and_sse_with_the_credential_on_every_request() {
         "the description is kept"
     );
     assert_eq!(
-        world.seen.conversation(),
+        world.upstream.conversation(),
         [
             "POST initialize",
             "POST notifications/initialized",
@@ -271,7 +217,7 @@ async fn pages_across_json_and_sse_with_the_credential_on_every_request() {
         ],
         "the session is closed at the end, and no GET stream is opened"
     );
-    let requests = world.seen.requests();
+    let requests = world.upstream.requests();
     let cursors: Vec<Option<&str>> = requests
         .iter()
         .filter(|(_, _, b)| b["method"] == "tools/list")
@@ -319,15 +265,15 @@ async fn pages_across_json_and_sse_with_the_credential_on_every_request() {
 
 #[tokio::test]
 async fn a_bearer_reaches_every_request() {
-    let world = World::new().await;
-    let row = world.connection("paged", false).await;
+    let world = world("paged", false).await;
+    let (row, http) = (world.row(), catalog_http());
     let token = SecretString::from("upstream-access-token-93d1");
-    let tools = catalog::list_upstream_tools_with(&world.vault, &world.http, &row, Some(&token))
+    let tools = catalog::list_upstream_tools_with(&world.vault, &http, &row, Some(&token))
         .await
         .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(tools.len(), 4);
-    let requests = world.seen.requests();
-    assert_eq!(requests.len(), 6, "{:?}", world.seen.conversation());
+    let requests = world.upstream.requests();
+    assert_eq!(requests.len(), 6, "{:?}", world.upstream.conversation());
     for (method, headers, _) in &requests {
         assert_eq!(
             header(headers, "authorization"),
@@ -339,9 +285,9 @@ async fn a_bearer_reaches_every_request() {
 
 #[tokio::test]
 async fn pages_stop_at_max_pages() {
-    let world = World::new().await;
-    let row = world.connection("endless", true).await;
-    let tools = catalog::list_upstream_tools(&world.vault, &world.http, &row)
+    let world = world("endless", true).await;
+    let (row, http) = (world.row(), catalog_http());
+    let tools = catalog::list_upstream_tools(&world.vault, &http, &row)
         .await
         .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(
@@ -350,7 +296,7 @@ async fn pages_stop_at_max_pages() {
         "one tool per page, MAX_PAGES pages"
     );
     let lists = world
-        .seen
+        .upstream
         .conversation()
         .iter()
         .filter(|m| *m == "POST tools/list")
@@ -364,9 +310,9 @@ async fn pages_stop_at_max_pages() {
 
 #[tokio::test]
 async fn a_redirect_is_not_followed() {
-    let world = World::new().await;
-    let row = world.connection("redirect", true).await;
-    let err = catalog::list_upstream_tools(&world.vault, &world.http, &row)
+    let world = world("redirect", true).await;
+    let (row, http) = (world.row(), catalog_http());
+    let err = catalog::list_upstream_tools(&world.vault, &http, &row)
         .await
         .err();
     assert_eq!(
@@ -376,21 +322,21 @@ async fn a_redirect_is_not_followed() {
     );
     assert_eq!(
         *world
-            .seen
+            .upstream
             .elsewhere
             .lock()
             .unwrap_or_else(|e| e.into_inner()),
         0,
         "the credential was not carried to the redirect's target"
     );
-    assert_eq!(world.seen.conversation(), ["POST initialize"]);
+    assert_eq!(world.upstream.conversation(), ["POST initialize"]);
 }
 
 #[tokio::test]
 async fn an_sse_answer_over_the_cap_is_an_error() {
-    let world = World::new().await;
-    let row = world.connection("huge", true).await;
-    let err = catalog::list_upstream_tools(&world.vault, &world.http, &row)
+    let world = world("huge", true).await;
+    let (row, http) = (world.row(), catalog_http());
+    let err = catalog::list_upstream_tools(&world.vault, &http, &row)
         .await
         .err();
     assert_eq!(
@@ -400,7 +346,7 @@ async fn an_sse_answer_over_the_cap_is_an_error() {
         catalog::MAX_RESPONSE
     );
     assert_eq!(
-        world.seen.conversation().last().map(String::as_str),
+        world.upstream.conversation().last().map(String::as_str),
         Some("DELETE "),
         "the session is still closed"
     );
@@ -408,9 +354,9 @@ async fn an_sse_answer_over_the_cap_is_an_error() {
 
 #[tokio::test]
 async fn a_refused_credential_says_so() {
-    let world = World::new().await;
-    let row = world.connection("rejected", true).await;
-    let err = catalog::list_upstream_tools(&world.vault, &world.http, &row)
+    let world = world("rejected", true).await;
+    let (row, http) = (world.row(), catalog_http());
+    let err = catalog::list_upstream_tools(&world.vault, &http, &row)
         .await
         .err();
     assert_eq!(err.as_deref(), Some(proxy::forward::UPSTREAM_REJECTED));

@@ -1,6 +1,6 @@
 //! Connections written through the store's own insert: one that carries a sealed header
-//! credential (an API-key upstream) and one that signs in with OAuth (an upstream whose
-//! authorization server Gatehouse discovers).
+//! credential (an API-key upstream), one that signs in with OAuth (an upstream whose
+//! authorization server Gatehouse discovers) and one that sends no credential.
 
 use gatehouse_core::crypto::Aad;
 use gatehouse_core::store::ConnectionId;
@@ -16,6 +16,17 @@ pub const API_KEY_HEADER: &str = "X-Api-Key";
 /// A connected Streamable HTTP connection named "Connection `slug`" that sends `secret`, sealed in
 /// the store, as [`API_KEY_HEADER`] to `url`.
 pub fn add_header_connection(vault: &Vault, slug: &str, url: &str, secret: &str) -> ConnectionId {
+    add_header_connection_in(vault, slug, url, API_KEY_HEADER, secret)
+}
+
+/// [`add_header_connection`] with the credential in `header` (an upstream's own header name).
+pub fn add_header_connection_in(
+    vault: &Vault,
+    slug: &str,
+    url: &str,
+    header: &str,
+    secret: &str,
+) -> ConnectionId {
     let id = ConnectionId::new();
     let sealed = vault.cipher().seal_str(
         secret,
@@ -29,7 +40,7 @@ pub fn add_header_connection(vault: &Vault, slug: &str, url: &str, secret: &str)
         upstream_url: url.into(),
         transport: Transport::StreamableHttp,
         auth_kind: AuthKind::Header,
-        header_name: Some(API_KEY_HEADER.into()),
+        header_name: Some(header.into()),
         header_value_sealed: Some(sealed),
         oauth: OAuthSettings::default(),
         stdio: None,
@@ -55,6 +66,23 @@ pub fn add_oauth_connection(vault: &Vault, slug: &str, url: &str) -> ConnectionI
     };
     let name = format!("Upstream {slug}");
     let status = ConnectionStatus::NeedsAuth;
+    insert(vault, ConnectionId::new(), slug, name, settings, status)
+}
+
+/// A connected Streamable HTTP connection named "Connection `slug`" to `url` that sends no
+/// credential.
+pub fn add_open_connection(vault: &Vault, slug: &str, url: &str) -> ConnectionId {
+    let settings = ConnectionSettings {
+        upstream_url: url.into(),
+        transport: Transport::StreamableHttp,
+        auth_kind: AuthKind::None,
+        header_name: None,
+        header_value_sealed: None,
+        oauth: OAuthSettings::default(),
+        stdio: None,
+    };
+    let name = format!("Connection {slug}");
+    let status = ConnectionStatus::Connected;
     insert(vault, ConnectionId::new(), slug, name, settings, status)
 }
 

@@ -4,8 +4,8 @@
 //! - [`world`]: one builder for Gatehouse itself, a store on a temporary directory with its
 //!   connections and a registered client, and the real gateway on `127.0.0.1:0` in front of them.
 //! - [`connections`], [`clients`], [`tokens`]: the rows the world writes through the store's own
-//!   functions (a header or OAuth connection, a client registration, an active grant and its access
-//!   token), for tests that write more of them.
+//!   functions (a header, OAuth or open connection, a client registration, an active grant and its
+//!   access token), for tests that write more of them.
 //! - [`upstream`]: fake upstream MCP servers and authorization servers, axum on `127.0.0.1:0`, that
 //!   record what reaches them.
 //! - [`proxy`], [`eras`], [`signin`]: the worlds the proxy, protocol-era and upstream sign-in tests
