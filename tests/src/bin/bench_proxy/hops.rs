@@ -35,7 +35,11 @@ pub async fn run(http: &reqwest::Client, paths: &[Target; 4], plan: &Plan) -> an
          hyper's client for a loopback upstream). C client tasks share one keep-alive client and each send N sequential \
          POSTs after a warm-up of 200; latency is send to last byte, throughput is requests / wall \
          time of the round; hop CPU is the user + system time of the hop's process (nginx: master \
-         and workers) during the rounds, from /proc/<pid>/stat in 10 ms ticks, per request. Each of {} rounds runs the four paths one after the other, the order \
+         and workers) during the rounds, from /proc/<pid>/stat in 10 ms ticks, per request; hop \
+         switches are its threads' context switches (voluntary + involuntary, from \
+         /proc/<pid>/task/*/status) per request: how often the hop sleeps and is woken (an event \
+         loop that answers one request at a time sleeps at least twice: for the client's request \
+         and for the upstream's answer). Each of {} rounds runs the four paths one after the other, the order \
          rotated each round so that drift hits all alike; percentiles pool the rounds. Client, \
          upstream and hop share the machine's cores, so every path pays for the load generator.",
         plan.nginx_version, plan.nginx_workers, plan.rounds
@@ -64,7 +68,7 @@ pub async fn run(http: &reqwest::Client, paths: &[Target; 4], plan: &Plan) -> an
             s[0].requests, plan.rounds
         );
         println!(
-            "  {:<12} {:>9} {:>9} {:>10} {:>10} {:>10} {:>9} {:>13}",
+            "  {:<12} {:>9} {:>9} {:>10} {:>10} {:>10} {:>9} {:>13} {:>9}",
             "path",
             "p50 ms",
             "p99 ms",
@@ -72,15 +76,19 @@ pub async fn run(http: &reqwest::Client, paths: &[Target; 4], plan: &Plan) -> an
             "+p99 ms",
             "req/s",
             "of direct",
-            "hop CPU us/req"
+            "hop CPU us/req",
+            "switches"
         );
         for (path, x) in paths.iter().zip(&s) {
-            let cpu = match path.hop_pid {
-                Some(_) => format!("{:.1}", x.hop_cpu_us),
-                None => "-".to_owned(),
+            let (cpu, switches) = match path.hop_pid {
+                Some(_) => (
+                    format!("{:.1}", x.hop_cpu_us),
+                    format!("{:.2}", x.hop_switches),
+                ),
+                None => ("-".to_owned(), "-".to_owned()),
             };
             println!(
-                "  {:<12} {:>9.3} {:>9.3} {:>10.3} {:>10.3} {:>10.0} {:>8.1}% {:>13}",
+                "  {:<12} {:>9.3} {:>9.3} {:>10.3} {:>10.3} {:>10.0} {:>8.1}% {:>13} {:>9}",
                 path.name,
                 x.p50,
                 x.p99,
@@ -88,7 +96,8 @@ pub async fn run(http: &reqwest::Client, paths: &[Target; 4], plan: &Plan) -> an
                 x.p99 - direct.p99,
                 x.rps,
                 100.0 * x.rps / direct.rps,
-                cpu
+                cpu,
+                switches
             );
         }
         let (nginx, gatehouse) = (s[1], s[3]);

@@ -8,7 +8,7 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use serde_json::json;
 
-use crate::procs::cpu_ticks;
+use crate::procs::{context_switches, cpu_ticks};
 use crate::world::{BULK, token_text};
 
 /// Which bearer token a request carries.
@@ -41,16 +41,17 @@ pub struct Target {
     pub hop_pid: Option<u32>,
 }
 
-/// Latencies (µs), wall time and the hop's CPU ticks of one or more rounds.
+/// Latencies (µs), wall time, and the hop's CPU ticks and context switches of one or more rounds.
 #[derive(Debug, Default)]
 pub struct Samples {
     latencies: Vec<f64>,
     wall: Duration,
     hop_cpu_ticks: u64,
+    hop_switches: u64,
 }
 
 /// What a path did: latency percentiles in ms, throughput in requests/s, and the hop process's CPU
-/// time per request in µs.
+/// time in µs and context switches per request.
 #[derive(Debug, Clone, Copy)]
 pub struct Summary {
     pub requests: usize,
@@ -58,6 +59,7 @@ pub struct Summary {
     pub p99: f64,
     pub rps: f64,
     pub hop_cpu_us: f64,
+    pub hop_switches: f64,
 }
 
 impl Samples {
@@ -65,6 +67,7 @@ impl Samples {
         self.latencies.extend(other.latencies);
         self.wall += other.wall;
         self.hop_cpu_ticks += other.hop_cpu_ticks;
+        self.hop_switches += other.hop_switches;
     }
 
     pub fn summary(&mut self) -> Summary {
@@ -76,6 +79,7 @@ impl Samples {
             p99: pct(&self.latencies, 99.0) / 1000.0,
             rps: requests as f64 / self.wall.as_secs_f64(),
             hop_cpu_us: self.hop_cpu_ticks as f64 * 10_000.0 / requests as f64,
+            hop_switches: self.hop_switches as f64 / requests as f64,
         }
     }
 }
@@ -104,6 +108,7 @@ pub async fn round(
     n: usize,
 ) -> anyhow::Result<Samples> {
     let cpu_before = target.hop_pid.map_or(0, cpu_ticks);
+    let switches_before = target.hop_pid.map_or(0, context_switches);
     let start = Instant::now();
     let mut tasks = Vec::new();
     for c in 0..clients {
@@ -152,5 +157,9 @@ pub async fn round(
             .hop_pid
             .map_or(0, cpu_ticks)
             .saturating_sub(cpu_before),
+        hop_switches: target
+            .hop_pid
+            .map_or(0, context_switches)
+            .saturating_sub(switches_before),
     })
 }

@@ -170,6 +170,31 @@ pub fn cpu_ticks(pid: u32) -> u64 {
         .sum()
 }
 
+/// Context switches (voluntary and involuntary, every live thread) of `pid` and its children, from
+/// `/proc/<pid>/task/*/status`: how often the hop went to sleep and was woken, or was preempted.
+/// A thread that has exited takes its count with it; 0 where unreadable.
+pub fn context_switches(pid: u32) -> u64 {
+    tree(pid)
+        .flat_map(|p| {
+            std::fs::read_dir(format!("/proc/{p}/task"))
+                .into_iter()
+                .flatten()
+                .flatten()
+        })
+        .map(|task| {
+            let status = std::fs::read_to_string(task.path().join("status")).unwrap_or_default();
+            status
+                .lines()
+                .filter(|l| {
+                    l.starts_with("voluntary_ctxt_switches:")
+                        || l.starts_with("nonvoluntary_ctxt_switches:")
+                })
+                .filter_map(|l| l.split_whitespace().nth(1)?.parse::<u64>().ok())
+                .sum::<u64>()
+        })
+        .sum()
+}
+
 /// `pid` and everything it started, recursively, from every thread's `children` list (WebKit may
 /// start its processes from a thread other than the main one).
 pub fn descendants(pid: u32) -> Vec<u32> {
