@@ -13,8 +13,11 @@
 //! and the gateway's memory per stream; 2b. the token check with a million tokens in the store;
 //! 2c. a revoke from another process reaching an open stream; 3. the whole app (the release
 //! `gatehouse` that `cargo xtask bench` builds and names in `GATEHOUSE_APP_BIN`) with its window
-//! open on Xvfb: launch to gateway ready, and the idle PSS of the app and its WebKit processes.
-//! Where the app cannot run (no app build, no Xvfb or D-Bus), section 3 says why and the rest runs.
+//! open on Xvfb: launch to gateway ready, and the idle PSS of the app and its WebKit processes,
+//! beside the same reading of a bare WebKitGTK window (webkit_floor.c, compiled at run time) as
+//! the platform's floor.
+//! Where the app cannot run (no app build, no Xvfb or D-Bus), section 3 says why and the rest runs;
+//! where the floor cannot be built (no gcc, pkg-config or WebKitGTK headers), its row says why.
 //!
 //! Sizes (environment, defaults in brackets, about five minutes on 2 cores):
 //! `GATEHOUSE_BENCH_N` requests per client per round at 1 client, a quarter of it at 16 [5000]
@@ -25,7 +28,9 @@
 
 mod app;
 mod desktop;
+mod floor;
 mod hops;
+mod idle;
 mod load;
 mod nginx;
 mod procs;
