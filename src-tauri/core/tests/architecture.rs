@@ -52,11 +52,12 @@ fn is_test_file(path: &Path) -> bool {
         .file_name()
         .and_then(|n| n.to_str())
         .unwrap_or_default();
-    // A module's test folder (`store/tests/…`) holds tests too.
+    // A module's test folder (`store/tests/…`, `oauth/server/endpoint_tests/…`) holds tests too.
     let in_test_folder = path
         .components()
         .skip_while(|c| c.as_os_str() != "src")
-        .any(|c| c.as_os_str() == "tests");
+        .filter_map(|c| c.as_os_str().to_str())
+        .any(|c| c == "tests" || c.ends_with("_tests"));
     in_test_folder
         || name == "tests.rs"
         || name.ends_with("_tests.rs")
@@ -222,6 +223,29 @@ fn the_reader_finds_plain_and_grouped_paths_and_skips_comments_and_tests() {
             .map(String::from)
             .collect()
     );
+}
+
+#[test]
+fn test_files_and_test_folders_are_told_from_product_code() {
+    for test in [
+        "core/src/store/tests.rs",
+        "core/src/store/tests/grants.rs",
+        "core/src/oauth/server/endpoint_tests.rs",
+        "core/src/oauth/server/endpoint_tests/mod.rs",
+        "core/src/oauth/server/authorize_tests/in_the_gateway.rs",
+    ] {
+        assert!(is_test_file(Path::new(test)), "{test} holds tests");
+    }
+    for product in [
+        "core/src/oauth/server/endpoint.rs",
+        "core/src/proxy/bridge/to_legacy.rs",
+        "core/src/testing.rs",
+    ] {
+        assert!(
+            !is_test_file(Path::new(product)),
+            "{product} is product code"
+        );
+    }
 }
 
 /// Whether a line cites a document that lives outside the repository: the protocol checklist, the
