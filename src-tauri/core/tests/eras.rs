@@ -249,6 +249,72 @@ async fn a_modern_client_is_served_on_an_upstream_session_per_grant_by_a_legacy_
     assert_eq!(env.upstream.posts("notifications/cancelled").len(), 0);
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_first_requests_of_a_grant_share_one_upstream_session() {
+    // MCP 2025-11-25 lifecycle §Initialization (one initialize per session) and transports §Session
+    // Management: a grant's first requests arriving together open one upstream session, not one
+    // each, which would leave all but the last open on the upstream and never used again.
+    let env = Env::new(post(legacy_post)).await;
+    let (alice, bob) = (env.new_grant_token(), env.new_grant_token());
+    // Alice's discover settles the connection's era, so what follows races only on the session.
+    let r = env.modern(&alice, "d1", "server/discover", json!({})).await;
+    assert_eq!(r.status(), 200);
+    assert_eq!(env.upstream.posts("initialize").len(), 1);
+
+    let calls_in_round = |round: &'static str| {
+        let (env, bob) = (&env, &bob);
+        (0..8).map(move |n| async move {
+            let params = json!({"name": "echo", "arguments": {"text": format!("call {n}")}});
+            let r = env
+                .modern(bob, &format!("{round}{n}"), "tools/call", params)
+                .await;
+            (n, answer(r).await)
+        })
+    };
+    let sessions_of_round = |round: &str| {
+        let mut calls: Vec<_> = env.posts("tools/call", false);
+        calls.retain(|c| {
+            c.body["id"]
+                .as_str()
+                .is_some_and(|id| id.starts_with(round))
+        });
+        calls
+            .iter()
+            .map(|c| c.session().map(str::to_owned))
+            .collect::<Vec<_>>()
+    };
+    for (n, answer) in futures_util::future::join_all(calls_in_round("b")).await {
+        let text = &answer["result"]["structuredContent"]["text"];
+        assert_eq!(text, &json!(format!("call {n}")), "{answer}");
+    }
+    assert_eq!(
+        env.upstream.posts("initialize").len(),
+        2,
+        "one session for alice, one for bob"
+    );
+    let sessions = sessions_of_round("b");
+    assert_eq!(sessions.len(), 8);
+    assert!(
+        sessions.iter().all(|s| s.as_deref() == Some("legacy-2")),
+        "{sessions:?}"
+    );
+
+    // The upstream forgets bob's session: every call in flight meets the 404, one reopens.
+    lock(&env.upstream.live).clear();
+    for (n, answer) in futures_util::future::join_all(calls_in_round("r")).await {
+        let text = &answer["result"]["structuredContent"]["text"];
+        assert_eq!(text, &json!(format!("call {n}")), "{answer}");
+    }
+    assert_eq!(env.upstream.posts("initialize").len(), 3, "one new session");
+    let retried = sessions_of_round("r");
+    let on_new = retried.iter().filter(|s| s.as_deref() == Some("legacy-3"));
+    assert_eq!(
+        on_new.count(),
+        8,
+        "each call answered on the new session: {retried:?}"
+    );
+}
+
 // ---------------------------------------------------------------- cancellation
 
 #[tokio::test]

@@ -6,6 +6,8 @@
 //!   then `notifications/initialized`; MCP 2025-11-25 lifecycle §Initialization), keeps the id the
 //!   upstream gave and the version it chose, and opens a new one when the upstream forgets it (404,
 //!   2025-11-25 transports §Session Management). A revoked grant's session is forgotten with it.
+//!   Concurrent first requests of one grant wait for the one opening (one `initialize`, not one
+//!   each: a session opened and then overwritten would be left open on the upstream).
 //! - **`server/discover`** is answered by Gatehouse from that `initialize` result: supported
 //!   versions `["2026-07-28"]` (what the client can speak through Gatehouse), the upstream's
 //!   capabilities, its `serverInfo` as `_meta` server info, its instructions (2026-07-28
@@ -49,33 +51,51 @@ pub struct UpstreamSession {
     initialized: Arc<Value>,
 }
 
+type SessionKey = (GrantId, ConnectionId);
+
 /// The upstream sessions, by grant and connection.
 #[derive(Debug, Default)]
 pub struct UpstreamSessions {
-    map: Mutex<HashMap<(GrantId, ConnectionId), UpstreamSession>>,
+    map: Mutex<HashMap<SessionKey, UpstreamSession>>,
+    /// One gate per grant and connection whose session is being opened or has been: a request that
+    /// finds no session opens one while holding it, and the others wait and then find it.
+    opening: Mutex<HashMap<SessionKey, Arc<tokio::sync::Mutex<()>>>>,
 }
 
 impl UpstreamSessions {
-    fn table(
-        &self,
-    ) -> std::sync::MutexGuard<'_, HashMap<(GrantId, ConnectionId), UpstreamSession>> {
+    fn table(&self) -> std::sync::MutexGuard<'_, HashMap<SessionKey, UpstreamSession>> {
         self.map.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    fn get(&self, key: &(GrantId, ConnectionId), config_version: i64) -> Option<UpstreamSession> {
+    fn gates(&self) -> std::sync::MutexGuard<'_, HashMap<SessionKey, Arc<tokio::sync::Mutex<()>>>> {
+        self.opening.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The gate a request holds while it opens `key`'s session.
+    fn gate(&self, key: &SessionKey) -> Arc<tokio::sync::Mutex<()>> {
+        self.gates().entry(key.clone()).or_default().clone()
+    }
+
+    fn get(&self, key: &SessionKey, config_version: i64) -> Option<UpstreamSession> {
         self.table()
             .get(key)
             .filter(|s| s.config_version == config_version)
             .cloned()
     }
 
-    fn forget(&self, key: &(GrantId, ConnectionId)) {
-        self.table().remove(key);
+    /// Forgets `key`'s session if it is still the one the upstream forgot (`id`): a request that
+    /// met the same 404 later must not drop the session another has opened since.
+    fn forget(&self, key: &SessionKey, id: Option<&str>) {
+        let mut table = self.table();
+        if table.get(key).is_some_and(|s| s.id.as_deref() == id) {
+            table.remove(key);
+        }
     }
 
     /// Forgets the sessions of these grants (revoked).
     pub fn drop_grants(&self, grant_ids: &[GrantId]) {
         self.table().retain(|(g, _), _| !grant_ids.contains(g));
+        self.gates().retain(|(g, _), _| !grant_ids.contains(g));
     }
 
     pub fn len(&self) -> usize {
@@ -87,7 +107,7 @@ impl UpstreamSessions {
     }
 }
 
-fn key_of(crossing: &Crossing) -> (GrantId, ConnectionId) {
+fn key_of(crossing: &Crossing) -> SessionKey {
     (
         crossing.authorized.token.grant_id.clone(),
         crossing.authorized.token.connection_id.clone(),
@@ -110,7 +130,11 @@ pub(crate) async fn handle(crossing: Crossing) -> Response {
     let mut response = forward(&crossing, &session, &body).await;
     if response.status() == StatusCode::NOT_FOUND && session.id.is_some() {
         // The upstream forgot the session: open another and try once more.
-        crossing.proxy.upstream_sessions.forget(&key_of(&crossing));
+        let forgotten = session.id.as_deref();
+        crossing
+            .proxy
+            .upstream_sessions
+            .forget(&key_of(&crossing), forgotten);
         session = match session_for(&crossing).await {
             Ok(s) => s,
             Err(response) => return response,
@@ -295,6 +319,12 @@ async fn forward(crossing: &Crossing, session: &UpstreamSession, body: &Value) -
 async fn session_for(crossing: &Crossing) -> Result<UpstreamSession, Response> {
     let key = key_of(crossing);
     let sessions = &crossing.proxy.upstream_sessions;
+    if let Some(session) = sessions.get(&key, crossing.upstream.config_version) {
+        return Ok(session);
+    }
+    let gate = sessions.gate(&key);
+    let _opening = gate.lock().await;
+    // Another request may have opened it while this one waited.
     if let Some(session) = sessions.get(&key, crossing.upstream.config_version) {
         return Ok(session);
     }
