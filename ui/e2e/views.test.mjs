@@ -44,7 +44,7 @@ after(async () => {
 async function open(colorScheme = "light") {
   const context = await browser.newContext({ colorScheme, viewport: { width: 1100, height: 900 } });
   const page = await context.newPage();
-  // The fake's samples are dated around SAMPLE_NOW (ui/src/api/fake.ts), with token health to
+  // The fake's samples are dated around SAMPLE_NOW (ui/src/api/fake/samples.ts), with token health to
   // match; relative times ("Last used 2 hours ago") are read against the same moment.
   await page.clock.setFixedTime(new Date("2026-03-02T10:00:00Z"));
   const errors = [];
@@ -84,7 +84,7 @@ describe("Gatehouse views in Chromium, against the fake backend", () => {
     assert.equal(await page.getByRole("tab").count(), 5);
     const cards = page.getByTestId("connection-card");
     await cards.first().waitFor();
-    // The preview fake's samples (ui/src/api/fake.ts): 4 connections, 4 active grants of 3 clients.
+    // The preview fake's samples (ui/src/api/fake/samples.ts): 4 connections, 4 active grants of 3 clients.
     assert.equal(await cards.count(), 4);
     assert.match(await page.getByTestId("local-url").first().innerText(), /^http:\/\/127\.0\.0\.1:\d+\/mcp\//);
     await tab(page, "Authorized clients");
