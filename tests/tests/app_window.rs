@@ -43,6 +43,8 @@ use serde_json::{Value, json};
 const RENDER: Duration = Duration::from_secs(30);
 /// How long one step of the real MCP client may take.
 const STEP: Duration = Duration::from_secs(60);
+/// The longest one WebDriver call may take (opening the session launches the app).
+const WEBDRIVER_CALL: Duration = Duration::from_secs(120);
 
 /// The app, started by WebKitWebDriver through tauri-driver in a temporary home (its own data
 /// directory, XDG directories and gateway port), with one WebDriver session open on its window.
@@ -128,7 +130,12 @@ impl AppWindow {
         let mut window = Self {
             driver,
             url: format!("http://127.0.0.1:{port}"),
-            http: reqwest::Client::new(),
+            // Bounded: a WebDriver call that never answers (a webview that stopped painting) fails
+            // its test with the call's name instead of holding the whole run.
+            http: reqwest::Client::builder()
+                .timeout(WEBDRIVER_CALL)
+                .build()
+                .unwrap_or_else(|e| panic!("cannot build the WebDriver client: {e}")),
             session: String::new(),
             gateway_port,
         };
