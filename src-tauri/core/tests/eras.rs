@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 
 use axum::routing::post;
 use futures_util::StreamExt;
+use gatehouse_core::store::RevocationReason;
 use gatehouse_testkit::eras::*;
 use serde_json::{Value, json};
 
@@ -313,6 +314,96 @@ async fn concurrent_first_requests_of_a_grant_share_one_upstream_session() {
         8,
         "each call answered on the new session: {retried:?}"
     );
+}
+
+#[tokio::test]
+async fn a_revoked_grants_upstream_sessions_are_ended_upstream() {
+    // MCP 2025-11-25 transports §Session Management: a client that no longer needs a session
+    // SHOULD send DELETE with its Mcp-Session-Id. A revoked grant's client cannot (its token is
+    // refused), so Gatehouse ends the upstream sessions it held for the grant.
+    let env = Env::new(post(legacy_post)).await;
+    let connection = env.connection.clone();
+    let [(legacy_grant, legacy), (modern_grant, modern), (_, kept)] =
+        std::array::from_fn(|_| env.grant(&connection, "a", None, "mcp:access"));
+    let call = |id: &str| json!({"name": "echo", "arguments": {"text": id}});
+
+    // A legacy client's session, mapped to one of the upstream's.
+    let r = env.legacy(&legacy, None, &legacy_initialize()).await;
+    let local = header(&r, "mcp-session-id").unwrap_or_else(|| panic!("no Mcp-Session-Id"));
+    let mut legacy_call = rpc(1, "tools/call");
+    legacy_call["params"] = call("legacy");
+    let r = env.legacy(&legacy, Some(&local), &legacy_call).await;
+    assert_eq!(
+        answer(r).await["result"]["structuredContent"]["text"],
+        "legacy"
+    );
+    // Sessions Gatehouse opened itself for two modern clients (bridge::to_legacy).
+    for (token, id) in [(&modern, "modern"), (&kept, "kept")] {
+        let r = env.modern(token, id, "tools/call", call(id)).await;
+        assert_eq!(answer(r).await["result"]["structuredContent"]["text"], id);
+    }
+    let session_of = |text: &str| {
+        let calls = env.posts("tools/call", false);
+        let call = calls
+            .iter()
+            .find(|c| c.body["params"]["arguments"]["text"] == text);
+        let session = call.and_then(Request::session).map(str::to_owned);
+        session.unwrap_or_else(|| panic!("no upstream session for {text}"))
+    };
+    let (legacy_session, modern_session) = (session_of("legacy"), session_of("modern"));
+    let kept_session = session_of("kept");
+    let deletes = || {
+        let mut all = env.upstream.requests();
+        all.retain(|r| r.http_method == "DELETE");
+        all
+    };
+    let before = deletes().len();
+
+    env.vault
+        .store()
+        .revoke_grants_async(
+            vec![legacy_grant, modern_grant],
+            RevocationReason::UserRevoked,
+        )
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let ended = eventually("the revoked grants' sessions ended upstream", || {
+        let ended = deletes().split_off(before);
+        (ended.len() >= 2).then_some(ended)
+    })
+    .await;
+    let mut sessions: Vec<_> = ended.iter().filter_map(Request::session).collect();
+    sessions.sort_unstable();
+    let mut expected = [legacy_session.as_str(), modern_session.as_str()];
+    expected.sort_unstable();
+    assert_eq!(sessions, expected);
+    for delete in &ended {
+        let credential = delete
+            .headers
+            .values()
+            .any(|v| v.as_bytes() == SECRET.as_bytes());
+        assert!(
+            credential,
+            "the connection's credential, as on every upstream request"
+        );
+        assert_eq!(delete.body, Value::Null, "no body");
+    }
+
+    // The grant that stays keeps its session: it is used again, not ended.
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(
+        deletes().len(),
+        before + 2,
+        "only the revoked grants' sessions"
+    );
+    let r = env
+        .modern(&kept, "again", "tools/call", call("again"))
+        .await;
+    assert_eq!(
+        answer(r).await["result"]["structuredContent"]["text"],
+        "again"
+    );
+    assert_eq!(session_of("again"), kept_session);
 }
 
 // ---------------------------------------------------------------- cancellation

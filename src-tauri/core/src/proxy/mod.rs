@@ -49,6 +49,7 @@ pub mod modern;
 pub mod own_call;
 pub mod param_headers;
 pub mod relay;
+pub mod revoked_sessions;
 pub mod sessions;
 pub mod tool_annotations;
 pub mod upstream;
@@ -375,8 +376,7 @@ fn spawn_background(proxy: &Arc<Proxy>) {
             match event {
                 Ok(StoreEvent::GrantsRevoked { grant_ids, .. }) => {
                     proxy.streams.cancel(&grant_ids);
-                    proxy.sessions.drop_grants(&grant_ids);
-                    proxy.upstream_sessions.drop_grants(&grant_ids);
+                    revoked_sessions::end(&proxy, &grant_ids);
                 }
                 Ok(_) => {}
                 Err(tokio::sync::broadcast::error::RecvError::Lagged(missed)) => {
@@ -433,7 +433,7 @@ fn spawn_background(proxy: &Arc<Proxy>) {
 }
 
 /// Ends the streams of grants that are no longer active in the store.
-async fn recheck_streams(proxy: &Proxy) {
+async fn recheck_streams(proxy: &Arc<Proxy>) {
     let open = proxy.streams.grants();
     if open.is_empty() {
         return;
@@ -455,8 +455,7 @@ async fn recheck_streams(proxy: &Proxy) {
     match gone {
         Ok(gone) if !gone.is_empty() => {
             proxy.streams.cancel(&gone);
-            proxy.sessions.drop_grants(&gone);
-            proxy.upstream_sessions.drop_grants(&gone);
+            revoked_sessions::end(proxy, &gone);
         }
         Ok(_) => {}
         Err(err) => tracing::warn!(error = %err, "could not re-check open streams"),

@@ -17,6 +17,7 @@ use std::time::{Duration, Instant};
 
 use secrecy::ExposeSecret;
 
+use super::revoked_sessions::UpstreamSessionId;
 use crate::crypto::TokenKind;
 use crate::crypto::token::generate;
 use crate::store::{ConnectionId, GrantId};
@@ -167,9 +168,21 @@ impl Sessions {
         self.table().remove(local);
     }
 
-    /// Forgets every session of these grants.
-    pub fn drop_grants(&self, grant_ids: &[GrantId]) {
-        self.table().retain(|_, e| !grant_ids.contains(&e.grant_id));
+    /// Forgets every session of these grants, and returns the upstream sessions they mapped to
+    /// (a bridged session has none upstream), to be ended there ([`super::revoked_sessions`]).
+    pub fn drop_grants(&self, grant_ids: &[GrantId]) -> Vec<UpstreamSessionId> {
+        let mut ended = Vec::new();
+        self.table().retain(|_, e| {
+            let keep = !grant_ids.contains(&e.grant_id);
+            if !keep && e.bridge.is_none() && !e.upstream.is_empty() {
+                ended.push(UpstreamSessionId {
+                    connection_id: e.connection_id.clone(),
+                    id: e.upstream.clone(),
+                });
+            }
+            keep
+        });
+        ended
     }
 
     pub fn len(&self) -> usize {
@@ -184,6 +197,14 @@ impl Sessions {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn bridge() -> ModernBridge {
+        ModernBridge {
+            version: "2025-06-18".into(),
+            client_info: serde_json::json!({"name": "c"}),
+            client_capabilities: serde_json::json!({}),
+        }
+    }
 
     #[test]
     fn ids_are_bound_to_their_grant() {
@@ -210,7 +231,23 @@ mod tests {
             None,
             "another grant cannot ride the session"
         );
-        sessions.drop_grants(std::slice::from_ref(&g1));
+        let bridged = sessions.open_bridged(&g1, &c, bridge(), false);
+        let other = sessions.open(&g2, &c, "up-2".into(), false);
+        let ended = sessions.drop_grants(std::slice::from_ref(&g1));
+        let up_1 = UpstreamSessionId {
+            connection_id: c.clone(),
+            id: "up-1".into(),
+        };
+        assert_eq!(
+            ended,
+            [up_1],
+            "the upstream session to end; a bridged one has none"
+        );
+        assert_eq!(sessions.find(&bridged, &g1, &c), None);
+        assert!(
+            sessions.find(&other, &g2, &c).is_some(),
+            "other grants keep theirs"
+        );
         assert_eq!(
             sessions.find(&local, &g1, &c),
             None,

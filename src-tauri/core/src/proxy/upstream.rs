@@ -175,14 +175,24 @@ pub(super) fn set_bearer(headers: &mut HeaderMap, token: &SecretString) {
 
 impl Proxy {
     pub(super) async fn upstream(&self, token: &AccessTokenRow) -> Result<Arc<Upstream>, String> {
-        let id = &token.connection_id;
+        self.upstream_of_connection(&token.connection_id, Some(token.connection_config_version))
+            .await
+    }
+
+    /// The connection's upstream: the cached one if its configuration is `config_version` (any,
+    /// if `None`), else read from the store.
+    pub(super) async fn upstream_of_connection(
+        &self,
+        id: &ConnectionId,
+        config_version: Option<i64>,
+    ) -> Result<Arc<Upstream>, String> {
         if let Some(hit) = self
             .upstreams
             .map
             .read()
             .unwrap_or_else(PoisonError::into_inner)
             .get(id)
-            .filter(|u| u.config_version == token.connection_config_version)
+            .filter(|u| config_version.is_none_or(|v| u.config_version == v))
         {
             return Ok(hit.clone());
         }
