@@ -406,6 +406,51 @@ async fn a_revoked_grants_upstream_sessions_are_ended_upstream() {
     assert_eq!(session_of("again"), kept_session);
 }
 
+#[tokio::test]
+async fn a_revoke_from_another_process_ends_the_grants_upstream_sessions() {
+    // As above (MCP 2025-11-25 transports §Session Management), for `gatehoused grants revoke`
+    // run while the gateway serves: another store on the same file, whose events the gateway
+    // never hears; with no stream open, only the sessions tell it to look.
+    let env = Env::new(post(legacy_post)).await;
+    let connection = env.connection.clone();
+    let (grant, token) = env.grant(&connection, "a", None, "mcp:access");
+    let r = env
+        .modern(&token, "c1", "tools/call", json!({"name": "echo"}))
+        .await;
+    assert_eq!(r.status(), 200);
+    answer(r).await;
+    let calls = env.posts("tools/call", false);
+    let session = calls[0].session().map(str::to_owned);
+    assert!(session.is_some(), "a bridged upstream session");
+    let deletes = || {
+        let mut all = env.upstream.requests();
+        all.retain(|r| r.http_method == "DELETE");
+        all
+    };
+    let before = deletes().len();
+
+    let other = gatehouse_core::vault::Vault::open(
+        env.vault.data_dir(),
+        gatehouse_core::crypto::KeyBackend::File,
+        std::sync::Arc::new(gatehouse_core::clock::SystemClock),
+    )
+    .unwrap_or_else(|e| panic!("second vault: {e}"));
+    other
+        .store()
+        .revoke_grants(&[grant], RevocationReason::UserRevoked)
+        .unwrap_or_else(|e| panic!("{e}"));
+    let ended = eventually("the session ended upstream", || {
+        let ended = deletes().split_off(before);
+        (!ended.is_empty()).then_some(ended)
+    })
+    .await;
+    let sessions: Vec<_> = ended
+        .iter()
+        .map(|d| d.session().map(str::to_owned))
+        .collect();
+    assert_eq!(sessions, [session]);
+}
+
 // ---------------------------------------------------------------- cancellation
 
 #[tokio::test]

@@ -25,13 +25,15 @@
 //!
 //! Beside the request path: [`usage`] writes `last_used_at` at most every 30 s per grant from a
 //! background task, and a second task listens for [`StoreEvent::GrantsRevoked`] and ends every open
-//! stream (GET or SSE response) of the revoked grants and forgets their sessions.
+//! stream (GET or SSE response) of the revoked grants and ends their sessions, here and upstream
+//! ([`revoked_sessions`]).
 //!
 //! **Revocations from another process** (`gatehoused grants revoke` while the app serves) are not
 //! broadcast to this process: they take effect on the next request of that grant (the store check),
-//! and its already-open streams are ended once a [`CommitProbe`](crate::store::commits::CommitProbe)
-//! sees a commit (polled every [`ProxyOptions::commit_poll_every`], 100 ms) and the open streams'
-//! grants are re-read; a full re-check also runs every [`ProxyOptions::stream_recheck_every`].
+//! and its already-open streams and sessions are ended once a
+//! [`CommitProbe`](crate::store::commits::CommitProbe) sees a commit (polled every
+//! [`ProxyOptions::commit_poll_every`], 100 ms) and the grants holding streams or sessions are
+//! re-read; a full re-check also runs every [`ProxyOptions::stream_recheck_every`].
 //!
 //! [`catalog`] is the consent page's upstream tool lister; it shares the outbound client.
 
@@ -389,7 +391,7 @@ fn spawn_background(proxy: &Arc<Proxy>) {
         }
     });
 
-    // Revocations from another process (the CLI): while streams are open, look for any commit
+    // Revocations from another process (the CLI): while streams or sessions are open, look for any commit
     // every `commit_poll_every` (a pragma read, no table) and re-check their grants when there was
     // one; and every `stream_recheck_every` in any case.
     let weak = Arc::downgrade(proxy);
@@ -415,9 +417,12 @@ fn spawn_background(proxy: &Arc<Proxy>) {
                 () = stop.cancelled() => break,
             }
             let Some(proxy) = weak.upgrade() else { break };
-            // No open stream, nothing to end: the probe is not even read (a commit seen later
-            // only costs one re-check then).
-            if proxy.streams.is_empty() {
+            // No open stream or session, nothing to end: the probe is not even read (a commit
+            // seen later only costs one re-check then).
+            if proxy.streams.is_empty()
+                && proxy.sessions.is_empty()
+                && proxy.upstream_sessions.is_empty()
+            {
                 continue;
             }
             let committed = match probe.as_mut() {
@@ -432,9 +437,13 @@ fn spawn_background(proxy: &Arc<Proxy>) {
     });
 }
 
-/// Ends the streams of grants that are no longer active in the store.
+/// Ends the streams and sessions of grants that are no longer active in the store.
 async fn recheck_streams(proxy: &Arc<Proxy>) {
-    let open = proxy.streams.grants();
+    let mut open = proxy.streams.grants();
+    open.extend(proxy.sessions.grants());
+    open.extend(proxy.upstream_sessions.grants());
+    open.sort_unstable();
+    open.dedup();
     if open.is_empty() {
         return;
     }

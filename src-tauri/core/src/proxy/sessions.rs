@@ -185,6 +185,14 @@ impl Sessions {
         ended
     }
 
+    /// The grants that hold sessions.
+    pub fn grants(&self) -> Vec<GrantId> {
+        let mut grants: Vec<_> = self.table().values().map(|e| e.grant_id.clone()).collect();
+        grants.sort_unstable();
+        grants.dedup();
+        grants
+    }
+
     pub fn len(&self) -> usize {
         self.table().len()
     }

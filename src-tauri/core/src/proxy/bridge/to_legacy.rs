@@ -112,6 +112,11 @@ impl UpstreamSessions {
         ended
     }
 
+    /// The grants that hold sessions.
+    pub fn grants(&self) -> Vec<GrantId> {
+        self.table().keys().map(|(g, _)| g.clone()).collect()
+    }
+
     pub fn len(&self) -> usize {
         self.table().len()
     }
