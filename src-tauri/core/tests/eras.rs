@@ -494,4 +494,24 @@ async fn a_modern_client_closing_its_stream_cancels_the_call_in_the_upstream_ses
     assert_eq!(cancelled.header("x-api-key"), Some(SECRET));
     // Only the dropped call is cancelled, not the one read to its end.
     assert_eq!(env.upstream.posts("notifications/cancelled").len(), 1);
+
+    // An answered call whose stream the upstream leaves open: the client that goes once it has
+    // the answer cancels nothing (2025-11-25 cancellation refers to a request in progress).
+    let lingering = json!({"name": "lingering", "arguments": {}});
+    let r = env
+        .modern(&token, "lingering-8", "tools/call", lingering)
+        .await;
+    assert_eq!(r.status(), 200);
+    let mut stream = r.bytes_stream();
+    let mut seen = String::new();
+    while !seen.contains("\"result\"") {
+        let chunk = tokio::time::timeout(Duration::from_secs(5), stream.next()).await;
+        let chunk = ok(ok(chunk, "the answer in time").ok_or("ended"), "the answer");
+        seen.push_str(&String::from_utf8_lossy(&ok(chunk, "stream")));
+    }
+    assert!(seen.contains("lingering-8"), "{seen}");
+    drop(stream);
+    // The upstream goes on ticking for a while; nothing more is cancelled meanwhile.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(env.upstream.posts("notifications/cancelled").len(), 1);
 }

@@ -150,6 +150,17 @@ pub async fn legacy_post(
                 "structuredContent": value["params"]["arguments"]}});
             sse(Body::from(sse_event(&result)))
         }
+        ("tools/call", Some("lingering")) => {
+            // The answer, then the stream stays open with keep-alive comments.
+            let result = json!({"jsonrpc": "2.0", "id": id, "result": {"content": []}});
+            let first = futures_util::stream::once(async move { Ok(sse_event(&result)) });
+            let ticks = futures_util::stream::unfold((), |()| async {
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                let tick: Result<_, Infallible> = Ok(Bytes::from_static(b": still here\n\n"));
+                Some((tick, ()))
+            });
+            sse(Body::from_stream(first.chain(ticks)))
+        }
         ("tools/call", Some("slow")) => {
             // A progress event now, then only keep-alive comments: the answer never comes.
             let progress = json!({"jsonrpc": "2.0", "method": "notifications/progress",

@@ -107,6 +107,40 @@ pub async fn stamp_response(response: Response, cacheable: bool) -> Response {
     }
 }
 
+/// Whether these whole SSE events (as [`stamp_response`] passes them on) hold the JSON-RPC
+/// response to `id`: a result or an error (JSON-RPC 2.0 §5).
+pub fn holds_answer_to(events: &[u8], id: &Value) -> bool {
+    let mut start = 0;
+    while let Some(len) = event_end(&events[start..]) {
+        if event_answers(&events[start..start + len], id) {
+            return true;
+        }
+        start += len;
+    }
+    false
+}
+
+fn event_answers(event: &[u8], id: &Value) -> bool {
+    let Ok(text) = std::str::from_utf8(event) else {
+        return false;
+    };
+    let data: Vec<&str> = text
+        .split('\n')
+        .filter_map(|line| {
+            let line = line.strip_suffix('\r').unwrap_or(line);
+            let value = line.strip_prefix("data:")?;
+            Some(value.strip_prefix(' ').unwrap_or(value))
+        })
+        .collect();
+    if data.is_empty() {
+        return false;
+    }
+    serde_json::from_str::<Value>(&data.join("\n")).is_ok_and(|message| {
+        message.get("id") == Some(id)
+            && (message.get("result").is_some() || message.get("error").is_some())
+    })
+}
+
 /// One SSE event with its result stamped, if it holds a result without `resultType`.
 fn stamp_event(event: &[u8], cacheable: bool) -> Option<Vec<u8>> {
     let text = std::str::from_utf8(event).ok()?;
@@ -199,6 +233,45 @@ where
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn the_answer_to_a_call_is_told_from_what_comes_before_it() {
+        // JSON-RPC 2.0 §5: a response has the request's id and a result or an error.
+        let id = json!("c1");
+        let progress = b"event: message\ndata: {\"jsonrpc\":\"2.0\",\"method\":\"notifications/progress\",\"params\":{\"progressToken\":\"c1\"}}\n\n";
+        let result =
+            b"event: message\r\ndata: {\"jsonrpc\":\"2.0\",\"id\":\"c1\",\"result\":{}}\r\n\r\n";
+        let error = b"data: {\"jsonrpc\":\"2.0\",\"id\":\"c1\",\n\ndata: \"error\":{\"code\":-1,\"message\":\"no\"}}\n\n";
+        let other = b"data: {\"jsonrpc\":\"2.0\",\"id\":\"c2\",\"result\":{}}\n\n";
+        let keep_alive = b": working\n\n";
+        assert!(!holds_answer_to(progress, &id), "a notification");
+        assert!(holds_answer_to(result, &id), "the result, CRLF lines");
+        assert!(!holds_answer_to(other, &id), "another request's answer");
+        assert!(!holds_answer_to(keep_alive, &id), "a comment");
+        assert!(
+            !holds_answer_to(&result[..result.len() - 2], &id),
+            "not a whole event yet"
+        );
+        let both = [&progress[..], &result[..]].concat();
+        assert!(
+            holds_answer_to(&both, &id),
+            "the answer after a notification"
+        );
+        // Two data lines of one event are one message; split across events they are not.
+        let split = b"data: {\"jsonrpc\":\"2.0\",\"id\":\"c1\",\ndata: \"error\":{\"code\":-1,\"message\":\"no\"}}\n\n";
+        assert!(holds_answer_to(split, &id), "an error over two data lines");
+        assert!(
+            !holds_answer_to(error, &id),
+            "halves in two events parse as nothing"
+        );
+        assert!(
+            !holds_answer_to(
+                &json!({"id": "c1", "result": {}}).to_string().into_bytes(),
+                &id
+            ),
+            "a JSON body is not an SSE event"
+        );
+    }
 
     #[test]
     fn results_get_result_type_complete_and_nothing_else_changes() {

@@ -16,7 +16,7 @@
 //! - **Every other request** goes on the session with the modern `_meta` keys taken out and
 //!   `MCP-Protocol-Version` set to the session's version; no session id reaches the client
 //!   (2026-07-28 is stateless), and each result gets the `resultType` a 2026-07-28 client requires
-//!   ([`super::results`]). A client closing its stream before the answer's end cancels the call
+//!   ([`super::results`]). A client closing its stream before the answer cancels the call
 //!   upstream with `notifications/cancelled` ([`cancel_on_close`]).
 
 use std::collections::HashMap;
@@ -172,14 +172,14 @@ pub(crate) async fn handle(crossing: Crossing) -> Response {
     }
 }
 
-/// Sends `notifications/cancelled` upstream when it is dropped before the answer ended.
+/// Sends `notifications/cancelled` upstream when it is dropped before the call was answered.
 struct CancelOnClose {
     ended: bool,
     cancel: Option<Box<dyn FnOnce() + Send>>,
 }
 
 impl CancelOnClose {
-    /// The answer reached its end: nothing to cancel.
+    /// The call was answered, or its stream ended: nothing to cancel.
     fn finish(&mut self) {
         self.ended = true;
     }
@@ -198,7 +198,9 @@ impl Drop for CancelOnClose {
 /// A 2026-07-28 client that closes its stream cancels the request (Streamable HTTP §Cancellation);
 /// a legacy server learns it only from `notifications/cancelled` in its session (2025-11-25
 /// transports: a disconnect is not a cancellation), so that is sent when the client goes before
-/// the answer's end: cancellation reaches each side in that side's era.
+/// the answer: cancellation reaches each side in that side's era. Once the response to the call
+/// has passed, closing the stream cancels nothing (MCP 2025-11-25 cancellation: a cancellation
+/// refers to a request still in progress).
 fn cancel_on_close(
     response: Response,
     crossing: &Crossing,
@@ -209,6 +211,7 @@ fn cancel_on_close(
     let upstream = crossing.upstream.clone();
     let bearer = crossing.bearer.clone();
     let session = session.clone();
+    let answer_to = id.clone();
     let guard = CancelOnClose {
         ended: false,
         cancel: Some(Box::new(move || {
@@ -237,11 +240,20 @@ fn cancel_on_close(
     };
     let (parts, body) = response.into_parts();
     let stream = futures_util::stream::unfold(
-        (body.into_data_stream(), guard),
-        |(mut stream, mut guard)| async move {
+        (body.into_data_stream(), guard, answer_to),
+        |(mut stream, mut guard, answer_to)| async move {
             use futures_util::StreamExt as _;
             match stream.next().await {
-                Some(item) => Some((item, (stream, guard))),
+                Some(item) => {
+                    // Answered: a stream the upstream leaves open after it is not the call's.
+                    if !guard.ended
+                        && let Ok(events) = &item
+                        && super::results::holds_answer_to(events, &answer_to)
+                    {
+                        guard.finish();
+                    }
+                    Some((item, (stream, guard, answer_to)))
+                }
                 None => {
                     guard.finish();
                     None
