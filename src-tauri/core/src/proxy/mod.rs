@@ -26,7 +26,7 @@
 //! Beside the request path: [`usage`] writes `last_used_at` at most every 30 s per grant from a
 //! background task, and a second task listens for [`StoreEvent::GrantsRevoked`] and ends every open
 //! stream (GET or SSE response) of the revoked grants and ends their sessions, here and upstream
-//! ([`revoked_sessions`]).
+//! ([`forgotten_sessions`]).
 //!
 //! **Revocations from another process** (`gatehoused grants revoke` while the app serves) are not
 //! broadcast to this process: they take effect on the next request of that grant (the store check),
@@ -44,6 +44,7 @@ pub mod catalog;
 pub mod elicitation;
 pub mod era;
 pub mod filter;
+pub mod forgotten_sessions;
 pub mod forward;
 pub mod jsonrpc;
 pub mod local_http;
@@ -51,7 +52,6 @@ pub mod modern;
 pub mod own_call;
 pub mod param_headers;
 pub mod relay;
-pub mod revoked_sessions;
 pub mod sessions;
 pub mod tool_annotations;
 pub mod upstream;
@@ -378,7 +378,7 @@ fn spawn_background(proxy: &Arc<Proxy>) {
             match event {
                 Ok(StoreEvent::GrantsRevoked { grant_ids, .. }) => {
                     proxy.streams.cancel(&grant_ids);
-                    revoked_sessions::end(&proxy, &grant_ids);
+                    forgotten_sessions::forget_grants(&proxy, &grant_ids);
                 }
                 Ok(_) => {}
                 Err(tokio::sync::broadcast::error::RecvError::Lagged(missed)) => {
@@ -417,6 +417,7 @@ fn spawn_background(proxy: &Arc<Proxy>) {
                 () = stop.cancelled() => break,
             }
             let Some(proxy) = weak.upgrade() else { break };
+            forgotten_sessions::end_upstream(&proxy, proxy.sessions.take_forgotten());
             // No open stream or session, nothing to end: the probe is not even read (a commit
             // seen later only costs one re-check then).
             if proxy.streams.is_empty()
@@ -464,7 +465,7 @@ async fn recheck_streams(proxy: &Arc<Proxy>) {
     match gone {
         Ok(gone) if !gone.is_empty() => {
             proxy.streams.cancel(&gone);
-            revoked_sessions::end(proxy, &gone);
+            forgotten_sessions::forget_grants(proxy, &gone);
         }
         Ok(_) => {}
         Err(err) => tracing::warn!(error = %err, "could not re-check open streams"),

@@ -9,7 +9,8 @@
 //! §Session Management), so it does not reveal that the session exists.
 //!
 //! The table is bounded: idle sessions expire, and when it is full the least recently used goes.
-//! Sessions of revoked grants are dropped when the revocation is announced.
+//! Sessions of revoked grants are dropped when the revocation is announced. The upstream sessions
+//! of all of these are ended upstream too ([`super::forgotten_sessions`]).
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -17,7 +18,7 @@ use std::time::{Duration, Instant};
 
 use secrecy::ExposeSecret;
 
-use super::revoked_sessions::UpstreamSessionId;
+use super::forgotten_sessions::UpstreamSessionId;
 use crate::crypto::TokenKind;
 use crate::crypto::token::generate;
 use crate::store::{ConnectionId, GrantId};
@@ -67,6 +68,19 @@ pub struct Session {
 #[derive(Debug, Default)]
 pub struct Sessions {
     table: Mutex<HashMap<String, Entry>>,
+    /// Upstream sessions of entries that went idle or were pushed out of the full table, until
+    /// the proxy's background task ends them upstream ([`Sessions::take_forgotten`]).
+    forgotten: Mutex<Vec<UpstreamSessionId>>,
+}
+
+impl Entry {
+    /// The upstream session this entry maps to (a bridged entry has none).
+    fn upstream_session(&self) -> Option<UpstreamSessionId> {
+        (self.bridge.is_none() && !self.upstream.is_empty()).then(|| UpstreamSessionId {
+            connection_id: self.connection_id.clone(),
+            id: self.upstream.clone(),
+        })
+    }
 }
 
 impl Sessions {
@@ -74,6 +88,29 @@ impl Sessions {
         self.table
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn forget(&self, gone: impl IntoIterator<Item = Entry>) {
+        let mut forgotten = self
+            .forgotten
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        forgotten.extend(gone.into_iter().filter_map(|e| e.upstream_session()));
+        // Bounded even if nobody takes them: the oldest are given up.
+        if forgotten.len() > MAX_SESSIONS {
+            let excess = forgotten.len() - MAX_SESSIONS;
+            forgotten.drain(..excess);
+        }
+    }
+
+    /// The upstream sessions of entries that went idle or were pushed out, to be ended upstream.
+    pub fn take_forgotten(&self) -> Vec<UpstreamSessionId> {
+        std::mem::take(
+            &mut *self
+                .forgotten
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner),
+        )
     }
 
     /// Mints a local id for `upstream` and remembers it with what the client declared.
@@ -115,14 +152,21 @@ impl Sessions {
         let local = generate(TokenKind::SessionId).expose_secret().to_owned();
         let now = Instant::now();
         let mut table = self.table();
-        table.retain(|_, e| now.duration_since(e.last_used) < SESSION_IDLE);
+        let mut gone = Vec::new();
+        table.retain(|_, e| {
+            let idle = now.duration_since(e.last_used) >= SESSION_IDLE;
+            if idle {
+                gone.push(e.clone());
+            }
+            !idle
+        });
         if table.len() >= MAX_SESSIONS
             && let Some(oldest) = table
                 .iter()
                 .min_by_key(|(_, e)| e.last_used)
                 .map(|(k, _)| k.clone())
         {
-            table.remove(&oldest);
+            gone.extend(table.remove(&oldest));
         }
         table.insert(
             local.clone(),
@@ -135,6 +179,8 @@ impl Sessions {
                 last_used: now,
             },
         );
+        drop(table);
+        self.forget(gone);
         local
     }
 
@@ -151,7 +197,9 @@ impl Sessions {
             return None;
         }
         if entry.last_used.elapsed() >= SESSION_IDLE {
-            table.remove(local);
+            let gone = table.remove(local);
+            drop(table);
+            self.forget(gone);
             return None;
         }
         entry.last_used = Instant::now();
@@ -169,16 +217,13 @@ impl Sessions {
     }
 
     /// Forgets every session of these grants, and returns the upstream sessions they mapped to
-    /// (a bridged session has none upstream), to be ended there ([`super::revoked_sessions`]).
+    /// (a bridged session has none upstream), to be ended there ([`super::forgotten_sessions`]).
     pub fn drop_grants(&self, grant_ids: &[GrantId]) -> Vec<UpstreamSessionId> {
         let mut ended = Vec::new();
         self.table().retain(|_, e| {
             let keep = !grant_ids.contains(&e.grant_id);
-            if !keep && e.bridge.is_none() && !e.upstream.is_empty() {
-                ended.push(UpstreamSessionId {
-                    connection_id: e.connection_id.clone(),
-                    id: e.upstream.clone(),
-                });
+            if !keep {
+                ended.extend(e.upstream_session());
             }
             keep
         });
@@ -212,6 +257,40 @@ mod tests {
             client_info: serde_json::json!({"name": "c"}),
             client_capabilities: serde_json::json!({}),
         }
+    }
+
+    #[test]
+    fn a_session_pushed_out_of_the_full_table_is_handed_on_to_be_ended_upstream() {
+        let sessions = Sessions::default();
+        let (grant, c) = (GrantId::new(), ConnectionId::new());
+        let oldest = sessions.open(&grant, &c, "up-oldest".into(), false);
+        sessions.open_bridged(&grant, &c, bridge(), false);
+        for n in 2..MAX_SESSIONS {
+            sessions.open(&grant, &c, format!("up-{n}"), false);
+        }
+        assert_eq!(sessions.len(), MAX_SESSIONS);
+        assert!(
+            sessions.take_forgotten().is_empty(),
+            "nothing pushed out yet"
+        );
+
+        sessions.open(&grant, &c, "up-newest".into(), false);
+        assert_eq!(sessions.len(), MAX_SESSIONS, "still bounded");
+        assert_eq!(
+            sessions.find(&oldest, &grant, &c),
+            None,
+            "the least recently used went"
+        );
+        let pushed_out = UpstreamSessionId {
+            connection_id: c.clone(),
+            id: "up-oldest".into(),
+        };
+        assert_eq!(sessions.take_forgotten(), [pushed_out]);
+        assert!(sessions.take_forgotten().is_empty(), "taken once");
+
+        // A bridged session pushed out has nothing upstream to end.
+        sessions.open(&grant, &c, "up-after".into(), false);
+        assert!(sessions.take_forgotten().is_empty());
     }
 
     #[test]

@@ -6,7 +6,7 @@
 //!   then `notifications/initialized`; MCP 2025-11-25 lifecycle §Initialization), keeps the id the
 //!   upstream gave and the version it chose, and opens a new one when the upstream forgets it (404,
 //!   2025-11-25 transports §Session Management). A revoked grant's session is forgotten with it
-//!   and ended upstream (`proxy::revoked_sessions`).
+//!   and ended upstream (`proxy::forgotten_sessions`).
 //!   Concurrent first requests of one grant wait for the one opening (one `initialize`, not one
 //!   each: a session opened and then overwritten would be left open on the upstream).
 //! - **`server/discover`** is answered by Gatehouse from that `initialize` result: supported
@@ -28,11 +28,11 @@ use serde_json::{Value, json};
 
 use super::Crossing;
 use crate::proxy::era::{self, MODERN_VERSION, SERVER_INFO_KEY};
+use crate::proxy::forgotten_sessions::UpstreamSessionId;
 use crate::proxy::forward::{Exchange, MCP_PROTOCOL_VERSION, MCP_SESSION_ID};
 use crate::proxy::jsonrpc;
 use crate::proxy::own_call::{self, CallError};
 use crate::proxy::relay::{send, timed_out, upstream_failure};
-use crate::proxy::revoked_sessions::UpstreamSessionId;
 use crate::proxy::upstream::set_bearer;
 use crate::store::{ConnectionId, GrantId};
 
@@ -95,7 +95,7 @@ impl UpstreamSessions {
     }
 
     /// Forgets the sessions of these grants (revoked), and returns those the upstream gave an id,
-    /// to be ended there ([`crate::proxy::revoked_sessions`]).
+    /// to be ended there ([`crate::proxy::forgotten_sessions`]).
     pub fn drop_grants(&self, grant_ids: &[GrantId]) -> Vec<UpstreamSessionId> {
         let mut ended = Vec::new();
         self.table().retain(|(g, c), s| {

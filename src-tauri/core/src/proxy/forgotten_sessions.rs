@@ -1,14 +1,16 @@
-//! The upstream sessions of revoked grants, ended upstream as well as here (MCP 2025-11-25
+//! The upstream sessions Gatehouse stops holding, ended upstream as well as here (MCP 2025-11-25
 //! transports §Session Management: a client that no longer needs a session "SHOULD send an HTTP
 //! DELETE to the MCP endpoint with the `Mcp-Session-Id` header").
 //!
-//! Gatehouse holds two kinds of upstream session for a grant: the one a legacy client's session
-//! maps to ([`super::sessions`]) and the one it opens itself in front of a legacy upstream
-//! ([`super::bridge::to_legacy`]). Once the grant is revoked its client cannot end them (its token
-//! is refused), so Gatehouse does, with the connection's own credential. Best effort: one DELETE
-//! each, bounded by the response-start timeout, never retried; a refusal (404: already gone, 405:
-//! the upstream does not let clients end sessions) is expected and only logged at debug level. A
-//! removed connection's sessions are not ended: its URL and credential are gone with it.
+//! Gatehouse holds two kinds of upstream session: the one a legacy client's session maps to
+//! ([`super::sessions`]) and the one it opens itself for a grant in front of a legacy upstream
+//! ([`super::bridge::to_legacy`]). It stops holding them when their grant is revoked (its client
+//! can no longer end them: its token is refused), and a mapped session also when it goes idle or
+//! is pushed out of the full table. Either way Gatehouse ends the upstream session, with the
+//! connection's own credential. Best effort: one DELETE each, bounded by the response-start
+//! timeout, never retried; a refusal (404: already gone, 405: the upstream does not let clients
+//! end sessions) is expected and only logged at debug level. A removed connection's sessions are
+//! not ended: its URL and credential are gone with it.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -29,9 +31,14 @@ pub struct UpstreamSessionId {
 }
 
 /// Forgets the sessions of these revoked grants and ends them upstream, in the background.
-pub(crate) fn end(proxy: &Arc<Proxy>, grant_ids: &[crate::store::GrantId]) {
+pub(crate) fn forget_grants(proxy: &Arc<Proxy>, grant_ids: &[crate::store::GrantId]) {
     let mut ended = proxy.sessions.drop_grants(grant_ids);
     ended.extend(proxy.upstream_sessions.drop_grants(grant_ids));
+    end_upstream(proxy, ended);
+}
+
+/// Ends these upstream sessions, in the background.
+pub(crate) fn end_upstream(proxy: &Arc<Proxy>, ended: Vec<UpstreamSessionId>) {
     if ended.is_empty() {
         return;
     }
@@ -55,7 +62,7 @@ async fn end_on_connection(proxy: &Proxy, connection_id: &ConnectionId, ids: Vec
     let upstream = match proxy.upstream_of_connection(connection_id, None).await {
         Ok(upstream) => upstream,
         Err(why) => {
-            tracing::debug!(connection = %connection_id, %why, "revoked grant's upstream sessions not ended");
+            tracing::debug!(connection = %connection_id, %why, "forgotten upstream sessions not ended");
             return;
         }
     };
@@ -88,13 +95,13 @@ async fn end_on_connection(proxy: &Proxy, connection_id: &ConnectionId, ids: Vec
             .send();
         match tokio::time::timeout(proxy.options.response_start_timeout, sent).await {
             Ok(Ok(answer)) => {
-                tracing::debug!(connection = %connection_id, status = answer.status().as_u16(), "ended a revoked grant's upstream session");
+                tracing::debug!(connection = %connection_id, status = answer.status().as_u16(), "ended a forgotten upstream session");
             }
             Ok(Err(err)) => {
-                tracing::debug!(connection = %connection_id, error = %err, "could not end a revoked grant's upstream session");
+                tracing::debug!(connection = %connection_id, error = %err, "could not end a forgotten upstream session");
             }
             Err(_) => {
-                tracing::debug!(connection = %connection_id, "ending a revoked grant's upstream session timed out");
+                tracing::debug!(connection = %connection_id, "ending a forgotten upstream session timed out");
             }
         }
     }
