@@ -176,23 +176,8 @@ impl SseToolsFilter {
 
     /// The event with its responses filtered and how many, if it holds a `tools/list` response.
     fn rewrite(&self, event: &[u8]) -> Option<(Vec<u8>, usize)> {
-        let text = std::str::from_utf8(event).ok()?;
-        let mut data = String::new();
-        let mut other_lines = Vec::new();
-        let mut has_data = false;
-        for line in text.split('\n') {
-            let line = line.strip_suffix('\r').unwrap_or(line);
-            if let Some(value) = line.strip_prefix("data:") {
-                if has_data {
-                    data.push('\n');
-                }
-                data.push_str(value.strip_prefix(' ').unwrap_or(value));
-                has_data = true;
-            } else if !line.is_empty() {
-                other_lines.push(line);
-            }
-        }
-        if !has_data || !data.contains("\"tools\"") {
+        let (data, other_lines) = event_fields(event)?;
+        if !data.contains("\"tools\"") {
             return None;
         }
         let mut message: Value = serde_json::from_str(&data).ok()?;
@@ -200,17 +185,46 @@ impl SseToolsFilter {
         if filtered == 0 {
             return None;
         }
-        let json = serde_json::to_string(&message).ok()?;
-        let mut out = String::with_capacity(json.len() + 64);
-        for line in other_lines {
-            out.push_str(line);
-            out.push('\n');
-        }
-        out.push_str("data: ");
-        out.push_str(&json);
-        out.push_str("\n\n");
-        Some((out.into_bytes(), filtered))
+        Some((event_with_data(&other_lines, &message)?, filtered))
     }
+}
+
+/// An SSE event's `data` lines joined with newlines, and its other non-empty lines, in order
+/// (WHATWG HTML §9.2.6 Interpreting an event stream); `None` if it is not UTF-8 or has no data.
+pub(crate) fn event_fields(event: &[u8]) -> Option<(String, Vec<&str>)> {
+    let text = std::str::from_utf8(event).ok()?;
+    let mut data: Option<String> = None;
+    let mut other = Vec::new();
+    for line in text.split('\n') {
+        let line = line.strip_suffix('\r').unwrap_or(line);
+        if let Some(value) = line.strip_prefix("data:") {
+            let value = value.strip_prefix(' ').unwrap_or(value);
+            match &mut data {
+                Some(data) => {
+                    data.push('\n');
+                    data.push_str(value);
+                }
+                None => data = Some(value.to_owned()),
+            }
+        } else if !line.is_empty() {
+            other.push(line);
+        }
+    }
+    Some((data?, other))
+}
+
+/// An SSE event made of `other` lines as they were and `message` as its one data line.
+pub(crate) fn event_with_data(other: &[&str], message: &Value) -> Option<Vec<u8>> {
+    let json = serde_json::to_string(message).ok()?;
+    let mut out = String::with_capacity(json.len() + 64);
+    for line in other {
+        out.push_str(line);
+        out.push('\n');
+    }
+    out.push_str("data: ");
+    out.push_str(&json);
+    out.push_str("\n\n");
+    Some(out.into_bytes())
 }
 
 /// Length of the first complete event in `buf` (through its blank line), if there is one.

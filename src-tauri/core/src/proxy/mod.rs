@@ -384,7 +384,7 @@ fn spawn_background(proxy: &Arc<Proxy>) {
                 Err(tokio::sync::broadcast::error::RecvError::Lagged(missed)) => {
                     // Some revocations may be unseen: re-check every open stream's grant now.
                     tracing::warn!(missed, "revocation events lagged; re-checking open streams");
-                    recheck_streams(&proxy).await;
+                    recheck_held_grants(&proxy).await;
                 }
                 Err(tokio::sync::broadcast::error::RecvError::Closed) => break,
             }
@@ -432,14 +432,14 @@ fn spawn_background(proxy: &Arc<Proxy>) {
             };
             if committed || last_full.elapsed() >= backstop {
                 last_full = tokio::time::Instant::now();
-                recheck_streams(&proxy).await;
+                recheck_held_grants(&proxy).await;
             }
         }
     });
 }
 
 /// Ends the streams and sessions of grants that are no longer active in the store.
-async fn recheck_streams(proxy: &Arc<Proxy>) {
+async fn recheck_held_grants(proxy: &Arc<Proxy>) {
     let mut open = proxy.streams.grants();
     open.extend(proxy.sessions.grants());
     open.extend(proxy.upstream_sessions.grants());
@@ -468,6 +468,8 @@ async fn recheck_streams(proxy: &Arc<Proxy>) {
             forgotten_sessions::forget_grants(proxy, &gone);
         }
         Ok(_) => {}
-        Err(err) => tracing::warn!(error = %err, "could not re-check open streams"),
+        Err(err) => {
+            tracing::warn!(error = %err, "could not re-check the grants of open streams and sessions");
+        }
     }
 }

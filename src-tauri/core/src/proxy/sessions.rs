@@ -90,12 +90,12 @@ impl Sessions {
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
-    fn forget(&self, gone: impl IntoIterator<Item = Entry>) {
+    fn forget(&self, gone: impl IntoIterator<Item = UpstreamSessionId>) {
         let mut forgotten = self
             .forgotten
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        forgotten.extend(gone.into_iter().filter_map(|e| e.upstream_session()));
+        forgotten.extend(gone);
         // Bounded even if nobody takes them: the oldest are given up.
         if forgotten.len() > MAX_SESSIONS {
             let excess = forgotten.len() - MAX_SESSIONS;
@@ -156,7 +156,7 @@ impl Sessions {
         table.retain(|_, e| {
             let idle = now.duration_since(e.last_used) >= SESSION_IDLE;
             if idle {
-                gone.push(e.clone());
+                gone.extend(e.upstream_session());
             }
             !idle
         });
@@ -166,7 +166,7 @@ impl Sessions {
                 .min_by_key(|(_, e)| e.last_used)
                 .map(|(k, _)| k.clone())
         {
-            gone.extend(table.remove(&oldest));
+            gone.extend(table.remove(&oldest).and_then(|e| e.upstream_session()));
         }
         table.insert(
             local.clone(),
@@ -197,7 +197,7 @@ impl Sessions {
             return None;
         }
         if entry.last_used.elapsed() >= SESSION_IDLE {
-            let gone = table.remove(local);
+            let gone = table.remove(local).and_then(|e| e.upstream_session());
             drop(table);
             self.forget(gone);
             return None;
@@ -230,12 +230,9 @@ impl Sessions {
         ended
     }
 
-    /// The grants that hold sessions.
+    /// The grants that hold sessions (once per session).
     pub fn grants(&self) -> Vec<GrantId> {
-        let mut grants: Vec<_> = self.table().values().map(|e| e.grant_id.clone()).collect();
-        grants.sort_unstable();
-        grants.dedup();
-        grants
+        self.table().values().map(|e| e.grant_id.clone()).collect()
     }
 
     pub fn len(&self) -> usize {

@@ -94,6 +94,17 @@ fn sse_event(message: &Value) -> Bytes {
     Bytes::from(format!("event: message\ndata: {message}\n\n"))
 }
 
+/// A stream body of `first`, then a keep-alive comment every 50 ms, never ending.
+fn then_keep_alive(first: Bytes) -> Body {
+    let first = futures_util::stream::once(async move { Ok(first) });
+    let ticks = futures_util::stream::unfold((), |()| async {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        let tick: Result<_, Infallible> = Ok(Bytes::from_static(b": working\n\n"));
+        Some((tick, ()))
+    });
+    Body::from_stream(first.chain(ticks))
+}
+
 fn sse(body: Body) -> Response {
     ([("content-type", "text/event-stream")], body).into_response()
 }
@@ -153,25 +164,13 @@ pub async fn legacy_post(
         ("tools/call", Some("lingering")) => {
             // The answer, then the stream stays open with keep-alive comments.
             let result = json!({"jsonrpc": "2.0", "id": id, "result": {"content": []}});
-            let first = futures_util::stream::once(async move { Ok(sse_event(&result)) });
-            let ticks = futures_util::stream::unfold((), |()| async {
-                tokio::time::sleep(Duration::from_millis(50)).await;
-                let tick: Result<_, Infallible> = Ok(Bytes::from_static(b": still here\n\n"));
-                Some((tick, ()))
-            });
-            sse(Body::from_stream(first.chain(ticks)))
+            sse(then_keep_alive(sse_event(&result)))
         }
         ("tools/call", Some("slow")) => {
             // A progress event now, then only keep-alive comments: the answer never comes.
             let progress = json!({"jsonrpc": "2.0", "method": "notifications/progress",
                 "params": {"progressToken": "slow", "progress": 1}});
-            let first = futures_util::stream::once(async move { Ok(sse_event(&progress)) });
-            let ticks = futures_util::stream::unfold((), |()| async {
-                tokio::time::sleep(Duration::from_millis(50)).await;
-                let tick: Result<_, Infallible> = Ok(Bytes::from_static(b": working\n\n"));
-                Some((tick, ()))
-            });
-            sse(Body::from_stream(first.chain(ticks)))
+            sse(then_keep_alive(sse_event(&progress)))
         }
         _ => rpc_error(StatusCode::OK, &id, -32601, "Method not found", Value::Null),
     }

@@ -17,7 +17,7 @@ use futures_util::{Stream, StreamExt};
 use http::header;
 use serde_json::Value;
 
-use crate::proxy::filter::event_end;
+use crate::proxy::filter::{event_end, event_fields, event_with_data};
 use crate::proxy::jsonrpc;
 
 /// Largest JSON body or SSE event rewritten.
@@ -121,55 +121,22 @@ pub fn holds_answer_to(events: &[u8], id: &Value) -> bool {
 }
 
 fn event_answers(event: &[u8], id: &Value) -> bool {
-    let Ok(text) = std::str::from_utf8(event) else {
-        return false;
-    };
-    let data: Vec<&str> = text
-        .split('\n')
-        .filter_map(|line| {
-            let line = line.strip_suffix('\r').unwrap_or(line);
-            let value = line.strip_prefix("data:")?;
-            Some(value.strip_prefix(' ').unwrap_or(value))
+    event_fields(event)
+        .and_then(|(data, _)| serde_json::from_str::<Value>(&data).ok())
+        .is_some_and(|message| {
+            message.get("id") == Some(id)
+                && (message.get("result").is_some() || message.get("error").is_some())
         })
-        .collect();
-    if data.is_empty() {
-        return false;
-    }
-    serde_json::from_str::<Value>(&data.join("\n")).is_ok_and(|message| {
-        message.get("id") == Some(id)
-            && (message.get("result").is_some() || message.get("error").is_some())
-    })
 }
 
 /// One SSE event with its result stamped, if it holds a result without `resultType`.
 fn stamp_event(event: &[u8], cacheable: bool) -> Option<Vec<u8>> {
-    let text = std::str::from_utf8(event).ok()?;
-    let mut data = Vec::new();
-    let mut other = Vec::new();
-    for line in text.split('\n') {
-        let line = line.strip_suffix('\r').unwrap_or(line);
-        if let Some(value) = line.strip_prefix("data:") {
-            data.push(value.strip_prefix(' ').unwrap_or(value));
-        } else if !line.is_empty() {
-            other.push(line);
-        }
-    }
-    if data.is_empty() {
-        return None;
-    }
-    let mut message: Value = serde_json::from_str(&data.join("\n")).ok()?;
+    let (data, other) = event_fields(event)?;
+    let mut message: Value = serde_json::from_str(&data).ok()?;
     if !stamp(&mut message, cacheable) {
         return None;
     }
-    let mut out = String::new();
-    for line in other {
-        out.push_str(line);
-        out.push('\n');
-    }
-    out.push_str("data: ");
-    out.push_str(&serde_json::to_string(&message).ok()?);
-    out.push_str("\n\n");
-    Some(out.into_bytes())
+    event_with_data(&other, &message)
 }
 
 /// An SSE stream with each event's result stamped.
