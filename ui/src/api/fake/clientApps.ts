@@ -6,7 +6,7 @@
 import type { ConnectionView } from "../bindings/ConnectionView";
 import type { GatehouseApi } from "../types";
 import { invalid, type Core } from "./core";
-import { localUrl } from "./samples";
+import { localUrl, newConnection } from "./samples";
 
 /** The folders the fake VS Code opened recently. */
 const FAKE_VSCODE_FOLDERS = ["/home/you/src/api"];
@@ -192,27 +192,12 @@ export function clientAppsApi({ state, answer, emit, findConnection }: Core): Cl
       answer("importFromClient", () => {
         const plan = importPlan(client, server);
         if (plan.preview.diff !== diff) throw invalid("config", "the file changed since the preview");
-        const now = Date.now();
-        const created: ConnectionView = {
-          id: `conn_${plan.preview.slug}`,
+        const created = newConnection({
           slug: plan.preview.slug,
           name: server,
           upstream_url: plan.upstream,
-          local_url: localUrl(plan.preview.slug),
           transport: plan.upstream.startsWith("stdio:") ? "stdio" : "streamable_http",
-          auth_kind: "none",
-          header_name: null,
-          enabled: true,
-          status: "connected",
-          status_detail: null,
-          account_label: null,
-          oauth: null,
-          config_version: 1,
-          authorized_clients: 0,
-          grants_account: null,
-          created_at: now,
-          updated_at: now,
-        };
+        });
         state.connections.push(created);
         clientUndo.set(client, { file: client, config: plan.preview.config, before: clientFiles.get(client) ?? null });
         clientFiles.set(client, plan.after);

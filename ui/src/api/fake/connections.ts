@@ -10,7 +10,7 @@ import type { OAuthRequest } from "../bindings/OAuthRequest";
 import type { OAuthView } from "../bindings/OAuthView";
 import type { GatehouseApi, IpcError } from "../types";
 import { invalid, type Core } from "./core";
-import { localUrl, SAMPLE_OAUTH_TEMPLATES } from "./samples";
+import { newConnection, SAMPLE_OAUTH_TEMPLATES } from "./samples";
 
 /** The fake's auto-detection: these upstream hosts answer 401 and publish OAuth metadata... */
 const OAUTH_HOSTS = /(^|\.)(githubcopilot\.com|linear\.app|notion\.com|atlassian\.com|sentry\.dev)$|^oauth\./;
@@ -82,29 +82,18 @@ export function connectionsApi({
           throw invalid("auth", "choose one kind of upstream authentication: a header or OAuth");
         if (!/^https:\/\/|^http:\/\/(127\.0\.0\.1|localhost|\[::1\])[:/]/.test(input.upstream_url))
           throw invalid("upstream_url", "use https, or http only to a loopback address");
-        const now = Date.now();
-        const created: ConnectionView = {
-          id: `conn_${slug}`,
+        const created = newConnection({
           slug,
           name: input.name.trim(),
           upstream_url: input.upstream_url.trim(),
-          local_url: localUrl(slug),
-          transport: "streamable_http",
           auth_kind: input.header ? "header" : input.oauth ? "oauth" : "none",
           // The value is deliberately dropped: it never comes back from the backend.
           header_name: input.header?.name ?? null,
-          enabled: true,
           status: input.oauth ? "needs_auth" : "connected",
-          status_detail: null,
           account_label: input.account_name?.trim() || null,
           // As the backend shows it: never the secret, only whether one was given.
           oauth: input.oauth ? oauthView(input.oauth, false) : null,
-          config_version: 1,
-          authorized_clients: 0,
-          grants_account: null,
-          created_at: now,
-          updated_at: now,
-        };
+        });
         state.connections.push(created);
         log({
           kind: "connection.created",
@@ -229,28 +218,13 @@ export function connectionsApi({
         for (const e of input.env)
           if (e.name && !/^[A-Za-z_][A-Za-z0-9_]*$/.test(e.name))
             throw invalid("env", `"${e.name}" is not an environment variable name`);
-        const now = Date.now();
-        const created: ConnectionView = {
-          id: `conn_${slug}`,
+        const created = newConnection({
           slug,
           name: input.name.trim(),
           // The values are deliberately dropped: they never come back from the backend.
           upstream_url: `stdio:${input.command.trim()}`,
-          local_url: localUrl(slug),
           transport: "stdio",
-          auth_kind: "none",
-          header_name: null,
-          enabled: true,
-          status: "connected",
-          status_detail: null,
-          account_label: null,
-          oauth: null,
-          config_version: 1,
-          authorized_clients: 0,
-          grants_account: null,
-          created_at: now,
-          updated_at: now,
-        };
+        });
         state.connections.push(created);
         emit("connections");
         return created;

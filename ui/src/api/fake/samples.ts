@@ -28,6 +28,31 @@ export const DAY = 24 * HOUR;
 
 export const localUrl = (slug: string) => `http://127.0.0.1:${SAMPLE_GATEWAY_STATUS.port}/mcp/${slug}`;
 
+/** A connection as the backend creates it: enabled, connected, version 1, no grants yet. */
+export function newConnection(
+  fields: Pick<ConnectionView, "slug" | "name" | "upstream_url"> & Partial<ConnectionView>,
+): ConnectionView {
+  const now = Date.now();
+  return {
+    id: `conn_${fields.slug}`,
+    local_url: localUrl(fields.slug),
+    transport: "streamable_http",
+    auth_kind: "none",
+    header_name: null,
+    enabled: true,
+    status: "connected",
+    status_detail: null,
+    account_label: null,
+    oauth: null,
+    config_version: 1,
+    authorized_clients: 0,
+    grants_account: null,
+    created_at: now,
+    updated_at: now,
+    ...fields,
+  };
+}
+
 export const SAMPLE_CONNECTIONS: ConnectionView[] = [
   {
     id: "conn_github",
